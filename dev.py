@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Set up and run turnout on a machine that has only python3 (>= 3.11) and node 20.
+
+Why a script and not a Makefile: a fresh machine may have no `make` and no `uv`, but it
+always has the interpreter that runs this file. The script installs a pinned uv into
+`.bootstrap/`, lets uv build `.venv/` from `uv.lock`, and then runs the asked-for job:
+
+    python3 dev.py demo    install everything, run the example code nodes, print envelopes
+    python3 dev.py test    install everything, run lint, type checks and the whole test suite
+    python3 dev.py sync    install everything only
+
+Nothing is installed outside this checkout.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+UV_VERSION = "0.13.8"
+ROOT = Path(__file__).resolve().parent
+BOOTSTRAP = ROOT / ".bootstrap"
+VENV = ROOT / ".venv"
+EXAMPLE_NODES = ("examples/nodes/average.python.json", "examples/nodes/summary.javascript.json")
+
+
+def _bin(env_dir: Path, name: str) -> Path:
+    return env_dir / ("Scripts" if os.name == "nt" else "bin") / name
+
+
+def _run(*args: str | Path, env: dict[str, str] | None = None) -> None:
+    printable = " ".join(str(a) for a in args)
+    print(f"$ {printable}", flush=True)
+    completed = subprocess.run([str(a) for a in args], cwd=ROOT, env=env, check=False)
+    if completed.returncode != 0:
+        raise SystemExit(completed.returncode)
+
+
+def _uv() -> Path:
+    uv = _bin(BOOTSTRAP, "uv")
+    marker = BOOTSTRAP / f"uv-{UV_VERSION}"
+    if not marker.exists():
+        venv.EnvBuilder(with_pip=True, clear=True).create(BOOTSTRAP)
+        _run(_bin(BOOTSTRAP, "python"), "-m", "pip", "install", "--quiet",
+             "--disable-pip-version-check", f"uv=={UV_VERSION}")
+        marker.touch()
+    return uv
+
+
+def _uv_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(UV_PYTHON_DOWNLOADS="never", UV_PYTHON=sys.executable, UV_NO_PROGRESS="1")
+    env.pop("VIRTUAL_ENV", None)
+    return env
+
+
+def sync() -> None:
+    """Create or update .venv exactly as uv.lock says (no resolution on a fresh machine)."""
+    uv = _uv()
+    locked = ["--locked"] if (ROOT / "uv.lock").exists() else []
+    _run(uv, "sync", "--all-packages", *locked, env=_uv_env())
+
+
+def demo() -> None:
+    sync()
+    for node in EXAMPLE_NODES:
+        _run(_bin(VENV, "turnout"), "run", "--config", node,
+             "--context", "examples/nodes/context.json", "--json")
+
+
+def test() -> None:
+    sync()
+    python = _bin(VENV, "python")
+    _run(python, "-m", "ruff", "check", ".")
+    _run(python, "-m", "ruff", "format", "--check", ".")
+    _run(python, "-m", "mypy")
+    _run(python, "-m", "pytest", *sys.argv[2:])
+
+
+JOBS = {"sync": sync, "demo": demo, "test": test}
+
+if __name__ == "__main__":
+    job = sys.argv[1] if len(sys.argv) > 1 else ""
+    if job not in JOBS:
+        raise SystemExit(f"usage: python3 dev.py {{{'|'.join(JOBS)}}} [pytest args for test]")
+    JOBS[job]()

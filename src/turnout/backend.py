@@ -1,0 +1,78 @@
+"""The one interface a backend implements.
+
+A backend runs an `ExecutionRequest` (a prepared program plus files) once, in a fresh,
+isolated place, and reports what it saw as an `ExecutionResult`. It knows nothing about
+workflows, node configs or JSON conversion: the contract layer prepared the program and
+decodes the result, so every backend behaves the same for the same request.
+
+Rules a backend keeps (the conformance suite checks them):
+
+- A user-code failure (non-zero exit, exception, timeout, memory) is a *result*. Exceptions
+  are for infrastructure failures only, and they are `turnout.errors.InfrastructureError`
+  (or `ConfigurationError`): vendor exceptions are translated at the backend's boundary.
+- `timeout_ms` is a wall-clock bound the backend enforces itself; when it expires, nothing
+  the program started survives.
+- Whatever the backend creates for an execution (process, sandbox) is destroyed on every
+  path, cancellation included.
+- User code never sees the host environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from turnout.models import Capabilities, ExecutionRequest, ExecutionResult
+
+__all__ = ["BackendSettings", "BackendType", "ExecutionBackend"]
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    """What a backend is constructed with: where it runs and its own options.
+
+    `environment` is the deployment environment (`development`, `production`, ...);
+    `options` comes from the backend's table in feature_flags.toml (for example
+    `memory_mb` for local-subprocess); `legacy_allowed` is the flag that deprecated
+    backends must honour by refusing to load when it is false.
+    """
+
+    environment: str = "development"
+    options: Mapping[str, Any] = field(default_factory=dict)
+    legacy_allowed: bool = True
+
+
+@runtime_checkable
+class ExecutionBackend(Protocol):
+    """An instance that runs prepared programs. Created per process, shared by executions."""
+
+    id: ClassVar[str]
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this instance can do, as configured (for example whether cgroups are used)."""
+        ...
+
+    async def execute(self, request: ExecutionRequest) -> ExecutionResult:
+        """Run the program once; raise only `InfrastructureError`/`ConfigurationError`."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release everything this backend holds; safe to call twice."""
+        ...
+
+
+class BackendType(Protocol):
+    """What plugins register: a backend class, constructed lazily from settings.
+
+    `deprecated` backends are listed with a warning, and the class is responsible for
+    refusing to construct (with `ConfigurationError`) when `settings.legacy_allowed` is false.
+    """
+
+    id: ClassVar[str]
+    deprecated: ClassVar[bool]
+    description: ClassVar[str]
+
+    def __call__(self, settings: BackendSettings) -> ExecutionBackend: ...

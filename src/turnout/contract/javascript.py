@@ -1,0 +1,48 @@
+"""JavaScript code nodes: the user's code becomes the body of an async function.
+
+The only rewrite is for the "last bare expression" channel: the final top-level statement,
+when it is an expression statement, becomes `__turnout__.last = await (<expr>);`. Locating
+it needs a real parser, and the sandbox's Node has none installed, so it runs here, on the
+host, with tree-sitter. The rewrite adds no line, so error line numbers stay the user's.
+Code that does not parse is passed through untouched: V8 then reports the syntax error with
+its own message and line.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import tree_sitter
+import tree_sitter_javascript
+
+__all__ = ["prepare_body"]
+
+_SKIPPED = frozenset({"comment", "empty_statement", "hash_bang_line"})
+
+
+@functools.cache
+def _parser() -> tree_sitter.Parser:
+    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_javascript.language()))
+
+
+def prepare_body(code: str) -> str:
+    """Return the function body to run: `code`, with its last bare expression captured."""
+    source = code.encode("utf-8", "surrogatepass")
+    root = _parser().parse(source).root_node
+    if root.has_error:
+        return code
+    statements = [node for node in root.named_children if node.type not in _SKIPPED]
+    if not statements or statements[-1].type != "expression_statement":
+        return code
+    statement = statements[-1]
+    expression = statement.named_children[0] if statement.named_children else None
+    if expression is None or expression.type in _SKIPPED:
+        return code
+    captured = (
+        source[: statement.start_byte]
+        + b"__turnout__.last = await ("
+        + source[expression.start_byte : expression.end_byte]
+        + b");"
+        + source[statement.end_byte :]
+    )
+    return captured.decode("utf-8", "surrogatepass")

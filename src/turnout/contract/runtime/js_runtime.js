@@ -1,0 +1,184 @@
+// turnout code-node runtime for JavaScript. Runs INSIDE the sandbox, on every backend, either
+// as a script (`node program.js`) or as a notebook cell (E2B's ijavascript kernel, which
+// Babel-transforms cells: keep this file plain ES2020). The host appends one launcher line
+// calling __turnout_run(). Node built-ins only.
+//
+// What it does: read the payload (the prepared function body + inputs), set each input as a
+// global (plus an `inputs` object), compile the body as an async function with vm.Script so
+// errors carry the user's own line numbers, run it, pick the output by precedence
+// (return > result > last bare expression > null), convert it as JSON.stringify does, and
+// write one outcome object to the result file. Nothing here prints.
+
+function __turnout_run(inlinePayload, payloadPath) {
+  'use strict';
+  const fs = require('fs');
+  const path = require('path');
+  const vm = require('vm');
+  const util = require('util');
+  const userRequire = require;
+  const FILENAME = '<code>';
+  const PREFIX = '(async function (require, __turnout__) {\n';
+
+  const payloadText = inlinePayload !== null
+    ? Buffer.from(inlinePayload, 'base64').toString('utf8')
+    : fs.readFileSync(payloadPath, 'utf8');
+  const payload = JSON.parse(payloadText);
+  const inputs = payload.inputs;
+  const resultPath = path.resolve(payload.resultPath);
+  const scriptMode = typeof __filename === 'string' && process.argv.length > 1 &&
+    path.resolve(process.argv[1]) === __filename;
+
+  function writeOutcome(outcome) {
+    let text;
+    try {
+      text = JSON.stringify(outcome);
+    } catch (err) {
+      text = JSON.stringify({ ok: false, kind: 'output_not_serializable', name: 'TypeError',
+        message: 'the output could not be encoded as JSON: ' + err.message });
+    }
+    fs.mkdirSync(path.dirname(resultPath), { recursive: true });
+    const partial = resultPath + '.partial';
+    fs.writeFileSync(partial, text, 'utf8');
+    fs.renameSync(partial, resultPath);
+  }
+
+  // ---- inputs as globals ------------------------------------------------------------------
+  const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+  const resultInput = { present: false, assigned: false, value: undefined };
+  for (const key of Object.keys(inputs)) {
+    if (!IDENTIFIER.test(key)) continue;
+    if (key === 'result') {
+      resultInput.present = true;
+      resultInput.value = inputs[key];
+      Object.defineProperty(globalThis, 'result', {
+        configurable: true, enumerable: true,
+        get() { control.readInput = true; return resultInput.value; },
+        set(value) { resultInput.assigned = true; resultInput.value = value; },
+      });
+      continue;
+    }
+    try { globalThis[key] = inputs[key]; } catch (err) { /* read-only global: inputs.key */ }
+  }
+  if (!Object.prototype.hasOwnProperty.call(inputs, 'inputs')) globalThis.inputs = inputs;
+
+  // ---- run ----------------------------------------------------------------------------------
+  const UNSET = Symbol('unset');
+  class Fallthrough {
+    constructor(result, fromInput) { this.result = result; this.fromInput = fromInput; }
+  }
+  class ExitSignal { constructor(code) { this.code = code; } }
+  // `readInput` tells whether the final read of `result` reached the input's accessor (the
+  // code never declared its own `result`); then only an assignment makes it the output.
+  const control = {
+    last: undefined,
+    readInput: false,
+    end(value) { return new Fallthrough(value, this.readInput); },
+    UNSET,
+  };
+  const body = payload.body + '\n;__turnout__.readInput = false; return __turnout__.end(' +
+    'typeof result === "undefined" ? __turnout__.UNSET : result);\n})';
+
+  function userLine(stack) {
+    const match = /<code>:(\d+)(?::\d+)?/.exec(String(stack || ''));
+    return match ? Number(match[1]) : null;
+  }
+
+  function userStack(stack) {
+    const lines = String(stack || '').split('\n');
+    const kept = [];
+    for (const line of lines) {
+      if (/^\s+at /.test(line) && line.indexOf(FILENAME) === -1) break;
+      kept.push(line);
+    }
+    return kept.join('\n');
+  }
+
+  function errorOutcome(err) {
+    if (err instanceof ExitSignal) {
+      if (err.code === undefined || err.code === null || Number(err.code) === 0) {
+        return { ok: true, channel: 'none', value: null };
+      }
+      return { ok: false, kind: 'runtime', name: 'ProcessExit',
+        message: 'the code called process.exit with status ' + String(err.code),
+        line: null, traceback: null };
+    }
+    if (err instanceof Error) {
+      let kind = 'runtime';
+      let message = err.message;
+      if (err.code === 'MODULE_NOT_FOUND') {
+        kind = 'import';
+        message = message.split('\nRequire stack:')[0];
+      }
+      if (err instanceof RangeError && /allocation failed|Array buffer allocation/i.test(err.message)) {
+        kind = 'memory';
+      }
+      const stack = userStack(err.stack).replace(/\nRequire stack:(\n- [^\n]*)*/, '');
+      return { ok: false, kind, name: err.name, message, line: userLine(err.stack), traceback: stack };
+    }
+    return { ok: false, kind: 'runtime', name: 'ThrownValue',
+      message: 'the code threw a non-Error value: ' + util.inspect(err, { depth: 4 }),
+      line: null, traceback: null };
+  }
+
+  // ---- JSON conversion (JSON.stringify semantics; documented in docs/contract.md) --------------
+  function findProblem(value, where, seen) {
+    if (typeof value === 'bigint') return 'a BigInt at ' + where;
+    if (value === null || typeof value !== 'object') return null;
+    if (typeof value.toJSON === 'function') return null;
+    if (seen.has(value)) return 'a circular reference at ' + where;
+    seen.add(value);
+    const keys = Array.isArray(value) ? value.keys() : Object.keys(value);
+    for (const key of keys) {
+      const child = Array.isArray(value) ? where + '[' + key + ']' : where + '[' + JSON.stringify(key) + ']';
+      const problem = findProblem(value[key], child, seen);
+      if (problem) return problem;
+    }
+    seen.delete(value);
+    return null;
+  }
+
+  function convertOutcome(channel, value) {
+    let text;
+    try {
+      text = JSON.stringify(value);
+    } catch (err) {
+      const problem = findProblem(value, 'output', new Set()) || err.message;
+      return { ok: false, kind: 'output_not_serializable', name: 'TypeError',
+        message: 'cannot convert ' + problem + ' to JSON (return plain objects, arrays, ' +
+          'strings, numbers, booleans, null or Dates)', line: null, traceback: null };
+    }
+    return { ok: true, channel, value: text === undefined ? null : JSON.parse(text) };
+  }
+
+  async function execute() {
+    let fn;
+    try {
+      const script = new vm.Script(PREFIX + body, { filename: FILENAME, lineOffset: -1 });
+      fn = script.runInThisContext();
+    } catch (err) {
+      return { ok: false, kind: 'syntax', name: err.name, message: err.message,
+        line: userLine(err.stack), traceback: String(err.stack).split('\n    at ')[0] };
+    }
+    const realExit = process.exit;
+    process.exit = function exit(code) { throw new ExitSignal(code === undefined ? process.exitCode : code); };
+    let returned;
+    try {
+      returned = await fn(userRequire, control);
+    } catch (err) {
+      return errorOutcome(err);
+    } finally {
+      process.exit = realExit;
+    }
+    if (!(returned instanceof Fallthrough)) return convertOutcome('return', returned);
+    const result = returned.result;
+    const unassignedInput = returned.fromInput && !resultInput.assigned;
+    if (result !== UNSET && result !== undefined && !unassignedInput) return convertOutcome('result', result);
+    if (control.last !== undefined) return convertOutcome('last', control.last);
+    return { ok: true, channel: 'none', value: null };
+  }
+
+  return execute().then((outcome) => {
+    writeOutcome(outcome);
+    if (scriptMode) process.exit(0);
+  });
+}

@@ -1,0 +1,155 @@
+"""Every error turnout raises, in one tree.
+
+    TurnoutError                      base; every error says whether a retry can help
+    ├── ValidationError               bad input from the caller: names the field and the fix
+    ├── ConfigurationError            the deployment is misconfigured (flags, keys, plugins)
+    ├── CodeExecutionError            the user's code failed; never retryable; `kind` says how:
+    │                                 syntax, runtime, timeout, memory, output_too_large,
+    │                                 output_not_serializable, import
+    └── InfrastructureError           the backend could not run the code; retryable by default,
+                                      with an optional `retry_after` (seconds)
+
+Why one tree: callers (workflow workers) decide what to do from two facts only, the class and
+`retryable`. A user error retried three times, as the old executor's caller did, wastes a
+minute and changes nothing; an infrastructure error not retried loses an execution.
+
+Errors are raised once, where they are classified, and never wrapped again: a layer that
+catches a `TurnoutError` re-raises it unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+__all__ = [
+    "CodeExecutionError",
+    "ConfigurationError",
+    "ErrorKind",
+    "InfrastructureError",
+    "TurnoutError",
+    "ValidationError",
+]
+
+ErrorKind = Literal[
+    "syntax",
+    "runtime",
+    "timeout",
+    "memory",
+    "output_too_large",
+    "output_not_serializable",
+    "import",
+]
+
+
+class TurnoutError(Exception):
+    """Base of every turnout error. `retryable` says whether the same call may succeed later."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape the CLI prints and callers may log: type, message, retryable."""
+        return {"type": type(self).__name__, "message": self.message, "retryable": self.retryable}
+
+
+class ValidationError(TurnoutError):
+    """The caller's input (node config, context, CLI argument) is not acceptable.
+
+    `field` is the dotted path of the offending field as the caller spelled it
+    (`timeout`, `inputVariables.2`); `allowed` says what would have been accepted.
+    """
+
+    def __init__(self, field: str, problem: str, allowed: str | None = None) -> None:
+        text = f"{field}: {problem}"
+        if allowed:
+            text += f" (allowed: {allowed})"
+        super().__init__(text)
+        self.field = field
+        self.problem = problem
+        self.allowed = allowed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "field": self.field}
+
+
+class ConfigurationError(TurnoutError):
+    """The deployment is wrong: a flag file, a missing API key, a disabled plugin.
+
+    Not retryable: an operator has to change something first. The message says what.
+    """
+
+
+class CodeExecutionError(TurnoutError):
+    """The user's code failed. Never retryable: running it again gives the same failure.
+
+    Carries what the code printed before it failed, and the line in the user's code
+    (1-based, counted in the code as the user wrote it) where that is known.
+    """
+
+    retryable = False
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        name: str | None = None,
+        line: int | None = None,
+        stdout: str = "",
+        stderr: str = "",
+        traceback: str | None = None,
+        language: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind: ErrorKind = kind
+        self.name = name
+        self.line = line
+        self.stdout = stdout
+        self.stderr = stderr
+        self.traceback = traceback
+        self.language = language
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {**super().to_dict(), "kind": self.kind, "stdout": self.stdout,
+                "stderr": self.stderr}
+        if self.name is not None:
+            data["name"] = self.name
+        if self.line is not None:
+            data["line"] = self.line
+        return data
+
+
+class InfrastructureError(TurnoutError):
+    """The backend failed before, during or after running the code, through no fault of it.
+
+    `started` says whether the user's code may have begun running; the migration layer only
+    falls back to another backend when it had not (user code is never re-run silently).
+    """
+
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = True,
+        retry_after: float | None = None,
+        started: bool = False,
+        backend: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.started = started
+        self.backend = backend
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {**super().to_dict(), "kind": "infrastructure"}
+        if self.retry_after is not None:
+            data["retry_after"] = self.retry_after
+        if self.backend is not None:
+            data["backend"] = self.backend
+        return data

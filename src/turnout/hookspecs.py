@@ -1,0 +1,38 @@
+"""The pluggy hook through which plugins add backends.
+
+A plugin is a module (or object) exposing `turnout_register_backends`, found through the
+`turnout` entry-point group:
+
+    # pyproject.toml of a plugin
+    [project.entry-points.turnout]
+    my-backend = "my_package.plugin"
+
+    # my_package/plugin.py
+    from turnout.hookspecs import hookimpl
+
+    @hookimpl
+    def turnout_register_backends(registry):
+        registry.add(MyBackend)
+
+Built-in backends register exactly the same way, so nothing is privileged.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from turnout.registry import BackendRegistry
+
+__all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
+
+PROJECT_NAME = "turnout"
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def turnout_register_backends(registry: BackendRegistry) -> None:
+    """Add backend classes with `registry.add(cls)`; called once per registry."""

@@ -1,0 +1,127 @@
+"""Backend discovery: pluggy plugins found through the `turnout` entry-point group.
+
+Discovery runs once per process (`default_registry()`); executions only look a class up.
+`TURNOUT_DISABLED_PLUGINS` (comma-separated entry-point names, e.g. `local-subprocess`)
+blocks plugins before they are imported, which is how an operator removes a backend
+without uninstalling it. Constructing a backend is separate from registering it: a
+deprecated backend is always listed, and refuses to construct where the flags forbid it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import pluggy
+
+from turnout import hookspecs
+from turnout.backend import BackendSettings, BackendType, ExecutionBackend
+from turnout.errors import ConfigurationError
+
+__all__ = ["BackendRegistry", "RegisteredBackend", "default_registry", "discover"]
+
+DISABLED_PLUGINS_VARIABLE = "TURNOUT_DISABLED_PLUGINS"
+
+
+@dataclass(frozen=True)
+class RegisteredBackend:
+    """A backend class and the plugin that registered it."""
+
+    backend_type: BackendType
+    plugin: str
+
+    @property
+    def id(self) -> str:
+        return self.backend_type.id
+
+
+class BackendRegistry:
+    """Backend classes by id. Plugins call `add`; everything else looks up by id."""
+
+    def __init__(self) -> None:
+        self._backends: dict[str, RegisteredBackend] = {}
+        self._current_plugin = "<direct>"
+
+    def add(self, backend_type: BackendType) -> None:
+        """Register a backend class; a second class with the same id is a configuration error."""
+        backend_id = getattr(backend_type, "id", None)
+        if not isinstance(backend_id, str) or not backend_id:
+            raise ConfigurationError(
+                f"plugin {self._current_plugin!r} registered {backend_type!r} without a "
+                "string class attribute `id`"
+            )
+        existing = self._backends.get(backend_id)
+        if existing is not None and existing.backend_type is not backend_type:
+            raise ConfigurationError(
+                f"backend id {backend_id!r} is registered twice: by plugin "
+                f"{existing.plugin!r} and by {self._current_plugin!r}; disable one of them "
+                f"with {DISABLED_PLUGINS_VARIABLE}"
+            )
+        self._backends[backend_id] = RegisteredBackend(backend_type, self._current_plugin)
+
+    def get(self, backend_id: str) -> RegisteredBackend:
+        try:
+            return self._backends[backend_id]
+        except KeyError:
+            known = ", ".join(sorted(self._backends)) or "none"
+            raise ConfigurationError(
+                f"no backend {backend_id!r} is registered (registered: {known}); install its "
+                f"plugin or check {DISABLED_PLUGINS_VARIABLE}"
+            ) from None
+
+    def create(self, backend_id: str, settings: BackendSettings) -> ExecutionBackend:
+        """Construct a backend; its own checks (e.g. the legacy flag) may refuse."""
+        return self.get(backend_id).backend_type(settings)
+
+    @property
+    def ids(self) -> list[str]:
+        return sorted(self._backends)
+
+    def __iter__(self) -> Iterator[RegisteredBackend]:
+        return iter(self._backends[backend_id] for backend_id in self.ids)
+
+    def __contains__(self, backend_id: object) -> bool:
+        return backend_id in self._backends
+
+    def collect(self, manager: pluggy.PluginManager) -> None:
+        """Ask every registered plugin for its backends, remembering who added what."""
+        for impl in manager.hook.turnout_register_backends.get_hookimpls():
+            self._current_plugin = impl.plugin_name
+            try:
+                impl.function(registry=self)
+            finally:
+                self._current_plugin = "<direct>"
+
+
+def _disabled_from_environment() -> set[str]:
+    raw = os.environ.get(DISABLED_PLUGINS_VARIABLE, "")
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+def discover(
+    extra_plugins: Iterable[object] = (), disabled: Iterable[str] | None = None
+) -> BackendRegistry:
+    """Build a registry from installed entry points plus `extra_plugins` (tests, embedding).
+
+    `disabled` defaults to `TURNOUT_DISABLED_PLUGINS`; blocked plugins are never imported.
+    """
+    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    for name in _disabled_from_environment() if disabled is None else set(disabled):
+        manager.set_blocked(name)
+    manager.load_setuptools_entrypoints(hookspecs.PROJECT_NAME)
+    for index, plugin in enumerate(extra_plugins):
+        name = getattr(plugin, "__name__", f"extra-{index}")
+        if not manager.is_blocked(name):
+            manager.register(plugin, name=name)
+    registry = BackendRegistry()
+    registry.collect(manager)
+    return registry
+
+
+@functools.cache
+def default_registry() -> BackendRegistry:
+    """The process-wide registry, discovered on first use and then reused."""
+    return discover()
