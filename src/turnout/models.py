@@ -67,7 +67,7 @@ class CodeNodeConfig(BaseModel):
     @field_validator("output_variable")
     @classmethod
     def _identifier(cls, value: str | None) -> str | None:
-        if value is not None and not IDENTIFIER.match(value):
+        if value is not None and not IDENTIFIER.fullmatch(value):
             raise ValueError("must be an identifier matching ^[A-Za-z_][A-Za-z0-9_]*$")
         return value
 

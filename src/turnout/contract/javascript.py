@@ -28,7 +28,9 @@ def _parser() -> tree_sitter.Parser:
 def prepare_body(code: str) -> str:
     """Return the function body to run: `code`, with its last bare expression captured."""
     source = code.encode("utf-8", "surrogatepass")
-    root = _parser().parse(source).root_node
+    # tree-sitter rejects a raw NUL that V8 accepts inside string literals; a space has the
+    # same byte length, so offsets found in the sanitized copy apply to the original.
+    root = _parser().parse(source.replace(b"\x00", b" ")).root_node
     if root.has_error:
         return code
     statements = [node for node in root.named_children if node.type not in _SKIPPED]
@@ -38,11 +40,14 @@ def prepare_body(code: str) -> str:
     expression = statement.named_children[0] if statement.named_children else None
     if expression is None or expression.type in _SKIPPED:
         return code
+    # Everything after the expression (a comment, the statement's own `;`) is kept as it
+    # was, so no line is added or removed; a `;` is added only where the statement had none.
+    has_semicolon = statement.children[-1].type == ";"
     captured = (
         source[: statement.start_byte]
         + b"__turnout__.last = await ("
         + source[expression.start_byte : expression.end_byte]
-        + b");"
-        + source[statement.end_byte :]
+        + (b")" if has_semicolon else b");")
+        + source[expression.end_byte :]
     )
     return captured.decode("utf-8", "surrogatepass")

@@ -36,6 +36,14 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+def _well_formed(outcome: object) -> bool:
+    if not isinstance(outcome, dict) or not isinstance(outcome.get("ok"), bool):
+        return False
+    if outcome["ok"]:
+        return outcome.get("channel") in ("return", "result", "last", "none")
+    return True
+
+
 def decode_result(
     result: ExecutionResult, *, language: Language, timeout_ms: int, max_result_bytes: int,
     backend: str,
@@ -54,7 +62,10 @@ def decode_result(
             outcome = json.loads(result.result, parse_constant=_reject_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             raise failure("runtime", f"the code corrupted turnout's result file ({exc})") from None
-        if outcome.get("ok") is True:
+        if not _well_formed(outcome):
+            raise failure("runtime", "the code overwrote turnout's result file with "
+                          "something that is not an outcome")
+        if outcome["ok"] is True:
             return DecodedOutput(outcome.get("value"), cast(OutputChannel, outcome["channel"]))
         kind = outcome.get("kind")
         name, message = outcome.get("name"), str(outcome.get("message", ""))

@@ -18,6 +18,7 @@ from turnout.errors import ValidationError
 __all__ = ["MAX_DEPTH", "encode_json", "select_inputs", "validate_json_value"]
 
 MAX_DEPTH = 256
+MAX_INTEGER_BITS = 13_000  # about 3900 digits: Python refuses to print ints over 4300 digits
 
 
 def select_inputs(context: object, input_variables: Sequence[str]) -> dict[str, Any]:
@@ -41,6 +42,9 @@ def validate_json_value(value: object, path: str) -> None:
     stack: list[tuple[object, str, int]] = [(value, path, 0)]
     while stack:
         item, where, depth = stack.pop()
+        if isinstance(item, int) and item.bit_length() > MAX_INTEGER_BITS:
+            raise ValidationError(where, "is an integer with more than 4000 digits",
+                                  "integers up to 4000 digits; send very large numbers as strings")
         if item is None or isinstance(item, str | bool | int):
             continue
         if isinstance(item, float):

@@ -84,13 +84,10 @@ function __turnout_run(inlinePayload, payloadPath) {
   }
 
   function userStack(stack) {
-    const lines = String(stack || '').split('\n');
-    const kept = [];
-    for (const line of lines) {
-      if (/^\s+at /.test(line) && line.indexOf(FILENAME) === -1) break;
-      kept.push(line);
-    }
-    return kept.join('\n');
+    // The message lines, then only the frames in the user's code (runtime frames are noise).
+    return String(stack || '').split('\n')
+      .filter((line) => !/^\s+at /.test(line) || line.indexOf(FILENAME) !== -1)
+      .join('\n');
   }
 
   function errorOutcome(err) {
@@ -156,11 +153,19 @@ function __turnout_run(inlinePayload, payloadPath) {
       const script = new vm.Script(PREFIX + body, { filename: FILENAME, lineOffset: -1 });
       fn = script.runInThisContext();
     } catch (err) {
+      // An unterminated construct is reported past the user's last line (inside turnout's
+      // epilogue): the user's code ended too early, so point at its last line.
+      const lastUserLine = payload.body.split('\n').length;
+      const line = userLine(err.stack);
       return { ok: false, kind: 'syntax', name: err.name, message: err.message,
-        line: userLine(err.stack), traceback: String(err.stack).split('\n    at ')[0] };
+        line: line === null ? null : Math.min(line, lastUserLine),
+        traceback: String(err.stack).split('\n    at ')[0] };
     }
     const realExit = process.exit;
     process.exit = function exit(code) { throw new ExitSignal(code === undefined ? process.exitCode : code); };
+    // A script whose event loop empties exits even while an await is pending; a kernel does
+    // not. Hold the loop open so a Promise that never settles is a timeout on every backend.
+    const keepAlive = setInterval(() => {}, 1 << 30);
     let returned;
     try {
       returned = await fn(userRequire, control);
@@ -168,6 +173,7 @@ function __turnout_run(inlinePayload, payloadPath) {
       return errorOutcome(err);
     } finally {
       process.exit = realExit;
+      clearInterval(keepAlive);
     }
     if (!(returned instanceof Fallthrough)) return convertOutcome('return', returned);
     const result = returned.result;

@@ -1,0 +1,40 @@
+"""`turnout`: the command line. Each subcommand lives in its own module.
+
+Exit codes are part of the interface: 0 success; 1 the code or the infrastructure failed
+(or the deployment is misconfigured); 2 the input was invalid (bad config, context or
+arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from turnout.cli import backends, run
+
+__all__ = ["main"]
+
+_COMMANDS = (run, backends)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="turnout",
+        description="Run workflow code nodes on pluggable, feature-flagged backends.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in _COMMANDS:
+        command.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    status: int = arguments.handler(arguments)
+    return status
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m turnout.cli`
+    sys.exit(main())

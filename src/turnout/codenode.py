@@ -1,0 +1,116 @@
+"""The public entry point workflow workers call: `execute_code_node(config, context)`.
+
+It validates the stored config, selects the inputs from the workflow context, runs the node
+through the process's engine for its environment, and wraps the envelope as
+`{outputVariable: envelope}` when the node names one. Engines are kept per event loop and
+environment, so flags are read and plugins discovered once per process, not per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import threading
+import weakref
+from collections.abc import Coroutine, Mapping
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from turnout.contract import select_inputs
+from turnout.engine import Engine
+from turnout.flags import current_environment
+from turnout.models import parse_config
+
+__all__ = ["default_engine", "execute_code_node", "execute_code_node_sync"]
+
+T = TypeVar("T")
+_engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Engine]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def default_engine(env: str | None = None) -> Engine:
+    """The engine for `env` on the running event loop, created on first use."""
+    loop = asyncio.get_running_loop()
+    environment = current_environment(env)
+    per_loop = _engines.setdefault(loop, {})
+    engine = per_loop.get(environment)
+    if engine is None:
+        engine = per_loop[environment] = Engine(environment)
+    return engine
+
+
+async def execute_code_node(
+    config: Mapping[str, Any],
+    context: Mapping[str, Any],
+    *,
+    backend: str | None = None,
+    env: str | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run one code node and return its result envelope (see docs/contract.md).
+
+    `backend` overrides the environment's backend (for tests and comparisons); `env` picks
+    the environment when the process serves more than one; `labels` (tenant, workflow) are
+    attached to logs and sandboxes. Raises `ValidationError`, `CodeExecutionError`,
+    `InfrastructureError` or `ConfigurationError`, each exactly once.
+    """
+    node = parse_config(dict(config))
+    inputs = select_inputs(context, node.input_variables)
+    envelope = await default_engine(env).run(
+        node, inputs, backend=backend, labels=dict(labels) if labels else None
+    )
+    if node.output_variable:
+        return {node.output_variable: envelope}
+    return envelope
+
+
+class _LoopThread:
+    """A private event loop on a daemon thread, so sync callers share warm backends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _ensure(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="turnout-sync", daemon=True).start()
+                self._loop = loop
+                atexit.register(self.close)
+            return self._loop
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coroutine, self._ensure())
+        return future.result()
+
+    def close(self) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        engines = list(_engines.get(loop, {}).values())
+
+        async def shutdown() -> None:
+            for engine in engines:
+                await engine.aclose()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+
+
+_sync_loop = _LoopThread()
+
+
+def execute_code_node_sync(
+    config: Mapping[str, Any],
+    context: Mapping[str, Any],
+    *,
+    backend: str | None = None,
+    env: str | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The blocking twin of `execute_code_node`, for callers without an event loop."""
+    return _sync_loop.run(
+        execute_code_node(config, context, backend=backend, env=env, labels=labels)
+    )

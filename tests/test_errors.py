@@ -1,0 +1,236 @@
+"""Tests for turnout.errors: the error tree, retryability and the JSON shapes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from turnout.errors import (
+    CodeExecutionError,
+    ConfigurationError,
+    InfrastructureError,
+    TurnoutError,
+    ValidationError,
+)
+
+
+class TestErrorTree:
+    @pytest.mark.parametrize(
+        "error_type",
+        [ValidationError, ConfigurationError, CodeExecutionError, InfrastructureError],
+    )
+    def test_every_error_is_a_turnout_error(self, error_type: type[TurnoutError]) -> None:
+        """Every concrete error class derives from TurnoutError, so one except catches all."""
+        assert issubclass(error_type, TurnoutError)
+
+    def test_turnout_error_is_an_exception(self) -> None:
+        """TurnoutError is an ordinary Exception, so generic handlers still see it."""
+        assert issubclass(TurnoutError, Exception)
+
+    @pytest.mark.parametrize(
+        ("first", "second"),
+        [
+            (ValidationError, ConfigurationError),
+            (ValidationError, CodeExecutionError),
+            (ValidationError, InfrastructureError),
+            (ConfigurationError, CodeExecutionError),
+            (ConfigurationError, InfrastructureError),
+            (CodeExecutionError, InfrastructureError),
+        ],
+    )
+    def test_branches_are_disjoint(self, first: type, second: type) -> None:
+        """No branch of the tree is a subclass of another, so callers can tell them apart."""
+        assert not issubclass(first, second)
+        assert not issubclass(second, first)
+
+    def test_message_is_kept_and_is_str(self) -> None:
+        """The message is stored as `.message` and is what str() shows."""
+        error = ConfigurationError("flags file missing")
+        assert error.message == "flags file missing"
+        assert str(error) == "flags file missing"
+
+
+class TestTurnoutError:
+    def test_not_retryable_by_default(self) -> None:
+        """A bare TurnoutError says a retry will not help."""
+        assert TurnoutError("x").retryable is False
+
+    def test_to_dict_shape(self) -> None:
+        """to_dict carries the class name, the message and retryable."""
+        assert TurnoutError("boom").to_dict() == {
+            "type": "TurnoutError",
+            "message": "boom",
+            "retryable": False,
+        }
+
+
+class TestValidationError:
+    def test_message_names_field_and_problem(self) -> None:
+        """The message starts with the field path and then the problem."""
+        error = ValidationError("inputVariables.2", "must be a string")
+        assert error.message == "inputVariables.2: must be a string"
+
+    def test_message_includes_allowed_when_given(self) -> None:
+        """When `allowed` is given, the message says what would have been accepted."""
+        error = ValidationError("timeout", "is too large", "1 to 300000")
+        assert error.message == "timeout: is too large (allowed: 1 to 300000)"
+        assert error.allowed == "1 to 300000"
+
+    def test_attributes_kept(self) -> None:
+        """field and problem are kept as attributes for programmatic use."""
+        error = ValidationError("code", "is required")
+        assert (error.field, error.problem, error.allowed) == ("code", "is required", None)
+
+    def test_not_retryable(self) -> None:
+        """Bad input stays bad: a validation error is never retryable."""
+        assert ValidationError("code", "is required").retryable is False
+
+    def test_to_dict_includes_field(self) -> None:
+        """to_dict adds the field path to the base shape."""
+        assert ValidationError("language", "is required").to_dict() == {
+            "type": "ValidationError",
+            "message": "language: is required",
+            "retryable": False,
+            "field": "language",
+        }
+
+
+class TestConfigurationError:
+    def test_not_retryable(self) -> None:
+        """A misconfigured deployment needs an operator, so it is not retryable."""
+        assert ConfigurationError("no key").retryable is False
+
+    def test_to_dict_shape(self) -> None:
+        """to_dict is the base shape with the class name ConfigurationError."""
+        assert ConfigurationError("no key").to_dict() == {
+            "type": "ConfigurationError",
+            "message": "no key",
+            "retryable": False,
+        }
+
+
+class TestCodeExecutionError:
+    def test_never_retryable(self) -> None:
+        """User-code failures are never retryable, whatever the kind."""
+        for kind in ("syntax", "runtime", "timeout", "memory", "import"):
+            assert CodeExecutionError(kind, "x").retryable is False  # type: ignore[arg-type]
+
+    def test_class_attribute_not_retryable(self) -> None:
+        """The class itself declares retryable False, not only its instances."""
+        assert CodeExecutionError.retryable is False
+
+    def test_details_kept(self) -> None:
+        """Every detail passed in is available as an attribute."""
+        error = CodeExecutionError(
+            "runtime",
+            "ZeroDivisionError: division by zero",
+            name="ZeroDivisionError",
+            line=3,
+            stdout="out",
+            stderr="err",
+            traceback="Traceback ...",
+            language="python",
+        )
+        assert error.kind == "runtime"
+        assert error.name == "ZeroDivisionError"
+        assert error.line == 3
+        assert (error.stdout, error.stderr) == ("out", "err")
+        assert error.traceback == "Traceback ..."
+        assert error.language == "python"
+
+    def test_defaults(self) -> None:
+        """Without details, output is empty and name/line/traceback are unknown."""
+        error = CodeExecutionError("timeout", "too slow")
+        assert (error.stdout, error.stderr) == ("", "")
+        assert error.name is None
+        assert error.line is None
+        assert error.traceback is None
+
+    def test_to_dict_with_line_and_name(self) -> None:
+        """to_dict includes kind, stdout, stderr, and name and line when known."""
+        error = CodeExecutionError(
+            "syntax", "bad", name="SyntaxError", line=7, stdout="a", stderr="b"
+        )
+        assert error.to_dict() == {
+            "type": "CodeExecutionError",
+            "message": "bad",
+            "retryable": False,
+            "kind": "syntax",
+            "stdout": "a",
+            "stderr": "b",
+            "name": "SyntaxError",
+            "line": 7,
+        }
+
+    def test_to_dict_omits_unknown_line_and_name(self) -> None:
+        """When the line and name are unknown, to_dict leaves them out rather than null."""
+        data = CodeExecutionError("memory", "too big").to_dict()
+        assert "line" not in data
+        assert "name" not in data
+        assert data["kind"] == "memory"
+
+    def test_to_dict_keeps_line_zero(self) -> None:
+        """A known line is included even when it is falsy (0), since only None means unknown."""
+        assert CodeExecutionError("syntax", "x", line=0).to_dict()["line"] == 0
+
+    def test_to_dict_is_json_serialisable(self) -> None:
+        """The dict is plain JSON, as the CLI prints it."""
+        error = CodeExecutionError("runtime", "é", line=1, stdout="😀")
+        assert json.loads(json.dumps(error.to_dict())) == error.to_dict()
+
+
+class TestInfrastructureError:
+    def test_retryable_by_default(self) -> None:
+        """An infrastructure failure is retryable unless said otherwise."""
+        assert InfrastructureError("sandbox died").retryable is True
+
+    def test_class_attribute_retryable(self) -> None:
+        """The class declares retryable True, so callers checking the type agree."""
+        assert InfrastructureError.retryable is True
+
+    def test_can_be_marked_not_retryable(self) -> None:
+        """A caller can mark a specific infrastructure failure as not retryable."""
+        assert InfrastructureError("quota", retryable=False).retryable is False
+
+    def test_not_retryable_instance_does_not_change_the_class(self) -> None:
+        """Marking one instance not retryable leaves other instances retryable."""
+        InfrastructureError("quota", retryable=False)
+        assert InfrastructureError("other").retryable is True
+
+    def test_defaults(self) -> None:
+        """By default the code is not started, with no retry_after and no backend."""
+        error = InfrastructureError("x")
+        assert error.started is False
+        assert error.retry_after is None
+        assert error.backend is None
+
+    def test_carries_retry_after_and_started(self) -> None:
+        """retry_after, started and backend are kept as given."""
+        error = InfrastructureError("rate limited", retry_after=2.5, started=True, backend="e2b")
+        assert error.retry_after == 2.5
+        assert error.started is True
+        assert error.backend == "e2b"
+
+    def test_to_dict_minimal(self) -> None:
+        """to_dict marks the kind as infrastructure and omits unknown optional fields."""
+        assert InfrastructureError("down").to_dict() == {
+            "type": "InfrastructureError",
+            "message": "down",
+            "retryable": True,
+            "kind": "infrastructure",
+        }
+
+    def test_to_dict_with_retry_after_and_backend(self) -> None:
+        """to_dict includes retry_after and backend when they are known."""
+        data = InfrastructureError(
+            "slow down", retryable=False, retry_after=3.0, backend="e2b"
+        ).to_dict()
+        assert data == {
+            "type": "InfrastructureError",
+            "message": "slow down",
+            "retryable": False,
+            "kind": "infrastructure",
+            "retry_after": 3.0,
+            "backend": "e2b",
+        }
