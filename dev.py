@@ -44,8 +44,15 @@ def _uv() -> Path:
     marker = BOOTSTRAP / f"uv-{UV_VERSION}"
     if not marker.exists():
         venv.EnvBuilder(with_pip=True, clear=True).create(BOOTSTRAP)
-        _run(_bin(BOOTSTRAP, "python"), "-m", "pip", "install", "--quiet",
-             "--disable-pip-version-check", f"uv=={UV_VERSION}")
+        _run(
+            _bin(BOOTSTRAP, "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            f"uv=={UV_VERSION}",
+        )
         marker.touch()
     return uv
 
@@ -61,14 +68,21 @@ def sync() -> None:
     """Create or update .venv exactly as uv.lock says (no resolution on a fresh machine)."""
     uv = _uv()
     locked = ["--locked"] if (ROOT / "uv.lock").exists() else []
-    _run(uv, "sync", "--all-packages", *locked, env=_uv_env())
+    _run(uv, "sync", "--all-packages", "--all-extras", *locked, env=_uv_env())
 
 
 def demo() -> None:
     sync()
     for node in EXAMPLE_NODES:
-        _run(_bin(VENV, "turnout"), "run", "--config", node,
-             "--context", "examples/nodes/context.json", "--json")
+        _run(
+            _bin(VENV, "turnout"),
+            "run",
+            "--config",
+            node,
+            "--context",
+            "examples/nodes/context.json",
+            "--json",
+        )
 
 
 def test() -> None:

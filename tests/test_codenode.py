@@ -23,19 +23,22 @@ from turnout import (
 BACKEND = "local-subprocess"
 
 
-async def run(language: str, code: str, context: dict[str, Any] | None = None,
-              **config: Any) -> dict[str, Any]:
+async def run(
+    language: str, code: str, context: dict[str, Any] | None = None, **config: Any
+) -> dict[str, Any]:
     node = {"language": language, "code": code, **config}
     return await execute_code_node(node, context or {}, backend=BACKEND)
 
 
-async def output(language: str, code: str, context: dict[str, Any] | None = None,
-                 **config: Any) -> Any:
+async def output(
+    language: str, code: str, context: dict[str, Any] | None = None, **config: Any
+) -> Any:
     return (await run(language, code, context, **config))["output"]
 
 
-async def failure(language: str, code: str, context: dict[str, Any] | None = None,
-                  **config: Any) -> CodeExecutionError:
+async def failure(
+    language: str, code: str, context: dict[str, Any] | None = None, **config: Any
+) -> CodeExecutionError:
     with pytest.raises(CodeExecutionError) as caught:
         await run(language, code, context, **config)
     return caught.value
@@ -43,7 +46,8 @@ async def failure(language: str, code: str, context: dict[str, Any] | None = Non
 
 def both(python: str, javascript: str) -> Any:
     return pytest.mark.parametrize(
-        ("language", "code"), [("python", python), ("javascript", javascript)],
+        ("language", "code"),
+        [("python", python), ("javascript", javascript)],
         ids=["python", "javascript"],
     )
 
@@ -129,8 +133,10 @@ class TestOutputPrecedence:
         """Assigning `result` the same value as the input named `result` is an assignment."""
         assert await output(language, code, {"result": 5}) == 5
 
-    @both("if False:\n    return 1\nresult = 'fell through'",
-          "if (false) { return 1 }\nresult = 'fell through'")
+    @both(
+        "if False:\n    return 1\nresult = 'fell through'",
+        "if (false) { return 1 }\nresult = 'fell through'",
+    )
     async def test_untaken_return_falls_through(self, language: str, code: str) -> None:
         """A return that does not run leaves the decision to the later channels."""
         assert await output(language, code) == "fell through"
@@ -146,28 +152,41 @@ class TestOutputPrecedence:
 
     async def test_python_module_semantics_are_kept(self) -> None:
         """Functions see and change module globals, as in a normal script."""
-        code = ("total = 0\ndef add(v):\n    global total\n    total += v\n"
-                "for n in numbers:\n    add(n)\ntotal")
+        code = (
+            "total = 0\ndef add(v):\n    global total\n    total += v\n"
+            "for n in numbers:\n    add(n)\ntotal"
+        )
         assert await output("python", code, {"numbers": [1, 2, 3]}) == 6
 
 
 class TestConversion:
     async def test_python_values_convert_by_the_documented_rules(self) -> None:
         """Tuples, sets, dates, Decimal, NaN and 3.0 convert as docs/contract.md says."""
-        code = ("import datetime, decimal\n"
-                "return {'t': (1, 2), 's': {3, 1, 2}, 'd': datetime.date(2024, 1, 2),"
-                " 'dt': datetime.datetime(2024, 1, 2, 3, 4, 5), 'dec': decimal.Decimal('1.5'),"
-                " 'whole': decimal.Decimal('12'), 'nan': float('nan'), 'f': 3.0, 1: 'int key'}")
+        code = (
+            "import datetime, decimal\n"
+            "return {'t': (1, 2), 's': {3, 1, 2}, 'd': datetime.date(2024, 1, 2),"
+            " 'dt': datetime.datetime(2024, 1, 2, 3, 4, 5), 'dec': decimal.Decimal('1.5'),"
+            " 'whole': decimal.Decimal('12'), 'nan': float('nan'), 'f': 3.0, 1: 'int key'}"
+        )
         assert await output("python", code) == {
-            "t": [1, 2], "s": [1, 2, 3], "d": "2024-01-02", "dt": "2024-01-02T03:04:05",
-            "dec": 1.5, "whole": 12, "nan": None, "f": 3.0, "1": "int key",
+            "t": [1, 2],
+            "s": [1, 2, 3],
+            "d": "2024-01-02",
+            "dt": "2024-01-02T03:04:05",
+            "dec": 1.5,
+            "whole": 12,
+            "nan": None,
+            "f": 3.0,
+            "1": "int key",
         }
 
     async def test_javascript_values_convert_like_json_stringify(self) -> None:
         """Dates become ISO strings, undefined members vanish, NaN becomes null."""
         code = "return {d: new Date(0), u: undefined, n: NaN, a: [undefined, 1]}"
         assert await output("javascript", code) == {
-            "d": "1970-01-01T00:00:00.000Z", "n": None, "a": [None, 1],
+            "d": "1970-01-01T00:00:00.000Z",
+            "n": None,
+            "a": [None, 1],
         }
 
     @both("return {'items': [1, object()]}", "return {items: [1, 10n]}")
@@ -200,8 +219,10 @@ class TestErrors:
         assert error.line is not None
         assert 1 <= error.line <= 3
 
-    @both("x = 1\nprint('before')\nraise ValueError('boom')",
-          "const x = 1;\nconsole.log('before');\nthrow new TypeError('boom');")
+    @both(
+        "x = 1\nprint('before')\nraise ValueError('boom')",
+        "const x = 1;\nconsole.log('before');\nthrow new TypeError('boom');",
+    )
     async def test_runtime_error_carries_line_and_prior_output(
         self, language: str, code: str
     ) -> None:
@@ -269,8 +290,11 @@ class TestTimeout:
         )
         error = await failure("python", code, timeout=1000)
         assert error.kind == "timeout"
-        survivors = [p for p in psutil.process_iter(["cmdline"])
-                     if marker in " ".join(p.info["cmdline"] or [])]
+        survivors = [
+            p
+            for p in psutil.process_iter(["cmdline"])
+            if marker in " ".join(p.info["cmdline"] or [])
+        ]
         assert survivors == []
 
 
@@ -303,17 +327,20 @@ class TestEnvelope:
 
     def test_sync_twin_returns_the_same_envelope_shape(self) -> None:
         """execute_code_node_sync works without an event loop."""
-        envelope = execute_code_node_sync({"language": "python", "code": "return 2"}, {},
-                                          backend=BACKEND)
+        envelope = execute_code_node_sync(
+            {"language": "python", "code": "return 2"}, {}, backend=BACKEND
+        )
         assert envelope["output"] == 2
 
 
 class TestIsolation:
-    @both("import os\nreturn [os.environ.get('E2B_API_KEY'), os.environ.get('TURNOUT_CANARY'),"
-          " open('/proc/self/environ', 'rb').read().count(b'CANARY')]",
-          "const fs = require('fs');\nreturn [process.env.E2B_API_KEY ?? null,"
-          " process.env.TURNOUT_CANARY ?? null,"
-          " fs.readFileSync('/proc/self/environ', 'latin1').split('CANARY').length - 1]")
+    @both(
+        "import os\nreturn [os.environ.get('E2B_API_KEY'), os.environ.get('TURNOUT_CANARY'),"
+        " open('/proc/self/environ', 'rb').read().count(b'CANARY')]",
+        "const fs = require('fs');\nreturn [process.env.E2B_API_KEY ?? null,"
+        " process.env.TURNOUT_CANARY ?? null,"
+        " fs.readFileSync('/proc/self/environ', 'latin1').split('CANARY').length - 1]",
+    )
     async def test_host_secrets_are_invisible(
         self, language: str, code: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -322,9 +349,11 @@ class TestIsolation:
         monkeypatch.setenv("TURNOUT_CANARY", "CANARY-value")
         assert await output(language, code) == [None, None, 0]
 
-    @both("import os\nopen('mine.txt', 'w').write('x')\nreturn sorted(os.listdir('.'))",
-          "const fs = require('fs');\nfs.writeFileSync('mine.txt', 'x');\n"
-          "return fs.readdirSync('.').sort()")
+    @both(
+        "import os\nopen('mine.txt', 'w').write('x')\nreturn sorted(os.listdir('.'))",
+        "const fs = require('fs');\nfs.writeFileSync('mine.txt', 'x');\n"
+        "return fs.readdirSync('.').sort()",
+    )
     async def test_working_directory_is_fresh_each_time(self, language: str, code: str) -> None:
         """Files written by one execution are not there for the next."""
         first = await output(language, code)

@@ -29,20 +29,21 @@ def json_values(max_magnitude: int | None) -> st.SearchStrategy[Any]:
     (a double of 1e16 or more prints as an integer, so it cannot come back as a float)."""
     bound = None if max_magnitude is None else -max_magnitude
     integers = st.integers(min_value=bound, max_value=max_magnitude)
-    floats = st.floats(allow_nan=False, allow_infinity=False, min_value=bound,
-                       max_value=max_magnitude)
+    floats = st.floats(
+        allow_nan=False, allow_infinity=False, min_value=bound, max_value=max_magnitude
+    )
     scalars = st.none() | st.booleans() | integers | text | floats
     return st.recursive(
         scalars,
-        lambda children: st.lists(children, max_size=4)
-        | st.dictionaries(text, children, max_size=4),
+        lambda children: (
+            st.lists(children, max_size=4) | st.dictionaries(text, children, max_size=4)
+        ),
         max_leaves=25,
     )
 
 
 def run(language: str, code: str, context: dict[str, Any]) -> dict[str, Any]:
-    return execute_code_node_sync({"language": language, "code": code}, context,
-                                  backend=BACKEND)
+    return execute_code_node_sync({"language": language, "code": code}, context, backend=BACKEND)
 
 
 class TestRoundTrip:
@@ -54,9 +55,7 @@ class TestRoundTrip:
 
     @PROPERTY_SETTINGS
     @given(st.dictionaries(text, json_values(SAFE_INTEGER), max_size=4))
-    def test_javascript_any_json_context_comes_back_exactly(
-        self, context: dict[str, Any]
-    ) -> None:
+    def test_javascript_any_json_context_comes_back_exactly(self, context: dict[str, Any]) -> None:
         """Whatever JSON context goes in (safe integers), JavaScript can return it unchanged."""
         assert run("javascript", "return inputs", context)["output"] == context
 

@@ -171,6 +171,12 @@ class TestParseConfigTimeoutWarning:
 
 
 class TestParseConfigRejects:
+    def test_lone_surrogate_in_code_is_refused_naming_code(self) -> None:
+        """Code must be valid Unicode text; a raw lone surrogate is a ValidationError on `code`."""
+        with pytest.raises(ValidationError) as caught:
+            parse_config({"language": "python", "code": "x = '\ud800'"})
+        assert caught.value.field == "code"
+
     def test_typescript_rejected_on_language(self) -> None:
         """A typescript node is refused with a ValidationError on `language`."""
         assert rejected_field(minimal(language="typescript")) == "language"

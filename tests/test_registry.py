@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import types
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,9 +21,9 @@ from turnout.registry import (
     discover,
 )
 
-# Installed entry-point plugins (the real local-subprocess backend) are kept out of these
-# tests, so they prove the registry's behaviour and not the state of the venv.
-NO_INSTALLED = ["local-subprocess"]
+# Installed entry-point plugins (the real backends) are kept out of these tests, so they
+# prove the registry's behaviour and not the state of the venv.
+NO_INSTALLED = [entry.name for entry in importlib.metadata.entry_points(group="turnout")]
 
 
 def make_backend(backend_id: str) -> type[Any]:
@@ -278,7 +279,8 @@ class TestDiscover:
 
     def test_environment_variable_honoured(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """With disabled=None, TURNOUT_DISABLED_PLUGINS (comma-separated, spaced) blocks."""
-        monkeypatch.setenv(DISABLED_PLUGINS_VARIABLE, " local-subprocess , env-blocked ,")
+        installed = " , ".join(NO_INSTALLED)
+        monkeypatch.setenv(DISABLED_PLUGINS_VARIABLE, f" {installed} , env-blocked ,")
         plugins = [
             make_plugin("env-blocked", make_backend("fake")),
             make_plugin("kept", make_backend("other")),

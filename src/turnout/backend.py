@@ -26,7 +26,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from turnout.models import Capabilities, ExecutionRequest, ExecutionResult
 
-__all__ = ["BackendSettings", "BackendType", "ExecutionBackend"]
+__all__ = ["BackendSettings", "BackendType", "ExecutionBackend", "truncation_marker"]
+
+
+def truncation_marker(stream: str, cap: int) -> str:
+    """The line every backend appends to stdout/stderr it cut at `cap` bytes (parity)."""
+    return f"\n[turnout: {stream} truncated at {cap} bytes]"
 
 
 @dataclass(frozen=True)
@@ -71,8 +76,13 @@ class BackendType(Protocol):
     refusing to construct (with `ConfigurationError`) when `settings.legacy_allowed` is false.
     """
 
-    id: ClassVar[str]
-    deprecated: ClassVar[bool]
-    description: ClassVar[str]
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def deprecated(self) -> bool: ...
+
+    @property
+    def description(self) -> str: ...
 
     def __call__(self, settings: BackendSettings) -> ExecutionBackend: ...

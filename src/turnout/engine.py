@@ -50,9 +50,15 @@ class BackendDescription:
         caps = self.capabilities.model_dump(mode="json") if self.capabilities else None
         if caps is not None:
             caps["languages"] = sorted(caps["languages"])
-        return {"id": self.id, "plugin": self.plugin, "description": self.description,
-                "deprecated": self.deprecated, "available": self.unavailable_reason is None,
-                "unavailable_reason": self.unavailable_reason, "capabilities": caps}
+        return {
+            "id": self.id,
+            "plugin": self.plugin,
+            "description": self.description,
+            "deprecated": self.deprecated,
+            "available": self.unavailable_reason is None,
+            "unavailable_reason": self.unavailable_reason,
+            "capabilities": caps,
+        }
 
 
 class Engine:
@@ -103,12 +109,16 @@ class Engine:
                 capabilities = self.backend(registered.id).capabilities
             except TurnoutError as exc:
                 reason = exc.message
-            descriptions.append(BackendDescription(
-                id=registered.id, plugin=registered.plugin,
-                description=getattr(backend_type, "description", ""),
-                deprecated=bool(getattr(backend_type, "deprecated", False)),
-                capabilities=capabilities, unavailable_reason=reason,
-            ))
+            descriptions.append(
+                BackendDescription(
+                    id=registered.id,
+                    plugin=registered.plugin,
+                    description=getattr(backend_type, "description", ""),
+                    deprecated=bool(getattr(backend_type, "deprecated", False)),
+                    capabilities=capabilities,
+                    unavailable_reason=reason,
+                )
+            )
         return descriptions
 
     async def run(
@@ -124,10 +134,13 @@ class Engine:
         execution_id = uuid.uuid4().hex
         backend_id = backend or self.environment_flags.backend
         event: dict[str, Any] = {
-            "execution_id": execution_id, "environment": self.environment,
-            "backend": backend_id, "language": config.language,
-            "code_sha256": hashlib.sha256(config.code.encode("utf-8", "surrogatepass"))
-            .hexdigest()[:16],
+            "execution_id": execution_id,
+            "environment": self.environment,
+            "backend": backend_id,
+            "language": config.language,
+            "code_sha256": hashlib.sha256(config.code.encode("utf-8", "surrogatepass")).hexdigest()[
+                :16
+            ],
             **{f"label_{key}": value for key, value in (labels or {}).items()},
         }
         raw: ExecutionResult | None = None
@@ -135,24 +148,40 @@ class Engine:
             instance = self.backend(backend_id)
             capabilities = instance.capabilities
             _check_capabilities(config, backend_id, capabilities)
-            request = prepare_request(config, inputs, execution_id=execution_id,
-                                      max_result_bytes=capabilities.max_result_bytes,
-                                      labels=labels)
+            request = prepare_request(
+                config,
+                inputs,
+                execution_id=execution_id,
+                max_result_bytes=capabilities.max_result_bytes,
+                labels=labels,
+            )
             event["input_bytes"] = sum(len(data) for data in request.files.values()) or len(
-                request.program)
+                request.program
+            )
             raw = await _execute(instance, backend_id, request)
-            decoded = decode_result(raw, language=config.language, timeout_ms=config.timeout,
-                                    max_result_bytes=capabilities.max_result_bytes,
-                                    backend=backend_id)
+            decoded = decode_result(
+                raw,
+                language=config.language,
+                timeout_ms=config.timeout,
+                max_result_bytes=capabilities.max_result_bytes,
+                backend=backend_id,
+            )
         except TurnoutError as exc:
             _log_failure(event, exc, raw, started)
             raise
         envelope = _envelope(config, decoded, raw, backend_id, execution_id, started)
-        log.info("code_node_executed", outcome="ok", output_channel=decoded.channel,
-                 duration_ms=envelope["metadata"]["executionTime"],
-                 output_bytes=len(encode_json(decoded.value)), stdout_bytes=len(raw.stdout),
-                 stderr_bytes=len(raw.stderr), sandbox_id=raw.sandbox_id,
-                 backend_timings_ms=raw.timings_ms, **event)
+        log.info(
+            "code_node_executed",
+            outcome="ok",
+            output_channel=decoded.channel,
+            duration_ms=envelope["metadata"]["executionTime"],
+            output_bytes=len(encode_json(decoded.value)),
+            stdout_bytes=len(raw.stdout),
+            stderr_bytes=len(raw.stderr),
+            sandbox_id=raw.sandbox_id,
+            backend_timings_ms=raw.timings_ms,
+            **event,
+        )
         return envelope
 
     async def aclose(self) -> None:
@@ -164,11 +193,17 @@ class Engine:
 
 def _check_capabilities(config: CodeNodeConfig, backend_id: str, caps: Capabilities) -> None:
     if config.language not in caps.languages:
-        raise ValidationError("language", f"backend {backend_id!r} does not run "
-                              f"{config.language}", ", ".join(sorted(caps.languages)))
+        raise ValidationError(
+            "language",
+            f"backend {backend_id!r} does not run {config.language}",
+            ", ".join(sorted(caps.languages)),
+        )
     if config.timeout > caps.max_timeout_ms:
-        raise ValidationError("timeout", f"{config.timeout} ms exceeds backend "
-                              f"{backend_id!r}'s maximum", f"at most {caps.max_timeout_ms} ms")
+        raise ValidationError(
+            "timeout",
+            f"{config.timeout} ms exceeds backend {backend_id!r}'s maximum",
+            f"at most {caps.max_timeout_ms} ms",
+        )
 
 
 async def _execute(instance: ExecutionBackend, backend_id: str, request: Any) -> ExecutionResult:
@@ -180,13 +215,19 @@ async def _execute(instance: ExecutionBackend, backend_id: str, request: Any) ->
     except Exception as exc:
         raise InfrastructureError(
             f"backend {backend_id!r} failed unexpectedly: {type(exc).__name__}: {exc}",
-            retryable=False, started=True, backend=backend_id,
+            retryable=False,
+            started=True,
+            backend=backend_id,
         ) from exc
 
 
 def _envelope(
-    config: CodeNodeConfig, decoded: DecodedOutput, raw: ExecutionResult, backend_id: str,
-    execution_id: str, started: float,
+    config: CodeNodeConfig,
+    decoded: DecodedOutput,
+    raw: ExecutionResult,
+    backend_id: str,
+    execution_id: str,
+    started: float,
 ) -> dict[str, Any]:
     metadata: dict[str, Any] = {
         "executionTime": round((time.perf_counter() - started) * 1000),
@@ -214,7 +255,9 @@ def _log_failure(
     event: dict[str, Any], exc: TurnoutError, raw: ExecutionResult | None, started: float
 ) -> None:
     fields: dict[str, Any] = {
-        "outcome": "error", "error_type": type(exc).__name__, "retryable": exc.retryable,
+        "outcome": "error",
+        "error_type": type(exc).__name__,
+        "retryable": exc.retryable,
         "duration_ms": round((time.perf_counter() - started) * 1000),
     }
     if isinstance(exc, CodeExecutionError):
@@ -222,6 +265,10 @@ def _log_failure(
     elif isinstance(exc, InfrastructureError):
         fields["error_kind"] = "infrastructure"
     if raw is not None:
-        fields.update(stdout_bytes=len(raw.stdout), stderr_bytes=len(raw.stderr),
-                      sandbox_id=raw.sandbox_id, backend_timings_ms=raw.timings_ms)
+        fields.update(
+            stdout_bytes=len(raw.stdout),
+            stderr_bytes=len(raw.stderr),
+            sandbox_id=raw.sandbox_id,
+            backend_timings_ms=raw.timings_ms,
+        )
     log.warning("code_node_executed", **fields, **event)

@@ -113,8 +113,12 @@ class CodeExecutionError(TurnoutError):
         self.language = language
 
     def to_dict(self) -> dict[str, Any]:
-        data = {**super().to_dict(), "kind": self.kind, "stdout": self.stdout,
-                "stderr": self.stderr}
+        data = {
+            **super().to_dict(),
+            "kind": self.kind,
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+        }
         if self.name is not None:
             data["name"] = self.name
         if self.line is not None:

@@ -88,8 +88,7 @@ def locate_flags_file(explicit: str | Path | None = None) -> Path:
     path = Path(candidate)
     if not path.is_file():
         raise ConfigurationError(
-            f"feature flag file {str(path)!r} not found; pass its path or set "
-            f"{FLAGS_FILE_VARIABLE}"
+            f"feature flag file {str(path)!r} not found; pass its path or set {FLAGS_FILE_VARIABLE}"
         )
     return path
 
@@ -153,8 +152,11 @@ def _line_of(text: str, location: list[str], *, missing: bool) -> int | None:
                 return number
             continue
         key = _KEY.match(line)
-        if not missing and key and table == wanted_table and (
-            key.group(1).strip('"') == wanted_key
+        if (
+            not missing
+            and key
+            and table == wanted_table
+            and (key.group(1).strip('"') == wanted_key)
         ):
             return number
     return None

@@ -23,8 +23,9 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 __all__ = ["REDACTED", "configure_logging", "get_logger", "redact_secrets"]
 
 REDACTED = "[redacted]"
-_SECRET_KEY = re.compile(r"(secret|token|password|passwd|api[_-]?key|authorization|credential)",
-                         re.IGNORECASE)
+_SECRET_KEY = re.compile(
+    r"(secret|token|password|passwd|api[_-]?key|authorization|credential)", re.IGNORECASE
+)
 _SECRET_VALUE = re.compile(
     r"(e2b_[A-Za-z0-9]{16,}|sk-[A-Za-z0-9_-]{16,}|(?i:bearer)\s+[A-Za-z0-9._~+/-]{16,}=*)"
 )
@@ -34,8 +35,10 @@ def _scrub(value: object) -> object:
     if isinstance(value, str):
         return _SECRET_VALUE.sub(REDACTED, value)
     if isinstance(value, Mapping):
-        return {key: REDACTED if isinstance(key, str) and _SECRET_KEY.search(key)
-                else _scrub(item) for key, item in value.items()}
+        return {
+            key: REDACTED if isinstance(key, str) and _SECRET_KEY.search(key) else _scrub(item)
+            for key, item in value.items()
+        }
     if isinstance(value, list | tuple | set | frozenset):
         return [_scrub(item) for item in value]
     if value is None or isinstance(value, bool | int | float):
@@ -54,14 +57,18 @@ def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) 
 
 
 def configure_logging(
-    environment: str = "development", *, json_lines: bool | None = None,
-    stream: TextIO | None = None, level: int = logging.INFO,
+    environment: str = "development",
+    *,
+    json_lines: bool | None = None,
+    stream: TextIO | None = None,
+    level: int = logging.INFO,
 ) -> None:
     """Configure structlog for a turnout process (the CLI calls this; libraries may)."""
     use_json = environment != "development" if json_lines is None else json_lines
     renderer: Processor = (
         structlog.processors.JSONRenderer(sort_keys=True)
-        if use_json else structlog.dev.ConsoleRenderer(colors=False)
+        if use_json
+        else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
         processors=[

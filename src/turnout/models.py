@@ -88,9 +88,7 @@ class CodeNodeConfig(BaseModel):
         return notes
 
 
-_FIELD_NAMES = {
-    name: (field.alias or name) for name, field in CodeNodeConfig.model_fields.items()
-}
+_FIELD_NAMES = {name: (field.alias or name) for name, field in CodeNodeConfig.model_fields.items()}
 
 
 def parse_config(raw: object) -> CodeNodeConfig:
@@ -115,8 +113,9 @@ def parse_config(raw: object) -> CodeNodeConfig:
         problems = [_describe(error) for error in exc.errors()]
         field, problem = problems[0]
         extra = "; ".join(f"{f}: {p}" for f, p in problems[1:])
-        raise ValidationError(field, problem + (f"; also {extra}" if extra else ""),
-                              _ALLOWED.get(field.split(".")[0])) from None
+        raise ValidationError(
+            field, problem + (f"; also {extra}" if extra else ""), _ALLOWED.get(field.split(".")[0])
+        ) from None
 
 
 _ALLOWED = {

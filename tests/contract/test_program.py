@@ -199,7 +199,8 @@ class TestLauncher:
 
     @settings(max_examples=100, deadline=None)
     @given(
-        code=st.text(st.characters(codec=None), min_size=1, max_size=40),
+        # Code is source text: a raw lone surrogate is refused at validation (see test_models).
+        code=st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=40),
         inputs=st.dictionaries(
             st.text(max_size=8), st.text(st.characters(codec=None), max_size=20)
         ),

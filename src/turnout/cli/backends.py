@@ -17,7 +17,8 @@ __all__ = ["register"]
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "backends", help="list registered backends and their capabilities",
+        "backends",
+        help="list registered backends and their capabilities",
         description="List every registered backend, its plugin, deprecation status, whether "
         "it can load in the environment, and its declared capabilities.",
     )
@@ -35,17 +36,28 @@ def handle(arguments: argparse.Namespace) -> int:
     except TurnoutError as error:
         return print_error(error, as_json=arguments.json)
     if arguments.json:
-        print_json({"environment": environment, "default": engine.environment_flags.backend,
-                    "backends": [d.to_dict() for d in descriptions]})
+        print_json(
+            {
+                "environment": environment,
+                "default": engine.environment_flags.backend,
+                "backends": [d.to_dict() for d in descriptions],
+            }
+        )
         return 0
-    sys.stdout.write(f"environment {environment}; default backend "
-                     f"{engine.environment_flags.backend}\n")
+    sys.stdout.write(
+        f"environment {environment}; default backend {engine.environment_flags.backend}\n"
+    )
     for description in descriptions:
-        status = "available" if description.unavailable_reason is None else (
-            f"unavailable: {description.unavailable_reason}")
+        status = (
+            "available"
+            if description.unavailable_reason is None
+            else (f"unavailable: {description.unavailable_reason}")
+        )
         deprecated = " [DEPRECATED]" if description.deprecated else ""
-        sys.stdout.write(f"\n{description.id}{deprecated} (plugin {description.plugin})\n"
-                         f"  {description.description}\n  {status}\n")
+        sys.stdout.write(
+            f"\n{description.id}{deprecated} (plugin {description.plugin})\n"
+            f"  {description.description}\n  {status}\n"
+        )
         if description.capabilities is not None:
             for key, value in description.to_dict()["capabilities"].items():
                 sys.stdout.write(f"  {key}: {value}\n")

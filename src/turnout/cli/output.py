@@ -24,9 +24,11 @@ def print_error(error: TurnoutError, *, as_json: bool) -> int:
     if as_json:
         print_json({"error": error.to_dict()})
         return exit_status(error)
-    lines = [f"error: {type(error).__name__}"
-             + (f" ({error.kind})" if isinstance(error, CodeExecutionError) else "")
-             + f": {error.message}"]
+    lines = [
+        f"error: {type(error).__name__}"
+        + (f" ({error.kind})" if isinstance(error, CodeExecutionError) else "")
+        + f": {error.message}"
+    ]
     if isinstance(error, CodeExecutionError):
         if error.line is not None:
             lines.append(f"  at line {error.line} of the code")

@@ -20,7 +20,8 @@ __all__ = ["register"]
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "run", help="run one code node",
+        "run",
+        help="run one code node",
         description="Run one code node and print its result envelope. The config is the "
         "node's stored JSON; --language/--code build one (or override its fields).",
     )
@@ -93,6 +94,9 @@ def _print_readable(envelope: dict[str, Any]) -> None:
     for name in ("stdout", "stderr"):
         if envelope[name]:
             sys.stdout.write(f"--- {name} ---\n{envelope[name].rstrip()}\n")
-    sys.stdout.write(f"--- {metadata['backend']}, {envelope['language']}, "
-                     f"{metadata['executionTime']} ms, output via {metadata['outputChannel']}"
-                     + (", output truncated" if metadata.get("truncated") else "") + "\n")
+    sys.stdout.write(
+        f"--- {metadata['backend']}, {envelope['language']}, "
+        f"{metadata['executionTime']} ms, output via {metadata['outputChannel']}"
+        + (", output truncated" if metadata.get("truncated") else "")
+        + "\n"
+    )

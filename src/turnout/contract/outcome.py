@@ -19,8 +19,15 @@ __all__ = ["DecodedOutput", "OutputChannel", "decode_result"]
 
 OutputChannel = Literal["return", "result", "last", "none"]
 _KINDS: frozenset[str] = frozenset(
-    ("syntax", "runtime", "timeout", "memory", "output_too_large",
-     "output_not_serializable", "import")
+    (
+        "syntax",
+        "runtime",
+        "timeout",
+        "memory",
+        "output_too_large",
+        "output_not_serializable",
+        "import",
+    )
 )
 
 
@@ -45,26 +52,36 @@ def _well_formed(outcome: object) -> bool:
 
 
 def decode_result(
-    result: ExecutionResult, *, language: Language, timeout_ms: int, max_result_bytes: int,
+    result: ExecutionResult,
+    *,
+    language: Language,
+    timeout_ms: int,
+    max_result_bytes: int,
     backend: str,
 ) -> DecodedOutput:
     """Return the output, or raise the one error that describes how the execution failed."""
+
     def failure(kind: ErrorKind, message: str, **details: Any) -> CodeExecutionError:
-        return CodeExecutionError(kind, message, stdout=result.stdout, stderr=result.stderr,
-                                  language=language, **details)
+        return CodeExecutionError(
+            kind, message, stdout=result.stdout, stderr=result.stderr, language=language, **details
+        )
 
     if result.result_too_large:
-        raise failure("output_too_large",
-                      f"the output is larger than this backend's limit of {max_result_bytes} "
-                      "bytes; return less data or write it somewhere and return a reference")
+        raise failure(
+            "output_too_large",
+            f"the output is larger than this backend's limit of {max_result_bytes} "
+            "bytes; return less data or write it somewhere and return a reference",
+        )
     if result.result is not None:
         try:
             outcome = json.loads(result.result, parse_constant=_reject_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             raise failure("runtime", f"the code corrupted turnout's result file ({exc})") from None
         if not _well_formed(outcome):
-            raise failure("runtime", "the code overwrote turnout's result file with "
-                          "something that is not an outcome")
+            raise failure(
+                "runtime",
+                "the code overwrote turnout's result file with something that is not an outcome",
+            )
         if outcome["ok"] is True:
             return DecodedOutput(outcome.get("value"), cast(OutputChannel, outcome["channel"]))
         kind = outcome.get("kind")
@@ -72,7 +89,9 @@ def decode_result(
         raise failure(
             cast(ErrorKind, kind if kind in _KINDS else "runtime"),
             f"{name}: {message}" if name else message,
-            name=name, line=outcome.get("line"), traceback=outcome.get("traceback"),
+            name=name,
+            line=outcome.get("line"),
+            traceback=outcome.get("traceback"),
         )
     if result.termination == "timeout":
         raise failure("timeout", f"the code did not finish within its timeout of {timeout_ms} ms")
@@ -81,7 +100,12 @@ def decode_result(
     if result.termination == "killed":
         raise InfrastructureError(
             f"the {backend} sandbox was ended from outside while the code ran",
-            retryable=True, started=True, backend=backend,
+            retryable=True,
+            started=True,
+            backend=backend,
         )
-    raise failure("runtime", f"the code ended the process (exit code {result.exit_code}) "
-                  "before it could produce a result")
+    raise failure(
+        "runtime",
+        f"the code ended the process (exit code {result.exit_code}) "
+        "before it could produce a result",
+    )

@@ -43,14 +43,18 @@ def validate_json_value(value: object, path: str) -> None:
     while stack:
         item, where, depth = stack.pop()
         if isinstance(item, int) and item.bit_length() > MAX_INTEGER_BITS:
-            raise ValidationError(where, "is an integer with more than 4000 digits",
-                                  "integers up to 4000 digits; send very large numbers as strings")
+            raise ValidationError(
+                where,
+                "is an integer with more than 4000 digits",
+                "integers up to 4000 digits; send very large numbers as strings",
+            )
         if item is None or isinstance(item, str | bool | int):
             continue
         if isinstance(item, float):
             if not math.isfinite(item):
-                raise ValidationError(where, f"{item!r} is not a JSON number",
-                                      "finite numbers; send null instead")
+                raise ValidationError(
+                    where, f"{item!r} is not a JSON number", "finite numbers; send null instead"
+                )
             continue
         if depth >= MAX_DEPTH:
             raise ValidationError(where, f"is nested deeper than {MAX_DEPTH} levels")
@@ -62,8 +66,11 @@ def validate_json_value(value: object, path: str) -> None:
         elif isinstance(item, list | tuple):
             stack.extend((child, f"{where}.{i}", depth + 1) for i, child in enumerate(item))
         else:
-            raise ValidationError(where, f"a {type(item).__name__} is not a JSON value",
-                                  "objects, arrays, strings, numbers, booleans and null")
+            raise ValidationError(
+                where,
+                f"a {type(item).__name__} is not a JSON value",
+                "objects, arrays, strings, numbers, booleans and null",
+            )
 
 
 def encode_json(value: object) -> bytes:

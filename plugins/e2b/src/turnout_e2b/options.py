@@ -1,0 +1,77 @@
+"""The E2B backend's settings: options from feature_flags.toml, secrets from the environment.
+
+The API key is only ever read from `E2B_API_KEY` (never from the flag file, never logged).
+URLs may come from either place; the flag file wins, so an environment can be pinned to a
+server. Every option has a default suited to E2B's base tier.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+from turnout.errors import ConfigurationError
+
+__all__ = ["BACKEND_ID", "E2BOptions", "parse_options"]
+
+BACKEND_ID = "e2b"
+MIB = 1024 * 1024
+
+
+class E2BOptions(BaseModel):
+    """Options of the e2b backend (table `[environments.<env>.backends.e2b]`)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    api_url: str | None = Field(default=None, description="control plane URL (E2B_API_URL)")
+    sandbox_url: str | None = Field(default=None, description="sandbox URL (E2B_SANDBOX_URL)")
+    domain: str | None = Field(default=None, description="E2B domain (E2B_DOMAIN)")
+    template: str = Field(default="code-interpreter-v1", min_length=1)
+    lifetime_margin_s: int = Field(
+        default=30, ge=5, le=3600, description="sandbox lifetime beyond the node timeout"
+    )
+    max_concurrency: int = Field(
+        default=20, ge=1, le=10_000, description="live sandboxes per process (E2B base tier: 20)"
+    )
+    create_attempts: int = Field(default=4, ge=1, le=20)
+    create_budget_s: float = Field(default=20.0, gt=0, le=600)
+    create_backoff_s: float = Field(default=0.2, gt=0, le=30)
+    request_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    kill_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    output_cap_bytes: int = Field(default=MIB, ge=1024)
+    max_result_bytes: int = Field(default=64 * MIB, ge=1024)
+    embedded_server: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description="auto: start a local E2B-compatible server in development and test "
+        "when no E2B_API_KEY is set",
+    )
+    embedded_create_delay_ms: int = Field(default=0, ge=0, le=60_000)
+
+    @property
+    def api_url_or_env(self) -> str | None:
+        return self.api_url or os.environ.get("E2B_API_URL") or None
+
+    @property
+    def sandbox_url_or_env(self) -> str | None:
+        return self.sandbox_url or os.environ.get("E2B_SANDBOX_URL") or None
+
+    @property
+    def domain_or_env(self) -> str | None:
+        return self.domain or os.environ.get("E2B_DOMAIN") or None
+
+
+def parse_options(raw: Mapping[str, Any]) -> E2BOptions:
+    try:
+        return E2BOptions.model_validate(dict(raw))
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'options'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ConfigurationError(
+            f"invalid options for the {BACKEND_ID} backend: {problems}"
+        ) from None

@@ -1,0 +1,66 @@
+"""The interface between the local E2B-compatible server and a language kernel.
+
+A kernel is one long-lived interpreter process (its own process group) that runs notebook
+cells the way E2B's code-interpreter does. The server owns sandboxes, HTTP and the NDJSON
+framing (`number_of_executions`, `keepalive`, `end_of_execution`); a kernel only runs a
+cell and reports what happened as E2B-shaped events:
+
+    {"type": "stdout", "text": "hi\\n"}
+    {"type": "stderr", "text": "..."}
+    {"type": "result", "text": "{'a': 1}", "json": {"a": 1}, "is_main_result": true}
+    {"type": "error", "name": "ZeroDivisionError", "value": "division by zero",
+     "traceback": "..."}
+
+(The server adds `timestamp` to stdout/stderr events.) Kernels are started ahead of time
+with a neutral working directory, then adopted by one sandbox, which gives them their
+working directory and environment variables; a kernel serves exactly one sandbox and
+dies with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+__all__ = ["EventSink", "Kernel", "KernelFactory"]
+
+EventSink = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class Kernel(Protocol):
+    language: str
+    """"python" or "javascript" (TypeScript cells run on the javascript kernel)."""
+
+    @property
+    def pid(self) -> int | None:
+        """The kernel process id (its process group leader), None once it has stopped."""
+        ...
+
+    async def adopt(self, cwd: Path, env_vars: Mapping[str, str]) -> None:
+        """Bind this pre-started kernel to a sandbox: chdir to `cwd`, set `env_vars`."""
+        ...
+
+    async def execute(
+        self, code: str, emit: EventSink, *, env_vars: Mapping[str, str] | None = None,
+        language: str | None = None,
+    ) -> None:
+        """Run one cell, emitting events as they happen; return when the cell is done.
+
+        `language` is the request's language verbatim ("js", "javascript", "ts", ...);
+        a TypeScript cell has its types stripped first. `env_vars` apply to this cell only.
+        """
+        ...
+
+    async def interrupt(self) -> None:
+        """Stop the running cell (a client disconnected). State may be lost, as in E2B."""
+        ...
+
+    async def shutdown(self) -> None:
+        """Kill the kernel's whole process group; safe to call twice."""
+        ...
+
+
+class KernelFactory(Protocol):
+    async def __call__(self, language: str, *, neutral_cwd: Path,
+                       base_env: Mapping[str, str]) -> Kernel: ...

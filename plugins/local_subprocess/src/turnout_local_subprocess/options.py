@@ -1,0 +1,67 @@
+"""The backend's own settings, from its table in feature_flags.toml, checked once at load.
+
+Validated strictly (unknown keys and wrong types are refused) because a typo such as
+`memroy_mb` would otherwise silently leave the default limit in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+from turnout.errors import ConfigurationError
+
+__all__ = ["BACKEND_ID", "LocalSubprocessOptions", "parse_options"]
+
+BACKEND_ID = "local-subprocess"
+MIB = 1024 * 1024
+
+
+class LocalSubprocessOptions(BaseModel):
+    """Limits and interpreters for local executions; every field has a safe default.
+
+    `python` and `node` are interpreter names or paths (looked up on PATH when they are
+    names); when unset, Python is the base interpreter turnout itself runs on and `node` is
+    looked up on PATH, at the first execution that needs them. `use_cgroups` is "auto"
+    (cgroups where the host allows them), true (refuse to load without them) or false
+    (rlimits only).
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    python: str | None = Field(default=None, min_length=1)
+    node: str | None = Field(default=None, min_length=1)
+    memory_mb: int = Field(default=512, ge=32, le=65_536)
+    pids_max: int = Field(default=256, ge=16, le=65_536)
+    output_cap_bytes: int = Field(default=MIB, ge=1024)
+    max_result_bytes: int = Field(default=64 * MIB, ge=1)
+    max_concurrency: int = Field(default=8, ge=1, le=1024)
+    use_cgroups: Literal["auto"] | bool = "auto"
+
+
+def parse_options(raw: Mapping[str, Any]) -> LocalSubprocessOptions:
+    """Validate the options table, naming every offending option in one error."""
+    try:
+        return LocalSubprocessOptions.model_validate(dict(raw))
+    except pydantic.ValidationError as exc:
+        problems: dict[str, list[str]] = {}
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error.get("loc") else "options"
+            problems.setdefault(name, []).append(_describe(error))
+        described = "; ".join(
+            f"option {name!r}: {' or '.join(messages)}" for name, messages in problems.items()
+        )
+        allowed = ", ".join(LocalSubprocessOptions.model_fields)
+        raise ConfigurationError(
+            f"invalid options for the {BACKEND_ID} backend in feature_flags.toml: {described} "
+            f"(known options: {allowed})"
+        ) from None
+
+
+def _describe(error: Any) -> str:
+    if error.get("type") == "extra_forbidden":
+        return "unknown option"
+    return str(error.get("msg", "is invalid"))

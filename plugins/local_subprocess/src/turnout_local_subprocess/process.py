@@ -1,0 +1,142 @@
+"""Start one program, capture its output, stop it at the deadline, never hang.
+
+The output pipes are made here rather than by asyncio, because asyncio's `Process.wait()`
+also waits for its pipes to close, and a grandchild that escaped the kill (or a
+background process the program left behind) can hold them open forever. With our own
+pipes, exit is noticed when the child exits; everything is then killed, the pipes get a
+short, bounded grace period to reach end of file, and are closed either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from turnout.errors import InfrastructureError
+from turnout_local_subprocess.capture import CappedSink
+from turnout_local_subprocess.options import BACKEND_ID
+
+__all__ = ["AFTER_KILL_GRACE_S", "RunOutcome", "run_program"]
+
+# After the kill: how long to wait for the child to be reaped, then for the pipes to reach
+# end of file. Both normally take milliseconds; the bound matters when something holds on.
+AFTER_KILL_GRACE_S = 0.2
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What the process did. `returncode` is None if it could not be reaped after the kill."""
+
+    returncode: int | None
+    timed_out: bool
+    stdout: CappedSink
+    stderr: CappedSink
+    spawn_ms: float
+    run_ms: float
+
+
+async def run_program(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    preexec: Callable[[], None],
+    timeout_s: float,
+    output_cap: int,
+    on_start: Callable[[int], None],
+    kill_all: Callable[[], object],
+) -> RunOutcome:
+    """Run `argv` in a new session; kill everything at `timeout_s` or once it has exited.
+
+    `on_start` receives the child's pid (its session and process-group id) as soon as it
+    exists; `kill_all` must kill every process the program started. On cancellation this
+    kills, waits briefly for the child, closes the pipes and re-raises.
+    """
+    readers: list[tuple[CappedSink, asyncio.BaseTransport]] = []
+    write_ends: list[int] = []
+    try:
+        for name in ("stdout", "stderr"):
+            sink, transport, write_end = await _open_pipe(name, output_cap)
+            readers.append((sink, transport))
+            write_ends.append(write_end)
+        started = time.perf_counter()
+        process = await _spawn(argv, cwd, env, preexec, write_ends)
+        spawned = time.perf_counter()
+        on_start(process.pid)
+        timed_out = False
+        try:
+            try:
+                await asyncio.wait_for(process.wait(), timeout_s)
+            except TimeoutError:
+                timed_out = True
+            ended = time.perf_counter()
+        finally:
+            # Nothing the program started outlives it, on every path (cancellation too).
+            kill_all()
+            if process.returncode is None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(process.wait(), AFTER_KILL_GRACE_S)
+        await asyncio.wait([sink.closed for sink, _ in readers], timeout=AFTER_KILL_GRACE_S)
+        return RunOutcome(
+            returncode=process.returncode,
+            timed_out=timed_out,
+            stdout=readers[0][0],
+            stderr=readers[1][0],
+            spawn_ms=(spawned - started) * 1000,
+            run_ms=(ended - spawned) * 1000,
+        )
+    finally:
+        for write_end in write_ends:
+            with contextlib.suppress(OSError):
+                os.close(write_end)
+        for _, transport in readers:
+            transport.close()
+
+
+async def _open_pipe(name: str, cap: int) -> tuple[CappedSink, asyncio.BaseTransport, int]:
+    """A pipe whose read end feeds a capped sink; returns the write end for the child."""
+    read_end, write_end = os.pipe()
+    sink = CappedSink(name, cap)
+    try:
+        transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+            lambda: sink, os.fdopen(read_end, "rb", buffering=0)
+        )
+    except BaseException:
+        os.close(write_end)
+        raise
+    return sink, transport, write_end
+
+
+async def _spawn(
+    argv: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    preexec: Callable[[], None],
+    write_ends: list[int],
+) -> asyncio.subprocess.Process:
+    try:
+        return await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=subprocess.DEVNULL,
+            stdout=write_ends[0],
+            stderr=write_ends[1],
+            cwd=cwd,
+            env=dict(env),
+            start_new_session=True,
+            preexec_fn=preexec,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise InfrastructureError(
+            f"could not start {argv[0]!r}: {exc}", started=False, backend=BACKEND_ID
+        ) from exc
+    finally:
+        # The child has its own copies; ours would keep the pipes open after it exits.
+        for write_end in write_ends:
+            os.close(write_end)
+        write_ends.clear()

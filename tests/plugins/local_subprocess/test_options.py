@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import pytest
+from turnout_local_subprocess.options import MIB, parse_options
+
+from turnout.errors import ConfigurationError
+
+
+class TestParseOptions:
+    """The options table is validated strictly, naming what is wrong."""
+
+    def test_defaults(self):
+        """An empty table gives the documented defaults."""
+        options = parse_options({})
+        assert (options.memory_mb, options.pids_max, options.max_concurrency) == (512, 256, 8)
+        assert (options.output_cap_bytes, options.max_result_bytes) == (MIB, 64 * MIB)
+        assert (options.python, options.node, options.use_cgroups) == (None, None, "auto")
+
+    def test_unknown_option_is_named(self):
+        """A misspelt option is refused, named, and the known options are listed."""
+        with pytest.raises(ConfigurationError) as caught:
+            parse_options({"memroy_mb": 256})
+        assert "option 'memroy_mb': unknown option" in caught.value.message
+        assert "memory_mb" in caught.value.message
+
+    def test_wrong_type_is_refused(self):
+        """A string where a number belongs is refused rather than coerced."""
+        with pytest.raises(ConfigurationError, match="'memory_mb'"):
+            parse_options({"memory_mb": "512"})
+
+    def test_out_of_range_is_refused(self):
+        """A concurrency of zero is refused."""
+        with pytest.raises(ConfigurationError, match="'max_concurrency'"):
+            parse_options({"max_concurrency": 0})
+
+    @pytest.mark.parametrize("value", ["auto", True, False])
+    def test_use_cgroups_values(self, value: object):
+        """use_cgroups accepts "auto", true and false."""
+        assert parse_options({"use_cgroups": value}).use_cgroups == value
+
+    def test_use_cgroups_rejects_other_strings(self):
+        """use_cgroups = "yes" is refused instead of being read as true."""
+        with pytest.raises(ConfigurationError, match="'use_cgroups'"):
+            parse_options({"use_cgroups": "yes"})

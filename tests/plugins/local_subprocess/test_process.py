@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from turnout_local_subprocess.process import RunOutcome, run_program
+
+from turnout.errors import InfrastructureError
+
+from .support import PYTHON, pids_in
+
+
+async def run_python(
+    code: str,
+    cwd: Path,
+    *,
+    timeout_s: float = 10.0,
+    preexec: Callable[[], None] = lambda: None,
+) -> RunOutcome:
+    """Run Python code through run_program, killing only the process group."""
+    started: list[int] = []
+
+    def kill_group() -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(started[0], signal.SIGKILL)
+
+    return await run_program(
+        [PYTHON, "-c", code],
+        cwd=cwd,
+        env={"PATH": os.environ["PATH"]},
+        preexec=preexec,
+        timeout_s=timeout_s,
+        output_cap=1 << 20,
+        on_start=started.append,
+        kill_all=kill_group,
+    )
+
+
+class TestRunProgram:
+    """Spawning, waiting and reading without ever hanging."""
+
+    async def test_exit_code_and_output(self, tmp_path: Path):
+        """The return code and both streams are reported."""
+        outcome = await run_python("import sys; print('o'); sys.exit(4)", tmp_path)
+        assert (outcome.returncode, outcome.timed_out, outcome.stdout.text()) == (4, False, "o\n")
+
+    async def test_timeout_kills_the_group(self, tmp_path: Path):
+        """At the deadline the group is killed and the outcome says timed out."""
+        outcome = await run_python("while True: pass", tmp_path, timeout_s=0.3)
+        assert (outcome.timed_out, outcome.returncode) == (True, -signal.SIGKILL)
+
+    async def test_escaped_pipe_holder_does_not_hang(self, tmp_path: Path):
+        """A process that escaped the kill and holds stdout open only delays by the grace."""
+        code = (
+            "import subprocess\n"
+            "holder = subprocess.Popen(['sleep', '60'], start_new_session=True)\n"
+            "print(holder.pid, flush=True)"
+        )
+        started = time.monotonic()
+        outcome = await run_python(code, tmp_path)
+        (holder,) = pids_in(outcome.stdout.text())
+        os.kill(holder, signal.SIGKILL)
+        assert time.monotonic() - started < 5
+        assert outcome.returncode == 0
+
+    async def test_missing_executable_is_infrastructure(self, tmp_path: Path):
+        """An executable that cannot be started is an InfrastructureError, not started."""
+        with pytest.raises(InfrastructureError) as caught:
+            await run_program(
+                ["/nonexistent/interpreter"],
+                cwd=tmp_path,
+                env={},
+                preexec=lambda: None,
+                timeout_s=1.0,
+                output_cap=1024,
+                on_start=lambda pid: None,
+                kill_all=lambda: None,
+            )
+        assert caught.value.started is False
+
+    async def test_preexec_failure_is_infrastructure(self, tmp_path: Path):
+        """A failure while confining the child (before exec) is an InfrastructureError."""
+
+        def failing() -> None:
+            raise OSError("cannot join cgroup")
+
+        with pytest.raises(InfrastructureError, match="could not start"):
+            await run_python("pass", tmp_path, preexec=failing)
