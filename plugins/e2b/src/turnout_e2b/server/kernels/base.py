@@ -42,7 +42,11 @@ class Kernel(Protocol):
         ...
 
     async def execute(
-        self, code: str, emit: EventSink, *, env_vars: Mapping[str, str] | None = None,
+        self,
+        code: str,
+        emit: EventSink,
+        *,
+        env_vars: Mapping[str, str] | None = None,
         language: str | None = None,
     ) -> None:
         """Run one cell, emitting events as they happen; return when the cell is done.
@@ -62,5 +66,6 @@ class Kernel(Protocol):
 
 
 class KernelFactory(Protocol):
-    async def __call__(self, language: str, *, neutral_cwd: Path,
-                       base_env: Mapping[str, str]) -> Kernel: ...
+    async def __call__(
+        self, language: str, *, neutral_cwd: Path, base_env: Mapping[str, str]
+    ) -> Kernel: ...
