@@ -1,0 +1,53 @@
+"""`turnout backends`: what is registered, whether it loads here, and its capabilities."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from turnout.cli import main
+
+FLAGS_WITHOUT_LEGACY = """
+schema_version = 1
+[environments.locked]
+backend = "e2b"
+legacy_allowed = false
+"""
+
+
+class TestBackendsCommand:
+    def test_json_lists_every_registered_backend_with_capabilities(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """--json lists local-subprocess as deprecated and available, with its languages."""
+        assert main(["backends", "--json", "--env", "test"]) == 0
+        listing = json.loads(capsys.readouterr().out)
+        by_id = {backend["id"]: backend for backend in listing["backends"]}
+        legacy = by_id["local-subprocess"]
+        assert (legacy["deprecated"], legacy["available"]) == (True, True)
+        assert legacy["capabilities"]["languages"] == ["javascript", "python"]
+
+    def test_disabled_legacy_is_listed_as_unavailable_with_the_reason(
+        self,
+        capsys: pytest.CaptureFixture[str],
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Where legacy_allowed is false, the legacy backend shows why it cannot load."""
+        flags = tmp_path / "flags.toml"
+        flags.write_text(FLAGS_WITHOUT_LEGACY)
+        monkeypatch.setenv("TURNOUT_FLAGS_FILE", str(flags))
+        assert main(["backends", "--json", "--env", "locked"]) == 0
+        by_id = {b["id"]: b for b in json.loads(capsys.readouterr().out)["backends"]}
+        assert by_id["local-subprocess"]["available"] is False
+        assert "legacy_allowed" in by_id["local-subprocess"]["unavailable_reason"]
+
+    def test_unknown_environment_is_a_configuration_error(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """An environment the flag file does not define exits 1 naming the defined ones."""
+        assert main(["backends", "--json", "--env", "nowhere"]) == 1
+        message = json.loads(capsys.readouterr().out)["error"]["message"]
+        assert "production" in message

@@ -1,0 +1,140 @@
+"""`turnout run`: one JSON object on stdout with --json, and exit codes 0 / 1 / 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from turnout.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str, str]:
+    status = main(["run", "--backend", "local-subprocess", *arguments])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def only_json(stdout: str) -> Any:
+    """Parse stdout as exactly one JSON document (fails if anything else was printed)."""
+    return json.loads(stdout)
+
+
+class TestRunJson:
+    def test_success_prints_the_envelope_and_exits_0(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """A successful node prints its envelope as the only JSON object, exit 0."""
+        context = tmp_path / "context.json"
+        context.write_text(json.dumps({"numbers": [1, 2, 3]}))
+        status, out, _ = run_cli(
+            capsys,
+            "--language",
+            "python",
+            "--code",
+            "return sum(numbers)",
+            "--context",
+            str(context),
+            "--json",
+        )
+        assert (status, only_json(out)["output"]) == (0, 6)
+
+    def test_code_failure_prints_error_object_and_exits_1(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A failing node prints {"error": {...}} with kind, line and retryable, exit 1."""
+        status, out, _ = run_cli(
+            capsys, "--language", "python", "--code", "print('x')\n1/0", "--json"
+        )
+        error = only_json(out)["error"]
+        assert status == 1
+        assert (error["type"], error["kind"], error["line"]) == ("CodeExecutionError", "runtime", 2)
+        assert (error["retryable"], error["stdout"]) == (False, "x\n")
+
+    def test_invalid_config_exits_2_naming_the_field(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """A bad stored config is a validation error (exit 2) naming the field."""
+        config = tmp_path / "node.json"
+        config.write_text(json.dumps({"language": "python", "code": "1", "timeout": -5}))
+        status, out, _ = run_cli(capsys, "--config", str(config), "--json")
+        error = only_json(out)["error"]
+        assert (status, error["type"], error["field"]) == (2, "ValidationError", "timeout")
+
+    def test_unreadable_context_exits_2(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """A context file that is not JSON is a validation error on --context."""
+        context = tmp_path / "context.json"
+        context.write_text("{not json")
+        status, out, _ = run_cli(
+            capsys, "--language", "python", "--code", "1", "--context", str(context), "--json"
+        )
+        assert (status, only_json(out)["error"]["field"]) == (2, "--context")
+
+    def test_code_overrides_the_configs_code(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """--code replaces the config's code while the config's other fields still apply."""
+        config = tmp_path / "node.json"
+        config.write_text(
+            json.dumps({"language": "python", "code": "return 1", "outputVariable": "answer"})
+        )
+        status, out, _ = run_cli(capsys, "--config", str(config), "--code", "return 2", "--json")
+        assert (status, only_json(out)["answer"]["output"]) == (0, 2)
+
+    def test_missing_config_and_code_exits_2(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """Without --config or --code there is nothing to run: exit 2 with advice."""
+        status, out, _ = run_cli(capsys, "--json")
+        assert (status, only_json(out)["error"]["field"]) == (2, "--config")
+
+
+class TestRunReadable:
+    def test_readable_output_shows_value_and_summary(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Without --json, the output, stdout and a summary line are printed."""
+        status, out, _ = run_cli(
+            capsys, "--language", "javascript", "--code", "console.log('hi'); return {a: 1}"
+        )
+        assert status == 0
+        assert '"a": 1' in out
+        assert "hi" in out
+        assert "local-subprocess, javascript" in out
+
+    def test_readable_error_goes_to_stderr(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """Without --json, an error is described on stderr with its line."""
+        status, out, err = run_cli(capsys, "--language", "python", "--code", "x = 1\nx.y")
+        assert (status, out) == (1, "")
+        assert "at line 2" in err
+
+
+class TestEntryPoint:
+    def test_console_script_runs_the_example_nodes(self) -> None:
+        """The installed `turnout` command runs the README's example node end to end."""
+        completed = subprocess.run(
+            [
+                str(Path(sys.executable).with_name("turnout")),
+                "run",
+                "--config",
+                "examples/nodes/average.python.json",
+                "--context",
+                "examples/nodes/context.json",
+                "--json",
+                "--backend",
+                "local-subprocess",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stderr
+        assert json.loads(completed.stdout)["output"] == {"average": 7.25, "count": 4}
