@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from turnout.backend import BackendSettings, ExecutionBackend
-from turnout.contract import DecodedOutput, decode_result, encode_json, prepare_request
+from turnout.contract import (
+    DecodedOutput,
+    decode_result,
+    encode_json,
+    payload_size,
+    prepare_request,
+)
 from turnout.errors import (
     CodeExecutionError,
     ConfigurationError,
@@ -155,9 +161,7 @@ class Engine:
                 max_result_bytes=capabilities.max_result_bytes,
                 labels=labels,
             )
-            event["input_bytes"] = sum(len(data) for data in request.files.values()) or len(
-                request.program
-            )
+            event["payload_bytes"] = payload_size(request)
             raw = await _execute(instance, backend_id, request)
             decoded = decode_result(
                 raw,

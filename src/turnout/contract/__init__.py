@@ -5,7 +5,7 @@ backend observed into an output or one classified error. The rules are in docs/c
 """
 
 from turnout.contract.outcome import DecodedOutput, OutputChannel, decode_result
-from turnout.contract.program import RESULT_PATH, prepare_request, runtime_source
+from turnout.contract.program import RESULT_PATH, payload_size, prepare_request, runtime_source
 from turnout.contract.values import encode_json, select_inputs, validate_json_value
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "OutputChannel",
     "decode_result",
     "encode_json",
+    "payload_size",
     "prepare_request",
     "runtime_source",
     "select_inputs",

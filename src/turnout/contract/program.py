@@ -19,7 +19,13 @@ from turnout.contract.javascript import prepare_body
 from turnout.contract.values import encode_json
 from turnout.models import CodeNodeConfig, ExecutionRequest, Language
 
-__all__ = ["INLINE_PAYLOAD_LIMIT", "INPUT_PATH", "RESULT_PATH", "prepare_request"]
+__all__ = [
+    "INLINE_PAYLOAD_LIMIT",
+    "INPUT_PATH",
+    "RESULT_PATH",
+    "payload_size",
+    "prepare_request",
+]
 
 RESULT_PATH = ".turnout/result.json"
 INPUT_PATH = ".turnout/input.json"
@@ -35,6 +41,13 @@ def runtime_source(language: Language) -> str:
     """The runtime text for `language`, read once per process."""
     package = resources.files("turnout.contract") / "runtime" / _RUNTIME_FILES[language]
     return package.read_text(encoding="utf-8")
+
+
+def payload_size(request: ExecutionRequest) -> int:
+    """Bytes of user code and inputs a request carries (inline or as a file), for logs."""
+    if INPUT_PATH in request.files:
+        return len(request.files[INPUT_PATH])
+    return len(request.program) - len(runtime_source(request.language))
 
 
 def prepare_request(
