@@ -19,7 +19,7 @@ Built-in backends register exactly the same way, so nothing is privileged.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -36,3 +36,9 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 @hookspec
 def turnout_register_backends(registry: BackendRegistry) -> None:
     """Add backend classes with `registry.add(cls)`; called once per registry."""
+
+
+@hookspec
+def turnout_add_commands(subparsers: Any) -> None:
+    """Add `turnout` subcommands: `subparsers.add_parser(...)`, with `handler` set as a default
+    (a function taking the parsed arguments and returning the exit status)."""

@@ -40,9 +40,10 @@ class RegisteredBackend:
 class BackendRegistry:
     """Backend classes by id. Plugins call `add`; everything else looks up by id."""
 
-    def __init__(self) -> None:
+    def __init__(self, plugin_manager: pluggy.PluginManager | None = None) -> None:
         self._backends: dict[str, RegisteredBackend] = {}
         self._current_plugin = "<direct>"
+        self.plugin_manager = plugin_manager
 
     def add(self, backend_type: BackendType) -> None:
         """Register a backend class; a second class with the same id is a configuration error."""
@@ -116,7 +117,7 @@ def discover(
         name = getattr(plugin, "__name__", f"extra-{index}")
         if not manager.is_blocked(name):
             manager.register(plugin, name=name)
-    registry = BackendRegistry()
+    registry = BackendRegistry(manager)
     registry.collect(manager)
     return registry
 

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from turnout.cli import backends, run
+from turnout.registry import default_registry
 
 __all__ = ["main"]
 
@@ -26,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in _COMMANDS:
         command.register(subparsers)
+    manager = default_registry().plugin_manager
+    if manager is not None:
+        manager.hook.turnout_add_commands(subparsers=subparsers)
     return parser
 
 
