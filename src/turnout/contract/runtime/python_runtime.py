@@ -193,7 +193,8 @@ def __turnout_run(inline_payload, payload_path):
         text = "Traceback (most recent call last):\n" if frames else ""
         text += "".join(traceback.format_list(frames))
         text += "".join(traceback.format_exception_only(type(exc), exc))
-        return {"ok": False, "kind": kind, "name": type(exc).__name__, "message": str(exc),
+        message = str(exc) or ("out of memory" if kind == "memory" else type(exc).__name__)
+        return {"ok": False, "kind": kind, "name": type(exc).__name__, "message": message,
                 "line": lines[-1] if lines else None, "traceback": text}
 
     def run_coroutine(coroutine):
