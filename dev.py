@@ -25,6 +25,9 @@ ROOT = Path(__file__).resolve().parent
 BOOTSTRAP = ROOT / ".bootstrap"
 VENV = ROOT / ".venv"
 EXAMPLE_NODES = ("examples/nodes/average.python.json", "examples/nodes/summary.javascript.json")
+# Node packages of the local E2B-compatible server's JavaScript kernel (TypeScript stripping,
+# a parser for top-level await), installed exactly from their lock file.
+NODE_PROJECTS = (ROOT / "plugins/e2b/src/turnout_e2b/server/kernels/js",)
 
 
 def _bin(env_dir: Path, name: str) -> Path:
@@ -65,10 +68,18 @@ def _uv_env() -> dict[str, str]:
 
 
 def sync() -> None:
-    """Create or update .venv exactly as uv.lock says (no resolution on a fresh machine)."""
+    """Create or update .venv exactly as uv.lock says (no resolution on a fresh machine),
+    and each Node project exactly as its package-lock.json says."""
     uv = _uv()
     locked = ["--locked"] if (ROOT / "uv.lock").exists() else []
     _run(uv, "sync", "--all-packages", "--all-extras", *locked, env=_uv_env())
+    for project in NODE_PROJECTS:
+        lock = project / "package-lock.json"
+        marker = project / "node_modules" / ".turnout-installed"
+        if marker.exists() and marker.read_bytes() == lock.read_bytes():
+            continue
+        _run("npm", "ci", "--omit=dev", "--no-audit", "--no-fund", "--prefix", project)
+        marker.write_bytes(lock.read_bytes())
 
 
 def demo() -> None:

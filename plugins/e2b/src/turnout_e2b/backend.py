@@ -225,6 +225,11 @@ class E2BBackend:
     async def _read_result(
         self, sandbox: AsyncSandbox, request: ExecutionRequest, timings: dict[str, float]
     ) -> tuple[bytes | None, bool]:
+        """The result file's bytes, or (None, True) past the limit, or (None, False) if absent.
+
+        Streamed with a cap: one round trip, and a result larger than the limit is never
+        held in memory (reading stops at limit + 1 bytes).
+        """
         from e2b.exceptions import FileNotFoundException, NotFoundException
 
         started = time.perf_counter()
@@ -232,19 +237,22 @@ class E2BBackend:
         try:
             with translate_errors(started=True):
                 try:
-                    info = await sandbox.files.get_info(
-                        request.result_path, request_timeout=self._options.request_timeout_s
-                    )
-                    if info.size > limit:
-                        return None, True
-                    data = await sandbox.files.read(
+                    reader = await sandbox.files.read(
                         request.result_path,
-                        format="bytes",
+                        format="stream",
                         request_timeout=self._options.request_timeout_s,
                     )
                 except (FileNotFoundException, NotFoundException):
                     return None, False
-            return bytes(data), False
+                chunks: list[bytes] = []
+                size = 0
+                async with reader:
+                    async for chunk in reader:
+                        size += len(chunk)
+                        if size > limit:
+                            return None, True
+                        chunks.append(chunk)
+            return b"".join(chunks), False
         finally:
             timings["download"] = _ms_since(started)
 

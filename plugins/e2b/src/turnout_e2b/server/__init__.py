@@ -1,0 +1,21 @@
+"""A local E2B-compatible server for development and CI (the `server` extra).
+
+It answers the unmodified `e2b` / `e2b-code-interpreter` SDK on one port: the control
+plane (create, connect, list, info, set_timeout, kill), the code interpreter (/execute
+streaming NDJSON, /contexts) backed by real IPython kernels (and a Node.js kernel), and
+envd's /health and /files. Latency, limits and scripted faults are configurable at start
+and through an admin API, so the plugin's failure handling can be tested for real.
+
+    from turnout_e2b.server import LocalE2BServer, ServerConfig
+
+    with LocalE2BServer(ServerConfig(max_sandboxes=20)) as server:
+        ...  # AsyncSandbox.create(api_key="any", api_url=server.url, sandbox_url=server.url)
+
+`python -m turnout_e2b.server` runs it from the command line; `turnout_e2b.server.testing`
+has pytest helpers.
+"""
+
+from turnout_e2b.server.config import ServerConfig
+from turnout_e2b.server.runner import LocalE2BServer
+
+__all__ = ["LocalE2BServer", "ServerConfig"]

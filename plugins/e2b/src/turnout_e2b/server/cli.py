@@ -1,0 +1,84 @@
+"""`python -m turnout_e2b.server`: run the local E2B-compatible server until stopped.
+
+Why a CLI: CI jobs and other test processes start it as a subprocess. It prints exactly
+one line to stdout, the base URL, once it accepts requests (logs go to stderr), and stops
+cleanly (every sandbox killed, exit status 0) on SIGTERM or Ctrl-C.
+
+    URL=$(python -m turnout_e2b.server --port 0 --create-delay-ms 150 | head -n1)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from turnout_e2b.server.config import ServerConfig
+from turnout_e2b.server.runner import LocalE2BServer
+
+__all__ = ["main", "parse_args"]
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    defaults = ServerConfig()
+    parser = argparse.ArgumentParser(
+        prog="python -m turnout_e2b.server",
+        description="A local stand-in for E2B (control plane, code interpreter, envd files).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port to bind (0: a free port)")
+    parser.add_argument("--create-delay-ms", type=int, default=defaults.create_delay_ms)
+    parser.add_argument("--kill-delay-ms", type=int, default=defaults.kill_delay_ms)
+    parser.add_argument("--max-sandboxes", type=int, default=defaults.max_sandboxes)
+    parser.add_argument("--default-timeout-s", type=int, default=defaults.default_timeout_s)
+    parser.add_argument("--keepalive-s", type=float, default=defaults.keepalive_s)
+    parser.add_argument("--python-pool", type=int, default=defaults.pool_sizes["python"])
+    parser.add_argument("--javascript-pool", type=int, default=defaults.pool_sizes["javascript"])
+    parser.add_argument("--api-key", default=None, help="accept only this X-API-KEY")
+    parser.add_argument(
+        "--envd-access-token", action="store_true", help="issue and require envd tokens"
+    )
+    parser.add_argument("--root-dir", type=Path, default=None, help="parent of the temp root")
+    parser.add_argument(
+        "--exit-with-parent", action="store_true", help="stop when the parent process dies"
+    )
+    parser.add_argument("--log-level", default="warning")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    config = ServerConfig(
+        create_delay_ms=args.create_delay_ms,
+        kill_delay_ms=args.kill_delay_ms,
+        max_sandboxes=args.max_sandboxes,
+        default_timeout_s=args.default_timeout_s,
+        keepalive_s=args.keepalive_s,
+        pool_sizes={"python": args.python_pool, "javascript": args.javascript_pool},
+        api_key=args.api_key,
+        envd_access_token=args.envd_access_token,
+    )
+    try:
+        server = LocalE2BServer(config, host=args.host, port=args.port, root_parent=args.root_dir)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    def announce() -> None:
+        print(server.url, flush=True)
+
+    # uvicorn handles SIGINT/SIGTERM while serving, then re-raises the signal it caught;
+    # these no-op handlers make that re-raise harmless, so a clean stop exits with 0.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: None)
+    asyncio.run(server.serve(announce, exit_with_parent=args.exit_with_parent))
+    return 0

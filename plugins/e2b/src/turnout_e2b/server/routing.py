@@ -1,0 +1,98 @@
+"""Who may call what, and which sandbox a request is for.
+
+Why: one port serves three things that are separate hosts at E2B. Control-plane (and
+admin) calls must carry a non-empty X-API-KEY, as api.e2b.app requires. Sandbox calls
+(Jupyter on port 49999, envd on 49983) carry the `E2b-Sandbox-Id` and `E2b-Sandbox-Port`
+headers the SDK adds when `sandbox_url` is set; they are routed by those, and answered
+like E2B's edge proxy answers when the sandbox is gone (502 "... was not found").
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+
+from turnout_e2b.server.config import ServerConfig
+from turnout_e2b.server.errors import ApiError, sandbox_not_found
+from turnout_e2b.server.sandboxes import Sandbox, SandboxRegistry
+
+__all__ = [
+    "ENVD_PORT",
+    "JUPYTER_PORT",
+    "check_access_token",
+    "json_body",
+    "require_api_key",
+    "routed_sandbox",
+    "string_map",
+]
+
+JUPYTER_PORT = 49999
+ENVD_PORT = 49983
+
+
+def require_api_key(request: Request, config: ServerConfig) -> None:
+    """ApiError(401) unless X-API-KEY is non-empty (and equal to `config.api_key` if set)."""
+    key = request.headers.get("x-api-key", "")
+    if not key:
+        raise ApiError(401, "Invalid API key, it must be provided in the X-API-KEY header")
+    if config.api_key is not None and key != config.api_key:
+        raise ApiError(401, "Invalid API key")
+
+
+def routed_sandbox(request: Request, registry: SandboxRegistry, port: int) -> Sandbox:
+    """The live sandbox a sandbox-port request is addressed to.
+
+    400 without the routing header, 502 "was not found" for a dead or unknown sandbox,
+    502 "port is not open" if the request names a port this route does not serve.
+    """
+    sandbox_id = request.headers.get("e2b-sandbox-id")
+    if not sandbox_id:
+        raise ApiError(400, "missing E2b-Sandbox-Id header: point sandbox_url at this server")
+    sandbox = registry.get(sandbox_id)
+    if sandbox is None:
+        raise sandbox_not_found(sandbox_id)
+    asked = request.headers.get("e2b-sandbox-port")
+    if asked is not None and asked != str(port):
+        raise ApiError(
+            502,
+            f"The sandbox {sandbox_id} is running but port {asked} is not open",
+            extra={"sandboxId": sandbox_id, "port": asked},
+        )
+    return sandbox
+
+
+def check_access_token(request: Request, sandbox: Sandbox) -> None:
+    """ApiError(401) if the sandbox has an envd access token and the request lacks it."""
+    if sandbox.access_token is None:
+        return
+    if request.headers.get("x-access-token") != sandbox.access_token:
+        raise ApiError(401, "unauthorized access, please provide a valid access token")
+
+
+async def json_body(request: Request, *, required: bool = True) -> dict[str, Any]:
+    """The request's JSON object body; ApiError(400) if it is not one."""
+    raw = await request.body()
+    if not raw.strip():
+        if required:
+            raise ApiError(400, "request body must be a JSON object")
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise ApiError(400, f"request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    return body
+
+
+def string_map(value: object, name: str) -> dict[str, str]:
+    """A `{str: str}` field of a request body (None counts as empty); ApiError(400) if not."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ApiError(400, f"{name} must be an object of strings")
+    return dict(value)

@@ -1,0 +1,67 @@
+"""Everything one running server owns, created at start-up and torn down at stop.
+
+Why a single object: the routes, the admin endpoint and the runner all need the same
+config, fault queue, counters, kernel pool and sandbox registry; passing one `ServerState`
+keeps the modules free of globals, so several servers can run in one process (tests).
+
+Directory layout under the server's own temp root (removed at stop):
+
+    <root>/sandboxes/<id>/   one per sandbox; stands in for /home/user
+    <root>/pool/             neutral working directory of pre-started kernels
+    <root>/runtime/          kernels' connection files and IPC sockets
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from turnout_e2b.server.config import ServerConfig
+from turnout_e2b.server.faults import FaultQueue
+from turnout_e2b.server.kernels.base import KernelFactory
+from turnout_e2b.server.pool import KernelPool, default_factories
+from turnout_e2b.server.sandboxes import SandboxRegistry
+from turnout_e2b.server.stats import Stats
+
+__all__ = ["ServerState"]
+
+
+class ServerState:
+    """Config, faults, counters, kernel pool and sandboxes of one server."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        root_parent: Path | None = None,
+        kernel_factories: Mapping[str, KernelFactory] | None = None,
+    ) -> None:
+        config.validate()
+        self.config = config
+        self.initial_config = copy.deepcopy(config)
+        self.faults = FaultQueue()
+        self.stats = Stats()
+        self.root = Path(tempfile.mkdtemp(prefix="turnout-e2b-", dir=root_parent))
+        for name in ("sandboxes", "pool", "runtime"):
+            (self.root / name).mkdir()
+        factories = kernel_factories or default_factories(self.root / "runtime")
+        self.pool = KernelPool(factories, config.pool_sizes, self.root / "pool")
+        self.sandboxes = SandboxRegistry(self.root / "sandboxes", self.pool, config, self.stats)
+        self._stopped = False
+
+    async def start(self) -> None:
+        """Begin pre-starting kernels (in the background)."""
+        self.pool.start()
+
+    async def stop(self) -> None:
+        """Kill every sandbox, stop the pool's kernels and remove the temp root; idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        await self.sandboxes.kill_all()
+        await self.pool.close()
+        await asyncio.to_thread(shutil.rmtree, self.root, True)

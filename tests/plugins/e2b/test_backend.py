@@ -1,0 +1,307 @@
+"""The e2b backend, for real: the unmodified SDK against the local E2B-compatible server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from turnout_e2b import E2BBackend
+from turnout_e2b.server.testing import ServerProcess
+
+from turnout import (
+    BackendSettings,
+    CodeExecutionError,
+    ConfigurationError,
+    InfrastructureError,
+    execute_code_node,
+)
+from turnout.contract import prepare_request
+from turnout.models import parse_config
+
+pytestmark = pytest.mark.usefixtures("e2b_url")
+
+
+async def run(
+    language: str,
+    code: str,
+    context: dict[str, Any] | None = None,
+    *,
+    backend: str = "e2b",
+    **config: Any,
+) -> dict[str, Any]:
+    node = {"language": language, "code": code, **config}
+    return await execute_code_node(node, context or {}, backend=backend)
+
+
+async def failure(language: str, code: str, **config: Any) -> CodeExecutionError:
+    with pytest.raises(CodeExecutionError) as caught:
+        await run(language, code, **config)
+    return caught.value
+
+
+def both(python: str, javascript: str) -> Any:
+    return pytest.mark.parametrize(
+        ("language", "code"),
+        [("python", python), ("javascript", javascript)],
+        ids=["python", "javascript"],
+    )
+
+
+def backend(**options: Any) -> E2BBackend:
+    return E2BBackend(BackendSettings(environment="test", options=options))
+
+
+def request(language: str, code: str, timeout: int = 10_000) -> Any:
+    config = parse_config({"language": language, "code": code, "timeout": timeout})
+    return prepare_request(
+        config, {}, execution_id="t" + str(time.time_ns()), max_result_bytes=64 * 1024 * 1024
+    )
+
+
+def live_sandboxes(server: ServerProcess) -> int:
+    return int(server.stats()["live_sandboxes"])
+
+
+class TestSeedChecklist:
+    @both(
+        "return {'sum': sum(numbers), 'who': inputs['user']['name']}",
+        "return {sum: numbers.reduce((a, b) => a + b, 0), who: inputs.user.name}",
+    )
+    async def test_input_variables_reach_the_code(self, language: str, code: str) -> None:
+        """Selected context keys arrive as globals and through `inputs`."""
+        context = {"numbers": [1, 2, 3], "user": {"name": 'Zoë "Z"'}, "unused": 1}
+        envelope = await run(language, code, context, inputVariables=["numbers", "user"])
+        assert envelope["output"] == {"sum": 6, "who": 'Zoë "Z"'}
+        assert envelope["metadata"]["backend"] == "e2b"
+        assert envelope["metadata"]["sandboxId"]
+
+    @both("while True:\n    pass", "while (true) {}")
+    async def test_timeout_is_enforced_by_turnout(self, language: str, code: str) -> None:
+        """A busy loop ends as `timeout` within timeout + 1 s, however the SDK times out."""
+        started = time.monotonic()
+        error = await failure(language, code, timeout=2000)
+        assert error.kind == "timeout"
+        assert time.monotonic() - started < 2000 / 1000 + 1 + 0.5  # + create on a busy box
+
+    async def test_javascript_await_that_never_resolves_times_out(self) -> None:
+        """A never-settling await is bounded like a busy loop."""
+        error = await failure("javascript", "await new Promise(() => {});", timeout=1500)
+        assert error.kind == "timeout"
+
+    @both("x = 1\n\ndef broken(:\n    pass", "const x = 1;\n\nlet = = 2;\nx")
+    async def test_syntax_error_reports_the_users_line(self, language: str, code: str) -> None:
+        """Syntax errors carry the user's line, as on every backend."""
+        error = await failure(language, code)
+        assert (error.kind, error.line) == ("syntax", 3)
+
+    @both(
+        "print('before')\nraise ValueError('boom')",
+        "console.log('before');\nthrow new TypeError('boom');",
+    )
+    async def test_runtime_error_keeps_prior_stdout(self, language: str, code: str) -> None:
+        """A runtime error has the user's line and what the code printed before failing."""
+        error = await failure(language, code)
+        assert (error.kind, error.line, error.stdout) == ("runtime", 2, "before\n")
+
+    @both(
+        "import sys\nprint('out')\nprint('err', file=sys.stderr)",
+        "console.log('out');\nconsole.error('err');",
+    )
+    async def test_stdout_and_stderr_are_captured(self, language: str, code: str) -> None:
+        """stdout and stderr come back separately and exactly."""
+        envelope = await run(language, code)
+        assert (envelope["stdout"], envelope["stderr"]) == ("out\n", "err\n")
+        assert envelope["logs"] == ["out", "ERROR: err"]
+
+    @both("return 'x' * 10_000_000", "return 'x'.repeat(10_000_000)")
+    async def test_large_output_travels_exactly(self, language: str, code: str) -> None:
+        """A 10 MB output comes back whole (it never passes through text/plain)."""
+        assert (await run(language, code))["output"] == "x" * 10_000_000
+
+    @both("return len(blob)", "return blob.length")
+    async def test_large_input_travels_exactly(self, language: str, code: str) -> None:
+        """A 10 MB context value reaches the code whole (it travels as a file)."""
+        assert (await run(language, code, {"blob": "y" * 10_000_000}))["output"] == 10_000_000
+
+    @both("return text", "return text")
+    async def test_context_interpolation_is_byte_exact(self, language: str, code: str) -> None:
+        """Hostile text in the context reaches the code unchanged."""
+        text = "a\nb \"q\" 'q' ''' \\ \x00 é 😀 ${x} {{y}}"
+        assert (await run(language, code, {"text": text}))["output"] == text
+
+
+PARITY_CASES = [
+    ("python", "result = 1\nif True:\n    return 2\n3", {}),
+    ("python", "print(result)", {"result": 5}),
+    (
+        "python",
+        "import datetime, decimal\nreturn {'t': (1, 2), 's': {2, 1}, "
+        "'d': datetime.date(2024, 1, 2), 'm': decimal.Decimal('1.5'), 'n': float('nan')}",
+        {},
+    ),
+    ("python", "x = 20\nx + 1", {}),
+    ("python", "import lodash", {}),
+    ("python", "return inputs", {"inputs": [1, 2]}),
+    ("javascript", "let result = 'r';\n'last'", {}),
+    ("javascript", "return {d: new Date(0), u: undefined, n: NaN}", {}),
+    ("javascript", "console.log(result)", {"result": 5}),
+    ("javascript", "Promise.resolve(42)", {}),
+    ("javascript", "throw {code: 42}", {}),
+    ("javascript", "require('lodash')", {}),
+    ("javascript", "process.exit(3)", {}),
+]
+
+
+def normalized(outcome: dict[str, Any] | BaseException) -> Any:
+    if isinstance(outcome, CodeExecutionError):
+        return ("error", outcome.kind, outcome.name, outcome.line, outcome.stdout, outcome.stderr)
+    assert isinstance(outcome, dict)
+    metadata = {
+        k: v
+        for k, v in outcome["metadata"].items()
+        if k not in ("executionTime", "executionId", "sandboxId", "backend")
+    }
+    return {**outcome, "metadata": metadata}
+
+
+class TestParityWithLocalSubprocess:
+    @pytest.mark.parametrize(("language", "code", "context"), PARITY_CASES)
+    async def test_envelopes_are_identical_except_timings_and_ids(
+        self, language: str, code: str, context: dict[str, Any]
+    ) -> None:
+        """The same node gives the same envelope (or error) on e2b and local-subprocess."""
+        outcomes = []
+        for backend_id in ("local-subprocess", "e2b"):
+            try:
+                outcomes.append(await run(language, code, context, backend=backend_id))
+            except CodeExecutionError as error:
+                outcomes.append(error)  # type: ignore[arg-type]
+        assert normalized(outcomes[0]) == normalized(outcomes[1])
+
+
+class TestSandboxLifecycle:
+    async def test_every_sandbox_is_killed_after_success_error_and_timeout(
+        self, e2b_server: ServerProcess
+    ) -> None:
+        """After a success, a user error and a timeout, the server lists no live sandbox."""
+        instance = backend()
+        for code in ("print(1)", "1/0", "while True: pass"):
+            await instance.execute(request("python", code, timeout=1500))
+        await instance.aclose()
+        assert live_sandboxes(e2b_server) == 0
+
+    async def test_cancellation_kills_the_sandbox(self, e2b_server: ServerProcess) -> None:
+        """Cancelling a running execution still kills its sandbox."""
+        instance = backend()
+        task = asyncio.create_task(
+            instance.execute(request("python", "import time\ntime.sleep(30)"))
+        )
+        for _ in range(100):
+            if live_sandboxes(e2b_server):
+                break
+            await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await instance.aclose()
+        assert live_sandboxes(e2b_server) == 0
+
+    async def test_sandboxes_carry_turnout_metadata(self, e2b_server: ServerProcess) -> None:
+        """A live sandbox is tagged with turnout's owner key, execution id and environment."""
+        from e2b import SandboxQuery
+        from e2b_code_interpreter import AsyncSandbox
+
+        instance = backend()
+        task = asyncio.create_task(
+            instance.execute(request("python", "import time\ntime.sleep(3)"))
+        )
+        found: list[Any] = []
+        for _ in range(100):
+            paginator = AsyncSandbox.list(
+                query=SandboxQuery(metadata={"turnout": "1"}), **e2b_server.sdk_options
+            )
+            found = await paginator.next_items()
+            if found:
+                break
+            await asyncio.sleep(0.05)
+        await task
+        await instance.aclose()
+        assert found
+        assert found[0].metadata["turnout_environment"] == "test"
+        assert found[0].metadata["turnout_execution_id"].startswith("t")
+
+
+class TestFaults:
+    async def test_create_retries_through_transient_503s(self, e2b_server: ServerProcess) -> None:
+        """Two 503s on create are retried with backoff and the execution succeeds."""
+        e2b_server.inject({"kind": "create_error", "status": 503, "count": 2})
+        result = await backend(create_backoff_s=0.01).execute(request("python", "print(1)"))
+        assert result.stdout == "1\n"
+
+    async def test_persistent_429_is_a_retryable_error_before_start(
+        self, e2b_server: ServerProcess
+    ) -> None:
+        """A rate limit that outlasts the budget is retryable and marked not started."""
+        e2b_server.inject({"kind": "create_error", "status": 429, "count": 10})
+        instance = backend(create_attempts=3, create_backoff_s=0.01)
+        with pytest.raises(InfrastructureError) as caught:
+            await instance.execute(request("python", "print(1)"))
+        assert (caught.value.retryable, caught.value.started) == (True, False)
+        assert live_sandboxes(e2b_server) == 0
+
+    async def test_dropped_stream_is_a_retryable_error_after_start(
+        self, e2b_server: ServerProcess
+    ) -> None:
+        """A stream cut mid-execution is retryable and marked started; nothing is left alive."""
+        e2b_server.inject({"kind": "drop_stream", "after_ms": 300})
+        instance = backend()
+        with pytest.raises(InfrastructureError) as caught:
+            await instance.execute(request("python", "import time\ntime.sleep(3)"))
+        await instance.aclose()
+        assert (caught.value.retryable, caught.value.started) == (True, True)
+        assert live_sandboxes(e2b_server) == 0
+
+    async def test_sandbox_killed_mid_run_is_an_infrastructure_error(
+        self, e2b_server: ServerProcess
+    ) -> None:
+        """A sandbox that dies under the code is a retryable infrastructure error."""
+        e2b_server.inject({"kind": "kill_mid_run", "after_ms": 300})
+        instance = backend()
+        with pytest.raises(InfrastructureError) as caught:
+            await instance.execute(request("python", "import time\ntime.sleep(3)"))
+        await instance.aclose()
+        assert caught.value.started is True
+        assert live_sandboxes(e2b_server) == 0
+
+    async def test_slow_kill_does_not_delay_the_result(self, e2b_server: ServerProcess) -> None:
+        """A kill that takes 2 s happens after the caller has its result, and still completes."""
+        e2b_server.inject({"kind": "slow_kill", "delay_ms": 2000})
+        instance = backend()
+        started = time.monotonic()
+        result = await instance.execute(request("python", "print(1)"))
+        returned_after = time.monotonic() - started
+        await instance.aclose()
+        assert result.stdout == "1\n"
+        assert returned_after < 2.0
+        assert live_sandboxes(e2b_server) == 0
+
+
+class TestConfiguration:
+    def test_production_without_a_key_names_the_variable(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Without E2B_API_KEY or a server URL, production refuses to construct the backend."""
+        monkeypatch.delenv("E2B_API_URL", raising=False)
+        with pytest.raises(ConfigurationError, match="E2B_API_KEY"):
+            E2BBackend(BackendSettings(environment="production"))
+
+    def test_unknown_option_is_a_configuration_error(self) -> None:
+        """A typo in the backend's options table is reported, not ignored."""
+        with pytest.raises(ConfigurationError, match="templat"):
+            backend(templat="x")
+
+    def test_endpoint_names_the_local_server(self, e2b_url: str) -> None:
+        """Reports can say which endpoint executions went to."""
+        assert e2b_url in backend().endpoint
