@@ -26,11 +26,11 @@ VALID = """\
 schema_version = 1
 
 [environments.development]
-backend = "local-subprocess"
+stage = "off"
 legacy_allowed = true
 
 [environments.production]
-backend = "e2b"
+stage = "complete"
 legacy_allowed = false
 
 [environments.production.backends.e2b]
@@ -48,13 +48,52 @@ def flag_error(text: str) -> str:
 
 class TestParseFlagsValid:
     def test_environments_read(self) -> None:
-        """A valid document yields every environment with its backend and legacy flag."""
+        """A valid document yields every environment with its stage and legacy flag."""
         flags = parse_flags(VALID, source=SOURCE)
         assert sorted(flags.environments) == ["development", "production"]
-        assert flags.environments["development"].backend == "local-subprocess"
+        assert flags.environments["development"].stage == "off"
         assert flags.environments["development"].legacy_allowed is True
-        assert flags.environments["production"].backend == "e2b"
+        assert flags.environments["production"].stage == "complete"
         assert flags.environments["production"].legacy_allowed is False
+
+    def test_backend_ids_default(self) -> None:
+        """Without legacy_backend and target_backend, they are local-subprocess and e2b."""
+        development = parse_flags(VALID).environments["development"]
+        assert (development.legacy_backend, development.target_backend) == (
+            "local-subprocess",
+            "e2b",
+        )
+
+    @pytest.mark.parametrize(
+        ("stage", "expected"),
+        [("off", "local-subprocess"), ("shadow", "local-subprocess"), ("live", "e2b")],
+    )
+    def test_backend_is_the_default_stage_authority(self, stage: str, expected: str) -> None:
+        """`backend` (schema v0's key, now derived) is the default stage's authoritative id."""
+        flags = parse_flags(f'schema_version = 1\n[environments.dev]\nstage = "{stage}"\n')
+        assert flags.environments["dev"].backend == expected
+
+    def test_backend_follows_kill_switch(self) -> None:
+        """With legacy killed, `backend` is the target even at stage off."""
+        text = 'schema_version = 1\n[environments.dev]\nstage = "off"\nlegacy_allowed = false\n'
+        assert parse_flags(text).environments["dev"].backend == "e2b"
+
+    def test_legacy_may_load(self) -> None:
+        """Legacy may load where it is allowed and some reachable stage uses it."""
+        flags = parse_flags(VALID)
+        assert flags.environments["development"].legacy_may_load is True
+        assert flags.environments["production"].legacy_may_load is False
+
+    def test_complete_everywhere_means_legacy_may_not_load(self) -> None:
+        """At complete with no other reachable stage, legacy may not load even if allowed."""
+        text = 'schema_version = 1\n[environments.dev]\nstage = "complete"\n'
+        assert parse_flags(text).environments["dev"].legacy_may_load is False
+
+    def test_rollout_group_defaults_to_environment(self) -> None:
+        """The rollout group is turnout.<environment> unless set."""
+        assert parse_flags(VALID).environments["production"].rollout_group_id == (
+            "turnout.production"
+        )
 
     def test_schema_version(self) -> None:
         """schema_version 1 is read."""
@@ -85,59 +124,59 @@ class TestParseFlagsValid:
 
     def test_legacy_allowed_defaults_true(self) -> None:
         """An environment that does not mention legacy_allowed allows legacy."""
-        flags = parse_flags('schema_version = 1\n[environments.dev]\nbackend = "x"\n')
+        flags = parse_flags('schema_version = 1\n[environments.dev]\nstage = "off"\n')
         assert flags.environments["dev"].legacy_allowed is True
 
     def test_result_is_frozen(self) -> None:
         """Parsed flags cannot be changed in place."""
         flags = parse_flags(VALID)
         with pytest.raises(ValueError, match="frozen"):
-            flags.schema_version = 1  # type: ignore[misc]
+            flags.schema_version = 1
 
 
 class TestParseFlagsErrors:
     def test_invalid_toml(self) -> None:
-        """Text that is not TOML is refused, naming the source."""
+        """Text that is not TOML is refused, naming the source and the line."""
         message = flag_error("schema_version = 1\n[environments.development\n")
-        assert message.startswith(f"{SOURCE}: not valid TOML")
+        assert message.startswith(f"{SOURCE}:2: not valid TOML: Expected ']'")
 
     def test_unknown_top_level_key(self) -> None:
         """An unknown top-level key is reported with the file, its line and its name."""
-        text = 'schema_version = 1\nbogus = 1\n[environments.dev]\nbackend = "x"\n'
+        text = 'schema_version = 1\nbogus = 1\n[environments.dev]\nstage = "off"\n'
         assert flag_error(text) == f"{SOURCE}:2: bogus: unknown key"
 
     def test_unknown_key_in_environment(self) -> None:
         """An unknown key inside an environment is reported with its full key path and line."""
-        text = 'schema_version = 1\n[environments.dev]\nbackend = "x"\nbakend = "y"\n'
-        assert flag_error(text) == f"{SOURCE}:4: environments.dev.bakend: unknown key"
+        text = 'schema_version = 1\n[environments.dev]\nstage = "off"\nstag = "y"\n'
+        assert flag_error(text) == f"{SOURCE}:4: environments.dev.stag: unknown key"
 
     def test_wrong_type_for_legacy_allowed(self) -> None:
         """A string where legacy_allowed wants a boolean is refused with the key path."""
-        text = 'schema_version = 1\n[environments.dev]\nbackend = "x"\nlegacy_allowed = "no"\n'
+        text = 'schema_version = 1\n[environments.dev]\nstage = "off"\nlegacy_allowed = "no"\n'
         message = flag_error(text)
         assert message.startswith(f"{SOURCE}:4: environments.dev.legacy_allowed:")
         assert "boolean" in message
 
-    def test_missing_backend(self) -> None:
-        """An environment without backend is refused, naming the key path as required."""
+    def test_missing_stage(self) -> None:
+        """An environment without stage is refused, naming the key path as required."""
         text = "schema_version = 1\n[environments.dev]\nlegacy_allowed = true\n"
         message = flag_error(text)
         assert message.startswith(SOURCE)
-        assert "environments.dev.backend: is required" in message
+        assert "environments.dev.stage: is required" in message
 
     def test_empty_backend(self) -> None:
         """An empty backend id is refused."""
-        message = flag_error('schema_version = 1\n[environments.dev]\nbackend = ""\n')
-        assert "environments.dev.backend" in message
+        text = 'schema_version = 1\n[environments.dev]\nstage = "off"\ntarget_backend = ""\n'
+        assert "environments.dev.target_backend" in flag_error(text)
 
     def test_schema_version_2(self) -> None:
         """A future schema version is refused, naming the key and its line."""
-        message = flag_error('schema_version = 2\n[environments.dev]\nbackend = "x"\n')
+        message = flag_error('schema_version = 2\n[environments.dev]\nstage = "off"\n')
         assert message.startswith(f"{SOURCE}:1: schema_version:")
 
     def test_missing_schema_version(self) -> None:
         """A file without schema_version is refused."""
-        message = flag_error('[environments.dev]\nbackend = "x"\n')
+        message = flag_error('[environments.dev]\nstage = "off"\n')
         assert "schema_version: is required" in message
 
     def test_environments_not_a_table(self) -> None:
@@ -147,12 +186,12 @@ class TestParseFlagsErrors:
 
     def test_backend_options_not_a_table(self) -> None:
         """Options for a backend must be a table."""
-        text = 'schema_version = 1\n[environments.dev]\nbackend = "x"\nbackends = { e2b = 3 }\n'
+        text = 'schema_version = 1\n[environments.dev]\nstage = "off"\nbackends = { e2b = 3 }\n'
         assert "environments.dev.backends.e2b" in flag_error(text)
 
     def test_all_problems_reported_at_once(self) -> None:
         """Several problems are all reported in one error."""
-        text = 'schema_version = 2\nbogus = 1\n[environments.dev]\nbackend = "x"\n'
+        text = 'schema_version = 2\nbogus = 1\n[environments.dev]\nstage = "off"\n'
         message = flag_error(text)
         assert "schema_version" in message
         assert "bogus: unknown key" in message
@@ -168,10 +207,10 @@ class TestParseFlagsErrors:
         text = (
             "schema_version = 1\n"
             "[environments.development]\n"
-            'backend = "a"\n'
+            'stage = "off"\n'
             "legacy_allowed = true\n"
             "[environments.production]\n"
-            'backend = "b"\n'
+            'stage = "off"\n'
             'legacy_allowed = "no"\n'
         )
         message = flag_error(text)
@@ -182,17 +221,17 @@ class TestParseFlagsErrors:
         text = (
             "schema_version = 1\n"
             "[environments.development]\n"
-            'backend = "a"\n'
+            'stage = "off"\n'
             "[environments.staging]\n"
             "legacy_allowed = false\n"
         )
         message = flag_error(text)
         # acceptable: no line at all, or the line of the [environments.staging] header
-        assert re.match(rf"{re.escape(SOURCE)}(:4)?: environments\.staging\.backend", message)
+        assert re.match(rf"{re.escape(SOURCE)}(:4)?: environments\.staging\.stage", message)
 
     def test_top_level_source_key_is_unknown(self) -> None:
         """`source` is not a key of the file format, so writing it is an unknown key."""
-        text = 'schema_version = 1\nsource = "elsewhere"\n[environments.dev]\nbackend = "x"\n'
+        text = 'schema_version = 1\nsource = "elsewhere"\n[environments.dev]\nstage = "off"\n'
         assert flag_error(text) == f"{SOURCE}:2: source: unknown key"
 
 
@@ -201,7 +240,7 @@ class TestFlagFileEnvironment:
         """environment() returns the named environment's flags."""
         flags = parse_flags(VALID)
         assert isinstance(flags.environment("production"), EnvironmentFlags)
-        assert flags.environment("production").backend == "e2b"
+        assert flags.environment("production").stage == "complete"
 
     def test_unknown_environment_names_defined_ones(self) -> None:
         """An unknown environment is a ConfigurationError naming the file and the defined ones."""
@@ -221,7 +260,7 @@ class TestLocateAndLoadFlags:
         path.write_text(VALID, encoding="utf-8")
         flags = load_flags(path)
         assert flags.source == str(path)
-        assert flags.environment("development").backend == "local-subprocess"
+        assert flags.environment("development").stage == "off"
 
     def test_load_errors_name_the_file(self, tmp_path: Path) -> None:
         """A problem in a loaded file names that file's path."""

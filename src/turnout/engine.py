@@ -26,13 +26,21 @@ from turnout.contract import (
 )
 from turnout.errors import (
     CodeExecutionError,
-    ConfigurationError,
     InfrastructureError,
     TurnoutError,
     ValidationError,
 )
-from turnout.flags import FlagFile, current_environment, load_flags
+from turnout.flags import (
+    DEFAULT_CHECK_INTERVAL,
+    Decision,
+    EnvironmentFlags,
+    FlagEvaluator,
+    FlagFile,
+    FlagReloader,
+    current_environment,
+)
 from turnout.logging import get_logger
+from turnout.migration import DEFAULT_SHADOW_BUDGET, ShadowRunner, may_fall_back
 from turnout.models import Capabilities, CodeNodeConfig, ExecutionResult
 from turnout.registry import BackendRegistry, default_registry
 
@@ -77,24 +85,38 @@ class Engine:
         flags: FlagFile | None = None,
         flags_path: str | Path | None = None,
         registry: BackendRegistry | None = None,
+        check_interval: float = DEFAULT_CHECK_INTERVAL,
+        shadow_budget: int = DEFAULT_SHADOW_BUDGET,
     ) -> None:
         self.environment = current_environment(environment)
-        self.flags = flags if flags is not None else load_flags(flags_path)
-        self.environment_flags = self.flags.environment(self.environment)
         self.registry = registry if registry is not None else default_registry()
-        if self.environment_flags.backend not in self.registry:
-            raise ConfigurationError(
-                f"{self.flags.source}: environments.{self.environment}.backend names "
-                f"{self.environment_flags.backend!r}, which is not registered (registered: "
-                f"{', '.join(self.registry.ids) or 'none'})"
+        source: FlagFile | FlagReloader = (
+            flags
+            if flags is not None
+            else FlagReloader(
+                flags_path, check_interval=check_interval, known_backends=self.registry.ids
             )
+        )
+        self.evaluator = FlagEvaluator(source)
+        self.evaluator.flags.environment(self.environment)  # an unknown environment fails now
+        self.shadow = ShadowRunner(shadow_budget)
         self._backends: dict[str, ExecutionBackend] = {}
 
+    @property
+    def flags(self) -> FlagFile:
+        """The flags in force (reloaded when the file changes)."""
+        return self.evaluator.flags
+
+    @property
+    def environment_flags(self) -> EnvironmentFlags:
+        return self.flags.environment(self.environment)
+
     def settings_for(self, backend_id: str) -> BackendSettings:
+        flags = self.environment_flags
         return BackendSettings(
             environment=self.environment,
-            options=self.environment_flags.options_for(backend_id),
-            legacy_allowed=self.environment_flags.legacy_allowed,
+            options=flags.options_for(backend_id),
+            legacy_allowed=flags.legacy_may_load,
         )
 
     def backend(self, backend_id: str | None = None) -> ExecutionBackend:
@@ -135,19 +157,105 @@ class Engine:
         backend: str | None = None,
         labels: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Execute once and return the result envelope, or raise one classified error."""
-        started = time.perf_counter()
+        """Execute once and return the result envelope, or raise one classified error.
+
+        With `backend`, run exactly there (tests, conformance, comparisons). Otherwise the
+        flags decide per execution: which backend is authoritative, whether a shadow runs,
+        whether falling back is allowed (see `turnout.migration`).
+        """
+        labels = dict(labels or {})
         execution_id = uuid.uuid4().hex
-        backend_id = backend or self.environment_flags.backend
+        if backend is not None:
+            return await self.run_on(
+                backend, config, inputs, labels=labels, execution_id=execution_id, role="direct"
+            )
+        decision = self.evaluator.decide(
+            self.environment,
+            tenant_id=labels.get("tenant"),
+            workflow_id=labels.get("workflow"),
+            execution_key=labels.get("execution") or execution_id,
+            side_effect_free=config.side_effect_free,
+        )
+        fields = {
+            "execution_id": execution_id,
+            "environment": self.environment,
+            **decision.to_log(),
+        }
+        shadow = None
+        if decision.shadow and decision.candidate is not None:
+            candidate = decision.candidate
+            shadow = self.shadow.start(
+                lambda: self.run_on(
+                    candidate,
+                    config,
+                    inputs,
+                    labels=labels,
+                    execution_id=f"{execution_id}-shadow",
+                    role="shadow",
+                    decision=decision,
+                ),
+                fields=fields,
+            )
+        try:
+            envelope = await self.run_on(
+                decision.authoritative,
+                config,
+                inputs,
+                labels=labels,
+                execution_id=execution_id,
+                role="authoritative",
+                decision=decision,
+            )
+        except TurnoutError as error:
+            if shadow is not None:
+                self.shadow.compare_when_done(shadow, error, decision, fields=fields)
+            if not may_fall_back(decision, error):
+                raise
+            legacy = self.environment_flags.legacy_backend
+            log.warning(
+                "fallback_to_legacy",
+                failed_backend=decision.authoritative,
+                fallback_backend=legacy,
+                error=error.message,
+                **fields,
+            )
+            return await self.run_on(
+                legacy,
+                config,
+                inputs,
+                labels=labels,
+                execution_id=execution_id,
+                role="fallback",
+                decision=decision,
+            )
+        if shadow is not None:
+            self.shadow.compare_when_done(shadow, envelope, decision, fields=fields)
+        return envelope
+
+    async def run_on(
+        self,
+        backend_id: str,
+        config: CodeNodeConfig,
+        inputs: dict[str, Any],
+        *,
+        labels: dict[str, str],
+        execution_id: str,
+        role: str,
+        decision: Decision | None = None,
+    ) -> dict[str, Any]:
+        """One execution on one backend: prepare, execute, decode, log one event."""
+        started = time.perf_counter()
         event: dict[str, Any] = {
             "execution_id": execution_id,
             "environment": self.environment,
             "backend": backend_id,
+            "role": role,
             "language": config.language,
             "code_sha256": hashlib.sha256(config.code.encode("utf-8", "surrogatepass")).hexdigest()[
                 :16
             ],
-            **{f"label_{key}": value for key, value in (labels or {}).items()},
+            **(decision.to_log() if decision is not None else {}),
+            **{f"label_{key}": value for key, value in labels.items()},
         }
         raw: ExecutionResult | None = None
         try:
@@ -189,7 +297,8 @@ class Engine:
         return envelope
 
     async def aclose(self) -> None:
-        """Close every backend this engine constructed."""
+        """Finish shadow comparisons, then close every backend this engine constructed."""
+        await self.shadow.aclose()
         backends, self._backends = list(self._backends.values()), {}
         for instance in backends:
             await instance.aclose()

@@ -53,6 +53,7 @@ class CodeNodeConfig(BaseModel):
     output_variable: str | None = Field(default=None, alias="outputVariable")
     allow_network_access: bool = Field(default=False, alias="allowNetworkAccess")
     allow_file_system_access: bool = Field(default=False, alias="allowFileSystemAccess")
+    side_effect_free: bool = Field(default=False, alias="sideEffectFree")
 
     @field_validator("input_variables", mode="before")
     @classmethod
@@ -127,6 +128,7 @@ _ALLOWED = {
     "outputVariable": "an identifier such as 'summary', or null",
     "allowNetworkAccess": "true or false",
     "allowFileSystemAccess": "true or false",
+    "sideEffectFree": "true or false (true lets the migration run the node twice to compare)",
 }
 
 

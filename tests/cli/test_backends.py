@@ -12,7 +12,7 @@ from turnout.cli import main
 FLAGS_WITHOUT_LEGACY = """
 schema_version = 1
 [environments.locked]
-backend = "e2b"
+stage = "complete"
 legacy_allowed = false
 """
 

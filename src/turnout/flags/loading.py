@@ -1,0 +1,211 @@
+"""Finding, reading and validating feature_flags.toml, all or nothing.
+
+Where the file is: the path given explicitly, else `TURNOUT_FLAGS_FILE`, else
+`feature_flags.toml` in the current directory. The environment is the process's:
+`TURNOUT_ENV` (default `development`), never a request's.
+
+Every problem is reported at once, each as `FILE:LINE: key.path: problem` (the line where
+it can be found: TOML parsers keep no positions, so `_line_of` finds it in the text).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pydantic
+
+from turnout.errors import ConfigurationError
+from turnout.flags.schema import ENVIRONMENT_VARIABLE, FlagFile
+from turnout.flags.stages import BUCKETING_KEYS, STAGES
+
+__all__ = [
+    "DEFAULT_ENVIRONMENT",
+    "FLAGS_FILE_VARIABLE",
+    "FlagFileError",
+    "Problem",
+    "current_environment",
+    "load_flags",
+    "locate_flags_file",
+    "parse_flags",
+]
+
+FLAGS_FILE_VARIABLE = "TURNOUT_FLAGS_FILE"
+DEFAULT_ENVIRONMENT = "development"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a flag file, located as precisely as the text allows."""
+
+    source: str
+    line: int | None
+    key_path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        return (
+            f"{where}: {self.key_path}: {self.message}"
+            if self.key_path
+            else (f"{where}: {self.message}")
+        )
+
+
+class FlagFileError(ConfigurationError):
+    """A flag file that cannot be used; `problems` lists every reason, in file order."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(str(problem) for problem in problems))
+        self.problems = tuple(problems)
+
+
+def current_environment(explicit: str | None = None) -> str:
+    """The process's environment: `explicit`, else `TURNOUT_ENV`, else development."""
+    return explicit or os.environ.get(ENVIRONMENT_VARIABLE) or DEFAULT_ENVIRONMENT
+
+
+def locate_flags_file(explicit: str | Path | None = None) -> Path:
+    """The flag file's path: `explicit`, else `TURNOUT_FLAGS_FILE`, else ./feature_flags.toml."""
+    candidate = explicit or os.environ.get(FLAGS_FILE_VARIABLE) or "feature_flags.toml"
+    path = Path(candidate)
+    if not path.is_file():
+        raise ConfigurationError(
+            f"feature flag file {str(path)!r} not found; pass its path or set {FLAGS_FILE_VARIABLE}"
+        )
+    return path
+
+
+def load_flags(
+    path: str | Path | None = None, *, known_backends: Collection[str] | None = None
+) -> FlagFile:
+    """Read and validate the flag file, all or nothing (see `parse_flags`)."""
+    located = locate_flags_file(path)
+    try:
+        text = located.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"{located}: cannot read the flag file: {exc}") from None
+    return parse_flags(text, source=str(located), known_backends=known_backends)
+
+
+def parse_flags(
+    text: str, *, source: str = "<memory>", known_backends: Collection[str] | None = None
+) -> FlagFile:
+    """Validate flag-file text; raise `FlagFileError` listing every problem.
+
+    `known_backends`, when given, is the set of backend ids that exist (the registry's);
+    any other id in the file is an error. Without it, ids are not checked.
+    """
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise FlagFileError([_toml_problem(exc, text, source)]) from None
+    context = {"known_backends": None if known_backends is None else frozenset(known_backends)}
+    try:
+        flags = FlagFile.model_validate(raw, context=context)
+    except pydantic.ValidationError as exc:
+        problems = [_describe(error, text, source) for error in exc.errors()]
+        problems.sort(key=lambda problem: problem.line or 0)
+        raise FlagFileError(problems) from None
+    flags._source = source
+    return flags
+
+
+_DUPLICATE = re.compile(r"^(Cannot overwrite|Cannot declare|Cannot redefine|Cannot mutate)")
+_POSITION = re.compile(r"\s*\(at line (\d+), column \d+\)$")
+
+
+def _toml_problem(exc: tomllib.TOMLDecodeError, text: str, source: str) -> Problem:
+    message = str(exc)
+    position = _POSITION.search(message)
+    line = int(position.group(1)) if position else None
+    if position and _DUPLICATE.match(message):
+        key_path = ".".join(_path_at(text, line or 0))
+        return Problem(
+            source,
+            line,
+            key_path,
+            "duplicate key: already defined above (TOML allows each key and table once)",
+        )
+    detail = message[: position.start()] if position else message
+    return Problem(source, line, "", f"not valid TOML: {detail}")
+
+
+def _describe(error: Any, text: str, source: str) -> Problem:
+    location = [str(part) for part in error.get("loc", ()) if part != "[key]"]
+    kind = error.get("type")
+    if kind == "extra_forbidden":
+        problem = _unknown_key(location)
+    elif kind == "missing":
+        problem = "is required"
+    elif kind == "literal_error" and location and location[-2:-1] != ["bucket_by"]:
+        noun = "schema version" if location == ["schema_version"] else "stage"
+        allowed = "1" if noun == "schema version" else ", ".join(STAGES)
+        problem = f"{error.get('input')!r} is not a {noun} (allowed: {allowed})"
+    elif kind == "literal_error":
+        problem = f"{error.get('input')!r} is not a bucketing key ({', '.join(BUCKETING_KEYS)})"
+    else:
+        problem = str(error.get("msg", "is invalid"))
+    return Problem(source, _line_of(text, location), ".".join(location) or "<top level>", problem)
+
+
+def _unknown_key(location: list[str]) -> str:
+    if len(location) == 4 and location[2] == "rollout":
+        return f"unknown key: rollout keys are stage names ({', '.join(STAGES)})"
+    if len(location) == 3 and location[0] == "environments" and location[2] == "backend":
+        return (
+            "unknown key: `backend` was replaced by `stage` (with legacy_backend and "
+            "target_backend); see docs/flags.md"
+        )
+    return "unknown key"
+
+
+_PART = r"(?:\"(?:[^\"\\]|\\.)*\"|'[^']*'|[A-Za-z0-9_-]+)"
+_DOTTED = rf"{_PART}(?:\s*\.\s*{_PART})*"
+_HEADER = re.compile(rf"^\s*\[\[?\s*({_DOTTED})\s*\]\]?\s*(?:#.*)?$")
+_KEY = re.compile(rf"^\s*({_DOTTED})\s*=")
+_PARTS = re.compile(_PART)
+
+
+def _split(dotted: str) -> list[str]:
+    return [part.group(0).strip("\"'") for part in _PARTS.finditer(dotted)]
+
+
+def _paths(text: str) -> list[tuple[int, list[str]]]:
+    """Each header or key line with the full key path it defines, in file order."""
+    found: list[tuple[int, list[str]]] = []
+    table: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header:
+            table = _split(header.group(1))
+            found.append((number, table))
+            continue
+        key = _KEY.match(line)
+        if key:
+            found.append((number, [*table, *_split(key.group(1))]))
+    return found
+
+
+def _path_at(text: str, line: int) -> list[str]:
+    return next((path for number, path in _paths(text) if number == line), [])
+
+
+def _line_of(text: str, location: list[str]) -> int | None:
+    """Best-effort line of a key path: its own line, else the line of the deepest enclosing
+    table or inline table that the file spells out (so a missing key points at its table's
+    header and a bad entry of an inline table at that table's line), never a line of
+    another environment.
+    """
+    best, depth = None, 0
+    for number, path in _paths(text):
+        if path == location:
+            return number
+        if depth < len(path) < len(location) and location[: len(path)] == path:
+            best, depth = number, len(path)
+    return best

@@ -1,0 +1,285 @@
+"""The shape of feature_flags.toml, schema version 1, and the rules that span keys.
+
+Every key is documented in docs/flags.md. Validation is strict (no unknown keys, no type
+coercion) and collects every problem: the loader turns pydantic's report into one
+`ConfigurationError` naming the file, the line and the key path of each. Backend ids are
+checked against the ids the caller knows (`context={"known_backends": ...}`); without that
+context they are only required to be non-empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from turnout.errors import ConfigurationError
+from turnout.flags.bucketing import StageRange, stage_ranges
+from turnout.flags.ignore import IgnoreRule, parse_ignore_rule
+from turnout.flags.stages import BUCKETING_KEYS, STAGES, BucketingKey, Stage
+
+__all__ = [
+    "DEFAULT_LEGACY_BACKEND",
+    "DEFAULT_TARGET_BACKEND",
+    "ENVIRONMENT_VARIABLE",
+    "EnvironmentFlags",
+    "FlagFile",
+    "Overrides",
+    "Rollout",
+]
+
+ENVIRONMENT_VARIABLE = "TURNOUT_ENV"
+DEFAULT_LEGACY_BACKEND = "local-subprocess"
+DEFAULT_TARGET_BACKEND = "e2b"
+_LEGACY_STAGES: frozenset[Stage] = frozenset({"off", "shadow", "live"})
+_TARGET_STAGES: frozenset[Stage] = frozenset({"shadow", "live", "rampdown", "complete"})
+
+
+def _known_backend(value: str, info: ValidationInfo) -> str:
+    known: Collection[str] | None = (info.context or {}).get("known_backends")
+    if known is not None and value not in known:
+        raise PydanticCustomError(
+            "unknown_backend",
+            "unknown backend id '{backend}' (known: {known})",
+            {"backend": value, "known": ", ".join(sorted(known)) or "none"},
+        )
+    return value
+
+
+def _ignore_rule(pattern: str) -> str:
+    try:
+        parse_ignore_rule(pattern)
+    except ValueError as exc:
+        raise PydanticCustomError("ignore_rule", str(exc)) from None
+    return pattern
+
+
+Percent = Annotated[int, Field(ge=0, le=100)]
+Name = Annotated[str, Field(min_length=1)]
+BackendId = Annotated[str, Field(min_length=1), AfterValidator(_known_backend)]
+IgnorePattern = Annotated[str, AfterValidator(_ignore_rule)]
+_STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Rollout(BaseModel):
+    """Percent of bucketing keys per stage; what is left goes to the environment's `stage`."""
+
+    model_config = _STRICT
+
+    off: Percent = 0
+    shadow: Percent = 0
+    live: Percent = 0
+    rampdown: Percent = 0
+    complete: Percent = 0
+
+    @property
+    def shares(self) -> dict[Stage, int]:
+        """The stages the file names, with their percentages."""
+        return {stage: getattr(self, stage) for stage in STAGES if stage in self.model_fields_set}
+
+    @model_validator(mode="after")
+    def _at_most_100(self) -> Rollout:
+        total = sum(self.shares.values())
+        if total > 100:
+            raise PydanticCustomError(
+                "rollout_sum",
+                "stage percentages sum to {total}, more than 100",
+                {"total": total},
+            )
+        return self
+
+
+class Overrides(BaseModel):
+    """Stages forced for named tenants and workflows (a workflow's beats its tenant's)."""
+
+    model_config = _STRICT
+
+    tenants: dict[Name, Stage] = Field(default_factory=dict)
+    workflows: dict[Name, Stage] = Field(default_factory=dict)
+
+
+class EnvironmentFlags(BaseModel):
+    """One environment's migration settings (`[environments.<env>]`)."""
+
+    model_config = _STRICT
+
+    legacy_backend: BackendId = DEFAULT_LEGACY_BACKEND
+    target_backend: BackendId = DEFAULT_TARGET_BACKEND
+    stage: Stage
+    rollout: Rollout = Field(default_factory=Rollout)
+    rollout_group: Name | None = None
+    bucket_by: list[BucketingKey] = Field(
+        default_factory=lambda: list(BUCKETING_KEYS), min_length=1
+    )
+    overrides: Overrides = Field(default_factory=Overrides)
+    legacy_allowed: bool = True
+    fallback_to_legacy: bool = True
+    shadow_sample_percent: Percent = 100
+    shadow_workflows: list[Name] = Field(default_factory=list)
+    shadow_ignore: list[IgnorePattern] = Field(default_factory=list)
+    backends: dict[BackendId, dict[str, Any]] = Field(default_factory=dict)
+
+    _name: str = PrivateAttr(default="default")
+    _ranges: tuple[StageRange, ...] = PrivateAttr(default=())
+    _shadow_workflows: frozenset[str] = PrivateAttr(default=frozenset())
+    _ignore_rules: tuple[IgnoreRule, ...] = PrivateAttr(default=())
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Precompute what every decision reads, so `decide` does no parsing."""
+        shares = dict(self.rollout.shares)
+        shares[self.stage] = shares.get(self.stage, 0) + max(0, 100 - sum(shares.values()))
+        self._ranges = stage_ranges(shares)
+        self._shadow_workflows = frozenset(self.shadow_workflows)
+        self._ignore_rules = tuple(parse_ignore_rule(rule) for rule in self.shadow_ignore)
+
+    @field_validator("target_backend")
+    @classmethod
+    def _differs_from_legacy(cls, target: str, info: ValidationInfo) -> str:
+        if target == info.data.get("legacy_backend", DEFAULT_LEGACY_BACKEND):
+            raise PydanticCustomError(
+                "same_backend", "must differ from legacy_backend ('{target}')", {"target": target}
+            )
+        return target
+
+    @field_validator("rollout")
+    @classmethod
+    def _complete_when_naming_default(cls, rollout: Rollout, info: ValidationInfo) -> Rollout:
+        stage = info.data.get("stage")
+        total = sum(rollout.shares.values())
+        if stage in rollout.model_fields_set and total != 100:
+            raise PydanticCustomError(
+                "rollout_sum",
+                "stage percentages sum to {total}; a rollout that names the default stage "
+                "'{stage}' must sum to 100 (or leave '{stage}' out: it gets the remainder)",
+                {"total": total, "stage": stage},
+            )
+        return rollout
+
+    @field_validator("bucket_by")
+    @classmethod
+    def _no_repeats(cls, keys: list[BucketingKey]) -> list[BucketingKey]:
+        if len(set(keys)) != len(keys):
+            raise PydanticCustomError("repeated", "lists a bucketing key twice")
+        return keys
+
+    @model_validator(mode="after")
+    def _defaults_known(self, info: ValidationInfo) -> EnvironmentFlags:
+        """Default backend ids are checked only where a reachable stage would use them."""
+        stages = self.reachable_stages
+        needs = {
+            "legacy_backend": bool(stages & _LEGACY_STAGES) and self.legacy_allowed,
+            "target_backend": bool(stages & _TARGET_STAGES) or not self.legacy_allowed,
+        }
+        for key, needed in needs.items():
+            if needed and key not in self.model_fields_set:
+                _known_backend(getattr(self, key), info)
+        if self.legacy_backend == self.target_backend:  # one of them is a default
+            raise PydanticCustomError(
+                "same_backend",
+                "legacy_backend and target_backend are both '{backend}'; set the other one",
+                {"backend": self.target_backend},
+            )
+        return self
+
+    @property
+    def name(self) -> str:
+        """The environment's name in the file (set by `FlagFile`)."""
+        return self._name
+
+    @property
+    def rollout_group_id(self) -> str:
+        """The hash group of rollout buckets: `rollout_group`, else `turnout.<env>`."""
+        return self.rollout_group or f"turnout.{self._name}"
+
+    @property
+    def stage_ranges(self) -> tuple[StageRange, ...]:
+        """Bucket ranges per stage, most advanced first, the remainder in `stage`'s."""
+        return self._ranges
+
+    @property
+    def reachable_stages(self) -> frozenset[Stage]:
+        """Every stage some execution can get: default, rollout shares and overrides."""
+        shares = {stage for stage, share in self.rollout.shares.items() if share > 0}
+        forced = {*self.overrides.tenants.values(), *self.overrides.workflows.values()}
+        return frozenset({self.stage, *shares, *forced})
+
+    @property
+    def legacy_may_load(self) -> bool:
+        """Whether the legacy backend may be constructed: not killed, and some stage needs it."""
+        return self.legacy_allowed and bool(self.reachable_stages & _LEGACY_STAGES)
+
+    @property
+    def backend(self) -> str:
+        """The authoritative backend of the default stage (kept for callers of schema v0)."""
+        if self.stage in ("off", "shadow") and self.legacy_allowed:
+            return self.legacy_backend
+        return self.target_backend
+
+    @property
+    def ignore_rules(self) -> tuple[IgnoreRule, ...]:
+        """`shadow_ignore`, parsed."""
+        return self._ignore_rules
+
+    def shadows_workflow(self, workflow_id: str | None) -> bool:
+        """Whether `workflow_id` is on the shadow allow-list."""
+        return workflow_id is not None and workflow_id in self._shadow_workflows
+
+    def options_for(self, backend_id: str) -> dict[str, Any]:
+        """A copy of backend `backend_id`'s options table (empty when there is none)."""
+        return dict(self.backends.get(backend_id, {}))
+
+    def notes(self) -> list[str]:
+        """Valid but noteworthy settings an operator should see (`turnout flags validate`)."""
+        notes = []
+        if not self.legacy_allowed and self.reachable_stages & {"off", "shadow", "live"}:
+            stages = ", ".join(s for s in STAGES if s in self.reachable_stages & _LEGACY_STAGES)
+            notes.append(
+                f"legacy killed (legacy_allowed = false): stages {stages} run on "
+                f"{self.target_backend} only, without comparison or fallback"
+            )
+        if self.shadow_sample_percent == 0 and self.reachable_stages & {"shadow", "live"}:
+            notes.append("shadow_sample_percent = 0: no execution is compared")
+        return notes
+
+
+class FlagFile(BaseModel):
+    """The whole file. `schema_version` lets a future format be refused clearly."""
+
+    model_config = _STRICT
+
+    schema_version: Literal[1]
+    environments: dict[Name, EnvironmentFlags]
+    _source: str = PrivateAttr(default="<memory>")
+
+    @model_validator(mode="after")
+    def _name_environments(self) -> FlagFile:
+        for name, environment in self.environments.items():
+            environment._name = name
+        return self
+
+    @property
+    def source(self) -> str:
+        """Where this configuration was read from, for error messages."""
+        return self._source
+
+    def environment(self, name: str) -> EnvironmentFlags:
+        """The named environment, or a ConfigurationError naming the defined ones."""
+        try:
+            return self.environments[name]
+        except KeyError:
+            known = ", ".join(sorted(self.environments))
+            raise ConfigurationError(
+                f"{self.source}: no environment {name!r} (defined: {known}); add "
+                f"[environments.{name}] or set {ENVIRONMENT_VARIABLE} to one of those"
+            ) from None

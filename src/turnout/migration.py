@@ -1,0 +1,149 @@
+"""The migration shim: run the authoritative backend, maybe a shadow, maybe fall back.
+
+Semantics (GitHub Scientist, LaunchDarkly migration stages):
+
+- The caller always gets the **authoritative** outcome (envelope or error), unchanged. The
+  shadow (candidate) run starts at the same time, in the background, so it adds no latency;
+  its result is compared when both are done and published as one `shadow_comparison` event.
+- Shadow runs are bounded: at most `budget` in flight per engine. Past that, a new shadow is
+  **shed** (`shadow_shed` event), never queued. Anything that goes wrong in a shadow run or
+  in the comparison is logged (`shadow_failed`) and never reaches the caller.
+- **Fallback**: only when the decision allows it (stage `live`, `fallback_to_legacy`, legacy
+  not killed) and the authoritative backend failed with a retryable infrastructure error
+  *before the user's code started*. The execution then runs on the legacy backend and a
+  `fallback_to_legacy` event says so. Never after the code started: user code is never run
+  twice for the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from turnout.comparison import Outcome, compare_outcomes
+from turnout.errors import InfrastructureError, TurnoutError
+from turnout.logging import get_logger
+
+if TYPE_CHECKING:
+    from turnout.flags import Decision
+
+__all__ = ["DEFAULT_SHADOW_BUDGET", "ShadowRunner", "may_fall_back"]
+
+DEFAULT_SHADOW_BUDGET = 8
+MAX_LOGGED_DIFFERENCES = 20
+log = get_logger("turnout.migration")
+
+
+def may_fall_back(decision: Decision, error: TurnoutError) -> bool:
+    """Fallback rule: allowed by the decision, and the code certainly did not start."""
+    return (
+        decision.fallback_allowed
+        and isinstance(error, InfrastructureError)
+        and error.retryable
+        and not error.started
+    )
+
+
+class ShadowRunner:
+    """Runs candidate executions in the background within a budget, and compares them."""
+
+    def __init__(self, budget: int = DEFAULT_SHADOW_BUDGET) -> None:
+        self._budget = budget
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._running: set[asyncio.Task[Outcome]] = set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._running)
+
+    def start(
+        self, run: Callable[[], Awaitable[dict[str, Any]]], *, fields: dict[str, Any]
+    ) -> asyncio.Task[Outcome] | None:
+        """Start a shadow run now, or shed it (None) when the budget is used up."""
+        if len(self._running) >= self._budget:
+            with contextlib.suppress(Exception):
+                log.warning("shadow_shed", budget=self._budget, **fields)
+            return None
+        task = asyncio.get_running_loop().create_task(_outcome_of(run))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return task
+
+    def compare_when_done(
+        self,
+        candidate: asyncio.Task[Outcome],
+        authoritative: Outcome,
+        decision: Decision,
+        *,
+        fields: dict[str, Any],
+    ) -> None:
+        """Publish the comparison once the shadow run finishes; never raises."""
+        task = asyncio.get_running_loop().create_task(
+            self._compare(candidate, authoritative, decision, fields)
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _compare(
+        self,
+        candidate_task: asyncio.Task[Outcome],
+        authoritative: Outcome,
+        decision: Decision,
+        fields: dict[str, Any],
+    ) -> None:
+        try:
+            candidate = await candidate_task
+            comparison = compare_outcomes(authoritative, candidate, decision.ignore_rules)
+            log.info(
+                "shadow_comparison",
+                verdict=comparison.verdict,
+                mismatches=[d.to_log() for d in comparison.mismatches[:MAX_LOGGED_DIFFERENCES]],
+                mismatch_count=len(comparison.mismatches),
+                ignored_count=len(comparison.ignored),
+                authoritative_outcome=_kind(authoritative),
+                candidate_outcome=_kind(candidate),
+                **fields,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                log.error("shadow_failed", error=f"{type(exc).__name__}: {exc}", **fields)
+
+    async def aclose(self, timeout_s: float = 30.0) -> None:
+        """Let shadow runs and comparisons finish (bounded), then cancel what remains."""
+        pending = [*self._running, *self._tasks]
+        if not pending:
+            return
+        _, still = await asyncio.wait(pending, timeout=timeout_s)
+        for task in still:
+            task.cancel()
+        if still:
+            await asyncio.gather(*still, return_exceptions=True)
+
+
+async def _outcome_of(run: Callable[[], Awaitable[dict[str, Any]]]) -> Outcome:
+    """The shadow's envelope or error; any other failure becomes an error outcome."""
+    try:
+        return await run()
+    except TurnoutError as error:
+        return error
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        return InfrastructureError(
+            f"shadow run failed: {type(exc).__name__}: {exc}", retryable=False, started=True
+        )
+
+
+def _kind(outcome: Outcome) -> str:
+    if isinstance(outcome, TurnoutError):
+        return getattr(outcome, "kind", None) or type(outcome).__name__
+    return "ok"
+
+
+def elapsed_ms(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)

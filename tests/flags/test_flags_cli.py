@@ -1,0 +1,131 @@
+"""Tests for `turnout flags validate|show|explain` (turnout.cli.flags)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from turnout.cli import flags as flags_command
+from turnout.flags import bucket
+
+from .support import document
+
+REPOSITORY_FLAGS = Path(__file__).resolve().parents[2] / "feature_flags.toml"
+
+
+def run(*argv: str) -> int:
+    """Run `turnout flags ...` through a parser holding only this command."""
+    parser = argparse.ArgumentParser(prog="turnout")
+    flags_command.register(parser.add_subparsers(dest="command", required=True))
+    arguments = parser.parse_args(["flags", *argv])
+    status: int = arguments.handler(arguments)
+    return status
+
+
+@pytest.fixture
+def rollout_file(tmp_path: Path) -> Path:
+    """A file whose `prod` environment splits 10% live, 90% shadow, with one override."""
+    path = tmp_path / "flags.toml"
+    path.write_text(
+        document(
+            'stage = "shadow"\nrollout = { live = 10 }\n'
+            'overrides = { tenants = { acme = "complete" } }'
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+class TestValidate:
+    def test_shipped_file(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """The shipped file validates: exit 0 and one summary line per environment."""
+        assert run("validate", str(REPOSITORY_FLAGS)) == 0
+        out = capsys.readouterr().out
+        assert "valid (schema version 1, 4 environments)" in out
+        assert "staging      stage shadow; local-subprocess -> e2b; shadow sample 100%" in out
+
+    def test_every_problem_listed(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """An invalid file exits 1 and lists each problem with its line."""
+        path = tmp_path / "flags.toml"
+        path.write_text(document('stage = "of"\ntarget_backend = "e3b"'), encoding="utf-8")
+        assert run("validate", str(path)) == 1
+        err = capsys.readouterr().err.splitlines()
+        assert err[0] == "invalid: 2 problems"
+        assert err[1].startswith(f"  {path}:3: environments.prod.stage: 'of' is not a stage")
+        assert err[2] == (
+            f"  {path}:4: environments.prod.target_backend: unknown backend id 'e3b' "
+            "(known: e2b, local-subprocess)"
+        )
+
+    def test_json_problems(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """--json prints the error with a list of problems."""
+        path = tmp_path / "flags.toml"
+        path.write_text(document('stage = "of"'), encoding="utf-8")
+        assert run("validate", str(path), "--json") == 1
+        error = json.loads(capsys.readouterr().out)["error"]
+        assert error["type"] == "FlagFileError"
+        assert len(error["problems"]) == 1
+
+    def test_missing_file(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """A missing file exits 1 naming it."""
+        assert run("validate", str(tmp_path / "absent.toml")) == 1
+        assert "absent.toml" in capsys.readouterr().err
+
+    def test_notes_shown(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """A killed legacy backend is valid but noted."""
+        path = tmp_path / "flags.toml"
+        path.write_text(document('stage = "off"\nlegacy_allowed = false'), encoding="utf-8")
+        assert run("validate", str(path)) == 0
+        assert "note: legacy killed" in capsys.readouterr().out
+
+
+class TestShow:
+    def test_text(self, rollout_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """show prints every key with defaults filled in, and the bucket ranges."""
+        assert run("show", "--env", "prod", "--file", str(rollout_file)) == 0
+        out = capsys.readouterr().out
+        assert 'stage = "shadow"' in out
+        assert 'rollout_group = "turnout.prod"' in out
+        assert "(buckets: live 1-10, shadow 11-100)" in out
+
+    def test_json(self, rollout_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """show --json gives the settings and what follows from them."""
+        assert run("show", "--env", "prod", "--file", str(rollout_file), "--json") == 0
+        shown = json.loads(capsys.readouterr().out)
+        assert shown["settings"]["rollout"] == {"live": 10}
+        assert shown["stage_ranges"][0] == {"stage": "live", "from": 1, "to": 10, "percent": 10}
+        assert shown["reachable_stages"] == ["shadow", "live", "complete"]
+
+    def test_unknown_environment(
+        self, rollout_file: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """An environment the file does not define exits 1 naming the defined ones."""
+        assert run("show", "--env", "qa", "--file", str(rollout_file)) == 1
+        assert "defined: prod" in capsys.readouterr().err
+
+
+class TestExplain:
+    def test_override(self, rollout_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """explain --json reports a tenant override as the reason."""
+        argv = ["explain", "--env", "prod", "--file", str(rollout_file), "--json"]
+        assert run(*argv, "--key", "e-1", "--tenant", "acme") == 0
+        explained = json.loads(capsys.readouterr().out)
+        assert (explained["stage"], explained["authoritative_backend"]) == ("complete", "e2b")
+        assert explained["decision_reason"] == "tenant override: complete"
+
+    def test_rollout_text(self, rollout_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """explain prints the backends, the bucket and each reason on its own line."""
+        argv = ["explain", "--env", "prod", "--file", str(rollout_file), "--key", "e-1"]
+        assert run(*argv, "--tenant", "t-9", "--side-effect-free") == 0
+        out = capsys.readouterr().out
+        assert f"bucket         {bucket('t-9', 'turnout.prod')} (by tenant)" in out
+        assert "  why:\n    rollout: tenant bucket" in out
+
+    def test_key_required(self, rollout_file: Path) -> None:
+        """explain without --key is a usage error (exit 2)."""
+        with pytest.raises(SystemExit) as exited:
+            run("explain", "--env", "prod", "--file", str(rollout_file))
+        assert exited.value.code == 2
