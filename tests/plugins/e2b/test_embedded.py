@@ -1,0 +1,39 @@
+"""The embedded default: development/test without a key start a local server by themselves."""
+
+from __future__ import annotations
+
+import psutil
+import pytest
+from turnout_e2b import E2BBackend, embedded
+
+from turnout import BackendSettings
+from turnout.contract import prepare_request
+from turnout.models import parse_config
+
+
+class TestEmbeddedServer:
+    async def test_test_environment_without_key_starts_and_uses_a_local_server(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """With no E2B_API_KEY and no URL, an execution in `test` runs on an embedded server."""
+        monkeypatch.delenv("E2B_API_KEY", raising=False)
+        monkeypatch.delenv("E2B_API_URL", raising=False)
+        backend = E2BBackend(BackendSettings(environment="test"))
+        config = parse_config({"language": "python", "code": "return 40 + 2"})
+        request = prepare_request(config, {}, execution_id="embedded1", max_result_bytes=10**6)
+        try:
+            result = await backend.execute(request)
+            assert b'"value":42' in (result.result or b"")
+            assert backend.endpoint.startswith("local E2B-compatible server at http://127.0.0.1:")
+            server = embedded._process
+            assert server is not None
+            assert server.poll() is None
+        finally:
+            await backend.aclose()
+            pid = embedded._process.pid if embedded._process else None
+            embedded.stop_shared_server()
+        assert (
+            pid is None
+            or not psutil.pid_exists(pid)
+            or (psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+        )

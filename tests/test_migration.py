@@ -1,0 +1,338 @@
+"""The migration shim: the caller always gets the authoritative outcome, shadows never hurt it,
+and fallback happens only before user code started.
+
+The backends here are scripted in-test plugins: what is under test is the shim's semantics
+(isolation, shedding, fallback rules), which must hold whatever a backend does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+import pytest
+from structlog.testing import capture_logs
+
+from turnout import (
+    BackendSettings,
+    Capabilities,
+    Engine,
+    ExecutionRequest,
+    ExecutionResult,
+    InfrastructureError,
+    hookimpl,
+    parse_config,
+)
+from turnout.flags import parse_flags
+from turnout.registry import discover
+
+Behaviour = Callable[[ExecutionRequest], Awaitable[ExecutionResult]]
+SCRIPT: dict[str, Behaviour] = {}
+
+
+def returns(value: Any, stdout: str = "") -> Behaviour:
+    async def behave(request: ExecutionRequest) -> ExecutionResult:
+        outcome = {"ok": True, "channel": "return", "value": value}
+        return ExecutionResult(stdout=stdout, result=json.dumps(outcome).encode())
+
+    return behave
+
+
+def raises(error: Exception) -> Behaviour:
+    async def behave(request: ExecutionRequest) -> ExecutionResult:
+        raise error
+
+    return behave
+
+
+def waits_for(event: asyncio.Event, then: Behaviour) -> Behaviour:
+    async def behave(request: ExecutionRequest) -> ExecutionResult:
+        await event.wait()
+        return await then(request)
+
+    return behave
+
+
+class Scripted:
+    """A backend whose behaviour per execution comes from SCRIPT[its id]."""
+
+    id: ClassVar[str] = "scripted"
+    deprecated: ClassVar[bool] = False
+    description: ClassVar[str] = "test double"
+
+    def __init__(self, settings: BackendSettings) -> None:
+        self.settings = settings
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            languages=frozenset({"python", "javascript"}),
+            isolation="process",
+            network_access=False,
+            max_timeout_ms=300_000,
+            max_output_bytes=2**20,
+            max_result_bytes=2**26,
+            memory_limit_mb=None,
+            memory_enforcement="none",
+        )
+
+    async def execute(self, request: ExecutionRequest) -> ExecutionResult:
+        return await SCRIPT[self.id](request)
+
+    async def aclose(self) -> None:
+        return None
+
+
+class Legacy(Scripted):
+    id: ClassVar[str] = "fake-legacy"
+
+
+class Target(Scripted):
+    id: ClassVar[str] = "fake-target"
+
+
+class Plugin:
+    __name__ = "scripted-backends"
+
+    @staticmethod
+    @hookimpl
+    def turnout_register_backends(registry: Any) -> None:
+        registry.add(Legacy)
+        registry.add(Target)
+
+
+def engine(stage: str, **extra: str) -> Engine:
+    lines = "\n".join(f"{key} = {value}" for key, value in extra.items())
+    flags = parse_flags(f"""
+schema_version = 1
+[environments.production]
+legacy_backend = "fake-legacy"
+target_backend = "fake-target"
+stage = "{stage}"
+{lines}
+""")
+    registry = discover(extra_plugins=[Plugin()], disabled=["local-subprocess", "e2b"])
+    return Engine("production", flags=flags, registry=registry, shadow_budget=1)
+
+
+SAFE_NODE = parse_config({"language": "python", "code": "return 1", "sideEffectFree": True})
+UNSAFE_NODE = parse_config({"language": "python", "code": "return 1"})
+
+
+def events(logs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    return [entry for entry in logs if entry["event"] == name]
+
+
+@pytest.fixture(autouse=True)
+def _clean_script() -> None:
+    SCRIPT.clear()
+
+
+class TestShadow:
+    async def test_caller_gets_legacy_and_a_match_is_published(self) -> None:
+        """In shadow, legacy answers; identical candidate output is published as a match."""
+        SCRIPT.update({"fake-legacy": returns(1), "fake-target": returns(1)})
+        shim = engine("shadow")
+        with capture_logs() as logs:
+            envelope = await shim.run(SAFE_NODE, {})
+            await shim.aclose()
+        assert (envelope["output"], envelope["metadata"]["backend"]) == (1, "fake-legacy")
+        [comparison] = events(logs, "shadow_comparison")
+        assert comparison["verdict"] == "match"
+
+    async def test_failing_candidate_never_reaches_the_caller(self) -> None:
+        """A candidate that raises changes nothing for the caller and is logged as a mismatch."""
+        SCRIPT.update(
+            {"fake-legacy": returns(1), "fake-target": raises(RuntimeError("candidate exploded"))}
+        )
+        shim = engine("shadow")
+        with capture_logs() as logs:
+            envelope = await shim.run(SAFE_NODE, {})
+            await shim.aclose()
+        assert envelope["output"] == 1
+        [comparison] = events(logs, "shadow_comparison")
+        assert comparison["verdict"] == "mismatch"
+
+    async def test_garbage_from_the_candidate_is_a_mismatch_not_an_error(self) -> None:
+        """A candidate returning an unreadable result is compared, not raised."""
+
+        async def garbage(request: ExecutionRequest) -> ExecutionResult:
+            return ExecutionResult(result=b"\x00not json")
+
+        SCRIPT.update({"fake-legacy": returns({"a": 1}), "fake-target": garbage})
+        shim = engine("shadow")
+        with capture_logs() as logs:
+            envelope = await shim.run(SAFE_NODE, {})
+            await shim.aclose()
+        assert envelope["output"] == {"a": 1}
+        assert events(logs, "shadow_comparison")[0]["verdict"] == "mismatch"
+
+    async def test_hanging_candidate_adds_no_latency(self) -> None:
+        """The caller's result arrives while the candidate is still blocked."""
+        release = asyncio.Event()
+        SCRIPT.update({"fake-legacy": returns(1), "fake-target": waits_for(release, returns(1))})
+        shim = engine("shadow")
+        envelope = await asyncio.wait_for(shim.run(SAFE_NODE, {}), timeout=5)
+        assert envelope["output"] == 1
+        assert shim.shadow.in_flight == 1
+        release.set()
+        await shim.aclose()
+        assert shim.shadow.in_flight == 0
+
+    async def test_shadows_beyond_the_budget_are_shed(self) -> None:
+        """With the budget used up, a new shadow is shed and logged, and the caller is served."""
+        release = asyncio.Event()
+        SCRIPT.update({"fake-legacy": returns(1), "fake-target": waits_for(release, returns(1))})
+        shim = engine("shadow")
+        with capture_logs() as logs:
+            await shim.run(SAFE_NODE, {})
+            second = await shim.run(SAFE_NODE, {})
+            release.set()
+            await shim.aclose()
+        assert second["output"] == 1
+        assert len(events(logs, "shadow_shed")) == 1
+        assert len(events(logs, "shadow_comparison")) == 1
+
+    async def test_nodes_with_side_effects_are_never_shadowed(self) -> None:
+        """A node not marked side-effect-free runs once: no candidate run, no comparison."""
+        SCRIPT.update(
+            {"fake-legacy": returns(1), "fake-target": raises(AssertionError("must not run"))}
+        )
+        shim = engine("shadow")
+        with capture_logs() as logs:
+            await shim.run(UNSAFE_NODE, {})
+            await shim.aclose()
+        assert events(logs, "shadow_comparison") == []
+
+    async def test_ignore_rules_count_apart_from_mismatches(self) -> None:
+        """A difference only at an ignored path gives the verdict `ignored`."""
+        SCRIPT.update(
+            {"fake-legacy": returns(1, stdout="legacy banner\n"), "fake-target": returns(1)}
+        )
+        shim = engine("shadow", shadow_ignore='["$.stdout", "$.logs"]')
+        with capture_logs() as logs:
+            await shim.run(SAFE_NODE, {})
+            await shim.aclose()
+        [comparison] = events(logs, "shadow_comparison")
+        assert (comparison["verdict"], comparison["ignored_count"]) == ("ignored", 2)
+
+    async def test_a_broken_comparison_is_logged_and_swallowed(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A failure inside the comparison machinery is logged and never reaches the caller."""
+
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise ValueError("comparison bug")
+
+        monkeypatch.setattr("turnout.migration.compare_outcomes", broken)
+        SCRIPT.update({"fake-legacy": returns(1), "fake-target": returns(1)})
+        shim = engine("shadow")
+        with capture_logs() as logs:
+            envelope = await shim.run(SAFE_NODE, {})
+            await shim.aclose()
+        assert envelope["output"] == 1
+        assert "comparison bug" in events(logs, "shadow_failed")[0]["error"]
+
+    async def test_comparison_events_carry_no_values(self) -> None:
+        """A mismatch report names paths and types, never the differing values."""
+        SCRIPT.update(
+            {
+                "fake-legacy": returns({"card": "4111-secret"}),
+                "fake-target": returns({"card": "4222-secret"}),
+            }
+        )
+        shim = engine("shadow")
+        with capture_logs() as logs:
+            await shim.run(SAFE_NODE, {})
+            await shim.aclose()
+        [comparison] = events(logs, "shadow_comparison")
+        assert comparison["mismatches"] == [
+            {
+                "path": "$.output.card",
+                "difference": "value",
+                "authoritative": "str",
+                "candidate": "str",
+            }
+        ]
+        assert "secret" not in repr(logs)
+
+
+class TestFallback:
+    async def test_live_falls_back_to_legacy_before_start(self) -> None:
+        """In live, a create failure (code not started) runs the node on legacy instead."""
+        SCRIPT.update(
+            {
+                "fake-legacy": returns("from legacy"),
+                "fake-target": raises(
+                    InfrastructureError("create failed", retryable=True, started=False)
+                ),
+            }
+        )
+        shim = engine("live")
+        with capture_logs() as logs:
+            envelope = await shim.run(UNSAFE_NODE, {})
+            await shim.aclose()
+        assert (envelope["output"], envelope["metadata"]["backend"]) == (
+            "from legacy",
+            "fake-legacy",
+        )
+        assert events(logs, "fallback_to_legacy")[0]["failed_backend"] == "fake-target"
+
+    async def test_no_fallback_once_the_code_started(self) -> None:
+        """A failure after the code may have run is raised, never retried on legacy."""
+        SCRIPT.update(
+            {
+                "fake-legacy": raises(AssertionError("must not run")),
+                "fake-target": raises(InfrastructureError("stream dropped", started=True)),
+            }
+        )
+        shim = engine("live")
+        with pytest.raises(InfrastructureError, match="stream dropped"):
+            await shim.run(UNSAFE_NODE, {})
+        await shim.aclose()
+
+    @pytest.mark.parametrize("stage", ["rampdown", "complete"])
+    async def test_no_fallback_after_live(self, stage: str) -> None:
+        """In rampdown and complete the target stands alone: its failure is the caller's."""
+        SCRIPT.update(
+            {
+                "fake-legacy": raises(AssertionError("must not run")),
+                "fake-target": raises(InfrastructureError("create failed")),
+            }
+        )
+        shim = engine(stage)
+        with pytest.raises(InfrastructureError, match="create failed"):
+            await shim.run(UNSAFE_NODE, {})
+        await shim.aclose()
+
+    async def test_fallback_can_be_disabled(self) -> None:
+        """With fallback_to_legacy = false, a create failure in live is raised."""
+        SCRIPT.update(
+            {
+                "fake-legacy": raises(AssertionError("must not run")),
+                "fake-target": raises(InfrastructureError("create failed")),
+            }
+        )
+        shim = engine("live", fallback_to_legacy="false")
+        with pytest.raises(InfrastructureError):
+            await shim.run(UNSAFE_NODE, {})
+        await shim.aclose()
+
+
+class TestDirectBackend:
+    async def test_explicit_backend_bypasses_the_migration(self) -> None:
+        """Naming a backend runs exactly there, with no decision, shadow or fallback."""
+        SCRIPT.update(
+            {
+                "fake-legacy": raises(AssertionError("must not run")),
+                "fake-target": returns("direct"),
+            }
+        )
+        shim = engine("off")
+        with capture_logs() as logs:
+            envelope = await shim.run(SAFE_NODE, {}, backend="fake-target")
+            await shim.aclose()
+        assert envelope["output"] == "direct"
+        assert events(logs, "code_node_executed")[0]["role"] == "direct"
