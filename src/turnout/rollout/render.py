@@ -1,0 +1,112 @@
+"""The human-readable `turnout rollout report`: one block per environment and stage."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from turnout.rollout.gates import Check, Gate, Thresholds
+from turnout.rollout.report import RolloutReport
+from turnout.rollout.stats import TOP_MISMATCH_PATHS, BackendTally, StageStats
+
+__all__ = ["percent", "render_text"]
+
+_COLUMNS = ("backend", "runs", "shadow", "ok", "user errors", "infra errors", "invalid")
+
+
+def percent(value: float | None) -> str:
+    """A rate as a percentage with up to 3 significant digits (`-` when unknown)."""
+    return "-" if value is None else f"{value * 100:.3g}%"
+
+
+def render_text(report: RolloutReport) -> str:
+    """The whole report as text, ending with a newline."""
+    lines = [
+        f"rollout report: {report.source}",
+        f"  {report.lines} lines: {report.events} events counted, {report.skipped} skipped",
+        f"  gates: {describe_thresholds(report.thresholds)}",
+    ]
+    if not report.environments:
+        scope = f" for environment {report.only}" if report.only else ""
+        lines += ["", f"no rollout events{scope}"]
+    for environment in sorted(report.environments):
+        lines += ["", f"environment {environment}"]
+        for stats in report.stages(environment):
+            lines += ["", *_stage(stats, report.gate(stats))]
+    return "\n".join(lines) + "\n"
+
+
+def describe_thresholds(limits: Thresholds) -> str:
+    return (
+        f"at least {limits.min_comparisons} comparisons, "
+        f"mismatch rate <= {percent(limits.max_mismatch_rate)}, "
+        f"target infrastructure error rate <= {percent(limits.max_infrastructure_error_rate)}, "
+        f"at least {limits.min_executions} executions, "
+        f"fallback rate <= {percent(limits.max_fallback_rate)}, "
+        f"at least {limits.min_hours:g} h observed"
+    )
+
+
+def _stage(stats: StageStats, gate: Gate) -> list[str]:
+    window = ""
+    if stats.first and stats.last and stats.hours is not None:
+        window = f"; {_time(stats.first)} .. {_time(stats.last)}, {stats.hours:.2f} h"
+    lines = [
+        f"  stage {stats.stage}  (target {stats.target_backend or '-'}{window})",
+        f"    executions {stats.executions}, shadow runs {stats.shadow_runs}, "
+        f"shed {stats.shed}, shadow failures {stats.shadow_failures}, "
+        f"fallbacks {stats.fallbacks}",
+        f"    comparisons {stats.comparisons}: {stats.matches} match, {stats.ignored} ignored "
+        f"({stats.ignored_differences} ignored differences), {stats.mismatches} mismatch "
+        f"({percent(stats.mismatch_rate)})",
+        "    " + _row(_COLUMNS),
+    ]
+    lines += ["    " + _row(_tally(name, t)) for name, t in sorted(stats.backends.items())]
+    if stats.mismatch_paths:
+        paths = ", ".join(
+            f"{path} ({n})" for path, n in stats.mismatch_paths.most_common(TOP_MISMATCH_PATHS)
+        )
+        lines.append(f"    mismatched paths: {paths}")
+    return lines + _gate(gate)
+
+
+def _tally(name: str, t: BackendTally) -> tuple[str, ...]:
+    return (
+        name,
+        str(t.runs),
+        str(t.shadow_runs),
+        str(t.ok),
+        f"{t.user_errors} ({percent(t.user_error_rate)})",
+        f"{t.infrastructure_errors} ({percent(t.infrastructure_error_rate)})",
+        str(t.invalid),
+    )
+
+
+def _row(cells: tuple[str, ...]) -> str:
+    name, runs, shadow, ok, user, infra, invalid = cells
+    return f"{name:<18} {runs:>6} {shadow:>6} {ok:>6}  {user:<15} {infra:<15} {invalid:>7}"
+
+
+def _gate(gate: Gate) -> list[str]:
+    if gate.next_stage is None:
+        return [f"    gate: none after {gate.stage}"]
+    verdict = {True: "MET", False: "NOT MET", None: "not decided by logs"}[gate.met]
+    lines = [f"    gate to {gate.next_stage}: {verdict}"]
+    lines += [f"      {'ok  ' if c.met else 'FAIL'}  {_check(c)}" for c in gate.checks]
+    lines += [f"      also required: {item}" for item in gate.manual]
+    return lines
+
+
+def _check(check: Check) -> str:
+    sign = "<=" if check.at_most else ">="
+    if check.is_rate:
+        return f"{check.name} {percent(check.value)} {sign} {percent(check.limit)}"
+    value = "-" if check.value is None else _number(check.value)
+    return f"{check.name} {value} {sign} {_number(check.limit)}"
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if float(value).is_integer() else f"{value:.2f}"
+
+
+def _time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")

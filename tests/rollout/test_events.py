@@ -1,0 +1,138 @@
+"""Tests for reading log lines (turnout.rollout.events)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from turnout.rollout.events import classify_outcome, event_time, open_log, parse_line
+
+from .support import compared, executed, lines, shim_event
+
+
+class TestParseLine:
+    def test_reads_an_execution_event(self) -> None:
+        """A well-formed `code_node_executed` line is returned as its object."""
+        [line] = lines(executed())
+        event = parse_line(line)
+        assert event is not None
+        assert event["backend"] == "local-subprocess"
+
+    @pytest.mark.parametrize("name", ["shadow_shed", "shadow_failed", "fallback_to_legacy"])
+    def test_reads_the_shim_events(self, name: str) -> None:
+        """The shim's shed, failure and fallback events are read."""
+        [line] = lines(shim_event(name))
+        assert parse_line(line) is not None
+
+    @pytest.mark.parametrize(
+        "line",
+        [
+            "",
+            "\n",
+            "2026-01-10 08:00:00 [info] code_node_executed backend=e2b\n",
+            '{"event": "code_node_executed", "environment": "prod"',
+            "[1, 2, 3]\n",
+            '"code_node_executed"\n',
+        ],
+        ids=["empty", "blank", "console", "truncated", "array", "string"],
+    )
+    def test_skips_lines_that_are_not_json_objects(self, line: str) -> None:
+        """Console output, truncated lines and JSON that is not an object are skipped."""
+        assert parse_line(line) is None
+
+    def test_skips_other_events(self) -> None:
+        """A JSON event the report does not read (e.g. flags_reloaded) is skipped."""
+        assert parse_line(json.dumps({"event": "flags_reloaded", "environment": "prod"})) is None
+
+    @pytest.mark.parametrize(
+        "broken",
+        [
+            {"environment": None},
+            {"backend": 3},
+            {"role": "spectator"},
+            {"outcome": "maybe"},
+        ],
+        ids=["environment", "backend", "role", "outcome"],
+    )
+    def test_skips_an_execution_event_missing_what_is_counted(
+        self, broken: dict[str, object]
+    ) -> None:
+        """An execution event with a missing or unknown environment, backend, role or outcome
+        is skipped rather than miscounted."""
+        [line] = lines({**executed(), **broken})
+        assert parse_line(line) is None
+
+    def test_skips_a_comparison_with_an_unknown_verdict(self) -> None:
+        """A comparison whose verdict is not match, ignored or mismatch is skipped."""
+        [line] = lines(compared(verdict="close enough"))
+        assert parse_line(line) is None
+
+
+class TestClassifyOutcome:
+    def test_ok(self) -> None:
+        """A successful run is `ok`."""
+        assert classify_outcome(executed()) == "ok"
+
+    @pytest.mark.parametrize("kind", ["runtime", "syntax", "timeout", "memory"])
+    def test_code_errors_are_user_errors(self, kind: str) -> None:
+        """A CodeExecutionError of any kind is the user's code failing."""
+        assert classify_outcome(executed(error="CodeExecutionError", kind=kind)) == "user"
+
+    def test_infrastructure_error(self) -> None:
+        """An InfrastructureError is the platform failing."""
+        event = executed(error="InfrastructureError", kind="infrastructure")
+        assert classify_outcome(event) == "infrastructure"
+
+    def test_configuration_error_counts_as_infrastructure(self) -> None:
+        """A ConfigurationError (e.g. a missing key) means the backend could not run the code."""
+        assert classify_outcome(executed(error="ConfigurationError")) == "infrastructure"
+
+    def test_validation_error_is_invalid_input(self) -> None:
+        """A ValidationError is the caller's input, neither the user's code nor the platform."""
+        assert classify_outcome(executed(error="ValidationError")) == "invalid"
+
+
+class TestEventTime:
+    def test_reads_structlog_timestamps(self) -> None:
+        """structlog's ISO timestamp with a Z suffix is read as UTC."""
+        moment = event_time({"timestamp": "2026-01-10T08:00:00.500000Z"})
+        assert moment == datetime(2026, 1, 10, 8, 0, 0, 500000, tzinfo=UTC)
+
+    def test_a_timestamp_without_offset_is_utc(self) -> None:
+        """A timestamp that names no offset is taken as UTC, so it compares with the others."""
+        assert event_time({"timestamp": "2026-01-10T08:00:00"}) == datetime(
+            2026, 1, 10, 8, tzinfo=UTC
+        )
+
+    @pytest.mark.parametrize("value", [None, 17, "yesterday"])
+    def test_unreadable_timestamps_are_none(self, value: object) -> None:
+        """A missing or malformed timestamp gives None instead of an error."""
+        assert event_time({"timestamp": value}) is None
+
+
+class TestOpenLog:
+    def test_reads_gzip_when_the_name_ends_in_gz(self, tmp_path: Path) -> None:
+        """A rotated, compressed log (`.gz`) is decompressed while read."""
+        path = tmp_path / "turnout.log.gz"
+        with gzip.open(path, "wt", encoding="utf-8") as stream:
+            stream.writelines(lines(executed()))
+        with open_log(path) as stream:
+            assert parse_line(stream.readline()) is not None
+
+    def test_dash_reads_stdin(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """`-` reads the lines from stdin."""
+        monkeypatch.setattr("sys.stdin", io.StringIO("".join(lines(executed()))))
+        with open_log("-") as stream:
+            assert parse_line(stream.readline()) is not None
+
+    def test_undecodable_bytes_do_not_raise(self, tmp_path: Path) -> None:
+        """Bytes that are not UTF-8 are replaced, so a binary file yields skipped lines."""
+        path = tmp_path / "binary.log"
+        path.write_bytes(b"\xff\xfe\x00garbage\n")
+        with open_log(path) as stream:
+            assert parse_line(stream.readline()) is None
