@@ -84,6 +84,11 @@ class TestParseFlagsValid:
         assert flags.environments["development"].legacy_may_load is True
         assert flags.environments["production"].legacy_may_load is False
 
+    def test_rampdown_keeps_legacy_loadable_as_the_way_back(self) -> None:
+        """In rampdown no decision uses legacy, but it may still load for a quick way back."""
+        text = 'schema_version = 1\n[environments.dev]\nstage = "rampdown"\n'
+        assert parse_flags(text).environments["dev"].legacy_may_load is True
+
     def test_complete_everywhere_means_legacy_may_not_load(self) -> None:
         """At complete with no other reachable stage, legacy may not load even if allowed."""
         text = 'schema_version = 1\n[environments.dev]\nstage = "complete"\n'

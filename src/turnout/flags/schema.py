@@ -216,8 +216,10 @@ class EnvironmentFlags(BaseModel):
 
     @property
     def legacy_may_load(self) -> bool:
-        """Whether the legacy backend may be constructed: not killed, and some stage needs it."""
-        return self.legacy_allowed and bool(self.reachable_stages & _LEGACY_STAGES)
+        """Whether the legacy backend may be constructed: not killed, and not every execution
+        is `complete`. In `rampdown` no decision uses legacy, but it stays loadable: it is
+        the way back (and explicit `--backend local-subprocess` runs still work)."""
+        return self.legacy_allowed and self.reachable_stages != {"complete"}
 
     @property
     def backend(self) -> str:

@@ -16,6 +16,9 @@ function __turnout_run(inlinePayload, payloadPath) {
   const vm = require('vm');
   const util = require('util');
   const userRequire = require;
+  // Captured before user code runs, which may replace process.stdout.write.
+  const outputStreams = [process.stdout, process.stderr];
+  const writeOf = outputStreams.map((stream) => stream.write);
   const FILENAME = '<code>';
   const PREFIX = '(async function (require, __turnout__) {\n';
 
@@ -183,8 +186,18 @@ function __turnout_run(inlinePayload, payloadPath) {
     return { ok: true, channel: 'none', value: null };
   }
 
+  // In script mode the process ends with the code, but only once everything the code wrote
+  // has reached the pipes: a write to a full pipe is queued, and exiting would drop it. An
+  // empty write's callback runs after every write queued before it.
+  function drained(stream, index) {
+    return new Promise((resolve) => {
+      try { writeOf[index].call(stream, '', () => resolve()); } catch (err) { resolve(); }
+    });
+  }
+
   return execute().then((outcome) => {
     writeOutcome(outcome);
-    if (scriptMode) process.exit(0);
+    if (!scriptMode) return undefined;
+    return Promise.all(outputStreams.map(drained)).then(() => process.exit(0));
   });
 }

@@ -241,6 +241,12 @@ def __turnout_run(inline_payload, payload_path):
                     "message": "the code called exit with status %r" % (status,),
                     "line": error_outcome(exc, "runtime")["line"], "traceback": None}
         except MemoryError as exc:
+            # The user's data still fills memory: release it before building the outcome,
+            # or building it raises MemoryError again and the outcome is lost.
+            user_globals.clear()
+            exc.__context__ = None
+            import gc
+            gc.collect()
             return error_outcome(exc, "memory")
         except ModuleNotFoundError as exc:
             return error_outcome(exc, "import")
