@@ -47,6 +47,15 @@ class TestValidate:
         assert "valid (schema version 1, 4 environments)" in out
         assert "staging      stage shadow; local-subprocess -> e2b; shadow sample 100%" in out
 
+    def test_full_rollout_to_another_stage_is_shown(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A rollout giving 100% to a stage other than the default is visible in the summary."""
+        path = tmp_path / "flags.toml"
+        path.write_text(document('stage = "shadow"\nrollout = { live = 100 }'), encoding="utf-8")
+        assert run("validate", str(path)) == 0
+        assert "rollout live 100%" in capsys.readouterr().out
+
     def test_every_problem_listed(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """An invalid file exits 1 and lists each problem with its line."""
         path = tmp_path / "flags.toml"

@@ -113,7 +113,9 @@ def _summary(environment: EnvironmentFlags) -> str:
         f"stage {environment.stage}",
         f"{environment.legacy_backend} -> {environment.target_backend}",
     ]
-    if len(ranges) > 1:
+    # Show the split whenever it is not simply "everything at the default stage": a rollout
+    # giving 100% to another stage (e.g. shadow + live = 100) must not read as "stage shadow".
+    if len(ranges) > 1 or (ranges and ranges[0][0] != environment.stage):
         parts.append(f"rollout {split}")
     if environment.reachable_stages & {"shadow", "live"}:
         parts.append(f"shadow sample {environment.shadow_sample_percent}%")
