@@ -15,7 +15,9 @@ os.environ.setdefault("TURNOUT_ENV", "test")
 
 @pytest.fixture(autouse=True)
 def _quiet_structlog() -> None:
-    """Keep structlog's default (stdout) renderer out of captured program output."""
+    """Start every test from one structlog configuration (a CLI test may have set a level
+    filter that would hide later tests' events), rendering nothing to stdout."""
+    structlog.reset_defaults()
     structlog.configure(
         processors=[structlog.processors.KeyValueRenderer()],
         logger_factory=structlog.ReturnLoggerFactory(),

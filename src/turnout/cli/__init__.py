@@ -11,12 +11,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from turnout.cli import backends, flags, rollout, run
+from turnout.cli import backends, conformance, flags, replay, rollout, run
 from turnout.registry import default_registry
 
 __all__ = ["main"]
 
-_COMMANDS = (run, backends, flags, rollout)
+_COMMANDS = (run, backends, flags, rollout, conformance, replay)
 
 
 def build_parser() -> argparse.ArgumentParser:

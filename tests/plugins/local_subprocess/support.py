@@ -1,16 +1,27 @@
-"""Helpers shared by these tests: quiet backend construction, tiny requests, process checks."""
+"""Helpers shared by these tests: quiet backend construction, tiny requests, process checks.
+
+Inside a PID namespace a program's pids mean nothing on the host, so tests that check
+whether a process survived give it a unique marker in its command line and look for that
+marker among the host's processes.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import uuid
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 import psutil
 import pytest
-from turnout_local_subprocess import LegacyBackendDeprecationWarning, LocalSubprocessBackend
+from turnout_local_subprocess import (
+    LegacyBackendDeprecationWarning,
+    LocalSubprocessBackend,
+    isolation,
+)
 from turnout_local_subprocess.cgroups import probe
 
 from turnout.backend import BackendSettings
@@ -21,6 +32,10 @@ from turnout.models import ExecutionRequest, ExecutionResult, Language
 PYTHON = os.path.realpath(sys.executable)
 HAS_CGROUPS = probe() is not None
 needs_cgroups = pytest.mark.skipif(not HAS_CGROUPS, reason="cgroup v1 memory is not writable")
+HAS_NAMESPACES = isolation.find()[0] is not None
+needs_namespaces = pytest.mark.skipif(
+    not HAS_NAMESPACES, reason="programs cannot run in their own PID namespace here"
+)
 
 BackendFactory = Callable[..., LocalSubprocessBackend]
 
@@ -61,6 +76,34 @@ def pids_in(text: str) -> list[int]:
     return [int(word) for word in text.split() if word.isdigit()]
 
 
+def new_marker() -> str:
+    return f"turnout-test-{uuid.uuid4().hex}"
+
+
+def marked(marker: str) -> list[psutil.Process]:
+    """Live host processes with `marker` in their command line (zombies excluded)."""
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        if process.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        if any(marker in part for part in process.info["cmdline"] or ()):
+            found.append(process)
+    return found
+
+
+def kill_marked(marker: str) -> None:
+    """Clean up after a test whose point is that something survives."""
+    for process in marked(marker):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+
+
 def exists(path: str | os.PathLike[str]) -> bool:
     """A synchronous existence check, for asserting after an execution has finished."""
     return os.path.exists(path)
+
+
+def host_mounts() -> str:
+    """The worker's mount table."""
+    with open("/proc/self/mountinfo") as handle:
+        return handle.read()

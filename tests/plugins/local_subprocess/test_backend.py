@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import dataclasses
 import json
 import os
 import resource
@@ -9,32 +12,53 @@ import uuid
 import warnings
 from pathlib import Path
 
+import psutil
 import pytest
 import structlog
 from turnout_local_subprocess import LegacyBackendDeprecationWarning, LocalSubprocessBackend
+from turnout_local_subprocess.cgroups import Jail
+from turnout_local_subprocess.cgroups import probe as probe_cgroups
+from turnout_local_subprocess.limits import Confinement
 
 from turnout.backend import BackendSettings, ExecutionBackend
-from turnout.errors import ConfigurationError, InfrastructureError
+from turnout.contract.outcome import decode_result
+from turnout.errors import CodeExecutionError, ConfigurationError, InfrastructureError
 
-from .support import BackendFactory, alive, exists, needs_cgroups, pids_in, request, run
+from .support import (
+    PYTHON,
+    BackendFactory,
+    alive,
+    exists,
+    host_mounts,
+    kill_marked,
+    marked,
+    needs_cgroups,
+    needs_namespaces,
+    new_marker,
+    request,
+    run,
+)
 
 ALLOWED_VARIABLES = {"PATH", "LANG", "LC_ALL", "HOME", "TZ"}
 
+# `{marker}` goes into the grandchild's command line, so the test can find it on the host.
 GRANDCHILD = """
 import subprocess, sys, time
-code = "import os, time; print(os.getpid(), flush=True); time.sleep(60)"
-subprocess.Popen([sys.executable, "-c", code])
+code = "import time; print('started', flush=True); time.sleep(60)"
+subprocess.Popen([sys.executable, "-c", code, "{marker}"])
 while True:
     time.sleep(0.05)
 """
 
+# Leaves the session and the working directory and ignores SIGTERM: out of reach of the
+# session kill and of the /proc scan of rlimit mode.
 ESCAPING_GRANDCHILD = """
 import subprocess, sys, time
 code = (
-    "import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-    "print(os.getpid(), flush=True); time.sleep(60)"
+    "import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); os.chdir('/'); "
+    "print('started', flush=True); time.sleep(60)"
 )
-subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+subprocess.Popen([sys.executable, "-c", code, "{marker}"], start_new_session=True)
 while True:
     time.sleep(0.05)
 """
@@ -111,10 +135,80 @@ class TestExitCodes:
         assert result.exit_code != 0
         assert "SyntaxError" in result.stderr
 
-    async def test_signal_death_is_killed(self, backend: LocalSubprocessBackend):
-        """A program killed by a signal reports `killed` and 128 + the signal number."""
-        result = await run(backend, "python", "import os, signal; os.kill(os.getpid(), 9)")
-        assert (result.termination, result.exit_code) == ("killed", 137)
+
+class TestSignalDeaths:
+    """A signal death turnout did not cause is the program's own: `exited` with 128 + n.
+
+    `killed` (a retryable infrastructure error) is kept for a sandbox ended from outside.
+    """
+
+    @pytest.fixture(params=["auto", False], ids=["namespace", "no-namespace"])
+    def either(self, request: pytest.FixtureRequest, make_backend: BackendFactory):
+        return make_backend(isolate_processes=request.param)
+
+    async def test_python_killing_itself_is_exited(self, either: LocalSubprocessBackend):
+        """os.kill(os.getpid(), 9) is exited with 137, with or without the namespace."""
+        result = await run(either, "python", "import os; os.kill(os.getpid(), 9)")
+        assert (result.termination, result.exit_code) == ("exited", 137)
+
+    async def test_segmentation_fault_is_exited(self, either: LocalSubprocessBackend):
+        """A segmentation fault is exited with 139, and nothing is added to stderr."""
+        result = await run(either, "python", "import ctypes; ctypes.string_at(0)")
+        assert (result.termination, result.exit_code, result.stderr) == ("exited", 139, "")
+
+    async def test_node_killing_itself_is_exited(self, either: LocalSubprocessBackend):
+        """process.kill(process.pid, 'SIGKILL') is exited with 137."""
+        result = await run(either, "javascript", "process.kill(process.pid, 'SIGKILL');")
+        assert (result.termination, result.exit_code) == ("exited", 137)
+
+    async def test_python_sigterm_to_itself_is_exited(self, either: LocalSubprocessBackend):
+        """A default-handled SIGTERM the program sends itself ends it (143), as anywhere."""
+        result = await run(either, "python", "import os, signal; os.kill(os.getpid(), 15)")
+        assert (result.termination, result.exit_code) == ("exited", 143)
+
+    async def test_self_kill_decodes_as_a_runtime_error(self, either: LocalSubprocessBackend):
+        """Through turnout's decoder the self-kill is the code's runtime error, not retryable."""
+        result = await run(either, "python", "import os; os.kill(os.getpid(), 9)")
+        with pytest.raises(CodeExecutionError) as caught:
+            decode_result(
+                result,
+                language="python",
+                timeout_ms=10_000,
+                max_result_bytes=1 << 20,
+                backend="local-subprocess",
+            )
+        assert caught.value.kind == "runtime"
+        assert "exit code 137" in str(caught.value)
+
+    @needs_namespaces
+    async def test_sandbox_killed_from_outside_is_killed(self, backend: LocalSubprocessBackend):
+        """The namespace's init killed from the host is `killed`: retryable infrastructure."""
+        marker = new_marker()
+        program = (
+            "import subprocess, sys, time\n"
+            f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', '{marker}'])\n"
+            "time.sleep(60)"
+        )
+        task = asyncio.create_task(run(backend, "python", program, timeout_ms=30_000))
+        child = await _first_marked(marker)
+        init = child.parent().parent()
+        assert "turnout-init" in init.cmdline()
+        init.kill()
+        result = await task
+        # util-linux 2.38 turns its child's SIGKILL into exit status 1, later ones into a
+        # SIGKILL of its own (137); the init's missing report decides either way.
+        assert result.termination == "killed"
+        assert result.exit_code in (None, 137)
+        assert marked(marker) == []
+        with pytest.raises(InfrastructureError) as caught:
+            decode_result(
+                result,
+                language="python",
+                timeout_ms=30_000,
+                max_result_bytes=1 << 20,
+                backend="local-subprocess",
+            )
+        assert caught.value.retryable is True
 
 
 class TestFiles:
@@ -215,6 +309,108 @@ class TestEnvironment:
         assert os.environ["PATH"] == environ["PATH"]
 
 
+# Looks for the secrets everywhere a program could: its own environment, its parent's,
+# PID 1's, the worker's and the holder's by pid, and every /proc/<pid>/environ it can see.
+SECRET_HUNT = """
+import json, os
+found = {{}}
+places = {{"os.environ": "\\0".join(f"{{k}}={{v}}" for k, v in os.environ.items()).encode()}}
+for pid in ["self", str(os.getppid()), "1", "{worker}", "{holder}"] + os.listdir("/proc"):
+    if pid == "self" or pid.isdigit():
+        try:
+            with open(f"/proc/{{pid}}/environ", "rb") as handle:
+                places[f"/proc/{{pid}}/environ"] = handle.read()
+        except OSError:
+            pass
+for place, data in places.items():
+    for secret in ({secrets}):
+        if secret.encode() in data:
+            found.setdefault(place, []).append(secret)
+print(json.dumps({{"found": found, "looked": len(places)}}))
+"""
+
+
+class TestHostSecrets:
+    """Secrets in the worker's (or an ancestor's) environment stay out of user code's reach.
+
+    /proc/<pid>/environ shows the environment a process was started with, so a secret
+    planted with os.environ in this test process would not show there even if the test
+    failed. A holder process started with the secrets stands in for the worker's
+    ancestors (shell, supervisor, CI runner) and for a worker started with them.
+    """
+
+    KEY = "e2b_secret_planted_by_test"
+
+    @pytest.fixture
+    def holder(self, monkeypatch: pytest.MonkeyPatch):
+        canary = f"canary-{uuid.uuid4().hex}"
+        monkeypatch.setenv("E2B_API_KEY", self.KEY)
+        monkeypatch.setenv("TURNOUT_TEST_CANARY", canary)
+        process = psutil.Popen(
+            ["sleep", "60"], env={"E2B_API_KEY": self.KEY, "TURNOUT_TEST_CANARY": canary}
+        )
+        yield process, canary
+        process.kill()
+        process.wait()
+
+    def hunt(self, holder: tuple[psutil.Popen, str]) -> str:
+        process, canary = holder
+        return SECRET_HUNT.format(
+            worker=os.getpid(), holder=process.pid, secrets=repr((self.KEY, canary))
+        )
+
+    @needs_namespaces
+    async def test_python_finds_no_secret_anywhere(
+        self, backend: LocalSubprocessBackend, holder: tuple[psutil.Popen, str]
+    ):
+        """With the namespace, no environ the program can open holds a planted secret."""
+        seen = json.loads((await run(backend, "python", self.hunt(holder))).stdout)
+        assert seen["found"] == {}
+        assert seen["looked"] >= 3  # os.environ, /proc/self and /proc/1 at least
+
+    @needs_namespaces
+    async def test_node_finds_no_secret_anywhere(
+        self, backend: LocalSubprocessBackend, holder: tuple[psutil.Popen, str]
+    ):
+        """Node scanning every /proc/<pid>/environ it can see finds no planted secret."""
+        _, canary = holder
+        program = (
+            "const fs = require('fs'); const found = [];\n"
+            "for (const pid of ['self', '1', String(process.ppid), ...fs.readdirSync('/proc')]) {\n"
+            "  let data = ''; try { data = fs.readFileSync(`/proc/${pid}/environ`, 'latin1'); }"
+            " catch (e) { continue; }\n"
+            f"  if (data.includes('{canary}') || data.includes('{self.KEY}')) found.push(pid);\n"
+            "}\n"
+            "console.log(JSON.stringify(found));"
+        )
+        result = await run(backend, "javascript", program)
+        assert json.loads(result.stdout) == []
+
+    @needs_namespaces
+    async def test_program_sees_only_its_namespace(self, backend: LocalSubprocessBackend):
+        """The program is not PID 1, its parent is the namespace's init, and /proc shows
+        no process of the host."""
+        program = (
+            "import os\n"
+            "pids = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())\n"
+            "print(os.getpid(), os.getppid(), pids)"
+        )
+        pid, parent, visible = (await run(backend, "python", program)).stdout.split(" ", 2)
+        assert int(pid) > 1
+        assert int(parent) == 1
+        assert json.loads(visible) == [1, int(pid)]
+
+    async def test_without_the_namespace_the_holder_is_readable(
+        self, make_backend: BackendFactory, holder: tuple[psutil.Popen, str]
+    ):
+        """With isolate_processes = false the same hunt finds the secrets (the test is able
+        to see a leak), and the capability says so."""
+        backend = make_backend(isolate_processes=False)
+        seen = json.loads((await run(backend, "python", self.hunt(holder))).stdout)
+        assert f"/proc/{holder[0].pid}/environ" in seen["found"]
+        assert backend.capabilities.host_environment_visible is True
+
+
 class TestWorkingDirectory:
     """Each execution gets a fresh private directory that is removed afterwards."""
 
@@ -253,6 +449,88 @@ class TestWorkingDirectory:
         assert not control.startswith(cwd)
 
 
+@needs_namespaces
+class TestScratchDirectories:
+    """/tmp, /var/tmp and /dev/shm are private to each execution and go with it."""
+
+    async def test_scratch_files_do_not_persist(self, backend: LocalSubprocessBackend):
+        """Files left in the scratch directories are not there for the next execution, nor
+        on the host."""
+        name = new_marker()
+        places = [f"/tmp/{name}", f"/var/tmp/{name}", f"/dev/shm/{name}"]
+        write = f"for path in {places!r}:\n    open(path, 'w').write('x')\nprint('written')"
+        check = f"import os\nprint([p for p in {places!r} if os.path.exists(p)])"
+        assert (await run(backend, "python", write)).stdout == "written\n"
+        assert (await run(backend, "python", check)).stdout == "[]\n"
+        assert [path for path in places if exists(path)] == []
+
+    async def test_host_tmp_is_hidden(self, backend: LocalSubprocessBackend, tmp_path: Path):
+        """The host's /tmp (other executions' directories too) is not visible; the private
+        one is writable through tempfile."""
+        secret = tmp_path / "host-only.txt"
+        secret.write_text("host")
+        program = (
+            "import glob, os, tempfile\n"
+            f"print(os.path.exists({str(secret)!r}), len(glob.glob('/tmp/turnout-local-*')))\n"
+            "with tempfile.NamedTemporaryFile() as handle:\n"
+            "    print(os.path.dirname(handle.name))"
+        )
+        result = await run(backend, "python", program)
+        assert result.stdout == "False 1\n/tmp\n"
+
+    async def test_mounts_do_not_reach_the_host(self, backend: LocalSubprocessBackend):
+        """Nothing the namespace mounted shows in the worker's mount table."""
+        result = await run(backend, "python", "import os; print(os.getcwd())")
+        root = str(Path(result.stdout.strip()).parent)
+        assert root not in host_mounts()
+
+    async def test_paths_resolve_as_on_the_host(self, backend: LocalSubprocessBackend):
+        """cwd, HOME and the program path are the host's paths, so Node's script-mode check
+        (path.resolve(process.argv[1]) === __filename) holds."""
+        program = (
+            "const path = require('path');\n"
+            "console.log(path.resolve(process.argv[1]) === __filename, process.cwd() === "
+            "process.env.HOME, require('fs').existsSync(__filename));"
+        )
+        result = await run(backend, "javascript", program)
+        assert result.stdout == "true true true\n"
+
+    async def test_workspace_path_with_spaces(
+        self, make_backend: BackendFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ):
+        """A temporary directory whose path has spaces works (fstab escaping)."""
+        spaced = tmp_path / "with space\tand tab"
+        spaced.mkdir()
+        monkeypatch.setattr("tempfile.tempdir", str(spaced))
+        backend = make_backend()
+        program = "open('/tmp/x', 'w').write('y'); import os; print(os.getcwd())"
+        result = await run(backend, "python", program)
+        assert result.stdout.startswith(str(spaced))
+        assert result.exit_code == 0
+
+    async def test_interpreter_under_tmp_is_explained(
+        self, make_backend: BackendFactory, tmp_path: Path
+    ):
+        """An interpreter under /tmp cannot be started in the namespace; the error says why."""
+        link = tmp_path / "python3"
+        link.symlink_to(PYTHON)
+        backend = make_backend(python=str(link))
+        with pytest.raises(InfrastructureError, match="isolate_processes = false") as caught:
+            await run(backend, "python", "pass")
+        assert caught.value.started is False
+
+    async def test_setup_failure_is_infrastructure(self, make_backend: BackendFactory):
+        """When the init cannot prepare the namespace, the program never ran: an
+        InfrastructureError with started=False carrying what the init said."""
+        backend = make_backend()
+        namespaces = backend._namespaces
+        assert namespaces is not None
+        backend._namespaces = dataclasses.replace(namespaces, mount="/bin/false")
+        with pytest.raises(InfrastructureError, match="could not set up") as caught:
+            await run(backend, "python", "print('ran')")
+        assert caught.value.started is False
+
+
 class TestTimeout:
     """At the wall-clock bound everything the program started is killed, promptly."""
 
@@ -265,22 +543,56 @@ class TestTimeout:
 
     async def test_grandchild_is_killed(self, backend: LocalSubprocessBackend):
         """A process the program started dies with it at the timeout."""
+        marker = new_marker()
         started = time.monotonic()
-        result = await run(backend, "python", GRANDCHILD, timeout_ms=1000)
+        result = await run(backend, "python", GRANDCHILD.format(marker=marker), timeout_ms=1000)
         assert time.monotonic() - started < 1.5
-        assert result.termination == "timeout"
-        (grandchild,) = pids_in(result.stdout)
-        assert not alive(grandchild)
+        assert (result.termination, result.stdout) == ("timeout", "started\n")
+        assert marked(marker) == []
 
     @needs_cgroups
-    async def test_escaped_grandchild_is_killed(self, backend: LocalSubprocessBackend):
-        """A grandchild in its own session that ignores SIGTERM is killed through the cgroup."""
+    async def test_escaped_grandchild_is_killed_by_the_cgroup(self, make_backend: BackendFactory):
+        """Without the namespace, a grandchild that left the session and the directory and
+        ignores SIGTERM is killed through the cgroup."""
+        backend = make_backend(isolate_processes=False)
+        marker = new_marker()
         started = time.monotonic()
-        result = await run(backend, "python", ESCAPING_GRANDCHILD, timeout_ms=1000)
+        program = ESCAPING_GRANDCHILD.format(marker=marker)
+        result = await run(backend, "python", program, timeout_ms=1000)
         assert time.monotonic() - started < 1.5
-        assert result.termination == "timeout"
-        (grandchild,) = pids_in(result.stdout)
-        assert not alive(grandchild)
+        assert (result.termination, result.stdout) == ("timeout", "started\n")
+        assert marked(marker) == []
+
+    @needs_namespaces
+    async def test_escaped_grandchild_is_killed_by_the_namespace(
+        self, make_backend: BackendFactory
+    ):
+        """Without cgroups, the same escapee dies with the namespace's init."""
+        backend = make_backend(use_cgroups=False)
+        marker = new_marker()
+        started = time.monotonic()
+        program = ESCAPING_GRANDCHILD.format(marker=marker)
+        result = await run(backend, "python", program, timeout_ms=1000)
+        assert time.monotonic() - started < 1.5
+        assert (result.termination, result.stdout) == ("timeout", "started\n")
+        assert marked(marker) == []
+
+    async def test_rlimit_mode_without_namespace_returns_on_time_despite_an_escapee(
+        self, make_backend: BackendFactory
+    ):
+        """With neither cgroups nor the namespace, the escapee is out of reach (as
+        documented) and holds stdout open; the call still returns within the bound."""
+        backend = make_backend(use_cgroups=False, isolate_processes=False)
+        marker = new_marker()
+        try:
+            started = time.monotonic()
+            program = ESCAPING_GRANDCHILD.format(marker=marker)
+            result = await run(backend, "python", program, timeout_ms=1000)
+            assert time.monotonic() - started < 1.5
+            assert result.termination == "timeout"
+            assert len(marked(marker)) == 1
+        finally:
+            kill_marked(marker)
 
     async def test_pending_await_times_out(self, backend: LocalSubprocessBackend):
         """A JavaScript await that never settles is stopped at the timeout."""
@@ -296,30 +608,52 @@ class TestTimeout:
         result = await run(backend, "python", program, timeout_ms=500)
         assert (result.termination, result.stdout) == ("timeout", "started\n")
 
+    @pytest.mark.parametrize(
+        "options",
+        [{}, {"use_cgroups": False}, {"isolate_processes": False}],
+        ids=["default", "namespace-only", "cgroup-or-session-only"],
+    )
     async def test_background_process_does_not_hold_the_result(
-        self, backend: LocalSubprocessBackend
+        self, make_backend: BackendFactory, options: dict[str, object]
     ):
         """A program that exits leaving a process on its pipes returns at once; that dies."""
+        backend = make_backend(**options)
+        marker = new_marker()
         program = (
             "import subprocess, sys\n"
             "code = 'import time; time.sleep(60)'\n"
-            "child = subprocess.Popen([sys.executable, '-c', code], start_new_session=True)\n"
-            "print(child.pid)"
+            f"subprocess.Popen([sys.executable, '-c', code, '{marker}'], start_new_session=True)\n"
+            "print('started')"
         )
         started = time.monotonic()
         result = await run(backend, "python", program, timeout_ms=30_000)
         assert time.monotonic() - started < 5
         assert (result.termination, result.exit_code) == ("exited", 0)
-        (background,) = pids_in(result.stdout)
-        assert not alive(background)
+        assert marked(marker) == []
+
+    @needs_namespaces
+    async def test_daemon_left_behind_dies_with_the_namespace(self, make_backend: BackendFactory):
+        """Without cgroups, a daemon (new session, cwd /) left by a program that returned
+        normally dies when the program's namespace ends."""
+        backend = make_backend(use_cgroups=False)
+        marker = new_marker()
+        program = (
+            "import subprocess, sys\n"
+            "code = \"import os, time; os.chdir('/'); time.sleep(60)\"\n"
+            f"subprocess.Popen([sys.executable, '-c', code, '{marker}'], start_new_session=True,"
+            " stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        )
+        result = await run(backend, "python", program)
+        assert (result.termination, result.exit_code) == ("exited", 0)
+        assert marked(marker) == []
 
     async def test_rlimit_mode_kills_the_session(self, make_backend: BackendFactory):
-        """Without cgroups, the timeout still kills the program's grandchildren."""
-        backend = make_backend(use_cgroups=False)
-        result = await run(backend, "python", GRANDCHILD, timeout_ms=1000)
-        assert result.termination == "timeout"
-        (grandchild,) = pids_in(result.stdout)
-        assert not alive(grandchild)
+        """Without cgroups or the namespace, the timeout still kills the grandchildren."""
+        backend = make_backend(use_cgroups=False, isolate_processes=False)
+        marker = new_marker()
+        result = await run(backend, "python", GRANDCHILD.format(marker=marker), timeout_ms=1000)
+        assert (result.termination, result.stdout) == ("timeout", "started\n")
+        assert marked(marker) == []
 
 
 class TestOutputCap:
@@ -376,6 +710,25 @@ class TestMemory:
         assert result.termination in ("exited", "memory")
         assert result.exit_code != 0
 
+    async def test_memory_rlimit_is_on_the_interpreter(self, make_backend: BackendFactory):
+        """Python runs under RLIMIT_AS and Node under RLIMIT_DATA (never RLIMIT_AS), both
+        at memory_mb, hard and soft."""
+        backend = make_backend(memory_mb=256)
+        python = await run(
+            backend,
+            "python",
+            "import resource as r; print(r.getrlimit(r.RLIMIT_AS), r.getrlimit(r.RLIMIT_CORE))",
+        )
+        assert python.stdout == f"({256 << 20}, {256 << 20}) (0, 0)\n"
+        node = await run(
+            backend,
+            "javascript",
+            "const l = require('fs').readFileSync('/proc/self/limits', 'utf8').split('\\n');\n"
+            "console.log(l.filter((x) => /^Max (data size|address space)/.test(x))"
+            ".map((x) => x.split(/\\s{2,}/).slice(1, 3).join(' ')).join('; '));",
+        )
+        assert node.stdout == f"{256 << 20} {256 << 20}; unlimited unlimited\n"
+
     @needs_cgroups
     async def test_cgroup_oom_kill_is_memory(self, make_backend: BackendFactory):
         """Processes that together exceed the cgroup limit end the run as `memory`."""
@@ -393,26 +746,24 @@ class TestMemory:
 class TestCancellation:
     """Cancelling an execution kills the program, cleans up and re-raises."""
 
-    async def test_cancel_kills_and_cleans_up(
-        self, backend: LocalSubprocessBackend, tmp_path: Path
-    ):
-        """The program's process and working directory are gone after the cancellation."""
-        marker = tmp_path / "started"
+    async def test_cancel_kills_and_cleans_up(self, backend: LocalSubprocessBackend):
+        """The program, its child and its working directory are gone after the cancellation."""
+        marker = new_marker()
         program = (
-            "import os, time\n"
-            f"open({str(marker)!r}, 'w').write(f'{{os.getpid()}} {{os.getcwd()}}')\n"
+            "import subprocess, sys, time\n"
+            f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', '{marker}'])\n"
             "time.sleep(60)"
         )
         task = asyncio.create_task(run(backend, "python", program, timeout_ms=30_000))
-        for _ in range(500):
-            if marker.exists() and marker.read_text():
-                break
-            await asyncio.sleep(0.01)
-        pid, workdir = marker.read_text().split(" ", 1)
+        child = await _first_marked(marker)
+        program_process = child.parent()
+        workdir = program_process.cwd()
+        assert Path(workdir).name == "work"
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert not alive(int(pid))
+        assert not alive(program_process.pid)
+        assert marked(marker) == []
         assert not exists(workdir)
 
 
@@ -468,8 +819,53 @@ class TestConstruction:
         assert (capabilities.isolation, capabilities.network_access) == ("process", True)
         assert (capabilities.max_timeout_ms, capabilities.max_output_bytes) == (300_000, 4096)
         assert (capabilities.memory_limit_mb, capabilities.max_result_bytes) == (300, 64 << 20)
-        assert capabilities.host_environment_visible is False
         assert capabilities.supports_typescript is False
+
+    @needs_namespaces
+    def test_namespace_capabilities(self, make_backend: BackendFactory):
+        """With the namespace (auto, here) the host environment and a shared /tmp are
+        out of reach, and the capabilities say so."""
+        capabilities = make_backend().capabilities
+        assert capabilities.host_environment_visible is False
+        assert capabilities.persistent_filesystem is False
+
+    def test_without_namespace_capabilities_admit_it(self, make_backend: BackendFactory):
+        """isolate_processes = false: the worker's environment is readable through /proc
+        and /tmp is shared, so both capabilities say True."""
+        capabilities = make_backend(isolate_processes=False).capabilities
+        assert capabilities.host_environment_visible is True
+        assert capabilities.persistent_filesystem is True
+
+    def test_required_namespace_missing_refuses(self, monkeypatch: pytest.MonkeyPatch):
+        """isolate_processes = true where namespaces do not work is a ConfigurationError
+        that says why."""
+        monkeypatch.setattr(
+            "turnout_local_subprocess.isolation.find", lambda: (None, "unshare: not permitted")
+        )
+        with pytest.raises(ConfigurationError, match=r"isolate_processes.*unshare: not permitted"):
+            LocalSubprocessBackend(BackendSettings(options={"isolate_processes": True}))
+
+    def test_auto_without_namespace_falls_back_and_says_so(
+        self, make_backend: BackendFactory, monkeypatch: pytest.MonkeyPatch
+    ):
+        """isolate_processes = "auto" where namespaces do not work loads without them, logs
+        why, and reports the host environment as visible."""
+        monkeypatch.setattr(
+            "turnout_local_subprocess.isolation.find", lambda: (None, "unshare: not permitted")
+        )
+        with structlog.testing.capture_logs() as logs:
+            backend = make_backend()
+        assert backend.capabilities.host_environment_visible is True
+        (event,) = [log for log in logs if log["event"] == "process_isolation_unavailable"]
+        assert event["reason"] == "unshare: not permitted"
+        (loaded,) = [log for log in logs if log["event"] == "legacy_backend_loaded"]
+        assert loaded["process_isolation"] == "none"
+
+    def test_worker_is_made_undumpable(self, make_backend: BackendFactory):
+        """By default the worker process is marked not dumpable (PR_GET_DUMPABLE is 0)."""
+        make_backend()
+        libc = ctypes.CDLL(None, use_errno=True)
+        assert libc.prctl(3, 0, 0, 0, 0) == 0  # PR_GET_DUMPABLE
 
     @needs_cgroups
     def test_cgroup_enforcement_is_reported(self, make_backend: BackendFactory):
@@ -494,6 +890,54 @@ class TestConstruction:
             True,
         )
         assert "DEPRECATED" in LocalSubprocessBackend.description
+
+
+class TestCleanup:
+    """After the run: what is left is reported by name, and the call does not wait long."""
+
+    async def test_survivors_are_reported_as_such(
+        self, make_backend: BackendFactory, monkeypatch: pytest.MonkeyPatch
+    ):
+        """Processes that outlive the kill are `processes_survived`; in rlimit mode there
+        is no cgroup, so no `cgroup_not_removed`. The call returns within its budget and
+        the rest of the clean-up finishes in the background."""
+        backend = make_backend(use_cgroups=False)
+        monkeypatch.setattr(Confinement, "kill_all", lambda self: False)
+        monkeypatch.setattr("turnout_local_subprocess.limits.RELEASE_TIMEOUT_S", 0.5)
+        with structlog.testing.capture_logs() as logs:
+            started = time.monotonic()
+            result = await run(backend, "python", "pass")
+            returned = time.monotonic() - started
+            await backend.aclose()
+        events = [log["event"] for log in logs]
+        assert result.exit_code == 0
+        assert returned < result.timings_ms["run"] / 1000 + 0.4
+        assert "processes_survived" in events
+        assert "cgroup_not_removed" not in events
+        assert "workdir_not_removed" not in events
+
+    @needs_cgroups
+    async def test_undeletable_cgroup_is_reported_as_such(
+        self, make_backend: BackendFactory, monkeypatch: pytest.MonkeyPatch
+    ):
+        """A jail whose members are all gone but which cannot be removed is
+        `cgroup_not_removed`, not `processes_survived`."""
+        backend = make_backend()
+        monkeypatch.setattr("turnout_local_subprocess.limits.RELEASE_TIMEOUT_S", 0.05)
+        monkeypatch.setattr(Jail, "remove_empty", lambda self: False)
+        with structlog.testing.capture_logs() as logs:
+            await run(backend, "python", "pass")
+            await backend.aclose()
+        monkeypatch.undo()
+        assert [log for log in logs if log["event"] == "processes_survived"] == []
+        (event,) = [log for log in logs if log["event"] == "cgroup_not_removed"]
+        host = probe_cgroups()
+        assert host is not None
+        left = [parent / event["cgroup"] for parent in (host.memory, host.pids) if parent]
+        assert left[0].is_dir()
+        for directory in left:
+            with contextlib.suppress(FileNotFoundError):
+                directory.rmdir()
 
 
 class TestInterpreters:
@@ -543,3 +987,14 @@ class TestClose:
         with pytest.raises(InfrastructureError) as caught:
             await backend.execute(request("python", "pass"))
         assert caught.value.retryable is False
+
+
+async def _first_marked(marker: str, timeout_s: float = 10.0) -> psutil.Process:
+    """Wait for the host process with `marker` in its command line to appear."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = marked(marker)
+        if found:
+            return found[0]
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no process with {marker} appeared")

@@ -6,7 +6,7 @@ import resource
 import subprocess
 from pathlib import Path
 
-from turnout_local_subprocess.limits import Confinement, node_heap_mb
+from turnout_local_subprocess.limits import Confinement, Released, node_heap_mb
 
 from turnout.models import Language
 
@@ -36,6 +36,28 @@ class TestRlimits:
         assert resource.RLIMIT_AS not in limits
         assert limits[resource.RLIMIT_DATA] == 256 << 20
 
+    def test_shell_limit_matches(self, tmp_path: Path):
+        """The init's `ulimit` sets the same limit: -v (RLIMIT_AS) for Python, -d for Node."""
+        assert confinement("python", tmp_path).shell_limit == ("-v", 256 * 1024)
+        assert confinement("javascript", tmp_path).shell_limit == ("-d", 256 * 1024)
+
+    def test_isolated_preexec_leaves_memory_to_the_init(self, tmp_path: Path):
+        """With namespaces the child (unshare) gets RLIMIT_CORE only, not the memory limit."""
+        isolated = Confinement.create(
+            "python", memory_mb=256, pids_max=64, workdir=tmp_path, cgroups=None, isolated=True
+        )
+        with isolated.preexec() as preexec:
+            child = subprocess.Popen(["sleep", "60"], preexec_fn=preexec)
+        try:
+            limits = Path(f"/proc/{child.pid}/limits").read_text()
+        finally:
+            child.kill()
+            child.wait()
+        address_space = next(line for line in limits.splitlines() if "address space" in line)
+        core = next(line for line in limits.splitlines() if "core file" in line)
+        assert address_space.split()[3:5] == ["unlimited", "unlimited"]
+        assert core.split()[4:6] == ["0", "0"]
+
     def test_node_heap_is_below_the_memory_limit(self):
         """V8's heap cap sits below the memory limit so V8 fails before the kernel kills."""
         assert node_heap_mb(512) == 384
@@ -54,7 +76,7 @@ class TestFallbackKill:
         try:
             assert held.kill_all() is False
             assert await straggler.wait() == -9
-            assert await held.release() is True
+            assert await held.release() == Released()
         finally:
             with contextlib.suppress(ProcessLookupError):
                 straggler.kill()

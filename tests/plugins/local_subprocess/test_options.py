@@ -15,6 +15,7 @@ class TestParseOptions:
         assert (options.memory_mb, options.pids_max, options.max_concurrency) == (512, 256, 8)
         assert (options.output_cap_bytes, options.max_result_bytes) == (MIB, 64 * MIB)
         assert (options.python, options.node, options.use_cgroups) == (None, None, "auto")
+        assert (options.isolate_processes, options.undumpable_worker) == ("auto", True)
 
     def test_unknown_option_is_named(self):
         """A misspelt option is refused, named, and the known options are listed."""
@@ -42,3 +43,19 @@ class TestParseOptions:
         """use_cgroups = "yes" is refused instead of being read as true."""
         with pytest.raises(ConfigurationError, match="'use_cgroups'"):
             parse_options({"use_cgroups": "yes"})
+
+    @pytest.mark.parametrize("value", ["auto", True, False])
+    def test_isolate_processes_values(self, value: object):
+        """isolate_processes accepts "auto", true and false."""
+        assert parse_options({"isolate_processes": value}).isolate_processes == value
+
+    def test_isolate_processes_rejects_other_strings(self):
+        """isolate_processes = "on" is refused instead of being read as true."""
+        with pytest.raises(ConfigurationError, match="'isolate_processes'"):
+            parse_options({"isolate_processes": "on"})
+
+    def test_undumpable_worker_is_a_bool(self):
+        """undumpable_worker takes booleans only."""
+        assert parse_options({"undumpable_worker": False}).undumpable_worker is False
+        with pytest.raises(ConfigurationError, match="'undumpable_worker'"):
+            parse_options({"undumpable_worker": "no"})

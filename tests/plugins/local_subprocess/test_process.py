@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from turnout_local_subprocess.process import RunOutcome, run_program
+from turnout_local_subprocess.process import KILL_GRACE_S, RunOutcome, run_program
 
 from turnout.errors import InfrastructureError
 
@@ -21,6 +21,7 @@ async def run_python(
     *,
     timeout_s: float = 10.0,
     preexec: Callable[[], None] = lambda: None,
+    report_pipe: bool = False,
 ) -> RunOutcome:
     """Run Python code through run_program, killing only the process group."""
     started: list[int] = []
@@ -38,6 +39,7 @@ async def run_python(
         output_cap=1 << 20,
         on_start=started.append,
         kill_all=kill_group,
+        report_pipe=report_pipe,
     )
 
 
@@ -53,6 +55,31 @@ class TestRunProgram:
         """At the deadline the group is killed and the outcome says timed out."""
         outcome = await run_python("while True: pass", tmp_path, timeout_s=0.3)
         assert (outcome.timed_out, outcome.returncode) == (True, -signal.SIGKILL)
+
+    async def test_timeout_with_a_pipe_holder_stays_within_the_grace(self, tmp_path: Path):
+        """Reaping and draining share one grace: a process that escaped the kill and holds
+        stdout delays the return past the deadline by at most KILL_GRACE_S (plus slack)."""
+        code = (
+            "import subprocess, time\n"
+            "holder = subprocess.Popen(['sleep', '60'], start_new_session=True)\n"
+            "print(holder.pid, flush=True)\n"
+            "while True: time.sleep(1)"
+        )
+        started = time.monotonic()
+        outcome = await run_python(code, tmp_path, timeout_s=0.5)
+        elapsed = time.monotonic() - started
+        (holder,) = pids_in(outcome.stdout.text())
+        os.kill(holder, signal.SIGKILL)
+        assert outcome.timed_out is True
+        assert elapsed < 0.5 + KILL_GRACE_S + 0.25
+
+    async def test_report_pipe(self, tmp_path: Path):
+        """With a report pipe, stdin is its write end and what was written there comes
+        back; without one, `report` is None."""
+        wrote = await run_python("import os; os.write(0, b'xe0')", tmp_path, report_pipe=True)
+        silent = await run_python("pass", tmp_path, report_pipe=True)
+        plain = await run_python("pass", tmp_path)
+        assert (wrote.report, silent.report, plain.report) == (b"xe0", b"", None)
 
     async def test_escaped_pipe_holder_does_not_hang(self, tmp_path: Path):
         """A process that escaped the kill and holds stdout open only delays by the grace."""

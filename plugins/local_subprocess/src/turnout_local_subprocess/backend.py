@@ -2,17 +2,20 @@
 
 Kept so environments can keep running while they move to a sandboxing backend. It is
 honest about what it is: isolation is a process (no network cut, the host's filesystem
-is visible), memory is bounded by a cgroup where the host allows it and by rlimits
-otherwise, and `capabilities` says which.
+is visible, the program runs as the worker's user), in its own PID and mount namespace
+where the host allows it (`isolation`), memory is bounded by a cgroup where the host
+allows it and by rlimits otherwise, and `capabilities` says which.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import sys
 import time
+from pathlib import Path
 from typing import ClassVar
 
 import structlog
@@ -27,8 +30,9 @@ from turnout.models import (
     Language,
     Termination,
 )
-from turnout_local_subprocess import cgroups
+from turnout_local_subprocess import cgroups, isolation
 from turnout_local_subprocess.deprecation import announce_legacy_load, refuse_if_disallowed
+from turnout_local_subprocess.isolation import InitReport, Namespaces
 from turnout_local_subprocess.limits import Confinement, node_heap_mb
 from turnout_local_subprocess.options import BACKEND_ID, LocalSubprocessOptions, parse_options
 from turnout_local_subprocess.process import RunOutcome, run_program
@@ -47,6 +51,10 @@ INTERPRETERS: dict[Language, tuple[str, str]] = {
     "javascript": ("node", "node"),
 }
 HEAP_EXHAUSTED = ("JavaScript heap out of memory", "Reached heap limit")
+# After the kill grace of run_program (0.2 s), how long execute() waits for the jail to be
+# released and the directory removed before returning; whatever is not done by then
+# finishes in the background. Together they keep a timed-out call within timeout + 0.5 s.
+CLEANUP_BUDGET_S = 0.2
 
 
 class LocalSubprocessBackend:
@@ -63,9 +71,17 @@ class LocalSubprocessBackend:
         refuse_if_disallowed(settings)
         self._options = parse_options(settings.options)
         self._cgroups = _select_cgroups(self._options)
+        self._namespaces = _select_namespaces(self._options)
+        if self._options.undumpable_worker and not isolation.mark_worker_undumpable():
+            logger.warning("worker_not_undumpable", reason="prctl(PR_SET_DUMPABLE, 0) failed")
         self._interpreters: dict[Language, str] = {}
         self._slots: asyncio.Semaphore | None = None
         self._closed = False
+        self._cleanups: set[asyncio.Task[None]] = set()
+        # With namespaces user code sees no other process's /proc entry, so neither the
+        # worker's environment nor its ancestors'; and its /tmp, /var/tmp and /dev/shm are
+        # private. Without them, same-user code can read /proc/<worker pid>/environ.
+        isolated = self._namespaces is not None
         self._capabilities = Capabilities(
             languages=frozenset(INTERPRETERS),
             isolation="process",
@@ -75,10 +91,15 @@ class LocalSubprocessBackend:
             max_result_bytes=self._options.max_result_bytes,
             memory_limit_mb=self._options.memory_mb,
             memory_enforcement="cgroup" if self._cgroups is not None else "rlimit",
-            host_environment_visible=False,
+            host_environment_visible=not isolated,
             supports_typescript=False,
+            persistent_filesystem=not isolated,
         )
-        announce_legacy_load(settings, self._capabilities.memory_enforcement)
+        announce_legacy_load(
+            settings,
+            memory_enforcement=self._capabilities.memory_enforcement,
+            process_isolation="namespace" if isolated else "none",
+        )
 
     @property
     def capabilities(self) -> Capabilities:
@@ -105,8 +126,13 @@ class LocalSubprocessBackend:
             return await self._execute(request, queued)
 
     async def aclose(self) -> None:
-        """Refuse new executions; running ones still finish and clean up after themselves."""
+        """Refuse new executions; running ones still finish and clean up after themselves.
+
+        Also waits for clean-ups that outlived their execution's budget (each is bounded).
+        """
         self._closed = True
+        if self._cleanups:
+            await asyncio.wait(set(self._cleanups))
 
     async def _execute(self, request: ExecutionRequest, queued: float) -> ExecutionResult:
         begun = time.perf_counter()
@@ -115,6 +141,7 @@ class LocalSubprocessBackend:
             workspace = Workspace.create()
         except OSError as exc:
             raise _infrastructure("could not create the working directory", exc) from exc
+        confinement: Confinement | None = None
         try:
             workspace.inside(request.result_path, what="result_path")
             try:
@@ -122,13 +149,17 @@ class LocalSubprocessBackend:
                 program = workspace.write_program(request.language, request.program)
             except OSError as exc:
                 raise _infrastructure("could not write the request files", exc) from exc
+            confinement = self._confine(request.language, workspace)
+            argv = self._command(request.language, interpreter, program, workspace, confinement)
             prepared = time.perf_counter()
-            argv = [*self._argv(request.language, interpreter), str(program)]
-            outcome, memory_exhausted = await self._run(request, argv, workspace)
+            outcome = await self._run(request, argv, workspace, confinement)
+            # Read before release: the counters go away with the cgroup.
+            memory_exhausted = confinement.memory_exhausted()
+            report = None if outcome.report is None else isolation.read_report(outcome.report)
+            self._check_started(outcome, report, interpreter)
             result = self._read_result(workspace, request)
         finally:
-            if not await asyncio.to_thread(workspace.remove):
-                logger.warning("workdir_not_removed", execution_id=request.execution_id)
+            await self._clean_up(request.execution_id, confinement, workspace)
         finished = time.perf_counter()
         timings = {
             "queue": (begun - queued) * 1000,
@@ -138,39 +169,122 @@ class LocalSubprocessBackend:
             "cleanup": (finished - prepared) * 1000 - outcome.spawn_ms - outcome.run_ms,
             "total": (finished - queued) * 1000,
         }
-        return _report(request, outcome, memory_exhausted, result, timings)
+        return _report(request, outcome, report, memory_exhausted, result, timings)
 
-    async def _run(
-        self, request: ExecutionRequest, argv: list[str], workspace: Workspace
-    ) -> tuple[RunOutcome, bool]:
-        """Run inside a fresh confinement; returns the outcome and whether memory ran out."""
+    def _confine(self, language: Language, workspace: Workspace) -> Confinement:
         try:
-            confinement = Confinement.create(
-                request.language,
+            return Confinement.create(
+                language,
                 memory_mb=self._options.memory_mb,
                 pids_max=self._options.pids_max,
                 workdir=workspace.work,
                 cgroups=self._cgroups,
+                isolated=self._namespaces is not None,
             )
         except OSError as exc:
             raise _infrastructure("could not create the execution's cgroup", exc) from exc
+
+    def _command(
+        self,
+        language: Language,
+        interpreter: str,
+        program: os.PathLike[str],
+        workspace: Workspace,
+        confinement: Confinement,
+    ) -> list[str]:
+        argv = [*self._argv(language, interpreter), os.fspath(program)]
+        if self._namespaces is None:
+            return argv
         try:
-            with confinement.preexec() as preexec:
-                outcome = await run_program(
-                    argv,
-                    cwd=workspace.work,
-                    env=_environment(workspace.work),
-                    preexec=preexec,
-                    timeout_s=request.timeout_ms / 1000,
-                    output_cap=self._options.output_cap_bytes,
-                    on_start=confinement.attach,
-                    kill_all=confinement.kill_all,
+            return self._namespaces.command(workspace, argv, limit=confinement.shell_limit)
+        except OSError as exc:
+            raise _infrastructure("could not prepare the private scratch directories", exc) from exc
+
+    async def _run(
+        self,
+        request: ExecutionRequest,
+        argv: list[str],
+        workspace: Workspace,
+        confinement: Confinement,
+    ) -> RunOutcome:
+        with contextlib.ExitStack() as stack:
+            try:
+                preexec = stack.enter_context(confinement.preexec())
+            except OSError as exc:
+                raise _infrastructure("could not open the execution's cgroup", exc) from exc
+            return await run_program(
+                argv,
+                cwd=workspace.work,
+                env=_environment(workspace.work),
+                preexec=preexec,
+                timeout_s=request.timeout_ms / 1000,
+                output_cap=self._options.output_cap_bytes,
+                on_start=confinement.attach,
+                kill_all=confinement.kill_all,
+                report_pipe=self._namespaces is not None,
+            )
+
+    def _check_started(
+        self, outcome: RunOutcome, report: InitReport | None, interpreter: str
+    ) -> None:
+        """Raise if the namespace's init could not set up or could not start the program."""
+        if report is None:
+            return
+        if not report.ready:
+            said = outcome.stderr.text().strip() or "it said nothing"
+            raise InfrastructureError(
+                f"could not set up the execution's namespace: {said}",
+                started=False,
+                backend=BACKEND_ID,
+            )
+        if outcome.timed_out:
+            return
+        failure = isolation.start_failure(report.status, outcome.stderr.text())
+        if failure is None:
+            return
+        hint = ""
+        paths = (Path(os.path.abspath(interpreter)), Path(os.path.realpath(interpreter)))
+        for directory in self._namespaces.scratch if self._namespaces is not None else ():
+            if any(path.is_relative_to(directory) for path in paths):
+                hint = (
+                    f"; the interpreter lies under {directory}, which each execution sees as "
+                    "its own empty copy: install it elsewhere, or set isolate_processes = false"
                 )
-            # Read before release: the counters go away with the cgroup.
-            return outcome, confinement.memory_exhausted()
-        finally:
-            if not await confinement.release():
-                logger.warning("cgroup_not_removed", execution_id=request.execution_id)
+        raise InfrastructureError(
+            f"could not start {interpreter!r}: {failure}{hint}", started=False, backend=BACKEND_ID
+        )
+
+    async def _clean_up(
+        self, execution_id: str, confinement: Confinement | None, workspace: Workspace
+    ) -> None:
+        """Release the jail and remove the directory, waiting at most CLEANUP_BUDGET_S.
+
+        What takes longer goes on in the background (aclose() waits for it), so a
+        timed-out execution returns on time even when something resists the kill.
+        """
+        task = asyncio.ensure_future(self._release(execution_id, confinement, workspace))
+        self._cleanups.add(task)
+        task.add_done_callback(self._forget_cleanup)
+        await asyncio.wait({task}, timeout=CLEANUP_BUDGET_S)
+
+    async def _release(
+        self, execution_id: str, confinement: Confinement | None, workspace: Workspace
+    ) -> None:
+        if confinement is not None:
+            released = await confinement.release()
+            if released.processes_left:
+                logger.warning("processes_survived", execution_id=execution_id)
+            if released.cgroup_left and confinement.jail is not None:
+                logger.warning(
+                    "cgroup_not_removed", execution_id=execution_id, cgroup=confinement.jail.name
+                )
+        if not await asyncio.to_thread(workspace.remove):
+            logger.warning("workdir_not_removed", execution_id=execution_id)
+
+    def _forget_cleanup(self, task: asyncio.Task[None]) -> None:
+        self._cleanups.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("cleanup_failed", error=repr(task.exception()))
 
     def _interpreter(self, language: Language) -> str:
         """Find the interpreter at first use, so a host without Node can still run Python."""
@@ -218,6 +332,22 @@ def _select_cgroups(options: LocalSubprocessOptions) -> cgroups.CgroupHost | Non
     return host
 
 
+def _select_namespaces(options: LocalSubprocessOptions) -> Namespaces | None:
+    if options.isolate_processes is False:
+        return None
+    namespaces, problem = isolation.find()
+    if namespaces is None and options.isolate_processes is True:
+        raise ConfigurationError(
+            f"the {BACKEND_ID} backend has isolate_processes = true, but programs cannot be "
+            f"run in their own PID and mount namespace here: {problem}; run the worker as "
+            "root with util-linux unshare and mount installed, or set "
+            'isolate_processes = "auto" or false'
+        )
+    if namespaces is None:
+        logger.warning("process_isolation_unavailable", backend=BACKEND_ID, reason=problem)
+    return namespaces
+
+
 def _environment(home: os.PathLike[str]) -> dict[str, str]:
     """Everything user code gets from the host: an allow-list, never a copy of os.environ."""
     return {
@@ -232,11 +362,12 @@ def _environment(home: os.PathLike[str]) -> dict[str, str]:
 def _report(
     request: ExecutionRequest,
     outcome: RunOutcome,
+    init: InitReport | None,
     memory_exhausted: bool,
     result: ResultFile,
     timings: dict[str, float],
 ) -> ExecutionResult:
-    termination, exit_code = _classify(outcome, request.language, memory_exhausted)
+    termination, exit_code = _classify(outcome, init, request.language, memory_exhausted)
     logger.info(
         "execution_finished",
         backend=BACKEND_ID,
@@ -264,12 +395,29 @@ def _report(
 
 
 def _classify(
-    outcome: RunOutcome, language: Language, memory_exhausted: bool
+    outcome: RunOutcome, init: InitReport | None, language: Language, memory_exhausted: bool
 ) -> tuple[Termination, int | None]:
-    """How the program ended; a signal death reports the shell's 128 + signal number."""
-    returncode = outcome.returncode
+    """How the program ended; a signal death reports the shell's 128 + signal number.
+
+    The only signals turnout sends are the timeout's (and a cancellation's, which has no
+    result). Running out of memory shows in the jail's OOM counter or in V8's last words.
+    Any other signal death of the program is its own doing (a segmentation fault, killing
+    itself) and is `exited` with 128 + n: a runtime error of the user's code, never the
+    retryable `killed`. `killed` is left for a sandbox ended from outside: with
+    namespaces, an init that never reported the program's exit status, which code inside
+    the namespace cannot bring about (see `isolation`).
+    """
     if outcome.timed_out:
         return "timeout", None
+    if init is not None:
+        if init.status is None:
+            if memory_exhausted:
+                return "memory", None
+            wrapper = outcome.returncode
+            return "killed", 128 - wrapper if wrapper is not None and wrapper < 0 else None
+        returncode: int | None = init.status
+    else:
+        returncode = outcome.returncode
     if returncode is None:
         return "killed", None
     if returncode != 0 and (
@@ -277,7 +425,7 @@ def _classify(
     ):
         return "memory", None
     if returncode < 0:
-        return "killed", 128 - returncode
+        return "exited", 128 - returncode
     return "exited", returncode
 
 

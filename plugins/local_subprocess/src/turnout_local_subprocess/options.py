@@ -27,7 +27,9 @@ class LocalSubprocessOptions(BaseModel):
     names); when unset, Python is the base interpreter turnout itself runs on and `node` is
     looked up on PATH, at the first execution that needs them. `use_cgroups` is "auto"
     (cgroups where the host allows them), true (refuse to load without them) or false
-    (rlimits only).
+    (rlimits only). `isolate_processes` works the same way for the PID and mount namespace
+    each program runs in (see `isolation`). `undumpable_worker` marks the worker process
+    itself as not dumpable once, at construction.
     """
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -40,6 +42,8 @@ class LocalSubprocessOptions(BaseModel):
     max_result_bytes: int = Field(default=64 * MIB, ge=1)
     max_concurrency: int = Field(default=8, ge=1, le=1024)
     use_cgroups: Literal["auto"] | bool = "auto"
+    isolate_processes: Literal["auto"] | bool = "auto"
+    undumpable_worker: bool = True
 
 
 def parse_options(raw: Mapping[str, Any]) -> LocalSubprocessOptions:

@@ -15,6 +15,4 @@ __all__ = ["turnout_register_backends"]
 
 @hookimpl
 def turnout_register_backends(registry: BackendRegistry) -> None:
-    # The class conforms; mypy cannot match a class object against BackendType's ClassVar
-    # members (turnout.backend). Drop this ignore once those become read-only properties.
     registry.add(LocalSubprocessBackend)

@@ -3,8 +3,14 @@
 The output pipes are made here rather than by asyncio, because asyncio's `Process.wait()`
 also waits for its pipes to close, and a grandchild that escaped the kill (or a
 background process the program left behind) can hold them open forever. With our own
-pipes, exit is noticed when the child exits; everything is then killed, the pipes get a
-short, bounded grace period to reach end of file, and are closed either way.
+pipes, exit is noticed when the child exits; everything is then killed, and reaping the
+child and draining the pipes share one short, bounded grace period; the pipes are closed
+either way.
+
+A wrapper that prepares the program's surroundings (the namespace init of `isolation`)
+can report on it: with `report_pipe`, the child's standard input is the write end of a
+pipe, which the wrapper keeps for its reports while it gives the program `/dev/null`.
+What it wrote is read once everything has ended.
 """
 
 from __future__ import annotations
@@ -22,16 +28,20 @@ from turnout.errors import InfrastructureError
 from turnout_local_subprocess.capture import CappedSink
 from turnout_local_subprocess.options import BACKEND_ID
 
-__all__ = ["AFTER_KILL_GRACE_S", "RunOutcome", "run_program"]
+__all__ = ["KILL_GRACE_S", "RunOutcome", "run_program"]
 
-# After the kill: how long to wait for the child to be reaped, then for the pipes to reach
-# end of file. Both normally take milliseconds; the bound matters when something holds on.
-AFTER_KILL_GRACE_S = 0.2
+# After the kill: reaping the child and draining its pipes to end of file share this
+# budget. Both normally take milliseconds; the bound matters when something holds on.
+KILL_GRACE_S = 0.2
+REPORT_LIMIT = 4096
 
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """What the process did. `returncode` is None if it could not be reaped after the kill."""
+    """What the process did. `returncode` is None if it could not be reaped after the kill.
+
+    `report` is what the wrapper wrote to the report pipe, None without one.
+    """
 
     returncode: int | None
     timed_out: bool
@@ -39,6 +49,7 @@ class RunOutcome:
     stderr: CappedSink
     spawn_ms: float
     run_ms: float
+    report: bytes | None = None
 
 
 async def run_program(
@@ -51,6 +62,7 @@ async def run_program(
     output_cap: int,
     on_start: Callable[[int], None],
     kill_all: Callable[[], object],
+    report_pipe: bool = False,
 ) -> RunOutcome:
     """Run `argv` in a new session; kill everything at `timeout_s` or once it has exited.
 
@@ -60,13 +72,19 @@ async def run_program(
     """
     readers: list[tuple[CappedSink, asyncio.BaseTransport]] = []
     write_ends: list[int] = []
+    report_read: int | None = None
     try:
         for name in ("stdout", "stderr"):
             sink, transport, write_end = await _open_pipe(name, output_cap)
             readers.append((sink, transport))
             write_ends.append(write_end)
+        stdin: int = subprocess.DEVNULL
+        if report_pipe:
+            report_read, stdin = os.pipe()
+            os.set_blocking(report_read, False)
+            write_ends.append(stdin)
         started = time.perf_counter()
-        process = await _spawn(argv, cwd, env, preexec, write_ends)
+        process = await _spawn(argv, cwd, env, preexec, stdin, write_ends)
         spawned = time.perf_counter()
         on_start(process.pid)
         timed_out = False
@@ -79,10 +97,13 @@ async def run_program(
         finally:
             # Nothing the program started outlives it, on every path (cancellation too).
             kill_all()
+            grace_ends = time.monotonic() + KILL_GRACE_S
             if process.returncode is None:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(process.wait(), AFTER_KILL_GRACE_S)
-        await asyncio.wait([sink.closed for sink, _ in readers], timeout=AFTER_KILL_GRACE_S)
+                    await asyncio.wait_for(process.wait(), KILL_GRACE_S)
+        draining = [sink.closed for sink, _ in readers if not sink.closed.done()]
+        if draining:
+            await asyncio.wait(draining, timeout=max(0.0, grace_ends - time.monotonic()))
         return RunOutcome(
             returncode=process.returncode,
             timed_out=timed_out,
@@ -90,13 +111,23 @@ async def run_program(
             stderr=readers[1][0],
             spawn_ms=(spawned - started) * 1000,
             run_ms=(ended - spawned) * 1000,
+            report=None if report_read is None else _read_report(report_read),
         )
     finally:
-        for write_end in write_ends:
+        for fd in write_ends:
             with contextlib.suppress(OSError):
-                os.close(write_end)
+                os.close(fd)
+        if report_read is not None:
+            os.close(report_read)
         for _, transport in readers:
             transport.close()
+
+
+def _read_report(read_end: int) -> bytes:
+    try:
+        return os.read(read_end, REPORT_LIMIT)
+    except BlockingIOError:  # a writer is still alive and wrote nothing
+        return b""
 
 
 async def _open_pipe(name: str, cap: int) -> tuple[CappedSink, asyncio.BaseTransport, int]:
@@ -118,12 +149,13 @@ async def _spawn(
     cwd: Path,
     env: Mapping[str, str],
     preexec: Callable[[], None],
+    stdin: int,
     write_ends: list[int],
 ) -> asyncio.subprocess.Process:
     try:
         return await asyncio.create_subprocess_exec(
             *argv,
-            stdin=subprocess.DEVNULL,
+            stdin=stdin,
             stdout=write_ends[0],
             stderr=write_ends[1],
             cwd=cwd,

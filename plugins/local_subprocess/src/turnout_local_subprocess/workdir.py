@@ -6,6 +6,8 @@ Layout under a private temporary directory:
                       request files go here and the result file is read from here
     <root>/control/   the program file, kept outside `work/` so user code that lists or
                       cleans its working directory never sees or breaks the wrapper
+    <root>/scratch/   with namespaces only, made by `isolation`: the execution's private
+                      /tmp, /var/tmp and /dev/shm
 
 The root is resolved with `realpath` because Node resolves symlinks in `__filename`, and
 the JavaScript runtime compares that with the script path it was started with.

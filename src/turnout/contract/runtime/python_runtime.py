@@ -157,6 +157,42 @@ def __turnout_run(inline_payload, payload_path):
         module = ast.fix_missing_locations(ast.Module(body=[function], type_ignores=[]))
         return compile(module, filename, "exec", flags=flags, dont_inherit=True)
 
+    # ---- kernel streams ----------------------------------------------------------------------
+    # A notebook kernel's sys.stdout has no `.buffer`, so code writing bytes fails there and
+    # works in a script. Give the kernel's streams one that decodes the bytes the way a pipe
+    # reader does (UTF-8, invalid bytes as U+FFFD, sequences split across writes kept whole).
+
+    class TextBuffer(object):
+        def __init__(self, stream):
+            import codecs
+            self._stream = stream
+            self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+        def write(self, data):
+            text = self._decoder.decode(bytes(data))
+            if text:
+                self._stream.write(text)
+            return len(data)
+
+        def flush(self):
+            tail = self._decoder.decode(b"", final=True)
+            if tail:
+                self._stream.write(tail)
+            self._stream.flush()
+
+        def writable(self):
+            return True
+
+    patched_streams = []
+    if kernel_mode:
+        for stream in (sys.stdout, sys.stderr):
+            if not hasattr(stream, "buffer"):
+                try:
+                    stream.buffer = TextBuffer(stream)
+                    patched_streams.append(stream)
+                except Exception:  # noqa: BLE001 - an unusual stream keeps its behaviour
+                    pass
+
     # ---- run ------------------------------------------------------------------------------
 
     layer = dict(vars(builtins))
@@ -342,6 +378,12 @@ def __turnout_run(inline_payload, payload_path):
                     "traceback": None}
 
     outcome = execute()
+    for stream in patched_streams:
+        try:
+            stream.buffer.flush()
+            del stream.buffer
+        except Exception:  # noqa: BLE001 - cleanup must not lose the outcome
+            pass
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

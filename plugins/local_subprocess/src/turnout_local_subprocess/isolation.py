@@ -1,0 +1,292 @@
+"""Each program in its own PID and mount namespace, through util-linux `unshare`.
+
+The command line of one execution:
+
+    unshare --pid --fork --mount-proc --kill-child -- /bin/sh -c INIT turnout-init \\
+        MOUNT FSTAB WORKDIR ULIMIT-FLAG KIB [TARGET SOURCE]... -- INTERPRETER ARGS...
+
+`unshare` forks; its child is PID 1 of a new PID namespace and lives in a new mount
+namespace (propagation private, so nothing mounted there shows on the host) with a /proc
+of its own. That child is a small shell, the namespace's init (`INIT_SCRIPT`). It
+bind-mounts the execution's private scratch directories over /tmp, /var/tmp and /dev/shm,
+checks that they took, sets the memory rlimit, reports "ready" on its standard input (a
+pipe the worker reads afterwards), then runs the interpreter as its child, waits, and
+reports the program's exit status on the same pipe.
+
+Why the program is not PID 1 itself: the init of a PID namespace ignores every signal
+for which it has no handler when it comes from inside the namespace, itself included, so
+`os.kill(os.getpid(), 9)` would do nothing. As the init's child the program behaves as
+anywhere else, and the shell reports its signal death as 128 + n. Nothing inside the
+namespace can kill the init (short of escaping the namespace as root); from outside only
+SIGKILL can. So an execution whose init reported "ready" but no exit status was ended
+from outside (or by an out-of-memory kill of the init itself). `unshare`'s own exit
+status cannot tell: util-linux 2.38 turns its child's death by SIGKILL into exit status 1
+("sigprocmask unblock failed").
+
+What the namespace gives: user code sees only its own processes in /proc (not the
+worker, its ancestors or other executions, so not their environments); when the init
+dies the kernel kills everything in the namespace, `setsid()` and double-fork escapees
+included; `--kill-child` kills the init if `unshare` dies. Files the program writes in
+/tmp, /var/tmp or /dev/shm land in the execution's directory and go with it.
+
+What it does not give: the program still runs as the worker's user (root on this
+project's machines), with that user's capabilities, so it can undo every mount (for
+example unmount /proc to see the host's again), and the network and the rest of the
+filesystem are the host's.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from turnout_local_subprocess.workdir import Workspace
+
+__all__ = [
+    "INIT_NAME",
+    "SCRATCH_DIRECTORIES",
+    "SHELL",
+    "InitReport",
+    "Namespaces",
+    "find",
+    "mark_worker_undumpable",
+    "read_report",
+    "start_failure",
+]
+
+UNSHARE_FLAGS = ("--pid", "--fork", "--mount-proc", "--kill-child")
+SHELL = "/bin/sh"
+INIT_NAME = "turnout-init"
+# Where programs customarily write scratch files; each execution gets private copies.
+# /tmp goes last, though with the anchor described in `_scratch` the order does not matter.
+SCRATCH_DIRECTORIES = (Path("/var/tmp"), Path("/dev/shm"), Path("/tmp"))
+PROBE_TIMEOUT_S = 5.0
+PROBE_LIMIT_KIB = 1 << 20
+
+# $0 is INIT_NAME, so whatever this shell itself reports starts with "turnout-init: ".
+# Before "ready" its errors go to the program's stderr and the missing ready byte marks
+# the execution as not started. Then fd 4 keeps the report pipe, stdin becomes
+# /dev/null, and the shell's own stderr /dev/null too (so that it does not add "Killed"
+# when the program dies by a signal); the subshell that execs the interpreter gets the
+# real stderr back (fd 3) and closes 3 and 4, so the program holds neither. `cd` exports
+# PWD and OLDPWD, which are not on the allow-list, so they are unset again.
+INIT_SCRIPT = """\
+set -e
+mount=$1 fstab=$2 work=$3 limit=$4 kib=$5
+shift 5
+[ -z "$fstab" ] || "$mount" -n -a -T "$fstab"
+while [ "$1" != -- ]; do
+  [ "$1" -ef "$2" ] || { echo "$0: $1 is not the private copy $2" >&2; exit 1; }
+  shift 2
+done
+shift
+cd -- "$work"
+unset PWD OLDPWD
+[ -z "$limit" ] || ulimit "$limit" "$kib"
+exec 4>&0 0</dev/null 3>&2 2>/dev/null
+printf x >&4
+set +e
+(exec 2>&3 3>&- 4>&-; exec "$@")
+status=$?
+printf e%d "$status" >&4
+exit "$status"
+"""
+
+
+@dataclass(frozen=True)
+class InitReport:
+    """What the init wrote on the report pipe.
+
+    `ready`: it set everything up and went on to start the program. `status`: the
+    program's exit status as the shell saw it (128 + n for a death by signal n); None if
+    the init never got to report it, because it was killed first.
+    """
+
+    ready: bool
+    status: int | None
+
+
+def read_report(data: bytes) -> InitReport:
+    """Parse the report pipe's bytes: "x" once ready, then "e<status>" once the program ended."""
+    if not data.startswith(b"x"):
+        return InitReport(ready=False, status=None)
+    status = data[1:]
+    if status.startswith(b"e") and status[1:].isdigit():
+        return InitReport(ready=True, status=int(status[1:]))
+    return InitReport(ready=True, status=None)
+
+
+@dataclass(frozen=True)
+class Namespaces:
+    """How to wrap a command so that it runs in its own PID and mount namespace."""
+
+    unshare: str
+    mount: str
+    scratch: tuple[Path, ...]
+
+    def command(
+        self, workspace: Workspace, argv: Sequence[str], *, limit: tuple[str, int] | None
+    ) -> list[str]:
+        """The wrapped command; prepares the workspace's private scratch directories.
+
+        `limit` is the memory rlimit as the shell's `ulimit` takes it (flag, KiB); the
+        init sets it just before starting the program, so `unshare` and `mount` run
+        without it.
+        """
+        fstab, checks = self._scratch(workspace)
+        flag, kib = limit if limit is not None else ("", 0)
+        return [
+            self.unshare,
+            *UNSHARE_FLAGS,
+            "--",
+            SHELL,
+            "-c",
+            INIT_SCRIPT,
+            INIT_NAME,
+            self.mount,
+            str(fstab) if fstab is not None else "",
+            str(workspace.work),
+            flag,
+            str(kib),
+            *checks,
+            "--",
+            *argv,
+        ]
+
+    def _scratch(self, workspace: Workspace) -> tuple[Path | None, list[str]]:
+        """Create the private copies and the fstab that mounts them; returns it and the checks.
+
+        When the workspace itself lies under a covered directory (it normally is under
+        /tmp), mounting over that directory would hide the workspace, and with it the
+        program file and the working directory. So the workspace is first bind-mounted
+        onto its own path inside the private copy (the "anchor"), and the copy is mounted
+        recursively: inside the namespace every path of the workspace still resolves to
+        the same directory as outside, which keeps cwd, HOME and Node's `__filename`
+        check what they are without the namespace.
+        """
+        if not self.scratch:
+            return None, []
+        base = workspace.root / "scratch"
+        base.mkdir(mode=0o700)
+        anchors: list[str] = []
+        mounts: list[str] = []
+        checks: list[str] = []
+        for target in self.scratch:
+            source = base / "-".join(target.parts[1:])
+            source.mkdir()
+            os.chmod(source, 0o1777)
+            if workspace.root.is_relative_to(target):
+                anchor = source / workspace.root.relative_to(target)
+                anchor.mkdir(parents=True)
+                anchors.append(
+                    f"{_fstab_field(workspace.root)} {_fstab_field(anchor)} none bind 0 0"
+                )
+            mounts.append(f"{_fstab_field(source)} {_fstab_field(target)} none rbind 0 0")
+            checks += [str(target), str(source)]
+        fstab = workspace.control / "fstab"
+        fstab.write_text("\n".join([*anchors, *mounts]) + "\n")
+        return fstab, checks
+
+
+def find(unshare_name: str = "unshare") -> tuple[Namespaces | None, str]:
+    """Namespaces if this host can run programs in them; otherwise None and why not.
+
+    Probes once per process and set of tools, by running the whole wrapper with a trivial
+    program.
+    """
+    unshare = shutil.which(unshare_name)
+    if unshare is None:
+        return None, f"{unshare_name!r} (util-linux) was not found on PATH"
+    mount = shutil.which("mount")
+    if mount is None:
+        return None, "'mount' (util-linux) was not found on PATH"
+    if not os.access(SHELL, os.X_OK):
+        return None, f"{SHELL} is missing"
+    namespaces = Namespaces(unshare, mount, _scratch_directories())
+    problem = _probe(namespaces)
+    return (namespaces, "") if problem is None else (None, problem)
+
+
+def start_failure(returncode: int | None, stderr: str) -> str | None:
+    """The init's own message when it could not start the program (exec failed), else None.
+
+    Whatever the init shell prints starts with "turnout-init: ", and the program has not
+    written anything before it, because it never ran.
+    """
+    if returncode in (None, 0) or not stderr.startswith(f"{INIT_NAME}: "):
+        return None
+    return stderr.strip().splitlines()[0]
+
+
+@functools.cache
+def mark_worker_undumpable() -> bool:
+    """prctl(PR_SET_DUMPABLE, 0) on this process, once; False if the call failed.
+
+    Processes of the same user without CAP_SYS_PTRACE can then no longer read this
+    process's /proc/<pid>/environ or memory or attach a debugger to it, and it writes no
+    core dump. Root (CAP_SYS_PTRACE) is not affected. An `exec` resets the flag, so the
+    programs this process starts are dumpable as usual.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_dumpable = 4
+    return bool(libc.prctl(pr_set_dumpable, 0, 0, 0, 0) == 0)
+
+
+def _scratch_directories() -> tuple[Path, ...]:
+    found: list[Path] = []
+    for directory in SCRATCH_DIRECTORIES:
+        real = Path(os.path.realpath(directory))
+        if real.is_dir() and real not in found:
+            found.append(real)
+    return tuple(found)
+
+
+@functools.cache
+def _probe(namespaces: Namespaces) -> str | None:
+    """Run the wrapper once with a no-op program; None when it worked, else the error."""
+    try:
+        workspace = Workspace.create()
+    except OSError as exc:
+        return f"could not create a probe directory: {exc}"
+    read_end, write_end = os.pipe()
+    try:
+        argv = namespaces.command(workspace, [SHELL, "-c", ":"], limit=("-v", PROBE_LIMIT_KIB))
+        completed = subprocess.run(
+            argv,
+            stdin=write_end,
+            capture_output=True,
+            cwd=workspace.work,
+            env={"PATH": os.environ.get("PATH", os.defpath)},
+            timeout=PROBE_TIMEOUT_S,
+            start_new_session=True,
+            check=False,
+        )
+        os.close(write_end)
+        write_end = -1
+        os.set_blocking(read_end, False)
+        try:
+            report = read_report(os.read(read_end, 64))
+        except BlockingIOError:
+            report = InitReport(ready=False, status=None)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"{namespaces.unshare} could not be run: {exc}"
+    finally:
+        os.close(read_end)
+        if write_end >= 0:
+            os.close(write_end)
+        workspace.remove()
+    if completed.returncode == 0 and report == InitReport(ready=True, status=0):
+        return None
+    said = completed.stderr.decode("utf-8", "replace").strip()
+    return f"{namespaces.unshare} failed (exit status {completed.returncode}): {said}"
+
+
+def _fstab_field(path: Path) -> str:
+    """A path as one fstab field: spaces, tabs, newlines and backslashes as octal escapes."""
+    return "".join(f"\\{ord(c):03o}" if c in " \t\n\\" else c for c in str(path))

@@ -1,0 +1,196 @@
+"""`turnout conformance`: run the conformance suite on backends and write the parity report.
+
+stdout gets the summary (or, with --json, exactly one JSON object: parity.json's content);
+stderr gets the progress bar. The last line is the verdict: whether the legacy backend can
+be deleted. Exit status: 0 when nothing unexpected happened, 1 when a case failed, errored
+or a ledger entry went stale, 2 for invalid arguments (unknown backend, theme or case).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from turnout.cli.output import print_error, print_json
+from turnout.conformance.backends import DEFAULT_REFERENCE, BackendUnderTest
+from turnout.conformance.report import ParityReport
+from turnout.conformance.runner import CaseResult
+from turnout.conformance.session import ConformanceSession
+from turnout.errors import TurnoutError
+from turnout.flags import current_environment
+from turnout.logging import configure_logging
+
+__all__ = ["ProgressBar", "add_common_arguments", "print_summary", "register"]
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "conformance",
+        help="run the conformance suite and write the parity report",
+        description="Run every conformance case on every selected backend (default: all "
+        "registered), compare the backends with each other, and report whether the legacy "
+        "backend can be deleted. See docs/conformance.md.",
+    )
+    parser.add_argument(
+        "--theme", action="append", default=[], metavar="T", help="only this theme (repeatable)"
+    )
+    parser.add_argument(
+        "--case", action="append", default=[], metavar="ID", help="only this case (repeatable)"
+    )
+    parser.add_argument(
+        "--cases", type=Path, metavar="DIR", help="case directory (default: packaged)"
+    )
+    parser.add_argument(
+        "--ledger", type=Path, metavar="FILE", help="divergence ledger (default: packaged)"
+    )
+    add_common_arguments(parser)
+    parser.set_defaults(handler=handle)
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options `conformance` and `replay` share."""
+    parser.add_argument(
+        "--backend",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="backend to run on (repeatable; default: every registered backend)",
+    )
+    parser.add_argument(
+        "--report", type=Path, metavar="DIR", help="write parity.json and parity.md here"
+    )
+    parser.add_argument("--json", action="store_true", help="print parity.json's content on stdout")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=4,
+        metavar="N",
+        help="executions in flight per backend (default 4; never above the backend's own limit)",
+    )
+    parser.add_argument(
+        "--reference",
+        default=DEFAULT_REFERENCE,
+        metavar="ID",
+        help=f"the legacy backend the others are compared with (default {DEFAULT_REFERENCE})",
+    )
+    parser.add_argument("--env", help="environment (default: $TURNOUT_ENV or development)")
+    parser.add_argument("--flags", type=Path, metavar="FILE", help="feature flag file")
+
+
+class ProgressBar:
+    """A progress bar on stderr: redrawn in place on a terminal, a line per 10% otherwise."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.interactive = self.stream.isatty()
+        self._last_decile = -1
+        self.failures = 0
+
+    def __call__(self, done: int, total: int, result: CaseResult) -> None:
+        if result.status in ("fail", "error"):
+            self.failures += 1
+        filled = self.WIDTH * done // max(total, 1)
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        failing = f", {self.failures} failing" if self.failures else ""
+        line = f"[{bar}] {done}/{total}{failing}"
+        if self.interactive:
+            self.stream.write(f"\r{line} {result.backend}: {result.case_id}"[:120].ljust(120))
+            if done == total:
+                self.stream.write("\n")
+        else:
+            decile = 10 * done // max(total, 1)
+            if decile != self._last_decile:
+                self._last_decile = decile
+                self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def describe_start(backends: list[BackendUnderTest], count: int, noun: str) -> str:
+    where = "; ".join(
+        f"{b.id} at {b.endpoint}"
+        if b.unavailable is None
+        else f"{b.id} (unavailable: {b.unavailable})"
+        for b in backends
+    )
+    return f"running {count} {noun}s on {len(backends)} backend(s): {where}\n"
+
+
+def print_summary(report: ParityReport, stream: TextIO | None = None) -> None:
+    """The human summary: backends and endpoints, totals per theme, unexpected results,
+    and the verdict as the very last line."""
+    out = stream or sys.stdout
+    for backend in report.backends:
+        state = (
+            backend.endpoint
+            if backend.unavailable is None
+            else f"unavailable: {backend.unavailable}"
+        )
+        deprecated = " [deprecated]" if backend.deprecated else ""
+        out.write(f"{backend.id}{deprecated}: {state}\n")
+    totals = report.totals()
+    ids = [backend.id for backend in report.backends]
+    width = max((len(theme) for theme in totals), default=5)
+    for theme, per_backend in totals.items():
+        cells = "   ".join(
+            f"{backend_id}: "
+            + (
+                ", ".join(f"{n} {status}" for status, n in per_backend.get(backend_id, {}).items())
+                or "-"
+            )
+            for backend_id in ids
+        )
+        out.write(f"  {theme.ljust(width)}  {cells}\n")
+    for result in report.unexpected:
+        out.write(
+            f"UNEXPECTED {result.status}: {result.case_id} on {result.backend}: {result.reason}\n"
+        )
+    out.write(report.verdict.line + "\n")
+
+
+async def _run(arguments: argparse.Namespace, progress: ProgressBar) -> ParityReport:
+    session = ConformanceSession.open(
+        backend_ids=arguments.backend,
+        themes=arguments.theme,
+        case_ids=arguments.case,
+        cases_dir=arguments.cases,
+        ledger_path=arguments.ledger,
+        environment=arguments.env,
+        flags_path=arguments.flags,
+        concurrency=arguments.concurrency,
+        reference=arguments.reference,
+    )
+    try:
+        progress.stream.write(describe_start(session.backends, len(session.cases), "case"))
+        results = await session.run(progress=progress)
+        return session.report(results)
+    finally:
+        await session.aclose()
+
+
+def finish(report: ParityReport, arguments: argparse.Namespace) -> int:
+    """Write the report files, print the summary or JSON, and return the exit status."""
+    if arguments.report is not None:
+        json_path, md_path = report.write(arguments.report)
+        sys.stderr.write(f"wrote {json_path} and {md_path}\n")
+    if arguments.json:
+        print_json(report.to_dict())
+        sys.stderr.write(report.verdict.line + "\n")
+    else:
+        print_summary(report)
+    return 1 if report.unexpected else 0
+
+
+def handle(arguments: argparse.Namespace) -> int:
+    configure_logging(current_environment(arguments.env), level=logging.ERROR)
+    progress = ProgressBar()
+    try:
+        report = asyncio.run(_run(arguments, progress))
+    except TurnoutError as error:
+        return print_error(error, as_json=arguments.json)
+    return finish(report, arguments)

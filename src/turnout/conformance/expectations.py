@@ -1,0 +1,442 @@
+"""What an execution was observed to do, and how that is matched against a case's expectations.
+
+`Observation` is backend-neutral: the unwrapped envelope, or the one error raised, plus the
+wall-clock time the runner measured. `check` returns human-readable mismatches (empty: the
+expectation holds). Equality is exact and type-strict, as callers reading JSON see it: `3`
+is not `3.0` and `1` is not `true`. Values that cannot be known in advance (timestamps,
+very large outputs) are matched by `Shape`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from turnout.backend import truncation_marker
+from turnout.conformance.cases import ErrorExpectation, Expectation, Shape
+from turnout.errors import CodeExecutionError, TurnoutError, ValidationError
+from turnout.models import Capabilities
+
+__all__ = [
+    "ErrorInfo",
+    "Observation",
+    "abbreviate",
+    "check",
+    "first_difference",
+    "is_iso_date",
+    "is_iso_datetime",
+    "same_json",
+    "shape_problems",
+]
+
+_TRUNCATION_PREFIX = "[turnout: {stream} truncated at "
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """The parts of a turnout error a caller can see, as plain data."""
+
+    type: str
+    message: str
+    retryable: bool
+    kind: str | None = None
+    name: str | None = None
+    line: int | None = None
+    field: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+
+    @classmethod
+    def from_exception(cls, error: TurnoutError) -> ErrorInfo:
+        details: dict[str, Any] = {}
+        if isinstance(error, CodeExecutionError):
+            details = {
+                "kind": error.kind,
+                "name": error.name,
+                "line": error.line,
+                "stdout": error.stdout,
+                "stderr": error.stderr,
+            }
+        elif isinstance(error, ValidationError):
+            details = {"field": error.field}
+        return cls(type(error).__name__, error.message, error.retryable, **details)
+
+    def summary(self) -> str:
+        kind = f" ({self.kind})" if self.kind else ""
+        return f"{self.type}{kind}: {abbreviate(self.message, 160, quote=False)}"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One execution as a caller saw it: an envelope (unwrapped) or an error."""
+
+    envelope: Mapping[str, Any] | None
+    error: ErrorInfo | None
+    wall_ms: float
+    wrapped_as: str | None = None
+    extra_problems: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def from_return(cls, returned: Mapping[str, Any], wall_ms: float) -> Observation:
+        """From what `execute_code_node` returned: `{outputVariable: envelope}` is unwrapped."""
+        if "metadata" not in returned and len(returned) == 1:
+            [(name, envelope)] = returned.items()
+            return cls(envelope=envelope, error=None, wall_ms=wall_ms, wrapped_as=name)
+        return cls(envelope=returned, error=None, wall_ms=wall_ms)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def stdout(self) -> str:
+        if self.error is not None:
+            return self.error.stdout
+        return str((self.envelope or {}).get("stdout", ""))
+
+    @property
+    def stderr(self) -> str:
+        if self.error is not None:
+            return self.error.stderr
+        return str((self.envelope or {}).get("stderr", ""))
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        return (self.envelope or {}).get("metadata", {}) if self.error is None else {}
+
+    def summary(self) -> str:
+        if self.error is not None:
+            return self.error.summary()
+        output = (self.envelope or {}).get("output")
+        return f"success with output {abbreviate(output)}"
+
+
+# -- values ---------------------------------------------------------------------------------
+
+
+def abbreviate(value: Any, limit: int = 80, *, quote: bool = True) -> str:
+    """A short, single-line rendering of a value for reports (long strings show their size)."""
+    if isinstance(value, str) and not quote:
+        text = value.replace("\n", "\\n")
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=True)
+        except (TypeError, ValueError):
+            text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = f" ({len(value)} chars)" if isinstance(value, str) else ""
+    if isinstance(value, list | dict):
+        size = f" ({len(value)} items)"
+    return text[: limit - 1] + "…" + size
+
+
+def _type_name(value: Any) -> str:
+    return {
+        type(None): "null",
+        bool: "boolean",
+        int: "integer",
+        float: "float",
+        str: "string",
+        list: "array",
+        dict: "object",
+    }.get(type(value), type(value).__name__)
+
+
+def same_json(expected: Any, actual: Any) -> bool:
+    """Exact, type-strict equality of JSON values."""
+    return first_difference(expected, actual) is None
+
+
+def first_difference(
+    expected: Any, actual: Any, path: str = "output", labels: tuple[str, str] = ("expected", "got")
+) -> str | None:
+    """Where two JSON values first differ, as `path: expected X, got Y` (None: identical).
+
+    `labels` renames the two sides (a differential says which backend gave which)."""
+    left, right = labels
+    if type(expected) is not type(actual):
+        return (
+            f"{path}: {left} {abbreviate(expected)} ({_type_name(expected)}), "
+            f"{right} {abbreviate(actual)} ({_type_name(actual)})"
+        )
+    if isinstance(expected, dict):
+        if set(expected) != set(actual):
+            only_left = sorted(set(expected) - set(actual))
+            only_right = sorted(set(actual) - set(expected))
+            return f"{path}: keys differ (only {left}: {only_left}, only {right}: {only_right})"
+        for key in expected:
+            found = first_difference(
+                expected[key], actual[key], f"{path}[{json.dumps(key)}]", labels
+            )
+            if found:
+                return found
+        return None
+    if isinstance(expected, list):
+        if len(expected) != len(actual):
+            return f"{path}: {left} {len(expected)} items, {right} {len(actual)}"
+        for index, (one, two) in enumerate(zip(expected, actual, strict=True)):
+            found = first_difference(one, two, f"{path}[{index}]", labels)
+            if found:
+                return found
+        return None
+    if expected != actual:
+        if isinstance(expected, str) and max(len(expected), len(actual)) > 60:
+            at = next(
+                (i for i, (a, b) in enumerate(zip(expected, actual, strict=False)) if a != b),
+                min(len(expected), len(actual)),
+            )
+            return (
+                f"{path}: strings differ at character {at} ({left} {len(expected)} chars, "
+                f"{right} {len(actual)}): {left} {abbreviate(expected[at : at + 30])}, "
+                f"{right} {abbreviate(actual[at : at + 30])}"
+            )
+        return f"{path}: {left} {abbreviate(expected)}, {right} {abbreviate(actual)}"
+    return None
+
+
+_ISO_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def is_iso_datetime(text: str) -> bool:
+    """An ISO 8601 date and time (`2024-05-01T12:00:00.000Z`, with or without an offset)."""
+    if not _ISO_DATETIME.fullmatch(text):
+        return False
+    try:
+        datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def is_iso_date(text: str) -> bool:
+    try:
+        return len(text) == 10 and bool(datetime.date.fromisoformat(text))
+    except ValueError:
+        return False
+
+
+_SHAPE_TYPES: dict[str, tuple[type, ...]] = {
+    "null": (type(None),),
+    "boolean": (bool,),
+    "integer": (int,),
+    "number": (int, float),
+    "string": (str,),
+    "array": (list,),
+    "object": (dict,),
+}
+
+
+def _has_type(value: Any, name: str) -> bool:
+    if name == "any":
+        return True
+    if isinstance(value, bool) and name in ("integer", "number"):
+        return False
+    return isinstance(value, _SHAPE_TYPES[name])
+
+
+def shape_problems(shape: Shape, value: Any, path: str = "output") -> list[str]:
+    """Every way `value` does not have `shape` (empty: it does)."""
+    wanted = shape.type if isinstance(shape.type, list) else [shape.type]
+    if not any(_has_type(value, name) for name in wanted):
+        return [f"{path}: expected {' or '.join(wanted)}, got {_type_name(value)}"]
+    problems: list[str] = []
+    if shape.equals is not None and not same_json(shape.equals, value):
+        problems.append(first_difference(shape.equals, value, path) or path)
+    if isinstance(value, str):
+        if shape.pattern is not None and not re.fullmatch(shape.pattern, value):
+            problems.append(f"{path}: {abbreviate(value)} does not match /{shape.pattern}/")
+        if shape.format == "iso-datetime" and not is_iso_datetime(value):
+            problems.append(f"{path}: {abbreviate(value)} is not an ISO 8601 date-time")
+        if shape.format == "iso-date" and not is_iso_date(value):
+            problems.append(f"{path}: {abbreviate(value)} is not an ISO 8601 date")
+    if isinstance(value, str | list | dict):
+        size = len(value)
+        if shape.length is not None and size != shape.length:
+            problems.append(f"{path}: expected length {shape.length}, got {size}")
+        if shape.min_length is not None and size < shape.min_length:
+            problems.append(f"{path}: expected length >= {shape.min_length}, got {size}")
+        if shape.max_length is not None and size > shape.max_length:
+            problems.append(f"{path}: expected length <= {shape.max_length}, got {size}")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if shape.minimum is not None and value < shape.minimum:
+            problems.append(f"{path}: {value} is below {shape.minimum}")
+        if shape.maximum is not None and value > shape.maximum:
+            problems.append(f"{path}: {value} is above {shape.maximum}")
+    if isinstance(value, list) and shape.items is not None:
+        for index, item in enumerate(value):
+            found = shape_problems(shape.items, item, f"{path}[{index}]")
+            if found:
+                problems.extend(found)
+                break  # one bad item is enough to say what is wrong
+    if isinstance(value, dict) and shape.properties is not None:
+        for key, child in shape.properties.items():
+            if key not in value:
+                problems.append(f"{path}: missing key {key!r}")
+            else:
+                problems.extend(shape_problems(child, value[key], f"{path}[{json.dumps(key)}]"))
+        if not shape.additional_properties:
+            extra = sorted(set(value) - set(shape.properties))
+            if extra:
+                problems.append(f"{path}: unexpected keys {extra}")
+    return problems
+
+
+# -- expectations ---------------------------------------------------------------------------
+
+
+def check(
+    expect: Expectation,
+    observation: Observation,
+    *,
+    context: Mapping[str, Any],
+    capabilities: Capabilities,
+) -> list[str]:
+    """Every way `observation` misses `expect` (empty: it meets it)."""
+    problems = list(observation.extra_problems)
+    if expect.error is not None:
+        problems.extend(_check_error(expect.error, observation))
+    elif observation.error is not None:
+        problems.append(f"expected success, got {observation.error.summary()}")
+    else:
+        problems.extend(_check_envelope(expect, observation, context))
+    problems.extend(_check_streams(expect, observation, capabilities))
+    if expect.max_wall_ms is not None and observation.wall_ms > expect.max_wall_ms:
+        problems.append(
+            f"took {observation.wall_ms:.0f} ms, more than the {expect.max_wall_ms} ms allowed"
+        )
+    if expect.min_wall_ms is not None and observation.wall_ms < expect.min_wall_ms:
+        problems.append(
+            f"took {observation.wall_ms:.0f} ms, less than the {expect.min_wall_ms} ms expected"
+        )
+    return problems
+
+
+def _check_error(expect: ErrorExpectation, observation: Observation) -> list[str]:
+    error = observation.error
+    wanted = expect.type + (f" ({expect.kind})" if expect.kind else "")
+    if error is None:
+        return [f"expected {wanted}, got {observation.summary()}"]
+    if error.type != expect.type or (expect.kind is not None and error.kind != expect.kind):
+        return [f"expected {wanted}, got {error.summary()}"]
+    problems = []
+    if expect.name is not None and error.name != expect.name:
+        problems.append(f"error name: expected {expect.name!r}, got {error.name!r}")
+    for text in expect.message_contains:
+        if text not in error.message:
+            problems.append(
+                f"error message lacks {text!r}: {abbreviate(error.message, 160, quote=False)}"
+            )
+    for text in expect.message_not_contains:
+        if text in error.message:
+            problems.append(f"error message contains {text!r}: {abbreviate(error.message, 160)}")
+    if expect.line is not None and error.line != expect.line:
+        problems.append(f"error line: expected {expect.line}, got {error.line}")
+    if expect.line_between is not None:
+        low, high = expect.line_between[0], expect.line_between[1]
+        if error.line is None or not low <= error.line <= high:
+            problems.append(f"error line: expected {low}..{high}, got {error.line}")
+    if expect.field is not None and error.field != expect.field:
+        problems.append(f"error field: expected {expect.field!r}, got {error.field!r}")
+    if expect.retryable is not None and error.retryable != expect.retryable:
+        problems.append(f"retryable: expected {expect.retryable}, got {error.retryable}")
+    return problems
+
+
+def _check_envelope(
+    expect: Expectation, observation: Observation, context: Mapping[str, Any]
+) -> list[str]:
+    envelope = observation.envelope or {}
+    problems = []
+    if expect.wrapped_as != observation.wrapped_as:
+        problems.append(
+            f"envelope wrapping: expected {expect.wrapped_as!r}, got {observation.wrapped_as!r}"
+        )
+    output = envelope.get("output")
+    if expect.output is not None:
+        problems.extend(filter(None, [first_difference(expect.output, output)]))
+    if expect.output_json is not None:
+        problems.extend(filter(None, [first_difference(json.loads(expect.output_json), output)]))
+    if expect.output_equals_context is not None:
+        expected = context.get(expect.output_equals_context)
+        problems.extend(filter(None, [first_difference(expected, output)]))
+    if expect.output_shape is not None:
+        problems.extend(shape_problems(expect.output_shape, output))
+    metadata = envelope.get("metadata", {})
+    channel = metadata.get("outputChannel")
+    if expect.output_channel is not None and channel != expect.output_channel:
+        problems.append(f"output channel: expected {expect.output_channel!r}, got {channel!r}")
+    logs = envelope.get("logs")
+    if expect.logs is not None:
+        problems.extend(filter(None, [first_difference(expect.logs, logs, "logs")]))
+    if expect.logs_length is not None and len(logs or []) != expect.logs_length:
+        problems.append(f"logs: expected {expect.logs_length} lines, got {len(logs or [])}")
+    warnings = metadata.get("warnings", [])
+    for text in expect.warnings_contain:
+        if not any(text in note for note in warnings):
+            problems.append(f"no warning mentions {text!r} (warnings: {warnings})")
+    if expect.no_warnings and warnings:
+        problems.append(f"expected no warnings, got {warnings}")
+    return problems
+
+
+def _check_streams(
+    expect: Expectation, observation: Observation, capabilities: Capabilities
+) -> list[str]:
+    problems = []
+    for stream in ("stdout", "stderr"):
+        text: str = getattr(observation, stream)
+        exact: str | None = getattr(expect, stream)
+        if exact is not None and text != exact:
+            problems.append(first_difference(exact, text, stream) or stream)
+        shape: Shape | None = getattr(expect, f"{stream}_shape")
+        if shape is not None:
+            problems.extend(shape_problems(shape, text, stream))
+        for part in getattr(expect, f"{stream}_contains"):
+            if part not in text:
+                problems.append(f"{stream} lacks {abbreviate(part)}: {abbreviate(text, 120)}")
+        for part in getattr(expect, f"{stream}_not_contains"):
+            if part in text:
+                problems.append(f"{stream} contains {abbreviate(part)}")
+        truncated: bool | None = getattr(expect, f"{stream}_truncated")
+        if truncated is not None:
+            problems.extend(
+                _check_truncation(stream, text, truncated, capabilities.max_output_bytes)
+            )
+    if observation.error is None and (
+        expect.stdout_truncated is not None or expect.stderr_truncated is not None
+    ):
+        flagged = observation.metadata.get("truncated") is True
+        cut = any(
+            _TRUNCATION_PREFIX.format(stream=stream) in getattr(observation, stream)
+            for stream in ("stdout", "stderr")
+        )
+        if flagged != cut:
+            problems.append(
+                f"metadata.truncated is {flagged} but the streams were "
+                + ("cut" if cut else "not cut")
+            )
+    return problems
+
+
+def _check_truncation(stream: str, text: str, wanted: bool, cap: int) -> list[str]:
+    marker = truncation_marker(stream, cap)
+    if not wanted:
+        if _TRUNCATION_PREFIX.format(stream=stream) in text:
+            return [f"{stream} was truncated: {abbreviate(text[-80:])}"]
+        return []
+    if not text.endswith(marker):
+        return [
+            f"{stream} does not end with the marker {marker.strip()!r} for the declared "
+            f"max_output_bytes {cap}: ends with {abbreviate(text[-80:])}"
+        ]
+    kept = len(text[: -len(marker)].encode("utf-8", "surrogatepass"))
+    if not cap - 3 <= kept <= cap:
+        return [f"{stream} kept {kept} bytes before the marker; the cap is {cap}"]
+    return []

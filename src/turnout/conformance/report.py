@@ -1,0 +1,325 @@
+"""The parity report: `parity.json` for machines, `parity.md` for people, and the verdict.
+
+The verdict answers one question: can the legacy (reference) backend be deleted? Yes when,
+for some target backend, every case that passes on the reference also passes on the target
+or is an accepted divergence in the ledger. A case the target *skips* blocks too: a backend
+cannot earn the verdict by declaring fewer capabilities than the reference.
+
+`parity.md` is deterministic for the same results (no timings, no dates), so a committed
+copy can be checked for staleness by regenerating it; timings are in `parity.json` only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from turnout.conformance.backends import BackendUnderTest
+from turnout.conformance.ledger import Ledger
+from turnout.conformance.runner import UNEXPECTED, CaseResult
+
+__all__ = ["ParityReport", "ReportItem", "Verdict", "decide", "render_markdown"]
+
+Kind = Literal["conformance", "replay"]
+STATUS_ORDER = ("pass", "fail", "error", "skip", "xfail", "xpass")
+MAX_LISTED = 12
+
+
+@dataclass(frozen=True)
+class ReportItem:
+    """A row of the matrix: a case (or a replayed node) and its results per backend."""
+
+    id: str
+    theme: str
+    description: str
+    results: Mapping[str, CaseResult]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether the reference backend can be deleted, and what blocks it per target."""
+
+    decided: bool
+    deletable: bool
+    line: str
+    covering: tuple[str, ...] = ()
+    blocking: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decided": self.decided,
+            "deletable": self.deletable,
+            "line": self.line,
+            "covering": list(self.covering),
+            "blocking": {target: list(ids) for target, ids in self.blocking.items()},
+        }
+
+
+def _listed(ids: Sequence[str]) -> str:
+    shown = ", ".join(ids[:MAX_LISTED])
+    return shown + (f" (+{len(ids) - MAX_LISTED} more)" if len(ids) > MAX_LISTED else "")
+
+
+def decide(
+    items: Sequence[ReportItem],
+    backends: Sequence[BackendUnderTest],
+    *,
+    reference: str,
+    noun: str = "case",
+) -> Verdict:
+    """The verdict line (see the module docstring)."""
+    ids = [backend.id for backend in backends]
+    if reference not in ids:
+        return Verdict(
+            False,
+            False,
+            f"VERDICT: undecided: the reference backend {reference} did not run; run it "
+            "together with a target backend",
+        )
+    targets = [backend_id for backend_id in ids if backend_id != reference]
+    if not targets:
+        return Verdict(
+            False,
+            False,
+            f"VERDICT: undecided: only {reference} ran; add --backend TARGET to compare it "
+            "with the backend that would replace it",
+        )
+    reference_passes = [
+        item for item in items if (r := item.results.get(reference)) and r.raw_status == "pass"
+    ]
+    blocking: dict[str, tuple[str, ...]] = {}
+    accepted: dict[str, int] = {}
+    for target in targets:
+        blockers = []
+        for item in reference_passes:
+            result = item.results.get(target)
+            if result is None or not (result.raw_status == "pass" or result.status == "xfail"):
+                blockers.append(item.id)
+        blocking[target] = tuple(blockers)
+        accepted[target] = sum(
+            1
+            for item in reference_passes
+            if (r := item.results.get(target)) and r.status == "xfail"
+        )
+    covering = tuple(target for target in targets if not blocking[target])
+    count = len(reference_passes)
+    if covering:
+        details = "; ".join(
+            f"{target}"
+            + (f" ({accepted[target]} accepted divergences)" if accepted[target] else "")
+            for target in covering
+        )
+        line = (
+            f"VERDICT: {reference} can be deleted: every {noun} that passes on it ({count}) "
+            f"passes on {details}"
+        )
+        return Verdict(True, True, line, covering, blocking)
+    reasons = "; ".join(
+        f"on {target}, {len(blocking[target])} of {count} {noun}s that pass on {reference} "
+        f"do not pass: {_listed(blocking[target])}"
+        for target in targets
+    )
+    return Verdict(
+        True, False, f"VERDICT: {reference} cannot be deleted yet: {reasons}", (), blocking
+    )
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    """Everything a run found, ready to be written as parity.json and parity.md."""
+
+    kind: Kind
+    reference: str
+    backends: Sequence[BackendUnderTest]
+    items: Sequence[ReportItem]
+    ledger: Ledger
+    verdict: Verdict
+    source: str = ""
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        kind: Kind,
+        reference: str,
+        backends: Sequence[BackendUnderTest],
+        items: Sequence[ReportItem],
+        ledger: Ledger | None = None,
+        source: str = "",
+    ) -> ParityReport:
+        noun = "case" if kind == "conformance" else "node"
+        verdict = decide(items, backends, reference=reference, noun=noun)
+        return cls(kind, reference, backends, items, ledger or Ledger(), verdict, source)
+
+    @property
+    def unexpected(self) -> list[CaseResult]:
+        return [r for item in self.items for r in item.results.values() if r.status in UNEXPECTED]
+
+    def totals(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Per theme, per backend, the count of each status."""
+        totals: dict[str, dict[str, Counter[str]]] = {}
+        for item in self.items:
+            for theme in (item.theme, "all"):
+                per_backend = totals.setdefault(theme, {})
+                for backend_id, result in item.results.items():
+                    per_backend.setdefault(backend_id, Counter())[result.status] += 1
+        ordered = sorted(totals, key=lambda theme: (theme == "all", theme))
+        return {
+            theme: {
+                backend: {status: counts[status] for status in STATUS_ORDER if counts[status]}
+                for backend, counts in totals[theme].items()
+            }
+            for theme in ordered
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": 1,
+            "kind": self.kind,
+            "source": self.source,
+            "reference": self.reference,
+            "backends": [backend.to_dict() for backend in self.backends],
+            "ledger": self.ledger.source,
+            "items": [
+                {
+                    "id": item.id,
+                    "theme": item.theme,
+                    "description": item.description,
+                    "results": {b: r.to_dict() for b, r in item.results.items()},
+                }
+                for item in self.items
+            ],
+            "totals": self.totals(),
+            "unexpected": [
+                {"id": r.case_id, "backend": r.backend, "status": r.status, "reason": r.reason}
+                for r in self.unexpected
+            ],
+            "verdict": self.verdict.to_dict(),
+        }
+
+    def write(self, directory: Path) -> tuple[Path, Path]:
+        """Write parity.json and parity.md into `directory` (created if needed)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        json_path, md_path = directory / "parity.json", directory / "parity.md"
+        json_path.write_text(
+            json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        md_path.write_text(render_markdown(self), encoding="utf-8")
+        return json_path, md_path
+
+
+def _cell(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split())
+    if len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
+    return flat.replace("|", "\\|")
+
+
+_LOOPBACK_PORT = re.compile(r"://(127\.0\.0\.1|localhost|\[::1\]):\d+")
+
+
+def _endpoint_cell(endpoint: str) -> str:
+    """The endpoint without a loopback port, which changes from run to run (parity.json
+    keeps it), so that parity.md stays the same for the same results."""
+    return _cell(_LOOPBACK_PORT.sub(r"://\1:<port>", endpoint))
+
+
+def _status_cell(result: CaseResult | None) -> str:
+    if result is None:
+        return "—"
+    if result.status == "pass":
+        return "pass"
+    if result.status == "skip":
+        return _cell(f"skip: {result.reason}")
+    if result.status == "xfail":
+        return _cell(f"accepted divergence: {result.accepted or ''}")
+    return _cell(f"**{result.status.upper()}**: {result.reason}")
+
+
+def _totals_cell(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{count} {status}" for status, count in counts.items()) or "—"
+
+
+def _capability_cells(backend: BackendUnderTest) -> list[str]:
+    caps = backend.capabilities
+    if caps is None:
+        return ["unavailable: " + _cell(backend.unavailable or ""), "", "", "", "", ""]
+    memory = "none" if caps.memory_limit_mb is None else f"{caps.memory_limit_mb} MB"
+    return [
+        ", ".join(sorted(caps.languages)),
+        caps.isolation,
+        "yes" if caps.network_access else "no",
+        f"{memory} ({caps.memory_enforcement})",
+        f"{caps.max_output_bytes} B",
+        f"{caps.max_result_bytes} B",
+    ]
+
+
+def render_markdown(report: ParityReport) -> str:
+    """The human report: verdict, backends, per-theme totals, the matrix, the ledger."""
+    ids = [backend.id for backend in report.backends]
+    noun = "Case" if report.kind == "conformance" else "Node"
+    command = "turnout conformance" if report.kind == "conformance" else "turnout replay"
+    lines = [
+        "# Parity report" + (" (replay)" if report.kind == "replay" else ""),
+        "",
+        f"Generated by `{command}`; do not edit by hand. Reference (legacy) backend: "
+        f"`{report.reference}`." + (f" Corpus: `{report.source}`." if report.source else ""),
+        "",
+        f"**{report.verdict.line}**",
+        "",
+        "## Backends",
+        "",
+        "| backend | endpoint | plugin | languages | isolation | network | memory limit "
+        "| max output | max result |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for backend in report.backends:
+        name = f"`{backend.id}`" + (" (deprecated)" if backend.deprecated else "")
+        cells = [
+            name,
+            _endpoint_cell(backend.endpoint),
+            backend.plugin,
+            *_capability_cells(backend),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "## Totals per theme", "", "| theme | " + " | ".join(ids) + " |"]
+    lines.append("|---|" + "---|" * len(ids))
+    for theme, per_backend in report.totals().items():
+        name = "**all**" if theme == "all" else theme
+        cells = [_totals_cell(per_backend.get(backend_id, {})) for backend_id in ids]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", f"## {noun}s", "", f"| {noun.lower()} | " + " | ".join(ids) + " |"]
+    lines.append("|---|" + "---|" * len(ids))
+    for item in report.items:
+        cells = [_status_cell(item.results.get(backend_id)) for backend_id in ids]
+        lines.append(f"| `{item.id}` | " + " | ".join(cells) + " |")
+    accepted = [
+        (r, report.ledger.entry(r.case_id, r.backend))
+        for item in report.items
+        for r in item.results.values()
+        if r.status in ("xfail", "xpass")
+    ]
+    if accepted:
+        lines += ["", "## Divergence ledger", "", "| case | backend | status | reason | decided |"]
+        lines.append("|---|---|---|---|---|")
+        for result, entry in accepted:
+            decided = str(entry.decided) if entry else ""
+            lines.append(
+                f"| `{result.case_id}` | {result.backend} | {result.status} | "
+                f"{_cell(result.accepted or '', 300)} | {decided} |"
+            )
+    unexpected = report.unexpected
+    if unexpected:
+        lines += ["", "## Unexpected results", ""]
+        for result in unexpected:
+            lines.append(f"- `{result.case_id}` on `{result.backend}`: {result.status}")
+            details = list(result.problems) or [result.reason]
+            details += [f"differential: {d}" for d in result.differences if d not in details]
+            lines.extend(f"  - {_cell(detail, 400)}" for detail in details if detail)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,372 @@
+"""Run cases against backends, concurrently, and conclude each (case, backend) pair.
+
+One execution path: `run_node` validates the config, selects the inputs and calls
+`Engine.run` exactly as `execute_code_node` does, and turns the envelope or the one error
+into an `Observation`. `run` runs every case on every backend, at most `concurrency` at a
+time per backend and never more than the backend's own `max_concurrency` (so no execution
+waits in a backend's internal queue and wall-clock bounds measure the execution itself).
+Slow cases (the 30 s default-timeout ones) start first, in slots of their own, so they
+overlap with everything else instead of adding to the total.
+
+`conclude` then applies, in order: the differential comparison with the reference backend
+(a target that meets the expectations but differs from the reference fails), and the
+divergence ledger (a listed failure is accepted; a listed pass fails the run: the entry is
+stale).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from turnout.conformance.backends import DEFAULT_REFERENCE, BackendUnderTest
+from turnout.conformance.cases import PLACEHOLDER, Case, Step
+from turnout.conformance.differential import compare, normalize
+from turnout.conformance.expectations import ErrorInfo, Observation, check
+from turnout.conformance.ledger import Ledger
+from turnout.contract import select_inputs
+from turnout.engine import Engine
+from turnout.errors import InfrastructureError, TurnoutError
+from turnout.models import Capabilities, parse_config
+
+__all__ = [
+    "UNEXPECTED",
+    "CaseResult",
+    "ConformanceRunner",
+    "Progress",
+    "Status",
+    "conclude",
+    "host_survivors",
+]
+
+Status = Literal["pass", "fail", "skip", "error", "xfail", "xpass"]
+#: Statuses that make a run fail: a broken expectation, an infrastructure error, or a
+#: ledger entry that no longer describes a failure.
+UNEXPECTED: frozenset[str] = frozenset({"fail", "error", "xpass"})
+Progress = Callable[[int, int, "CaseResult"], None]
+INFRASTRUCTURE_RETRY_DELAY_S = 1.0
+SURVIVOR_SETTLE_S = 0.5
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """How one case went on one backend.
+
+    `raw_status` is what the run itself showed (pass, fail, skip, error); `status` is the
+    conclusion after the differential and the ledger (adds xfail and xpass).
+    """
+
+    case_id: str
+    theme: str
+    backend: str
+    status: Status
+    reason: str = ""
+    problems: tuple[str, ...] = ()
+    differences: tuple[str, ...] = ()
+    raw_status: Status | None = None
+    accepted: str | None = None
+    wall_ms: float | None = None
+    observation: Observation | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def unexpected(self) -> bool:
+        return self.status in UNEXPECTED
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"status": self.status}
+        if self.reason:
+            data["reason"] = self.reason
+        if self.problems:
+            data["problems"] = list(self.problems)
+        if self.differences:
+            data["differences"] = list(self.differences)
+        if self.accepted:
+            data["accepted_divergence"] = self.accepted
+        if self.wall_ms is not None:
+            data["wall_ms"] = round(self.wall_ms)
+        return data
+
+
+def host_survivors(marker: str) -> list[str]:
+    """Live processes on this host whose command line contains `marker` (zombies excluded)."""
+    found: list[str] = []
+    own = os.getpid()
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return found
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == own:
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            command = (
+                (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+            )
+            if marker not in command:
+                continue
+            stat = (entry / "stat").read_text()
+            if stat[stat.rindex(")") + 2 :].split()[0] in ("Z", "X"):
+                continue
+            found.append(f"pid {entry.name}: {command.strip()[:120]}")
+    return found
+
+
+def _substitute(code: str, marker: str, capabilities: Capabilities) -> str:
+    def value(match: Any) -> str:
+        name = match.group(1)
+        if name == "marker":
+            return marker
+        return str(getattr(capabilities, name.removeprefix("cap.")))
+
+    return PLACEHOLDER.sub(value, code)
+
+
+def _prepared(config: Mapping[str, Any], marker: str, capabilities: Capabilities) -> dict[str, Any]:
+    prepared = dict(config)
+    if isinstance(prepared.get("code"), str):
+        prepared["code"] = _substitute(prepared["code"], marker, capabilities)
+    return prepared
+
+
+class ConformanceRunner:
+    """Runs cases and nodes on the backends under test, through one engine."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        backends: Sequence[BackendUnderTest],
+        *,
+        concurrency: int = 4,
+        ledger: Ledger | None = None,
+        reference: str = DEFAULT_REFERENCE,
+    ) -> None:
+        self.engine = engine
+        self.backends = list(backends)
+        self.concurrency = max(1, concurrency)
+        self.ledger = ledger or Ledger()
+        self.reference = reference
+
+    def backend(self, backend_id: str) -> BackendUnderTest:
+        for backend in self.backends:
+            if backend.id == backend_id:
+                return backend
+        raise KeyError(backend_id)
+
+    async def run_node(
+        self,
+        backend_id: str,
+        config: Mapping[str, Any],
+        context: Mapping[str, Any],
+        *,
+        labels: Mapping[str, str] | None = None,
+    ) -> Observation:
+        """Execute one node as `execute_code_node` would, on `backend_id`; never raises a
+        `TurnoutError` (it becomes the observation). A retryable infrastructure failure that
+        happened before the code started is retried once."""
+        for attempt in (1, 2):
+            started = time.perf_counter()
+            try:
+                node = parse_config(dict(config))
+                inputs = select_inputs(context, node.input_variables)
+                envelope = await self.engine.run(
+                    node, inputs, backend=backend_id, labels=dict(labels or {})
+                )
+            except InfrastructureError as error:
+                if attempt == 1 and error.retryable and not error.started:
+                    await asyncio.sleep(INFRASTRUCTURE_RETRY_DELAY_S)
+                    continue
+                return self._failed(error, started)
+            except TurnoutError as error:
+                return self._failed(error, started)
+            wall_ms = (time.perf_counter() - started) * 1000
+            if node.output_variable:
+                envelope = {node.output_variable: envelope}
+            return Observation.from_return(envelope, wall_ms)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _failed(error: TurnoutError, started: float) -> Observation:
+        wall_ms = (time.perf_counter() - started) * 1000
+        return Observation(envelope=None, error=ErrorInfo.from_exception(error), wall_ms=wall_ms)
+
+    async def run_case(self, case: Case, backend: BackendUnderTest) -> CaseResult:
+        """Run one case on one backend and check its expectations (no ledger, no differential)."""
+
+        def result(status: Status, reason: str = "", **details: Any) -> CaseResult:
+            return CaseResult(case.id, case.theme, backend.id, status, reason, **details)
+
+        if backend.capabilities is None:
+            return result("error", f"backend unavailable: {backend.unavailable}")
+        capabilities = backend.capabilities
+        unmet = case.unmet(capabilities)
+        if unmet is not None:
+            return result("skip", unmet)
+        marker = f"turnout-conformance-{uuid.uuid4().hex[:16]}"
+        labels = {"suite": "conformance"}
+        try:
+            context = case.build_context()
+            observation = await self.run_node(
+                backend.id, _prepared(case.config, marker, capabilities), context, labels=labels
+            )
+            problems = check(case.expect, observation, context=context, capabilities=capabilities)
+            if case.expect.no_survivors and capabilities.isolation == "process":
+                problems.extend(await self._survivors(marker))
+            if case.then is not None:
+                problems.extend(await self._then(case.then, backend, marker, labels))
+        except Exception as error:  # a bug in a backend or in the suite: report, never hang
+            return result("error", f"{type(error).__name__}: {error}")
+        return result(
+            "fail" if problems else "pass",
+            problems[0] if problems else "",
+            problems=tuple(problems),
+            wall_ms=observation.wall_ms,
+            observation=observation,
+        )
+
+    async def _survivors(self, marker: str) -> list[str]:
+        survivors = host_survivors(marker)
+        if survivors:  # a process being killed right now may need a moment to go
+            await asyncio.sleep(SURVIVOR_SETTLE_S)
+            survivors = host_survivors(marker)
+        return [f"still running after the execution ended: {line}" for line in survivors]
+
+    async def _then(
+        self, step: Step, backend: BackendUnderTest, marker: str, labels: Mapping[str, str]
+    ) -> list[str]:
+        assert backend.capabilities is not None
+        await asyncio.sleep(step.delay_ms / 1000)
+        observation = await self.run_node(
+            backend.id,
+            _prepared(step.config, marker, backend.capabilities),
+            step.context,
+            labels=labels,
+        )
+        problems = check(
+            step.expect, observation, context=step.context, capabilities=backend.capabilities
+        )
+        return [f"follow-up execution: {problem}" for problem in problems]
+
+    async def run(
+        self, cases: Sequence[Case], *, progress: Progress | None = None
+    ) -> list[CaseResult]:
+        """Run every case on every backend, concurrently within limits, then `conclude`."""
+        pairs = [(case, backend) for case in cases for backend in self.backends]
+        return await self.run_pairs(pairs, progress=progress)
+
+    async def run_pairs(
+        self,
+        pairs: Sequence[tuple[Case, BackendUnderTest]],
+        *,
+        progress: Progress | None = None,
+    ) -> list[CaseResult]:
+        """Run the given (case, backend) pairs concurrently within limits, then `conclude`.
+
+        Results come back in the order of `pairs`."""
+        total = len(pairs)
+        done = 0
+        n_slow = {
+            backend.id: sum(1 for case, b in pairs if b.id == backend.id and case.slow)
+            for _, backend in pairs
+        }
+        slots = {
+            backend.id: _slots(self.concurrency, backend.max_concurrency, n_slow[backend.id])
+            for _, backend in pairs
+        }
+
+        async def one(index: int, case: Case, backend: BackendUnderTest) -> tuple[int, CaseResult]:
+            nonlocal done
+            normal, slow = slots[backend.id]
+            async with slow if case.slow else normal:
+                outcome = await self.run_case(case, backend)
+            done += 1
+            if progress is not None:
+                progress(done, total, outcome)
+            return index, outcome
+
+        # Slow cases are started first, so they overlap with everything else.
+        order = sorted(range(total), key=lambda index: not pairs[index][0].slow)
+        finished = await asyncio.gather(*(one(i, *pairs[i]) for i in order))
+        raw = [result for _, result in sorted(finished, key=lambda pair: pair[0])]
+        cases = list({case.id: case for case, _ in pairs}.values())
+        return conclude(cases, raw, reference=self.reference, ledger=self.ledger)
+
+
+def _slots(
+    concurrency: int, backend_limit: int | None, n_slow: int
+) -> tuple[asyncio.Semaphore, asyncio.Semaphore]:
+    """Normal and slow slots for one backend, together within the backend's own limit."""
+    total = backend_limit if backend_limit is not None else concurrency + n_slow
+    slow = min(n_slow, max(1, total - 1)) if n_slow else 1
+    normal = max(1, min(concurrency, total - (slow if n_slow else 0)))
+    return asyncio.Semaphore(normal), asyncio.Semaphore(slow)
+
+
+def conclude(
+    cases: Sequence[Case],
+    results: Sequence[CaseResult],
+    *,
+    reference: str = DEFAULT_REFERENCE,
+    ledger: Ledger | None = None,
+) -> list[CaseResult]:
+    """Apply the differential comparison with `reference`, then the ledger, to raw results.
+
+    A target is held to the reference's envelope only where the reference meets the case's
+    expectations: where the reference itself is wrong, differing from it is no fault, and
+    the differences are kept for the report without changing the target's status."""
+    book = ledger or Ledger()
+    by_case = {case.id: case for case in cases}
+    now = time.time()
+    references = {
+        r.case_id: r
+        for r in results
+        if r.backend == reference
+        and r.observation is not None
+        and (r.raw_status or r.status) == "pass"
+    }
+    concluded = []
+    for result in results:
+        raw = result.raw_status or result.status
+        updated = replace(result, raw_status=raw)
+        base = references.get(result.case_id)
+        if (
+            result.backend != reference
+            and base is not None
+            and base.observation is not None
+            and result.observation is not None
+        ):
+            case = by_case[result.case_id]
+            differences = compare(
+                normalize(base.observation, now=now),
+                normalize(result.observation, now=now),
+                ignore=case.differential_ignore,
+                names=(reference, result.backend),
+            )
+            if differences:
+                reason = f"differs from {reference}: {differences[0]}"
+                updated = replace(
+                    updated,
+                    differences=tuple(differences),
+                    status="fail" if raw == "pass" else raw,
+                    raw_status="fail" if raw == "pass" else raw,
+                    reason=reason if raw == "pass" else updated.reason,
+                )
+        entry = book.entry(result.case_id, result.backend)
+        if entry is not None:
+            if updated.status in ("fail", "error"):
+                updated = replace(updated, status="xfail", accepted=entry.reason)
+            elif updated.status == "pass":
+                updated = replace(
+                    updated,
+                    status="xpass",
+                    reason=f"passes, but the ledger ({book.source}) still lists it as a "
+                    f"divergence decided {entry.decided}: remove the entry",
+                    accepted=entry.reason,
+                )
+        concluded.append(updated)
+    return concluded

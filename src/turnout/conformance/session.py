@@ -1,0 +1,178 @@
+"""A conformance session: cases, ledger, engine and backends, opened once and run.
+
+The CLI (`turnout conformance`) and the pytest plugin both go through here, so the suite
+behaves the same whichever way it is started. While cases run, secrets are planted in this
+process's environment (a canary variable and, where that cannot redirect a backend,
+`E2B_API_KEY`), because a backend that leaks the host environment must be caught with
+something to leak.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+import uuid
+from collections.abc import Coroutine, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from turnout.conformance.backends import (
+    DEFAULT_REFERENCE,
+    BackendUnderTest,
+    build_engine,
+    describe_backends,
+    refresh_endpoints,
+    select_backends,
+)
+from turnout.conformance.cases import Case, default_ledger_path, load_cases
+from turnout.conformance.ledger import Ledger
+from turnout.conformance.report import ParityReport, ReportItem
+from turnout.conformance.runner import CaseResult, ConformanceRunner, Progress
+from turnout.engine import Engine
+from turnout.registry import BackendRegistry, default_registry
+
+__all__ = [
+    "CANARY_VARIABLE",
+    "PLANTED_SECRET_VARIABLE",
+    "ConformanceSession",
+    "LoopThread",
+    "planted_secrets",
+]
+
+T = TypeVar("T")
+CANARY_VARIABLE = "TURNOUT_CONFORMANCE_CANARY"
+PLANTED_SECRET_VARIABLE = "TURNOUT_CONFORMANCE_API_KEY"
+E2B_KEY_VARIABLE = "E2B_API_KEY"
+
+
+@contextlib.contextmanager
+def planted_secrets(backends: Sequence[BackendUnderTest]) -> Iterator[dict[str, str]]:
+    """Plant secrets in os.environ for the duration; restore the environment afterwards.
+
+    `E2B_API_KEY` is planted only when it is unset and no backend under test reports an
+    endpoint: a backend that does (e2b) chooses its endpoint from that very variable, and a
+    planted key would send it to the cloud. A real key, when set, is checked as it is.
+    """
+    token = uuid.uuid4().hex
+    planted = {
+        CANARY_VARIABLE: f"CANARY-{token}",
+        PLANTED_SECRET_VARIABLE: f"sk-conformance-planted-{token}",
+    }
+    if E2B_KEY_VARIABLE not in os.environ and all(b.endpoint == "local" for b in backends):
+        planted[E2B_KEY_VARIABLE] = f"e2b_conformance_planted_{token}"
+    previous = {name: os.environ.get(name) for name in planted}
+    os.environ.update(planted)
+    try:
+        yield planted
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@dataclass
+class ConformanceSession:
+    """Everything one conformance run needs, opened once."""
+
+    engine: Engine
+    runner: ConformanceRunner
+    backends: list[BackendUnderTest]
+    cases: list[Case]
+    ledger: Ledger
+    reference: str
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        registry: BackendRegistry | None = None,
+        backend_ids: Sequence[str] = (),
+        themes: Sequence[str] = (),
+        case_ids: Sequence[str] = (),
+        cases_dir: Path | None = None,
+        ledger_path: Path | None = None,
+        environment: str | None = None,
+        flags_path: str | Path | None = None,
+        concurrency: int = 4,
+        reference: str = DEFAULT_REFERENCE,
+    ) -> ConformanceSession:
+        """Load and validate cases and ledger, build the engine, construct the backends.
+
+        Raises `CaseFileError` for malformed case or ledger files and `ConfigurationError`
+        for unknown backends; a backend that cannot be constructed is kept and reported
+        unavailable (its cases end as errors), so the report still shows it.
+        """
+        chosen_registry = registry if registry is not None else default_registry()
+        ids = select_backends(chosen_registry, backend_ids)
+        every_case = load_cases(cases_dir)
+        selected = load_cases(cases_dir, themes=themes, case_ids=case_ids)
+        if ledger_path is not None or cases_dir is None:
+            path = ledger_path if ledger_path is not None else default_ledger_path()
+            ledger = Ledger.load(path, known_cases=[case.id for case in every_case])
+        else:
+            ledger = Ledger()
+        engine = build_engine(
+            chosen_registry, backend_ids=ids, environment=environment, flags_path=flags_path
+        )
+        backends = describe_backends(engine, ids)
+        runner = ConformanceRunner(
+            engine, backends, concurrency=concurrency, ledger=ledger, reference=reference
+        )
+        return cls(engine, runner, backends, selected, ledger, reference)
+
+    async def run(
+        self, cases: Sequence[Case] | None = None, *, progress: Progress | None = None
+    ) -> list[CaseResult]:
+        """Run `cases` (default: the selected ones) on every backend, secrets planted."""
+        with planted_secrets(self.backends):
+            return await self.runner.run(self.cases if cases is None else cases, progress=progress)
+
+    def report(self, results: Sequence[CaseResult]) -> ParityReport:
+        """The parity report of `results` (cases in file order, backends in run order)."""
+        by_case: dict[str, dict[str, CaseResult]] = {}
+        for result in results:
+            by_case.setdefault(result.case_id, {})[result.backend] = result
+        items = [
+            ReportItem(case.id, case.theme, case.description, by_case[case.id])
+            for case in self.cases
+            if case.id in by_case
+        ]
+        return ParityReport.build(
+            kind="conformance",
+            reference=self.reference,
+            backends=refresh_endpoints(self.engine, self.backends),
+            items=items,
+            ledger=self.ledger,
+        )
+
+    async def aclose(self) -> None:
+        await self.engine.aclose()
+
+
+class LoopThread:
+    """One event loop on a daemon thread, for synchronous callers (pytest items, Hypothesis
+    examples) that must share live backends: backends hold loop-bound resources."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="turnout-conformance", daemon=True
+        )
+        self._thread.start()
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        return future.result()
+
+    def close(self) -> None:
+        if self._loop.is_closed():
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()

@@ -1,0 +1,145 @@
+"""The parity report: the verdict rule, per-theme totals, and the two files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from turnout.conformance.report import ParityReport, ReportItem, decide, render_markdown
+
+from .support import backend_under_test, result
+
+LEGACY, TARGET = "local-subprocess", "e2b"
+BACKENDS = [backend_under_test(LEGACY, deprecated=True), backend_under_test(TARGET)]
+
+
+def item(
+    case_id: str, legacy: str, target: str, theme: str = "t", **target_details: Any
+) -> ReportItem:
+    return ReportItem(
+        case_id,
+        theme,
+        f"description of {case_id}",
+        {
+            LEGACY: result(case_id, LEGACY, legacy, theme=theme),
+            TARGET: result(case_id, TARGET, target, theme=theme, **target_details),
+        },
+    )
+
+
+def report(*items: ReportItem) -> ParityReport:
+    return ParityReport.build(kind="conformance", reference=LEGACY, backends=BACKENDS, items=items)
+
+
+class TestDecide:
+    def test_the_legacy_backend_can_go_when_every_pass_passes_on_the_target(self) -> None:
+        """Every case passing on the reference also passes on the target: deletable."""
+        verdict = decide(
+            [item("a", "pass", "pass"), item("b", "fail", "fail")], BACKENDS, reference=LEGACY
+        )
+        assert verdict.deletable
+        assert verdict.line == (
+            "VERDICT: local-subprocess can be deleted: every case that passes on it (1) "
+            "passes on e2b"
+        )
+
+    def test_a_case_failing_on_the_target_blocks(self) -> None:
+        """A reference pass that fails on the target blocks, and is named."""
+        verdict = decide([item("a", "pass", "fail")], BACKENDS, reference=LEGACY)
+        assert not verdict.deletable
+        assert verdict.blocking == {TARGET: ("a",)}
+        assert verdict.line.endswith("do not pass: a")
+
+    def test_a_case_skipped_on_the_target_blocks(self) -> None:
+        """Declaring fewer capabilities than the reference does not earn the verdict."""
+        verdict = decide([item("a", "pass", "skip")], BACKENDS, reference=LEGACY)
+        assert verdict.blocking == {TARGET: ("a",)}
+
+    def test_an_accepted_divergence_does_not_block(self) -> None:
+        """A target failure listed in the ledger counts as covered, and is counted."""
+        accepted = item("a", "pass", "xfail", raw_status="fail", accepted="banner on stderr")
+        verdict = decide([accepted], BACKENDS, reference=LEGACY)
+        assert verdict.deletable
+        assert verdict.line.endswith("passes on e2b (1 accepted divergences)")
+
+    def test_without_a_target_the_verdict_is_undecided(self) -> None:
+        """Running only the reference cannot decide anything."""
+        verdict = decide([], BACKENDS[:1], reference=LEGACY)
+        assert (verdict.decided, verdict.deletable) == (False, False)
+        assert "only local-subprocess ran" in verdict.line
+
+    def test_without_the_reference_the_verdict_is_undecided(self) -> None:
+        """A run without the reference backend says so."""
+        verdict = decide([], BACKENDS[1:], reference=LEGACY)
+        assert "did not run" in verdict.line
+
+    def test_a_long_list_of_blockers_is_shortened(self) -> None:
+        """More than twelve blocking cases are listed as the first twelve and a count."""
+        items = [item(f"c{n:02}", "pass", "fail") for n in range(15)]
+        assert decide(items, BACKENDS, reference=LEGACY).line.endswith("c11 (+3 more)")
+
+
+class TestParityReport:
+    def test_totals_count_statuses_per_theme_and_backend(self) -> None:
+        """Totals group results by theme, with an `all` row last."""
+        totals = report(
+            item("a", "pass", "fail", theme="x"), item("b", "pass", "pass", theme="y")
+        ).totals()
+        assert totals == {
+            "x": {LEGACY: {"pass": 1}, TARGET: {"fail": 1}},
+            "y": {LEGACY: {"pass": 1}, TARGET: {"pass": 1}},
+            "all": {LEGACY: {"pass": 2}, TARGET: {"pass": 1, "fail": 1}},
+        }
+
+    def test_unexpected_results_are_failures_errors_and_stale_entries(self) -> None:
+        """fail, error and xpass are unexpected; skip and xfail are not."""
+        found = report(
+            item("a", "pass", "fail"),
+            item("b", "skip", "xpass"),
+            item("c", "pass", "xfail", raw_status="fail"),
+        ).unexpected
+        assert [(r.case_id, r.backend) for r in found] == [("a", TARGET), ("b", TARGET)]
+
+    def test_the_markdown_has_verdict_totals_and_matrix(self) -> None:
+        """parity.md shows the verdict, the totals per theme and a row per case."""
+        text = render_markdown(
+            report(item("a", "pass", "fail", reason="output: expected 2, got 3"))
+        )
+        assert "**VERDICT: local-subprocess cannot be deleted yet" in text
+        assert "| t | 1 pass | 1 fail |" in text
+        assert "| `a` | pass | **FAIL**: output: expected 2, got 3 |" in text
+
+    def test_pipes_in_reasons_do_not_break_the_table(self) -> None:
+        """A reason containing | is escaped inside the markdown table."""
+        text = render_markdown(report(item("a", "pass", "fail", reason="a | b")))
+        assert "a \\| b" in text
+
+    def test_the_markdown_is_the_same_for_the_same_results(self) -> None:
+        """parity.md carries no timings, so regenerating it is stable."""
+        fast = report(item("a", "pass", "pass", wall_ms=5))
+        slow = report(item("a", "pass", "pass", wall_ms=500))
+        assert render_markdown(fast) == render_markdown(slow)
+
+    def test_a_local_servers_port_is_left_out_of_the_markdown(self) -> None:
+        """A loopback endpoint's port changes every run, so parity.md shows <port>."""
+        server = backend_under_test(TARGET)
+        server = type(server)(**{**server.__dict__, "endpoint": "server at http://127.0.0.1:41234"})
+        text = render_markdown(
+            ParityReport.build(
+                kind="conformance", reference=LEGACY, backends=[BACKENDS[0], server], items=[]
+            )
+        )
+        assert "server at http://127.0.0.1:<port>" in text
+
+    def test_both_files_are_written(self, tmp_path: Path) -> None:
+        """write() creates parity.json and parity.md; the JSON carries the verdict."""
+        json_path, md_path = report(item("a", "pass", "pass")).write(tmp_path / "out")
+        data = json.loads(json_path.read_text())
+        assert (data["kind"], data["verdict"]["deletable"]) == ("conformance", True)
+        assert md_path.read_text().startswith("# Parity report")
+
+    def test_the_json_names_each_backends_endpoint(self) -> None:
+        """parity.json says where each backend ran."""
+        data = report(item("a", "pass", "pass")).to_dict()
+        assert [b["endpoint"] for b in data["backends"]] == ["local", "local"]

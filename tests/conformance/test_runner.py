@@ -1,0 +1,167 @@
+"""The runner on fake backends: statuses, the ledger's strict expected failures, the
+differential against the reference, concurrency slots, and the host process scan."""
+
+from __future__ import annotations
+
+import datetime
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from turnout.conformance.cases import Case
+from turnout.conformance.ledger import Ledger, LedgerEntry
+from turnout.conformance.runner import _slots, conclude, host_survivors
+
+from .support import fake_backend, make_runner, one_case, result
+
+pytestmark = pytest.mark.usefixtures("no_flag_file")
+
+EXPECTS_TWO = """
+[[cases]]
+id = "t.two"
+description = "returns two"
+config = { language = "python", code = "return 2" }
+expect = { output = 2 }
+"""
+
+
+def ledger_for(case_id: str, backend: str) -> Ledger:
+    entry = LedgerEntry(
+        case=case_id,
+        backend=backend,
+        reason="known difference, accepted for the test",
+        decided=datetime.date(2025, 1, 1),
+    )
+    return Ledger((entry,), "test-ledger")
+
+
+@pytest.fixture
+def case(tmp_path: Path) -> Case:
+    return one_case(tmp_path, EXPECTS_TWO)
+
+
+class TestRunNode:
+    async def test_an_envelope_becomes_an_observation(self) -> None:
+        """run_node returns what execute_code_node would, as an observation."""
+        runner = make_runner(fake_backend("ref", value=2, stdout="hi\n"))
+        observation = await runner.run_node("ref", {"language": "python", "code": "x"}, {})
+        assert observation.envelope is not None
+        assert (observation.envelope["output"], observation.stdout) == (2, "hi\n")
+
+    async def test_an_invalid_config_becomes_an_error_observation(self) -> None:
+        """A ValidationError is observed, not raised."""
+        runner = make_runner(fake_backend("ref"))
+        observation = await runner.run_node("ref", {"language": "python", "code": ""}, {})
+        assert observation.error is not None
+        assert (observation.error.type, observation.error.field) == ("ValidationError", "code")
+
+    async def test_output_variable_wraps_the_envelope(self) -> None:
+        """An outputVariable is observed as the wrapping name."""
+        runner = make_runner(fake_backend("ref"))
+        config = {"language": "python", "code": "x", "outputVariable": "out"}
+        assert (await runner.run_node("ref", config, {})).wrapped_as == "out"
+
+
+class TestRun:
+    async def test_a_met_expectation_passes(self, case: Case) -> None:
+        """A backend giving the expected output passes."""
+        [outcome] = await make_runner(fake_backend("ref", value=2)).run([case])
+        assert outcome.status == "pass"
+
+    async def test_a_missed_expectation_fails_with_the_problem(self, case: Case) -> None:
+        """A backend giving another output fails, saying what differed."""
+        [outcome] = await make_runner(fake_backend("ref", value=3)).run([case])
+        assert (outcome.status, outcome.reason) == ("fail", "output: expected 2, got 3")
+
+    async def test_an_unmet_requirement_skips_with_the_reason(self, tmp_path: Path) -> None:
+        """A case needing a capability the backend lacks is skipped, not failed."""
+        needing = one_case(tmp_path, EXPECTS_TWO + "requires = { network_access = false }\n")
+        [outcome] = await make_runner(fake_backend("ref", value=2)).run([needing])
+        assert outcome.status == "skip"
+        assert "network_access" in outcome.reason
+
+    async def test_an_unavailable_backend_is_an_error(self, case: Case) -> None:
+        """A backend that cannot be constructed makes its cases errors, naming why."""
+        [outcome] = await make_runner(fake_backend("ref", broken="no key")).run([case])
+        assert outcome.status == "error"
+        assert "no key" in outcome.reason
+
+    async def test_a_ledgered_failure_is_an_accepted_divergence(self, case: Case) -> None:
+        """A failing case listed in the ledger is xfail, which is not unexpected."""
+        runner = make_runner(fake_backend("ref", value=3), ledger=ledger_for("t.two", "ref"))
+        [outcome] = await runner.run([case])
+        assert (outcome.status, outcome.unexpected) == ("xfail", False)
+
+    async def test_a_ledgered_pass_fails_the_run(self, case: Case) -> None:
+        """A listed case that passes is xpass: unexpected until the entry is removed."""
+        runner = make_runner(fake_backend("ref", value=2), ledger=ledger_for("t.two", "ref"))
+        [outcome] = await runner.run([case])
+        assert (outcome.status, outcome.unexpected) == ("xpass", True)
+        assert "remove the entry" in outcome.reason
+
+    async def test_a_target_that_differs_from_the_reference_fails(self, tmp_path: Path) -> None:
+        """Meeting the expectation is not enough: the target must agree with the reference."""
+        loose = one_case(
+            tmp_path,
+            '[[cases]]\nid = "t.any"\ndescription = "any output"\n'
+            'config = { language = "python", code = "x" }\n',
+        )
+        runner = make_runner(fake_backend("ref", value=1), fake_backend("target", value=2))
+        reference, target = await runner.run([loose])
+        assert (reference.status, target.status) == ("pass", "fail")
+        assert target.reason == "differs from ref: output: ref 1, target 2"
+
+    async def test_a_target_is_not_held_to_a_failing_reference(self, case: Case) -> None:
+        """Where the reference misses the expectation, differing from it is no fault."""
+        runner = make_runner(fake_backend("ref", value=3), fake_backend("target", value=2))
+        reference, target = await runner.run([case])
+        assert (reference.status, target.status) == ("fail", "pass")
+
+    async def test_every_pair_runs_on_every_backend(self, case: Case) -> None:
+        """Each backend under test runs each case once."""
+        ref, target = fake_backend("ref", value=2), fake_backend("target", value=2)
+        await make_runner(ref, target).run([case])
+        assert (len(ref.executions), len(target.executions)) == (1, 1)
+
+
+class TestConclude:
+    def test_the_ledger_applies_after_the_differential(self, case: Case) -> None:
+        """A target failing only by differing from the reference can still be accepted."""
+        raw = [result("t.two", "ref", "pass"), result("t.two", "target", "fail")]
+        concluded = conclude([case], raw, reference="ref", ledger=ledger_for("t.two", "target"))
+        assert [r.status for r in concluded] == ["pass", "xfail"]
+
+
+class TestSlots:
+    def test_slow_cases_get_their_own_slots_within_the_backend_limit(self) -> None:
+        """With a backend limit of 8, two slow cases and concurrency 4 use 2 + 4 slots."""
+        normal, slow = _slots(4, 8, 2)
+        assert (normal._value, slow._value) == (4, 2)
+
+    def test_a_small_backend_limit_is_never_exceeded(self) -> None:
+        """With a backend limit of 2, normal and slow slots together stay at 2."""
+        normal, slow = _slots(4, 2, 3)
+        assert normal._value + slow._value == 2
+
+
+class TestHostSurvivors:
+    def test_a_live_process_with_the_marker_is_found(self) -> None:
+        """A process whose command line holds the marker is reported."""
+        marker = f"turnout-conformance-test-{uuid.uuid4().hex}"
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", marker])
+        try:
+            deadline = time.monotonic() + 10  # until the child has exec'd its command line
+            while not host_survivors(marker) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert len(host_survivors(marker)) == 1
+        finally:
+            child.kill()
+            child.wait()
+
+    def test_nothing_is_found_for_an_unused_marker(self) -> None:
+        """A marker no process carries finds nothing."""
+        assert host_survivors(f"turnout-unused-{uuid.uuid4().hex}") == []
