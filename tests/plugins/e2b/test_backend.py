@@ -85,6 +85,15 @@ class TestSeedChecklist:
         assert error.kind == "timeout"
         assert time.monotonic() - started < 2000 / 1000 + 1 + 0.5  # + create on a busy box
 
+    @both("while True:\n    print('x' * 1000)", "while (true) { console.log('x'.repeat(1000)); }")
+    async def test_timeout_holds_while_output_streams(self, language: str, code: str) -> None:
+        """A node flooding stdout still times out promptly (the SDK's busy stream once held
+        the cancelled call for ~15 s), as a non-retryable timeout, not an infra error."""
+        started = time.monotonic()
+        error = await failure(language, code, timeout=2000)
+        assert error.kind == "timeout"
+        assert time.monotonic() - started < 2000 / 1000 + 1 + 0.5  # + create on a busy box
+
     async def test_javascript_await_that_never_resolves_times_out(self) -> None:
         """A never-settling await is bounded like a busy loop."""
         error = await failure("javascript", "await new Promise(() => {});", timeout=1500)

@@ -55,6 +55,7 @@ class E2BBackend:
         self._connection_lock = asyncio.Lock()
         self._slots: asyncio.Semaphore | None = None
         self._kills: set[asyncio.Task[None]] = set()
+        self._abandoned: set[asyncio.Future[Any]] = set()
         # Fail at construction, not at the first execution, when no key can be found.
         resolve_connection(self._options, settings.environment, dry_run=True)
 
@@ -98,6 +99,14 @@ class E2BBackend:
         """Wait for every background kill; nothing this backend created is left running."""
         while self._kills:
             await asyncio.gather(*list(self._kills), return_exceptions=True)
+        if self._abandoned:
+            await asyncio.wait(list(self._abandoned), timeout=self._options.kill_timeout_s)
+
+    def _abandon(self, call: asyncio.Future[Any]) -> None:
+        """Track a cancelled SDK call until it ends; its outcome no longer matters."""
+        self._abandoned.add(call)
+        call.add_done_callback(self._abandoned.discard)
+        call.add_done_callback(lambda done: done.cancelled() or done.exception())
 
     # -- phases -----------------------------------------------------------------------------
 
@@ -194,11 +203,24 @@ class E2BBackend:
                     on_stderr=lambda message: stderr.add(message.line),
                 )
 
+        # Not wait_for: under a busy stream the SDK's transport can ignore the cancellation
+        # for seconds, and wait_for waits for the cancelled call to finish. The timeout is
+        # answered at once; the abandoned call ends when the background kill closes its
+        # sandbox, and aclose() waits for it.
+        call = asyncio.ensure_future(run())
         try:
-            execution = await asyncio.wait_for(run(), timeout=request.timeout_ms / 1000)
+            done, _ = await asyncio.wait({call}, timeout=request.timeout_ms / 1000)
+        except asyncio.CancelledError:
+            call.cancel()
+            self._abandon(call)
+            raise
+        if call in done:
+            execution = call.result()
             kernel_error = execution.error
-        except TimeoutError:
+        else:
             termination = "timeout"
+            call.cancel()
+            self._abandon(call)
         timings["run"] = _ms_since(run_started)
         result, too_large = None, False
         if termination == "exited":
