@@ -165,3 +165,20 @@ class TestHostSurvivors:
     def test_nothing_is_found_for_an_unused_marker(self) -> None:
         """A marker no process carries finds nothing."""
         assert host_survivors(f"turnout-unused-{uuid.uuid4().hex}") == []
+
+    async def test_the_scan_runs_off_the_event_loop(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The runner scans /proc in a worker thread, never on the loop's own thread."""
+        import threading
+
+        from turnout.conformance import runner as runner_module
+
+        threads: list[int] = []
+
+        def scan(marker: str) -> list[str]:
+            threads.append(threading.get_ident())
+            return []
+
+        monkeypatch.setattr(runner_module, "host_survivors", scan)
+        assert await make_runner(fake_backend("ref"))._survivors("m") == []
+        assert threads
+        assert threading.get_ident() not in threads

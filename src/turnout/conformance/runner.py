@@ -230,10 +230,12 @@ class ConformanceRunner:
         )
 
     async def _survivors(self, marker: str) -> list[str]:
-        survivors = host_survivors(marker)
+        # Scanning /proc reads a file per process: off the event loop, so that the other
+        # executions in flight (their timeouts, their streams) are not held up meanwhile.
+        survivors = await asyncio.to_thread(host_survivors, marker)
         if survivors:  # a process being killed right now may need a moment to go
             await asyncio.sleep(SURVIVOR_SETTLE_S)
-            survivors = host_survivors(marker)
+            survivors = await asyncio.to_thread(host_survivors, marker)
         return [f"still running after the execution ended: {line}" for line in survivors]
 
     async def _then(
