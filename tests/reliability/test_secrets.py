@@ -40,13 +40,6 @@ NODE_SECRET = f"sk-node-{TOKEN}"
 HOST_SECRETS = (E2B_KEY, CANARY, SETTINGS_SECRET)
 ALL_SECRETS = (*HOST_SECRETS, NODE_SECRET)
 BACKENDS = ("local-subprocess", "e2b")
-#: Known leak (docs/reliability.md, "Secrets"): credentials written into the e2b backend's
-#: api_url (a proxy URL, say) are shown verbatim in its endpoint label (parity reports,
-#: `turnout conformance` output) and logged by httpx ("HTTP Request: POST http://user:pw@...")
-#: and the E2B SDK at INFO/DEBUG. The fix belongs to turnout_e2b (strip the userinfo from
-#: the label, refuse or redact credentials in api_url/sandbox_url); these strict xfails
-#: then start passing and must be turned back into plain tests.
-CREDENTIALS_IN_URL = "e2b api_url credentials leak into endpoint labels and httpx/SDK logs"
 ENVIRONMENT = "secrets"
 
 
@@ -285,7 +278,6 @@ class TestLogs:
         found = [r for r in observed["stdlib"] if leaks(r, (E2B_KEY, CANARY, NODE_SECRET))]
         assert found == [], found[:3]
 
-    @pytest.mark.xfail(strict=True, reason=CREDENTIALS_IN_URL)
     def test_no_stdlib_log_record_holds_the_api_url_credentials(
         self, observed: dict[str, Any]
     ) -> None:
@@ -356,7 +348,6 @@ class TestReports:
         for text in parity:
             assert leaks(text, (E2B_KEY, CANARY, NODE_SECRET)) == []
 
-    @pytest.mark.xfail(strict=True, reason=CREDENTIALS_IN_URL)
     def test_the_parity_report_holds_no_api_url_credentials(self, parity: tuple[str, str]) -> None:
         """The endpoint shown for e2b does not repeat credentials written into its api_url."""
         for text in parity:
