@@ -21,7 +21,7 @@ from turnout.engine import Engine
 from turnout.flags import current_environment
 from turnout.models import parse_config
 
-__all__ = ["default_engine", "execute_code_node", "execute_code_node_sync"]
+__all__ = ["default_engine", "execute_code_node", "execute_code_node_sync", "loop_engines"]
 
 T = TypeVar("T")
 _engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Engine]] = (
@@ -38,6 +38,11 @@ def default_engine(env: str | None = None) -> Engine:
     if engine is None:
         engine = per_loop[environment] = Engine(environment)
     return engine
+
+
+def loop_engines(loop: asyncio.AbstractEventLoop) -> list[Engine]:
+    """The engines `default_engine` made on `loop` (what `turnout.shutdown` stops)."""
+    return list(_engines.get(loop, {}).values())
 
 
 async def execute_code_node(
