@@ -18,6 +18,7 @@ import asyncio
 import math
 import random
 import time
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
@@ -133,15 +134,18 @@ class E2BBackend:
             attempt += 1
             try:
                 with translate_errors(started=False):
-                    sandbox = await AsyncSandbox.create(
-                        template=self._options.template,
-                        timeout=lifetime_s,
-                        metadata=metadata,
-                        envs={},
-                        idempotency_key=request.execution_id,
-                        request_timeout=self._options.request_timeout_s,
-                        retries=0,
-                        **connection.sdk_params(),
+                    sandbox = await self._created(
+                        AsyncSandbox.create(
+                            template=self._options.template,
+                            timeout=lifetime_s,
+                            metadata=metadata,
+                            envs={},
+                            idempotency_key=request.execution_id,
+                            request_timeout=self._options.request_timeout_s,
+                            retries=0,
+                            **connection.sdk_params(),
+                        ),
+                        request.execution_id,
                     )
                 timings["create"] = _ms_since(started)
                 timings["create_attempts"] = attempt
@@ -168,6 +172,32 @@ class E2BBackend:
                     error=error.message,
                 )
                 await asyncio.sleep(delay)
+
+    async def _created(
+        self, creation: Coroutine[Any, Any, AsyncSandbox], execution_id: str
+    ) -> AsyncSandbox:
+        """Await a create. Cancelled meanwhile (a shutdown, the caller's cancellation), the
+        request is left to finish and the sandbox it makes is killed: the server creates it
+        whether or not the client still waits. aclose() waits for that kill."""
+        pending = asyncio.ensure_future(creation)
+        try:
+            return await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            task = asyncio.get_running_loop().create_task(
+                self._kill_when_created(pending, execution_id)
+            )
+            self._kills.add(task)
+            task.add_done_callback(self._kills.discard)
+            raise
+
+    async def _kill_when_created(
+        self, pending: asyncio.Future[AsyncSandbox], execution_id: str
+    ) -> None:
+        try:
+            sandbox = await pending
+        except Exception:
+            return  # the create failed: there is nothing to kill
+        await self._kill(sandbox, execution_id)
 
     def _backoff(self, attempt: int, error: InfrastructureError) -> float:
         base = self._options.create_backoff_s * (2 ** (attempt - 1))
