@@ -2,11 +2,14 @@
 
 The conformance case `security.output-flood-1gb` checks what a caller sees (a timeout in
 time); this measures what it costs: the peak RSS (VmHWM) of a fresh process before and
-after running a node that prints 256 MB as 1 KB lines and then hangs, through the same
-Engine path production takes. local-subprocess keeps the first `output_cap_bytes` and
-discards the rest as it reads; the e2b backend caps what it keeps too, but the E2B SDK
-keeps every line it receives in `Execution.logs` until `run_code` returns (measured: 1 GB
-printed cost 0.25 to 4.1 GB of caller RSS), which is a known gap (docs/reliability.md).
+after running a node that prints a flood as 1 KB lines, through the same Engine path
+production takes. local-subprocess keeps the first `output_cap_bytes` and discards the rest
+as it reads (256 MB printed, then a hang until the 2 s timeout). The e2b backend caps what
+it keeps too, but the E2B SDK appends every line it receives to `Execution.logs` before it
+calls the backend's `on_stdout`, and keeps them until `run_code` returns: the caller's peak
+grows with the output (measured: 64 MB printed by Python cost 95 MB, 256 MB cost 394 MB),
+a known limit (docs/reliability.md). That test lets the flood finish (64 MB, then return)
+so that it measures the whole flood, not what arrived before a short timeout.
 """
 
 from __future__ import annotations
@@ -37,13 +40,14 @@ def peak_mb():
             return int(line.split()[1]) / 1024
     return 0.0
 
-async def main(backend, language, code):
+async def main(backend, language, code, timeout_ms):
     engine = Engine('flood')
     await engine.run(parse_config({'language': language, 'code': 'return 1'}), {}, backend=backend)
     before = peak_mb()
     try:
         await engine.run(
-            parse_config({'language': language, 'code': code, 'timeout': 2000}), {}, backend=backend
+            parse_config({'language': language, 'code': code, 'timeout': int(timeout_ms)}), {},
+            backend=backend,
         )
         outcome = 'ok'
     except TurnoutError as error:
@@ -54,6 +58,9 @@ async def main(backend, language, code):
 
 asyncio.run(main(*sys.argv[1:]))
 """
+
+#: The e2b flood: 64 MB printed, then a normal return (the call ends when the flood does).
+E2B_FLOOD = f"line = 'x' * 1023\nfor _ in range({64 * 1024}):\n    print(line)\nreturn 1"
 
 FLOODS = {
     "python": f"line = 'x' * 1023\nfor _ in range({FLOOD_LINES}):\n    print(line)\n"
@@ -82,12 +89,22 @@ sandbox_url = "{server.url}"
         yield flags
 
 
-def measure(flags: Path, backend: str, language: str) -> dict[str, object]:
+def measure(
+    flags: Path, backend: str, language: str, code: str | None = None, timeout_ms: int = 2000
+) -> dict[str, object]:
     """Run the flood in a fresh process; its peak RSS growth and the error kind."""
     environment = {**os.environ, "TURNOUT_FLAGS_FILE": str(flags), "TURNOUT_ENV": "flood"}
     environment.pop("E2B_API_KEY", None)
     done = subprocess.run(
-        [sys.executable, "-c", MEASURE, backend, language, FLOODS[language]],
+        [
+            sys.executable,
+            "-c",
+            MEASURE,
+            backend,
+            language,
+            code or FLOODS[language],
+            str(timeout_ms),
+        ],
         capture_output=True,
         text=True,
         env=environment,
@@ -96,6 +113,12 @@ def measure(flags: Path, backend: str, language: str) -> dict[str, object]:
     )
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+@pytest.fixture(scope="module")
+def e2b_flood(flood_flags: Path) -> dict[str, object]:
+    """The e2b flood measured once: peak RSS growth and outcome."""
+    return measure(flood_flags, "e2b", "python", E2B_FLOOD, timeout_ms=120_000)
 
 
 class TestCallerMemoryUnderAFlood:
@@ -108,13 +131,17 @@ class TestCallerMemoryUnderAFlood:
         assert isinstance(result["growth_mb"], float)
         assert result["growth_mb"] < BOUND_MB
 
+    def test_e2b_answers_a_flood_it_lets_finish(self, e2b_flood: dict[str, object]) -> None:
+        """64 MB printed then a return: the call succeeds (the measurement below is real)."""
+        assert e2b_flood["outcome"] == "ok"
+        assert isinstance(e2b_flood["growth_mb"], float)
+
     @pytest.mark.xfail(
         strict=True,
         reason="the E2B SDK keeps every received line in Execution.logs until run_code "
         "returns: the caller's memory grows with the output (docs/reliability.md)",
     )
-    def test_e2b_reads_a_flood_in_bounded_memory(self, flood_flags: Path) -> None:
-        """256 MB printed by Python on e2b costs the caller less than 32 MB of peak RSS."""
-        result = measure(flood_flags, "e2b", "python")
-        assert isinstance(result["growth_mb"], float)
-        assert result["growth_mb"] < BOUND_MB
+    def test_e2b_reads_a_flood_in_bounded_memory(self, e2b_flood: dict[str, object]) -> None:
+        """64 MB printed by Python on e2b costs the caller less than 32 MB of peak RSS."""
+        assert isinstance(e2b_flood["growth_mb"], float)
+        assert e2b_flood["growth_mb"] < BOUND_MB
