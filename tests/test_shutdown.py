@@ -214,3 +214,51 @@ class TestSigterm:
             assert isinstance(outcome, InfrastructureError)
             assert outcome.retryable
         assert await settle_descendants(before) == set()
+
+
+class TestSyncCallers:
+    def test_shutdown_sync_answers_blocked_sync_callers(self) -> None:
+        """A thread blocked in execute_code_node_sync gets a retryable InfrastructureError
+        when shutdown_sync runs (as from a signal.signal handler); nothing is left."""
+        import threading
+
+        from turnout import codenode
+
+        before = descendants()
+        node = {"language": "python", "code": HANGS["python"], "timeout": 60_000}
+        outcome: list[object] = []
+
+        def call() -> None:
+            try:
+                outcome.append(
+                    codenode.execute_code_node_sync(node, {}, backend="local-subprocess")
+                )
+            except TurnoutError as error:
+                outcome.append(error)
+
+        thread = threading.Thread(target=call)
+        thread.start()
+        loop = None
+        try:
+            for _ in range(400):
+                loop = codenode._sync_loop._loop
+                engines = loop_engines(loop) if loop is not None else []
+                if engines and engines[0].in_flight.count == 1 and descendants() - before:
+                    break
+                threading.Event().wait(0.05)
+            threading.Event().wait(0.3)
+            report = codenode.shutdown_sync()
+            thread.join(timeout=60)
+        finally:
+            if loop is not None:
+                codenode._engines.pop(loop, None)  # later tests get a fresh engine
+        assert report is not None
+        assert report.interrupted == 1
+        [error] = outcome
+        assert isinstance(error, InfrastructureError)
+        assert (error.retryable, error.started) == (True, True)
+        for _ in range(50):
+            if not descendants() - before:
+                break
+            threading.Event().wait(0.1)
+        assert descendants() - before == set()

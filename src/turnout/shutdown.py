@@ -14,6 +14,9 @@ through its engine's `InFlight` tracker, which is what makes this possible:
 
     await shutdown(grace_s=5.0)                      # or call it yourself
 
+    signal.signal(signal.SIGTERM, lambda *_: turnout.codenode.shutdown_sync(5.0))
+                                                     # callers of execute_code_node_sync
+
 `shutdown` refuses new executions at once, lets those in flight finish for `grace_s`,
 cancels the rest (each backend kills its sandbox or process group on cancellation), waits
 for that, then closes the engines (which waits for the background sandbox kills).
