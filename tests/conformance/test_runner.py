@@ -65,6 +65,17 @@ class TestRunNode:
         config = {"language": "python", "code": "x", "outputVariable": "out"}
         assert (await runner.run_node("ref", config, {})).wrapped_as == "out"
 
+    async def test_provisioning_is_left_out_of_the_wall_time(self) -> None:
+        """Time a backend reports as provisioning (queue, create, pool_take) is recorded
+        beside the wall time and subtracted from it, so timeout bounds measure the code."""
+        provisioning = {"queue": 100.0, "create": 150.0, "pool_take": 50.0, "run": 1.0}
+        runner = make_runner(fake_backend("ref", timings_ms=provisioning, sleep_s=0.3))
+        started = time.perf_counter()
+        observation = await runner.run_node("ref", {"language": "python", "code": "x"}, {})
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        assert observation.provisioning_ms == 300.0
+        assert 0 <= observation.wall_ms <= elapsed_ms - 300.0
+
 
 class TestRun:
     async def test_a_met_expectation_passes(self, case: Case) -> None:
