@@ -107,6 +107,15 @@ class TestRun:
         [outcome] = await runner.run([case])
         assert (outcome.status, outcome.unexpected) == ("xfail", False)
 
+    async def test_a_ledgered_skip_carries_the_decision(self, tmp_path: Path) -> None:
+        """A listed case the backend skips stays a skip (not unexpected) and carries the
+        ledger's reason, which the verdict counts as an accepted divergence."""
+        needing = one_case(tmp_path, EXPECTS_TWO + "requires = { network_access = false }\n")
+        runner = make_runner(fake_backend("ref", value=2), ledger=ledger_for("t.two", "ref"))
+        [outcome] = await runner.run([needing])
+        assert (outcome.status, outcome.unexpected) == ("skip", False)
+        assert outcome.accepted == "known difference, accepted for the test"
+
     async def test_a_ledgered_pass_fails_the_run(self, case: Case) -> None:
         """A listed case that passes is xpass: unexpected until the entry is removed."""
         runner = make_runner(fake_backend("ref", value=2), ledger=ledger_for("t.two", "ref"))

@@ -372,6 +372,8 @@ def conclude(
         if entry is not None:
             if updated.status in ("fail", "error"):
                 updated = replace(updated, status="xfail", accepted=entry.reason)
+            elif updated.status == "skip":  # lacks a capability the case needs: accepted
+                updated = replace(updated, accepted=entry.reason)
             elif updated.status == "pass":
                 updated = replace(
                     updated,
