@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,7 @@ class Engine:
         self.shadow = ShadowRunner(shadow_budget)
         self.in_flight = InFlight()  # what turnout.shutdown interrupts
         self._backends: dict[str, ExecutionBackend] = {}
+        self._wrappers: list[Callable[[ExecutionBackend], ExecutionBackend]] = []
 
     @property
     def flags(self) -> FlagFile:
@@ -127,8 +129,18 @@ class Engine:
         instance = self._backends.get(chosen)
         if instance is None:
             instance = self.registry.create(chosen, self.settings_for(chosen))
+            for wrap in self._wrappers:
+                instance = wrap(instance)
             self._backends[chosen] = instance
         return instance
+
+    def instrument(self, wrap: Callable[[ExecutionBackend], ExecutionBackend]) -> None:
+        """Route every execution through `wrap(instance)`: the instances already built and
+        every one built later. For tools that observe backends (the conformance suite
+        reads each result's provisioning time); `wrap` must return a full backend."""
+        self._wrappers.append(wrap)
+        for backend_id, instance in list(self._backends.items()):
+            self._backends[backend_id] = wrap(instance)
 
     def describe_backends(self) -> list[BackendDescription]:
         descriptions = []

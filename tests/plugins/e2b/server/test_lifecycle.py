@@ -39,10 +39,22 @@ def exists(path: Path) -> bool:
 
 
 async def start_processes(sandbox: AsyncSandbox, server: ServerProcess) -> list[int]:
-    """Run code that leaves a grandchild behind; return its pid and the kernel's."""
-    grandchild = int((await sandbox.run_code(SPAWN_GRANDCHILD)).text or "0")
+    """Run code that leaves a grandchild behind; return its host pid and the kernels'.
+
+    The pid the code itself sees is its PID namespace's, so the grandchild is looked up
+    among the kernels' descendants on the host.
+    """
+    assert (await sandbox.run_code(SPAWN_GRANDCHILD)).error is None
     entry = next(s for s in server.stats()["sandboxes"] if s["sandboxID"] == sandbox.sandbox_id)
-    return [grandchild, *entry["kernel_pids"]]
+    kernels = list(entry["kernel_pids"])
+    grandchildren = [
+        process.pid
+        for kernel in kernels
+        for process in psutil.Process(kernel).children(recursive=True)
+        if process.cmdline() == ["sleep", "300"]
+    ]
+    assert len(grandchildren) == 1
+    return [*grandchildren, *kernels]
 
 
 class TestSandboxKill:
