@@ -145,7 +145,21 @@ class TestRun:
         """Each backend under test runs each case once."""
         ref, target = fake_backend("ref", value=2), fake_backend("target", value=2)
         await make_runner(ref, target).run([case])
-        assert (len(ref.executions), len(target.executions)) == (1, 1)
+        cases_run = [
+            [r for r in backend.executions if r.labels.get("suite") == "conformance"]
+            for backend in (ref, target)
+        ]
+        assert [len(runs) for runs in cases_run] == [1, 1]
+
+    async def test_each_backend_is_warmed_up_once_before_its_first_case(self, case: Case) -> None:
+        """One untimed execution per backend precedes the cases, once per runner."""
+        ref, target = fake_backend("ref", value=2), fake_backend("target", value=2)
+        runner = make_runner(ref, target)
+        await runner.run([case])
+        await runner.run([case])
+        for backend in (ref, target):
+            suites = [request.labels.get("suite") for request in backend.executions]
+            assert suites == ["conformance-warm-up", "conformance", "conformance"]
 
 
 class TestConclude:
