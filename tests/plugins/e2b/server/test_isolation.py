@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,8 @@ from e2b_code_interpreter import AsyncSandbox
 from turnout_e2b.server import isolation as isolation_module
 from turnout_e2b.server.isolation import Isolation, IsolationError
 from turnout_e2b.server.testing import ServerProcess
+
+from .support import gone
 
 CANARY = f"turnout-canary-{uuid.uuid4().hex}"
 # Python code giving, as JSON, the pids visible under /proc and the kernel's own.
@@ -80,23 +81,6 @@ def host_processes_with(server: ServerProcess, sandbox_id: str, marker: str) -> 
             except psutil.NoSuchProcess:
                 pass
     return found
-
-
-def gone(pids: list[int], within_s: float = 5.0) -> bool:
-    """Whether every pid has exited (zombies count as exited) within the time limit."""
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        alive = []
-        for pid in pids:
-            try:
-                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                    alive.append(pid)
-            except psutil.NoSuchProcess:
-                pass
-        if not alive:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 class TestProcessView:

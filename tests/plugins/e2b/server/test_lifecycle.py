@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,24 +12,9 @@ from e2b_code_interpreter import AsyncSandbox
 from turnout_e2b.server import LocalE2BServer, ServerConfig
 from turnout_e2b.server.testing import ServerProcess
 
+from .support import gone
+
 SPAWN_GRANDCHILD = "import subprocess; subprocess.Popen(['sleep', '300']).pid"
-
-
-def gone(pids: list[int], within_s: float = 5.0) -> bool:
-    """Whether every pid has exited (zombies count as exited) within the time limit."""
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        alive = []
-        for pid in pids:
-            try:
-                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                    alive.append(pid)
-            except psutil.NoSuchProcess:
-                pass
-        if not alive:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def exists(path: Path) -> bool:
