@@ -12,7 +12,14 @@ import pytest
 import structlog
 from structlog.testing import LogCapture
 
-from turnout.logging import REDACTED, configure_logging, get_logger, redact_secrets
+from turnout.logging import (
+    REDACTED,
+    configure_logging,
+    get_logger,
+    install_stdlib_redaction,
+    redact_secrets,
+    redact_url,
+)
 
 E2B_KEY = "e2b_" + "a1B2c3D4e5F6g7H8i9J0"
 OPENAI_KEY = "sk-" + "proj_ABCdef123456789xyz"
@@ -263,3 +270,63 @@ class TestConfigureLoggingConsole:
         get_logger("turnout.test").info("hello")
         with pytest.raises(json.JSONDecodeError):
             json.loads(stream.getvalue())
+
+
+class TestRedactUrls:
+    def test_userinfo_is_redacted(self) -> None:
+        """`http://user:pw@host` keeps its host and loses user and password."""
+        assert redact_url("http://turnout:pw0123@127.0.0.1:8080/v2") == (
+            "http://[redacted]@127.0.0.1:8080/v2"
+        )
+
+    def test_every_query_value_is_redacted(self) -> None:
+        """Query keys stay (they say what was sent), values go (a token, a signature)."""
+        assert redact_url("https://proxy.example/e2b?token=abc&sig=xyz#frag") == (
+            "https://proxy.example/e2b?token=[redacted]&sig=[redacted]#frag"
+        )
+
+    def test_a_plain_url_is_unchanged(self) -> None:
+        """Without credentials there is nothing to redact."""
+        assert redact_url("https://api.e2b.app") == "https://api.e2b.app"
+
+    def test_a_url_inside_a_log_value_is_redacted(self) -> None:
+        """The structlog processor redacts URL credentials inside any string value."""
+        event = redact_secrets(None, "info", {"event": "x", "url": "http://u:hunter2pw@h/x?k=v"})
+        assert "hunter2pw" not in json.dumps(event)
+
+
+class TestStdlibRedaction:
+    def test_library_records_lose_url_credentials(self) -> None:
+        """An httpx record, and a record of a child of the SDK's logger, quoting a URL with
+        credentials are scrubbed when they are made."""
+        install_stdlib_redaction()
+        seen: list[str] = []
+
+        class Keep(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                seen.append(record.getMessage())
+
+        loggers = [logging.getLogger("httpx"), logging.getLogger("e2b")]
+        handler, levels = Keep(), [logger.level for logger in loggers]
+        for logger in loggers:
+            logger.addHandler(handler)
+            logger.setLevel(logging.DEBUG)
+        try:
+            loggers[0].info("HTTP Request: %s %s", "POST", "http://u:hunter2pw@h/execute?t=tok99")
+            logging.getLogger("e2b.sandbox_async.main").debug("to http://u:hunter2pw@h/")
+        finally:
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.removeHandler(handler)
+                logger.setLevel(level)
+        assert seen == [
+            "HTTP Request: POST http://[redacted]@h/execute?t=[redacted]",
+            "to http://[redacted]@h/",
+        ]
+
+    def test_other_loggers_are_left_alone(self) -> None:
+        """Records of an application's own loggers are not rewritten."""
+        install_stdlib_redaction()
+        record = logging.getLogRecordFactory()(
+            "app", logging.INFO, __file__, 1, "see %s", ("http://u:pw@h/",), None
+        )
+        assert record.getMessage() == "see http://u:pw@h/"

@@ -9,6 +9,7 @@ from turnout.engine import Engine
 from turnout.errors import (
     CodeExecutionError,
     ConfigurationError,
+    ExecutionInterruptedError,
     InfrastructureError,
     TurnoutError,
     ValidationError,
@@ -21,6 +22,7 @@ from turnout.models import (
     ExecutionResult,
     parse_config,
 )
+from turnout.shutdown import install_signal_handlers
 
 __all__ = [
     "BackendSettings",
@@ -30,6 +32,7 @@ __all__ = [
     "ConfigurationError",
     "Engine",
     "ExecutionBackend",
+    "ExecutionInterruptedError",
     "ExecutionRequest",
     "ExecutionResult",
     "InfrastructureError",
@@ -38,5 +41,6 @@ __all__ = [
     "execute_code_node",
     "execute_code_node_sync",
     "hookimpl",
+    "install_signal_handlers",
     "parse_config",
 ]

@@ -20,8 +20,15 @@ from turnout.contract import select_inputs
 from turnout.engine import Engine
 from turnout.flags import current_environment
 from turnout.models import parse_config
+from turnout.shutdown import ShutdownReport, shutdown
 
-__all__ = ["default_engine", "execute_code_node", "execute_code_node_sync"]
+__all__ = [
+    "default_engine",
+    "execute_code_node",
+    "execute_code_node_sync",
+    "loop_engines",
+    "shutdown_sync",
+]
 
 T = TypeVar("T")
 _engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Engine]] = (
@@ -38,6 +45,11 @@ def default_engine(env: str | None = None) -> Engine:
     if engine is None:
         engine = per_loop[environment] = Engine(environment)
     return engine
+
+
+def loop_engines(loop: asyncio.AbstractEventLoop) -> list[Engine]:
+    """The engines `default_engine` made on `loop` (what `turnout.shutdown` stops)."""
+    return list(_engines.get(loop, {}).values())
 
 
 async def execute_code_node(
@@ -85,6 +97,17 @@ class _LoopThread:
         future: Future[T] = asyncio.run_coroutine_threadsafe(coroutine, self._ensure())
         return future.result()
 
+    def shutdown(self, grace_s: float) -> ShutdownReport | None:
+        """Interrupt and close the engines of the private loop; None if it never ran."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return None
+
+        async def stop() -> ShutdownReport:
+            return await shutdown(loop_engines(loop), grace_s=grace_s)
+
+        return asyncio.run_coroutine_threadsafe(stop(), loop).result()
+
     def close(self) -> None:
         loop = self._loop
         if loop is None or loop.is_closed():
@@ -114,3 +137,14 @@ def execute_code_node_sync(
     return _sync_loop.run(
         execute_code_node(config, context, backend=backend, env=env, labels=labels)
     )
+
+
+def shutdown_sync(grace_s: float = 0.0) -> ShutdownReport | None:
+    """Graceful shutdown for callers of `execute_code_node_sync`; blocks until it is done.
+
+    Safe to call from a `signal.signal` handler or any thread. Executions in flight get
+    `grace_s` seconds, then end as retryable `InfrastructureError`s in their calling
+    threads, their processes and sandboxes killed; later calls are refused (retryable).
+    Returns None when no synchronous execution ever ran. See `turnout.shutdown`.
+    """
+    return _sync_loop.shutdown(grace_s)

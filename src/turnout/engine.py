@@ -44,6 +44,7 @@ from turnout.logging import get_logger
 from turnout.migration import DEFAULT_SHADOW_BUDGET, ShadowRunner, may_fall_back
 from turnout.models import Capabilities, CodeNodeConfig, ExecutionResult
 from turnout.registry import BackendRegistry, default_registry
+from turnout.shutdown import InFlight
 
 __all__ = ["BackendDescription", "Engine"]
 
@@ -101,6 +102,7 @@ class Engine:
         self.evaluator = FlagEvaluator(source)
         self.evaluator.flags.environment(self.environment)  # an unknown environment fails now
         self.shadow = ShadowRunner(shadow_budget)
+        self.in_flight = InFlight()  # what turnout.shutdown interrupts
         self._backends: dict[str, ExecutionBackend] = {}
         self._wrappers: list[Callable[[ExecutionBackend], ExecutionBackend]] = []
 
@@ -173,8 +175,18 @@ class Engine:
 
         With `backend`, run exactly there (tests, conformance, comparisons). Otherwise the
         flags decide per execution: which backend is authoritative, whether a shadow runs,
-        whether falling back is allowed (see `turnout.migration`).
+        whether falling back is allowed (see `turnout.migration`). Interrupted by shutdown or
+        by the caller's cancellation: a retryable `InfrastructureError` (`turnout.shutdown`).
         """
+        return await self.in_flight.run(self._run(config, inputs, backend, labels))
+
+    async def _run(
+        self,
+        config: CodeNodeConfig,
+        inputs: dict[str, Any],
+        backend: str | None,
+        labels: dict[str, str] | None,
+    ) -> dict[str, Any]:
         labels = dict(labels or {})
         execution_id = uuid.uuid4().hex
         if backend is not None:

@@ -7,7 +7,9 @@
     │                                 syntax, runtime, timeout, memory, output_too_large,
     │                                 output_not_serializable, import
     └── InfrastructureError           the backend could not run the code; retryable by default,
-                                      with an optional `retry_after` (seconds)
+        │                             with an optional `retry_after` (seconds)
+        └── ExecutionInterruptedError the caller's task was cancelled mid-execution (also an
+                                      asyncio.CancelledError); retryable, see turnout.shutdown
 
 Why one tree: callers (workflow workers) decide what to do from two facts only, the class and
 `retryable`. A user error retried three times, as the old executor's caller did, wastes a
@@ -19,12 +21,14 @@ catches a `TurnoutError` re-raises it unchanged.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Literal
 
 __all__ = [
     "CodeExecutionError",
     "ConfigurationError",
     "ErrorKind",
+    "ExecutionInterruptedError",
     "InfrastructureError",
     "TurnoutError",
     "ValidationError",
@@ -157,3 +161,16 @@ class InfrastructureError(TurnoutError):
         if self.backend is not None:
             data["backend"] = self.backend
         return data
+
+
+class ExecutionInterruptedError(InfrastructureError, asyncio.CancelledError):
+    """The task awaiting the execution was cancelled; the sandbox or process is gone.
+
+    Both a retryable `InfrastructureError` (`started=True`: the code may have begun), so a
+    caller that records `TurnoutError`s records this execution instead of losing it, and an
+    `asyncio.CancelledError`, so the cancelled task still ends as cancelled (see
+    `turnout.shutdown` for `asyncio.timeout` before Python 3.13).
+    """
+
+    def __init__(self, message: str, *, backend: str | None = None) -> None:
+        super().__init__(message, retryable=True, started=True, backend=backend)

@@ -145,7 +145,21 @@ class TestRun:
         """Each backend under test runs each case once."""
         ref, target = fake_backend("ref", value=2), fake_backend("target", value=2)
         await make_runner(ref, target).run([case])
-        assert (len(ref.executions), len(target.executions)) == (1, 1)
+        cases_run = [
+            [r for r in backend.executions if r.labels.get("suite") == "conformance"]
+            for backend in (ref, target)
+        ]
+        assert [len(runs) for runs in cases_run] == [1, 1]
+
+    async def test_each_backend_is_warmed_up_once_before_its_first_case(self, case: Case) -> None:
+        """One untimed execution per backend precedes the cases, once per runner."""
+        ref, target = fake_backend("ref", value=2), fake_backend("target", value=2)
+        runner = make_runner(ref, target)
+        await runner.run([case])
+        await runner.run([case])
+        for backend in (ref, target):
+            suites = [request.labels.get("suite") for request in backend.executions]
+            assert suites == ["conformance-warm-up", "conformance", "conformance"]
 
 
 class TestConclude:
@@ -185,3 +199,20 @@ class TestHostSurvivors:
     def test_nothing_is_found_for_an_unused_marker(self) -> None:
         """A marker no process carries finds nothing."""
         assert host_survivors(f"turnout-unused-{uuid.uuid4().hex}") == []
+
+    async def test_the_scan_runs_off_the_event_loop(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The runner scans /proc in a worker thread, never on the loop's own thread."""
+        import threading
+
+        from turnout.conformance import runner as runner_module
+
+        threads: list[int] = []
+
+        def scan(marker: str) -> list[str]:
+            threads.append(threading.get_ident())
+            return []
+
+        monkeypatch.setattr(runner_module, "host_survivors", scan)
+        assert await make_runner(fake_backend("ref"))._survivors("m") == []
+        assert threads
+        assert threading.get_ident() not in threads

@@ -335,3 +335,16 @@ class TestConfiguration:
     def test_endpoint_names_the_local_server(self, e2b_url: str) -> None:
         """Reports can say which endpoint executions went to."""
         assert e2b_url in backend().endpoint
+
+    @pytest.mark.parametrize("with_key", [False, True])
+    def test_endpoint_never_repeats_credentials_in_the_url(
+        self, monkeypatch: pytest.MonkeyPatch, with_key: bool
+    ) -> None:
+        """Userinfo and query values of api_url are redacted in the endpoint label."""
+        monkeypatch.delenv("E2B_API_URL", raising=False)
+        if with_key:
+            monkeypatch.setenv("E2B_API_KEY", "e2b_placeholder_for_label_test")
+        label = backend(api_url="https://user:hunter2pw@proxy.example/e2b?token=tok99").endpoint
+        assert "proxy.example/e2b" in label
+        assert "hunter2pw" not in label
+        assert "tok99" not in label

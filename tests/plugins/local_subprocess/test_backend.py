@@ -998,3 +998,39 @@ async def _first_marked(marker: str, timeout_s: float = 10.0) -> psutil.Process:
             return found[0]
         await asyncio.sleep(0.01)
     raise AssertionError(f"no process with {marker} appeared")
+
+
+#: What Node 20 wrote to stderr (abridged) when a console.log flood queued more output than
+#: RLIMIT_DATA allowed: an abort (exit 134) outside the V8 heap.
+V8_PROCESS_OOM = (
+    "\n<--- Last few GCs --->\n\n[3:0x12616cc0]      536 ms: Mark-Compact (reduce) 31.9 (34.7)"
+    " -> 31.9 (33.7) MB, 92.84 / 0.00 ms  external memory pressure\n\n"
+    "FATAL ERROR: v8::ArrayBuffer::NewBackingStore Allocation failed - process out of memory\n"
+    "----- Native stack trace -----\n\n 1: 0xb8ced1 node::OOMErrorHandler("
+    "char const*, v8::OOMDetails const&) [/usr/bin/node]\n"
+)
+
+
+class TestV8AbortClassification:
+    async def test_a_process_out_of_memory_abort_is_memory(self) -> None:
+        """V8's "process out of memory" abort (memory outside its heap) ends as `memory`."""
+        from turnout_local_subprocess.backend import _classify
+        from turnout_local_subprocess.capture import CappedSink
+        from turnout_local_subprocess.process import RunOutcome
+
+        stderr = CappedSink("stderr", 1 << 20)
+        stderr.data_received(V8_PROCESS_OOM.encode())
+        outcome = RunOutcome(134, False, CappedSink("stdout", 1 << 20), stderr, 1.0, 400.0)
+        assert _classify(outcome, None, "javascript", False) == ("memory", None)
+
+    async def test_a_flood_that_aborts_node_is_memory_not_runtime(
+        self, make_backend: BackendFactory
+    ) -> None:
+        """256 MB of console.log under a 256 MB limit: a clean exit or `memory`, never a
+        runtime error (exit 134) as before."""
+        backend = make_backend(memory_mb=256)
+        program = (
+            "const line = 'x'.repeat(1023);\nfor (let i = 0; i < 262144; i++) console.log(line);"
+        )
+        result = await run(backend, "javascript", program, timeout_ms=20_000)
+        assert (result.termination, result.exit_code) in (("memory", None), ("exited", 0))

@@ -8,6 +8,10 @@ Resolution, first match wins:
 3. `development` or `test` environment and `embedded_server` is not "never": start the local
    E2B-compatible server in a child process on 127.0.0.1 and log one line saying so.
 4. Otherwise: `ConfigurationError` naming the variable to set.
+
+Labels (shown in reports, logs and `turnout backends`) never repeat credentials written into
+a URL: its userinfo and query values are redacted. Library loggers (httpx, the SDK) get the
+same redaction once a connection is resolved (`turnout.logging.install_stdlib_redaction`).
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 
 from turnout.errors import ConfigurationError
+from turnout.logging import install_stdlib_redaction, redact_url
 from turnout_e2b.options import E2BOptions
 
 __all__ = ["EMBEDDED_ENVIRONMENTS", "Connection", "resolve_connection"]
@@ -73,10 +79,11 @@ def resolve_connection(
     options: E2BOptions, environment: str, *, dry_run: bool = False
 ) -> Connection:
     """Decide the endpoint; with `dry_run`, only check that one can be decided."""
+    install_stdlib_redaction()
     api_key = os.environ.get("E2B_API_KEY") or None
     api_url, sandbox_url = options.api_url_or_env, options.sandbox_url_or_env
     if api_key and options.embedded_server != "always":
-        label = f"E2B at {api_url}" if api_url else "E2B cloud"
+        label = f"E2B at {redact_url(api_url)}" if api_url else "E2B cloud"
         return Connection(
             label=label,
             api_key=api_key,
@@ -88,7 +95,7 @@ def resolve_connection(
         if _is_loopback(api_url):
             _exempt_loopback_from_proxies()
         return Connection(
-            label=f"E2B-compatible server at {api_url}",
+            label=f"E2B-compatible server at {redact_url(api_url)}",
             api_key=LOCAL_SERVER_KEY,
             api_url=api_url,
             sandbox_url=sandbox_url or api_url,
@@ -110,7 +117,11 @@ def resolve_connection(
 
 
 def _is_loopback(url: str) -> bool:
-    return any(host in url for host in ("://127.", "://localhost", "://[::1]"))
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    return host.startswith("127.") or host in ("localhost", "::1")
 
 
 def _exempt_loopback_from_proxies() -> None:

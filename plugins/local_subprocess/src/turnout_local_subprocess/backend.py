@@ -50,7 +50,12 @@ INTERPRETERS: dict[Language, tuple[str, str]] = {
     "python": ("python", DEFAULT_PYTHON),
     "javascript": ("node", "node"),
 }
-HEAP_EXHAUSTED = ("JavaScript heap out of memory", "Reached heap limit")
+# V8's last words when it aborts for memory: the heap past --max-old-space-size ("JavaScript
+# heap out of memory", "Reached heap limit"), or memory outside the heap refused by the rlimit
+# or the cgroup ("FATAL ERROR: v8::ArrayBuffer::NewBackingStore Allocation failed - process
+# out of memory", "Fatal process out of memory: ..."), seen with a console.log flood whose
+# queued writes outgrow the limit.
+HEAP_EXHAUSTED = ("JavaScript heap out of memory", "Reached heap limit", "process out of memory")
 # After the kill grace of run_program (0.2 s), how long execute() waits for the jail to be
 # released and the directory removed before returning; whatever is not done by then
 # finishes in the background. Together they keep a timed-out call within timeout + 0.5 s.

@@ -1,0 +1,218 @@
+"""The local E2B-compatible server a chaos run talks to, and its admin API.
+
+The server runs as `python -m turnout_e2b.server` in a child process bound to 127.0.0.1
+(the same way `turnout_e2b.server.testing.ServerProcess` starts it, without needing pytest):
+it prints its URL when ready and, on SIGTERM, kills every sandbox and exits 0. `stop`
+checks that: a bad exit status, a kernel process still alive or its temp root left
+behind are reported as leaks of the server itself.
+
+`Admin` talks to the admin API (`/_turnout/admin`: faults, config, stats) asynchronously,
+so that queueing a fault or polling the live sandboxes never blocks the executions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from turnout.errors import ConfigurationError, InfrastructureError
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["ADMIN_KEY", "Admin", "ChaosServer"]
+
+#: The server accepts any non-empty key unless started with --api-key; the admin calls use
+#: this one, the e2b backend its own placeholder. Neither is a secret.
+ADMIN_KEY = "turnout-chaos"
+ADMIN = "/_turnout/admin"
+STARTUP_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 30.0
+
+
+class ChaosServer:
+    """`python -m turnout_e2b.server` on a free loopback port, from `start` to `stop`."""
+
+    def __init__(self, *args: str) -> None:
+        if importlib.util.find_spec("turnout_e2b") is None:
+            raise ConfigurationError(
+                "turnout chaos needs the e2b plugin (turnout-e2b) and its local server"
+            )
+        self.args = args
+        self.url = ""
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
+        self._kernels: dict[int, str] = {}
+        self._root: str | None = None
+
+    def start(self) -> ChaosServer:
+        command = [
+            sys.executable,
+            "-m",
+            "turnout_e2b.server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--exit-with-parent",
+            *self.args,
+        ]
+        environment = dict(os.environ)
+        environment.pop("E2B_API_KEY", None)  # the server needs no key; never hand it one
+        environment["NO_PROXY"] = "127.0.0.1,localhost"
+        self._process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=environment,
+        )
+        line = self._first_line(STARTUP_TIMEOUT_S)
+        if not line.startswith("http://127.0.0.1:"):
+            self._process.kill()
+            self._process.wait()
+            raise InfrastructureError(
+                f"the local E2B-compatible server did not start: {line!r}\n{self.stderr_tail()}",
+                retryable=False,
+            )
+        self.url = line
+        return self
+
+    def remember(self, stats: Mapping[str, Any]) -> None:
+        """Keep the kernel processes and the temp root of the latest admin stats answer, to
+        check after `stop` that they are gone (each pid with its start time, so a pid the
+        system reused for another process is not mistaken for a survivor)."""
+        self._root = str(stats.get("root") or self._root or "") or None
+        pids = list(stats.get("pool", {}).get("pids", []))
+        for sandbox in stats.get("sandboxes", []):
+            pids.extend(sandbox.get("kernel_pids", []))
+        self._kernels = {pid: start for pid in pids if (start := _start_time(pid)) is not None}
+
+    def stop(self) -> list[str]:
+        """SIGTERM the server and wait; what it left behind (empty: nothing)."""
+        process = self._process
+        problems: list[str] = []
+        if process is None:
+            return problems
+        try:
+            if process.poll() is not None:
+                return [f"the server had already exited with status {process.returncode}"]
+            process.send_signal(signal.SIGTERM)
+            try:
+                status = process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                return ["the server ignored SIGTERM"]
+            if status != 0:
+                problems.append(f"the server exited with status {status}")
+            deadline = time.monotonic() + 5.0
+            alive = [pid for pid, start in self._kernels.items() if _running(pid, start)]
+            while alive and time.monotonic() < deadline:
+                time.sleep(0.05)
+                alive = [pid for pid in alive if _running(pid, self._kernels[pid])]
+            if alive:
+                problems.append(f"kernel processes still running: {sorted(alive)}")
+            if self._root is not None and Path(self._root).exists():
+                problems.append(f"temp root not removed: {self._root}")
+            return problems
+        finally:
+            self._process = None
+            self._stderr.close()
+
+    def stderr_tail(self, limit: int = 2000) -> str:
+        with contextlib.suppress(ValueError, OSError):
+            self._stderr.seek(0)
+            return self._stderr.read().decode(errors="replace")[-limit:]
+        return ""
+
+    def _first_line(self, timeout_s: float) -> str:
+        assert self._process is not None
+        assert self._process.stdout is not None
+        stdout = self._process.stdout
+        selector = selectors.DefaultSelector()
+        selector.register(stdout, selectors.EVENT_READ)
+        data = b""
+        deadline = time.monotonic() + timeout_s
+        try:
+            while b"\n" not in data:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not selector.select(remaining):
+                    break
+                chunk = os.read(stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            selector.close()
+        return data.decode(errors="replace").split("\n", 1)[0].strip()
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (None: no such process)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def _start_time(pid: int) -> str | None:
+    fields = _stat_fields(pid)
+    return fields[19] if fields is not None and len(fields) > 19 else None
+
+
+def _running(pid: int, start: str) -> bool:
+    """Whether the process `pid` that started at `start` is still alive (not a zombie)."""
+    fields = _stat_fields(pid)
+    return fields is not None and fields[19] == start and fields[0] not in ("Z", "X")
+
+
+class Admin:
+    """The server's admin API, asynchronously (one pooled loopback connection)."""
+
+    def __init__(self, url: str) -> None:
+        import httpx
+
+        self._client: httpx.AsyncClient = httpx.AsyncClient(
+            base_url=url,
+            trust_env=False,
+            timeout=30.0,
+            headers={"X-API-KEY": ADMIN_KEY},
+        )
+
+    async def _call(self, method: str, path: str, payload: Any = None) -> Any:
+        response = await self._client.request(method, f"{ADMIN}/{path}", json=payload)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    async def configure(self, **changes: Any) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("POST", "config", changes)
+        return result
+
+    async def inject(self, faults: Sequence[Mapping[str, Any]]) -> None:
+        await self._call("POST", "faults", {"faults": [dict(fault) for fault in faults]})
+
+    async def pending_faults(self) -> list[dict[str, Any]]:
+        result: dict[str, Any] = await self._call("GET", "faults")
+        return list(result["faults"])
+
+    async def clear_faults(self) -> None:
+        await self._call("DELETE", "faults")
+
+    async def stats(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("GET", "stats")
+        return result
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

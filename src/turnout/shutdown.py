@@ -1,0 +1,237 @@
+"""Graceful shutdown: executions in flight end as retryable errors, and nothing they started
+keeps running.
+
+A worker that stops (SIGTERM from its orchestrator, a deploy, a scale-down) must not lose
+the executions it is running: each caller has to get an answer it can act on, and every
+sandbox or process has to be gone before the process exits. Every `Engine.run` goes
+through its engine's `InFlight` tracker, which is what makes this possible:
+
+    from turnout.shutdown import install_signal_handlers, shutdown
+
+    signals = install_signal_handlers(grace_s=5.0)   # in the worker's event loop
+    ...                                              # serve executions
+    await signals.finished.wait()                    # SIGTERM came and shutdown is done
+
+    await shutdown(grace_s=5.0)                      # or call it yourself
+
+    signal.signal(signal.SIGTERM, lambda *_: turnout.codenode.shutdown_sync(5.0))
+                                                     # callers of execute_code_node_sync
+
+`shutdown` refuses new executions at once, lets those in flight finish for `grace_s`,
+cancels the rest (each backend kills its sandbox or process group on cancellation), waits
+for that, then closes the engines (which waits for the background sandbox kills).
+
+What callers get:
+
+- an execution that `shutdown` interrupted: `InfrastructureError(retryable=True,
+  started=True)`: run it again on another worker (the code may have begun, so it is not a
+  silent fallback);
+- an execution asked for after shutdown began: `InfrastructureError(retryable=True,
+  started=False)`;
+- an execution whose *caller's own task* was cancelled (`task.cancel()`, a `TaskGroup`
+  failing, `asyncio.timeout`, `asyncio.run` interrupted): the sandbox or process is killed
+  first, then `ExecutionInterruptedError` is raised, which is both a retryable
+  `InfrastructureError` (so `except TurnoutError` records the execution as retryable
+  instead of losing it) and an `asyncio.CancelledError` (so the task still ends as
+  cancelled and `TaskGroup` keeps working). `asyncio.wait_for` still raises `TimeoutError`
+  on Python 3.11; `asyncio.timeout` does so from Python 3.13 on, while 3.11 and 3.12 turn
+  only the exact `CancelledError` class into `TimeoutError`, so there the caller sees
+  `ExecutionInterruptedError` (retryable). Bound code with the node's `timeout` instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from turnout.errors import ExecutionInterruptedError, InfrastructureError
+from turnout.logging import get_logger
+
+if TYPE_CHECKING:
+    from turnout.engine import Engine
+
+__all__ = [
+    "DEFAULT_REASON",
+    "InFlight",
+    "ShutdownReport",
+    "ShutdownSignals",
+    "install_signal_handlers",
+    "shutdown",
+]
+
+T = TypeVar("T")
+log = get_logger("turnout.shutdown")
+DEFAULT_REASON = "the worker is shutting down"
+#: How long shutdown waits for cancelled executions to finish their cleanup (kills are
+#: bounded by the backends themselves; this only keeps a broken backend from hanging exit).
+CLEANUP_TIMEOUT_S = 60.0
+
+
+class InFlight:
+    """The executions one engine is running, so that they can be interrupted as a whole."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closing: str | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self._tasks)
+
+    @property
+    def closing(self) -> bool:
+        return self._closing is not None
+
+    async def run(self, execution: Coroutine[Any, Any, T]) -> T:
+        """Await `execution` as a tracked task; translate its interruption for the caller."""
+        if self._closing is not None:
+            execution.close()
+            raise InfrastructureError(
+                f"execution not started: {self._closing}", retryable=True, started=False
+            )
+        task = asyncio.get_running_loop().create_task(execution)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        try:
+            return await task
+        except asyncio.CancelledError as cancelled:
+            caller = asyncio.current_task()
+            if caller is not None and caller.cancelling():
+                # The caller's own task was cancelled. Awaiting `task` passed the
+                # cancellation on to it and waited for it to end: its sandbox or process
+                # is gone by now.
+                raise ExecutionInterruptedError(
+                    "execution interrupted: its caller was cancelled"
+                ) from cancelled
+            if self._closing is not None:
+                raise InfrastructureError(
+                    f"execution interrupted: {self._closing}", retryable=True, started=True
+                ) from cancelled
+            raise
+
+    def close(self, reason: str = DEFAULT_REASON) -> None:
+        """Refuse new executions from now on (they fail with a retryable error)."""
+        if self._closing is None:
+            self._closing = reason
+
+    async def interrupt(self, grace_s: float = 0.0) -> int:
+        """Wait up to `grace_s` for the executions in flight, cancel the rest and wait for
+        their cleanup; how many were cancelled."""
+        pending = set(self._tasks)
+        if pending and grace_s > 0:
+            _, pending = await asyncio.wait(pending, timeout=grace_s)
+        for task in pending:
+            task.cancel()
+        if pending:
+            _, stuck = await asyncio.wait(pending, timeout=CLEANUP_TIMEOUT_S)
+            if stuck:
+                log.error("shutdown_cleanup_timeout", executions=len(stuck))
+        return len(pending)
+
+
+@dataclass(frozen=True)
+class ShutdownReport:
+    """What one shutdown did."""
+
+    engines: int
+    interrupted: int
+    """Executions still running after the grace period, cancelled and answered."""
+    duration_ms: float
+
+
+async def shutdown(
+    engines: Iterable[Engine] | None = None,
+    *,
+    grace_s: float = 0.0,
+    reason: str = DEFAULT_REASON,
+) -> ShutdownReport:
+    """Stop every engine (default: every engine `execute_code_node` made on this loop).
+
+    New executions are refused at once; those in flight get `grace_s` seconds to finish,
+    then are cancelled and answered with a retryable `InfrastructureError`; shadow runs get
+    the same grace; finally each engine is closed (its backends wait for their kills).
+    """
+    started = time.perf_counter()
+    chosen = list(engines) if engines is not None else _loop_engines()
+    for engine in chosen:
+        engine.in_flight.close(reason)
+    counts = await asyncio.gather(*(engine.in_flight.interrupt(grace_s) for engine in chosen))
+    for engine in chosen:
+        await engine.shadow.aclose(timeout_s=grace_s)
+        await engine.aclose()
+    report = ShutdownReport(
+        engines=len(chosen),
+        interrupted=sum(counts),
+        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+    )
+    log.warning(
+        "shutdown_complete",
+        engines=report.engines,
+        interrupted=report.interrupted,
+        duration_ms=report.duration_ms,
+        reason=reason,
+    )
+    return report
+
+
+def _loop_engines() -> list[Engine]:
+    from turnout.codenode import loop_engines
+
+    return loop_engines(asyncio.get_running_loop())
+
+
+@dataclass
+class ShutdownSignals:
+    """Signal handlers that run `shutdown` once; `finished` is set when it is done."""
+
+    loop: asyncio.AbstractEventLoop
+    signals: tuple[signal.Signals, ...]
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+    report: ShutdownReport | None = None
+    task: asyncio.Task[None] | None = None
+
+    def remove(self) -> None:
+        """Uninstall the handlers (a shutdown already started goes on)."""
+        for sig in self.signals:
+            with contextlib.suppress(ValueError, RuntimeError):
+                self.loop.remove_signal_handler(sig)
+
+
+def install_signal_handlers(
+    *,
+    grace_s: float = 0.0,
+    signals: Sequence[signal.Signals] = (signal.SIGTERM,),
+    engines: Callable[[], Iterable[Engine]] | None = None,
+    reason: str = DEFAULT_REASON,
+) -> ShutdownSignals:
+    """On the first of `signals`, run `shutdown(grace_s=...)` on the running loop.
+
+    Call it from the worker's event loop (main thread; `loop.add_signal_handler`, Unix
+    only). Later signals are ignored while shutdown runs. `engines` picks what to stop
+    (default: every engine `execute_code_node` made on this loop, at signal time). The
+    process does not exit by itself: await `finished`, then stop serving and return.
+    """
+    loop = asyncio.get_running_loop()
+    handle = ShutdownSignals(loop, tuple(signals))
+
+    async def run() -> None:
+        try:
+            chosen = list(engines()) if engines is not None else None
+            handle.report = await shutdown(chosen, grace_s=grace_s, reason=reason)
+        finally:
+            handle.finished.set()
+
+    def on_signal(received: signal.Signals) -> None:
+        if handle.task is not None:
+            return
+        log.warning("shutdown_signal", signal=received.name, grace_s=grace_s)
+        handle.task = loop.create_task(run())
+
+    for sig in handle.signals:
+        loop.add_signal_handler(sig, on_signal, sig)
+    return handle
