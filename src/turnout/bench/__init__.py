@@ -24,9 +24,7 @@ from turnout.bench.harness import (
     BENCH_ENV,
     E2B_ENV,
     POOL_ENV,
-    SERVER_KERNELS,
     BenchContext,
-    LocalServer,
     e2b_available,
     settle,
 )
@@ -36,7 +34,6 @@ from turnout.bench.stats import Bound
 __all__ = ["SECTIONS", "run_bench"]
 
 SCHEMA = 1
-LANGUAGES = ("python", "javascript")
 
 
 def _needs_server(names: Iterable[str]) -> bool:
@@ -89,13 +86,11 @@ async def _run(
 async def _start_server(context: BenchContext, progress: Callable[[str], None]) -> None:
     """Start the local E2B-compatible server, add the e2b environments, wait for kernels."""
     progress("bench: starting the local E2B-compatible server ...")
-    server = await asyncio.to_thread(LocalServer, dict.fromkeys(LANGUAGES, SERVER_KERNELS))
-    context.server = server
-    context.write_flags()
+    await asyncio.to_thread(context.start_server)
     # Measure on a server that has finished pre-starting its kernels (a smoke run with
     # --iterations waits for one per language only).
     kernels = None if context.iterations is None else 1
-    await settle(lambda: server.quiet(kernels=kernels), timeout_s=180.0)
+    await settle(lambda: context.server_quiet(kernels=kernels), timeout_s=180.0)
 
 
 def run_bench(
@@ -137,9 +132,9 @@ def run_bench(
             # JSON lines to nowhere: the logging work of production, without the output.
             configure_logging(BENCH_ENV, json_lines=True, stream=sink)
             results = asyncio.run(_run(context, names, report_progress))
-        if context.server is not None and context.server.settle_timeouts:
+        if context.settle_timeouts:
             context.notes.append(
-                f"{context.server.settle_timeouts} wait(s) for a quiet server gave up after "
+                f"{context.settle_timeouts} wait(s) for a quiet server gave up after "
                 "a minute: some e2b measurements may overlap kernel starts or kills"
             )
     finally:

@@ -4,8 +4,8 @@ The bench runs in its own environments (`bench` for local-subprocess, `bench-e2b
 `bench-pool` for e2b without and with a warm pool), from a flag file it writes to a
 temporary directory, so it never depends on (or changes) the operator's
 feature_flags.toml. The e2b backend is always pointed at a local E2B-compatible server the
-bench starts itself (`python -m turnout_e2b.server`), only once the sections that need no
-server are done (its kernels start in the background and would disturb them); the e2b
+bench starts itself (`turnout_e2b.server.testing.ServerProcess`), only once the sections
+that need no server are done (its kernels start in the background and would disturb them); the e2b
 environments are added to the flag file then. `E2B_API_KEY` is removed from the bench's own
 environment: the bench never talks to E2B's cloud.
 """
@@ -17,7 +17,6 @@ import contextlib
 import importlib.util
 import json
 import os
-import selectors
 import shutil
 import subprocess
 import sys
@@ -26,14 +25,16 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from turnout_e2b.server.testing import ServerProcess
 
 __all__ = [
     "BENCH_ENV",
     "E2B_ENV",
     "POOL_ENV",
     "BenchContext",
-    "LocalServer",
     "e2b_available",
     "node_path",
     "run_child",
@@ -47,7 +48,7 @@ POOL_SIZE = 2
 SERVER_KERNELS = 16
 """Pre-started kernels per language on the bench's server: enough for 16 sandboxes at once
 (the server boots a Python and a JavaScript kernel for every sandbox it creates)."""
-ADMIN = "/_turnout/admin"
+LANGUAGES = ("python", "javascript")
 SERVER_KEY = "turnout-bench"
 """The key the bench's own SDK calls send (the server accepts any non-empty key)."""
 
@@ -68,7 +69,9 @@ class BenchContext:
     quick: bool = False
     iterations: int | None = None
     directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="turnout-bench-")))
-    server: LocalServer | None = None
+    server: ServerProcess | None = None
+    settle_timeouts: int = 0
+    """Waits for a quiet server that gave up (the bench reports them)."""
     flags_path: Path | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -137,123 +140,45 @@ class BenchContext:
                 else:
                     os.environ[name] = value
 
-    def close(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
-        shutil.rmtree(self.directory, ignore_errors=True)
+    def start_server(self) -> ServerProcess:
+        """Start the local E2B-compatible server (`turnout_e2b.server.testing`), with
+        `SERVER_KERNELS` pre-started kernels per language (the server boots a sandbox's
+        kernels at create, from this pool), and add the e2b environments to the flags."""
+        from turnout_e2b.server.testing import ServerProcess
 
+        arguments = [f"--{language}-pool={SERVER_KERNELS}" for language in LANGUAGES]
+        self.server = ServerProcess(*arguments, api_key=SERVER_KEY).start()
+        self.write_flags()
+        return self.server
 
-class LocalServer:
-    """`python -m turnout_e2b.server` on a free loopback port, with its admin API.
-
-    A minimal twin of `turnout_e2b.server.testing.ServerProcess` that does not need pytest
-    (the bench runs from an installed package). `kernels` is the number of pre-started
-    kernels per language (the server boots a sandbox's kernels at create, from its pool).
-    """
-
-    def __init__(self, kernels: dict[str, int], startup_timeout_s: float = 60.0) -> None:
-        self.pool_sizes = dict(kernels)
-        self.settle_timeouts = 0
-        """Waits for a quiet server that gave up (the bench reports them)."""
-        command = [
-            sys.executable,
-            "-m",
-            "turnout_e2b.server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--exit-with-parent",
-            "--python-pool",
-            str(kernels.get("python", 0)),
-            "--javascript-pool",
-            str(kernels.get("javascript", 0)),
-        ]
-        env = dict(os.environ)
-        env.setdefault("NO_PROXY", "127.0.0.1,localhost")
-        self._process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        self.url = self._read_url(startup_timeout_s)
-
-    @property
-    def sdk_options(self) -> dict[str, str]:
-        """Keyword arguments that point the unmodified SDK at this server."""
-        return {"api_key": SERVER_KEY, "api_url": self.url, "sandbox_url": self.url}
-
-    def admin(self, method: str, path: str, payload: Any = None) -> Any:
-        import httpx
-
-        with httpx.Client(base_url=self.url, trust_env=False, timeout=30.0) as client:
-            response = client.request(
-                method, f"{ADMIN}/{path}", json=payload, headers={"X-API-KEY": SERVER_KEY}
-            )
-        response.raise_for_status()
-        return response.json() if response.content else None
-
-    def configure(self, **changes: Any) -> None:
-        self.admin("POST", "config", changes)
-        if isinstance(changes.get("pool_sizes"), dict):
-            self.pool_sizes.update(changes["pool_sizes"])
-
-    def stats(self) -> dict[str, Any]:
-        result: dict[str, Any] = self.admin("GET", "stats")
-        return result
-
-    def quiet(self, *, live: int = 0, kernels: int | None = None) -> bool:
+    def server_quiet(self, *, live: int = 0, kernels: int | None = None) -> bool:
         """At most `live` sandboxes alive (none being killed), and at least `kernels`
-        kernels ready per language (or the language's whole pool, if smaller; None: the
-        whole pool, so no kernel is starting in the background)."""
-        stats = self.stats()
+        kernels ready per language (or all `SERVER_KERNELS`, so that no kernel is starting
+        in the background)."""
+        assert self.server is not None
+        stats = self.server.stats()
         if int(stats["live_sandboxes"]) > live:
             return False
         pool = stats["pool"]
         unavailable = pool.get("unavailable") or {}
-        for language, size in self.pool_sizes.items():
-            if language in unavailable:
-                continue
-            wanted = size if kernels is None else min(kernels, size)
-            if int(pool["idle"].get(language, 0)) < wanted:
-                return False
-        return True
+        wanted = SERVER_KERNELS if kernels is None else min(kernels, SERVER_KERNELS)
+        return all(
+            int(pool["idle"].get(language, 0)) >= wanted
+            for language in LANGUAGES
+            if language not in unavailable
+        )
 
-    def stop(self) -> None:
-        if self._process.poll() is None:
-            self._process.terminate()
+    def close(self) -> None:
+        """Stop the server (its leak check's findings become a note) and remove the files."""
+        from turnout_e2b.server.testing import ServerLeakError
+
+        server, self.server = self.server, None
+        if server is not None:
             try:
-                self._process.wait(30)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-
-    def _read_url(self, timeout_s: float) -> str:
-        stdout = self._process.stdout
-        assert stdout is not None
-        selector = selectors.DefaultSelector()
-        selector.register(stdout, selectors.EVENT_READ)
-        data = b""
-        deadline = time.monotonic() + timeout_s
-        try:
-            while b"\n" not in data:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not selector.select(remaining):
-                    break
-                chunk = os.read(stdout.fileno(), 4096)
-                if not chunk:
-                    break
-                data += chunk
-        finally:
-            selector.close()
-        line = data.decode(errors="replace").split("\n", 1)[0].strip()
-        if not line.startswith("http://"):
-            self.stop()
-            raise RuntimeError(f"the local E2B-compatible server did not start: {line!r}")
-        return line
+                server.stop()
+            except ServerLeakError as exc:
+                self.notes.append(f"the local server left something behind: {exc}")
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def run_child(

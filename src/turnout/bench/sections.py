@@ -17,8 +17,9 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from turnout.bench.harness import (
     BENCH_ENV,
@@ -27,12 +28,14 @@ from turnout.bench.harness import (
     POOL_SIZE,
     SERVER_KERNELS,
     BenchContext,
-    LocalServer,
     node_path,
     run_child,
     settle,
 )
 from turnout.bench.stats import Bound, ratio, summarize
+
+if TYPE_CHECKING:
+    from turnout_e2b.server.testing import ServerProcess
 
 __all__ = ["SECTIONS", "SectionResult"]
 
@@ -201,23 +204,24 @@ class NoServerError(Exception):
     """The e2b plugin is not installed: its sections are skipped."""
 
 
-def _server(context: BenchContext) -> LocalServer:
+def _server(context: BenchContext) -> ServerProcess:
     if context.server is None:
         raise NoServerError("the e2b plugin (turnout-e2b) is not installed")
     return context.server
 
 
-async def _quiet(server: LocalServer, *, live: int = 0, kernels: int | None = None) -> None:
+async def _quiet(context: BenchContext, *, live: int = 0, kernels: int | None = None) -> None:
     """Wait until no sandbox is alive or being killed and the kernel pools are refilled
     (at most a minute: a wait that gives up is counted and reported)."""
-    if not await settle(lambda: server.quiet(live=live, kernels=kernels), timeout_s=60.0):
-        server.settle_timeouts += 1
+    quiet = partial(context.server_quiet, live=live, kernels=kernels)
+    if not await settle(quiet, timeout_s=60.0):
+        context.settle_timeouts += 1
 
 
 class RawSdk:
     """The hand-written baseline: AsyncSandbox.create, run_code, kill, nothing else."""
 
-    def __init__(self, server: LocalServer) -> None:
+    def __init__(self, server: ServerProcess) -> None:
         self.options = server.sdk_options
 
     async def run(self, code: str) -> tuple[float, float]:
@@ -272,7 +276,7 @@ async def e2b_overhead(context: BenchContext) -> SectionResult:
             context.count(20, 5),
             1,
             {"turnout": through_turnout, "raw": raw},
-            before_each=lambda: _quiet(server),
+            before_each=lambda: _quiet(context),
         )
         warm = len(raw.to_result) - len(samples["raw"])
         to_result, kills = raw.to_result[warm:], raw.kills[warm:]
@@ -311,9 +315,9 @@ async def kill_saving(context: BenchContext) -> SectionResult:
     for index in range(context.count(10, 2) + 1):
         for slow in (0, 300):
             server.configure(kill_delay_ms=slow)
-            await _quiet(server)
+            await _quiet(context)
             latency = await through_turnout()
-            await _quiet(server)
+            await _quiet(context)
             _, kill_ms = await raw_sdk.run("1")
             if index > 0:
                 results[slow].append(latency)
@@ -343,11 +347,11 @@ async def pool(context: BenchContext) -> SectionResult:
 
     def pool_full() -> bool:
         ready = backend.pool is not None and backend.pool.idle >= POOL_SIZE
-        return ready and server.quiet(live=POOL_SIZE)
+        return ready and context.server_quiet(live=POOL_SIZE)
 
     async def before_each() -> None:
         if not await settle(pool_full, timeout_s=60.0):
-            server.settle_timeouts += 1
+            context.settle_timeouts += 1
 
     try:
         samples = await _interleaved(
@@ -394,7 +398,7 @@ async def concurrency(context: BenchContext) -> SectionResult:
         return result_ms + kill_ms
 
     async def phase(run_one: Callable[[], Awaitable[float]], level: int, total: int) -> float:
-        await _quiet(server, kernels=total)
+        await _quiet(context, kernels=total)
         remaining = total
 
         async def worker() -> None:
@@ -408,7 +412,7 @@ async def concurrency(context: BenchContext) -> SectionResult:
         return time.perf_counter() - started
 
     for run_one in (through_turnout, raw):  # imports, engine, connections: not timed
-        await _quiet(server)
+        await _quiet(context)
         await run_one()
     # Executions per phase, and phases per side (the throughput is their median): 16 at
     # once is the noisiest level on 2 cores, so it gets one phase more.
@@ -455,7 +459,7 @@ async def payload(context: BenchContext) -> SectionResult:
             runs = []
             for _ in range(repeats):
                 if context.server is not None:
-                    await _quiet(context.server)
+                    await _quiet(context)
                 arguments = {
                     "backend": backend,
                     "env": E2B_ENV if backend == E2B else BENCH_ENV,

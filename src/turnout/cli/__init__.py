@@ -11,12 +11,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from turnout.cli import backends, conformance, flags, replay, rollout, run
+from turnout.cli import backends, bench, conformance, flags, replay, rollout, run
 from turnout.registry import default_registry
 
 __all__ = ["main"]
 
-_COMMANDS = (run, backends, flags, rollout, conformance, replay)
+_COMMANDS = (run, backends, flags, rollout, conformance, replay, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

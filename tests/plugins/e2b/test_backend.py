@@ -17,6 +17,7 @@ from turnout import (
     InfrastructureError,
     execute_code_node,
 )
+from turnout.comparison import VOLATILE_METADATA
 from turnout.contract import prepare_request
 from turnout.models import parse_config
 
@@ -167,11 +168,7 @@ def normalized(outcome: dict[str, Any] | BaseException) -> Any:
     if isinstance(outcome, CodeExecutionError):
         return ("error", outcome.kind, outcome.name, outcome.line, outcome.stdout, outcome.stderr)
     assert isinstance(outcome, dict)
-    metadata = {
-        k: v
-        for k, v in outcome["metadata"].items()
-        if k not in ("executionTime", "executionId", "sandboxId", "backend")
-    }
+    metadata = {k: v for k, v in outcome["metadata"].items() if k not in VOLATILE_METADATA}
     return {**outcome, "metadata": metadata}
 
 

@@ -26,6 +26,7 @@ from turnout_e2b.server.testing import ServerProcess
 
 from turnout import BackendSettings, ConfigurationError
 from turnout.contract import prepare_request
+from turnout.engine import Engine
 from turnout.models import ExecutionRequest, parse_config
 
 pytestmark = pytest.mark.usefixtures("e2b_url")
@@ -146,6 +147,47 @@ class TestHitsAndMisses:
         assert instance.capabilities.isolation == "microvm"
         assert instance.pool is None
         assert e2b_server.stats()["counters"].get("creates", 0) == 0
+
+    async def test_pool_size_is_set_per_environment_in_the_flag_file(
+        self, tmp_path: Path, e2b_server: ServerProcess
+    ) -> None:
+        """`pool_size` under one environment's e2b options pools there, and only there."""
+        flags = tmp_path / "feature_flags.toml"
+        flags.write_text(
+            textwrap.dedent(
+                """
+                schema_version = 1
+                [environments.pooled]
+                legacy_backend = "local-subprocess"
+                target_backend = "e2b"
+                stage = "rampdown"
+                [environments.pooled.backends.e2b]
+                pool_size = 2
+                [environments.plain]
+                legacy_backend = "local-subprocess"
+                target_backend = "e2b"
+                stage = "rampdown"
+                """
+            )
+        )
+        node = parse_config({"language": "python", "code": "return 1"})
+        engines = {env: Engine(env, flags_path=flags) for env in ("pooled", "plain")}
+        try:
+            for engine in engines.values():
+                assert (await engine.run(node, {}))["output"] == 1
+            pooled_backend = engines["pooled"].backend("e2b")
+            plain_backend = engines["plain"].backend("e2b")
+            assert isinstance(pooled_backend, E2BBackend)
+            assert isinstance(plain_backend, E2BBackend)
+            pool = pooled_backend.pool
+            assert pool is not None
+            assert pool.size == 2
+            await eventually(lambda: pool.idle == 2, "the pool to fill")
+            assert plain_backend.pool is None
+        finally:
+            for engine in engines.values():
+                await engine.aclose()
+        assert live_ids(e2b_server) == set()
 
     def test_a_negative_pool_size_is_a_configuration_error(self) -> None:
         """The pool options are validated like every other option."""
@@ -293,6 +335,7 @@ CHILD = textwrap.dedent(
     from turnout_e2b import E2BBackend
     from turnout import BackendSettings
     from turnout.contract import prepare_request
+from turnout.engine import Engine
     from turnout.models import parse_config
 
     def request(code):
