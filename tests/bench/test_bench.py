@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -116,3 +118,19 @@ class TestE2BSections:
     def test_every_section_has_a_name_the_cli_accepts(self) -> None:
         """The section names are the ones --only takes."""
         assert parse("--only", ",".join(SECTIONS)).only == list(SECTIONS)
+
+
+class TestLazySdk:
+    def test_importing_turnout_and_listing_backends_loads_no_e2b_sdk(self) -> None:
+        """`import turnout`, plugin discovery and describing the backends import no E2B SDK."""
+        completed = subprocess.run(
+            [sys.executable, "-m", "turnout.bench.child", "imports", "{}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        found = json.loads(completed.stdout.splitlines()[-1])
+        assert found["sdk_after_import_turnout"] == []
+        assert found["sdk_after_plugin_discovery"] == []
+        assert found["sdk_after_describe_backends"] == []
+        assert found["imports_sdk"] is False

@@ -120,7 +120,7 @@ async def startup(context: BenchContext) -> SectionResult:
     }
     walls: dict[str, list[float]] = {name: [] for name in commands}
     cpus: dict[str, list[float]] = {name: [] for name in commands}
-    count = context.count(10, 4)
+    count = context.count(10, 3)
     for index in range(count + 1):
         for name, argv in commands.items():
             wall, cpu = await asyncio.to_thread(_wall_and_cpu_ms, argv, env)
@@ -139,7 +139,20 @@ async def startup(context: BenchContext) -> SectionResult:
         )
     figures["sdk_imports"] = imports
     figures["baseline"] = f"{sys.executable} -c pass"
-    return SectionResult(figures)
+    loaded = sorted(
+        set(imports["sdk_after_import_turnout"])
+        | set(imports["sdk_after_plugin_discovery"])
+        | set(imports["sdk_after_describe_backends"])
+    )
+    bound = Bound(
+        "E2B SDK modules loaded by import turnout, discovery and `turnout backends`",
+        "",
+        float(len(loaded)),
+        0.0,
+        True,
+        "modules",
+    )
+    return SectionResult(figures, [bound])
 
 
 # -- local-subprocess overhead ------------------------------------------------------------------
@@ -417,9 +430,9 @@ async def concurrency(context: BenchContext) -> SectionResult:
     # Executions per phase, and phases per side (the throughput is their median): 16 at
     # once is the noisiest level on 2 cores, so it gets one phase more.
     plan = {
-        1: (context.count(8, 4), context.count(3, 2)),
-        4: (context.count(16, 8), context.count(3, 2)),
-        16: (16, context.count(4, 3)),
+        1: (context.count(8, 4), context.count(3, 1)),
+        4: (context.count(16, 8), context.count(3, 1)),
+        16: (16, context.count(4, 2)),
     }
     for level, (total, repeats) in plan.items():
         total = min(max(total, level), SERVER_KERNELS)

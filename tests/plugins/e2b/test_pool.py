@@ -284,11 +284,13 @@ class TestDrain:
         """A refill still creating when aclose starts is awaited and its sandbox killed."""
         instance = pooled(1)
         await filled(instance)
-        e2b_server.configure(create_delay_ms=500)
-        await instance.execute(request())  # a hit: the refill now takes 500 ms
+        # Long enough that the refill is still in flight after the execution returns, even
+        # on a loaded machine (no bound is asserted: a slower create only makes it wait).
+        e2b_server.configure(create_delay_ms=3000)
+        await instance.execute(request())  # a hit, which starts a refill
         pool = instance.pool
         assert pool is not None
-        assert pool.creating == 1
+        await eventually(lambda: pool.creating == 1, "the refill to start")
         await instance.aclose()
         assert live_ids(e2b_server) == set()
         assert pool.stats.drained == 1
@@ -335,7 +337,6 @@ CHILD = textwrap.dedent(
     from turnout_e2b import E2BBackend
     from turnout import BackendSettings
     from turnout.contract import prepare_request
-from turnout.engine import Engine
     from turnout.models import parse_config
 
     def request(code):

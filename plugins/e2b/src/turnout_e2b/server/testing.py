@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import Any, Literal, Self
 
 import httpx
 
@@ -42,9 +42,6 @@ try:
     import psutil
 except ImportError:  # a development dependency; os.kill() is the fallback
     psutil = None  # type: ignore[assignment]
-
-if TYPE_CHECKING:
-    import pytest
 
 __all__ = ["API_KEY", "ServerLeakError", "ServerProcess", "server_fixture"]
 
