@@ -88,7 +88,8 @@ def _pool(f: dict[str, Any]) -> list[str]:
 def _concurrency(f: dict[str, Any]) -> list[str]:
     return [
         f"{key}: turnout {g['turnout_per_s']:.2f}/s, raw {g['raw_per_s']:.2f}/s, "
-        f"ratio {_x(g['ratio'])} (median of {g['phases_per_side']} phase(s) of "
+        f"ratio {_x(g['ratio'])} (every sandbox killed; to the last result "
+        f"{_x(g['ratio_to_last_result'])}; median of {g['phases_per_side']} phase(s) of "
         f"{g['executions_per_phase']} executions per side)"
         for key, g in f.items()
     ]
