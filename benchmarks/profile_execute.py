@@ -1,6 +1,6 @@
 """Profile `execute_code_node` on one backend with pyinstrument (a development dependency).
 
-    .venv/bin/python benchmarks/profile_execute.py --backend e2b --language python -n 40
+    .venv/bin/python benchmarks/profile_execute.py --backend e2b --language python -n 30
 
 For e2b, a local E2B-compatible server is started for the run (E2B's cloud is never used).
 Executions run one at a time after a warm-up, with logging rendered as JSON to nowhere (the
@@ -43,7 +43,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--backend", default="e2b", choices=("e2b", "local-subprocess"))
     parser.add_argument("--language", default="python", choices=("python", "javascript"))
-    parser.add_argument("-n", type=int, default=40, help="profiled executions")
+    parser.add_argument("-n", type=int, default=30, help="profiled executions")
     arguments = parser.parse_args()
     warnings.simplefilter("ignore")
     context = BenchContext()
