@@ -6,6 +6,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from turnout import CodeExecutionError, Engine, ValidationError, parse_config
+from turnout.backend import ExecutionBackend
 
 SECRET_INPUT = "input-value-that-must-not-be-logged"
 SECRET_CODE = "marker_in_code_never_logged = 1"
@@ -86,3 +87,20 @@ class TestCapabilityChecks:
         with pytest.raises(ValidationError) as caught:
             _check_capabilities(config, "local-subprocess", narrowed)
         assert caught.value.field == "language"
+
+
+class TestInstrument:
+    async def test_wraps_built_and_later_built_backends(self, engine: Engine) -> None:
+        """instrument() routes executions through the wrapper for instances built before and
+        after the call, and each instance is wrapped once."""
+        wrapped: list[str] = []
+
+        def wrap(instance: ExecutionBackend) -> ExecutionBackend:
+            wrapped.append(instance.id)
+            return instance
+
+        engine.backend("local-subprocess")
+        engine.instrument(wrap)
+        engine.backend("local-subprocess")
+        engine.backend("e2b")
+        assert wrapped == ["local-subprocess", "e2b"]

@@ -26,7 +26,24 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from turnout.models import Capabilities, ExecutionRequest, ExecutionResult
 
-__all__ = ["BackendSettings", "BackendType", "ExecutionBackend", "truncation_marker"]
+__all__ = [
+    "PROVISIONING_PHASES",
+    "BackendSettings",
+    "BackendType",
+    "ExecutionBackend",
+    "provisioning_ms",
+    "truncation_marker",
+]
+
+# `ExecutionResult.timings_ms` keys that measure getting somewhere to run the code (a slot,
+# a sandbox), as opposed to running it. The node's timeout bounds the code, not these: the
+# conformance suite's wall-time bounds and the chaos run's timeout check leave them out.
+PROVISIONING_PHASES = ("queue", "create", "pool_take")
+
+
+def provisioning_ms(timings_ms: Mapping[str, float]) -> float:
+    """Milliseconds an execution spent before its code could start (see PROVISIONING_PHASES)."""
+    return sum(float(timings_ms.get(phase, 0.0)) for phase in PROVISIONING_PHASES)
 
 
 def truncation_marker(stream: str, cap: int) -> str:

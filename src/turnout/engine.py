@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,7 @@ class Engine:
         self.evaluator.flags.environment(self.environment)  # an unknown environment fails now
         self.shadow = ShadowRunner(shadow_budget)
         self._backends: dict[str, ExecutionBackend] = {}
+        self._wrappers: list[Callable[[ExecutionBackend], ExecutionBackend]] = []
 
     @property
     def flags(self) -> FlagFile:
@@ -125,8 +127,18 @@ class Engine:
         instance = self._backends.get(chosen)
         if instance is None:
             instance = self.registry.create(chosen, self.settings_for(chosen))
+            for wrap in self._wrappers:
+                instance = wrap(instance)
             self._backends[chosen] = instance
         return instance
+
+    def instrument(self, wrap: Callable[[ExecutionBackend], ExecutionBackend]) -> None:
+        """Route every execution through `wrap(instance)`: the instances already built and
+        every one built later. For tools that observe backends (the conformance suite
+        reads each result's provisioning time); `wrap` must return a full backend."""
+        self._wrappers.append(wrap)
+        for backend_id, instance in list(self._backends.items()):
+            self._backends[backend_id] = wrap(instance)
 
     def describe_backends(self) -> list[BackendDescription]:
         descriptions = []

@@ -6,6 +6,7 @@ is enough to drive the runner, the ledger and the report through every path quic
 
 from __future__ import annotations
 
+import asyncio
 import json
 import textwrap
 from pathlib import Path
@@ -41,9 +42,12 @@ def fake_backend(
     stdout: str = "",
     capabilities: Capabilities = CAPABILITIES,
     broken: str | None = None,
+    timings_ms: dict[str, float] | None = None,
+    sleep_s: float = 0.0,
 ) -> type:
-    """A backend class whose every execution returns `value` (channel return) and `stdout`;
-    with `broken`, its constructor raises that message instead."""
+    """A backend class whose every execution returns `value` (channel return) and `stdout`,
+    after `sleep_s`, reporting `timings_ms`; with `broken`, its constructor raises that
+    message instead."""
 
     class FakeBackend:
         id = backend_id
@@ -62,8 +66,15 @@ def fake_backend(
 
         async def execute(self, request: ExecutionRequest) -> ExecutionResult:
             self.executions.append(request)
+            if sleep_s:
+                await asyncio.sleep(sleep_s)
             outcome = {"ok": True, "channel": "return", "value": value}
-            return ExecutionResult(stdout=stdout, result=json.dumps(outcome).encode(), exit_code=0)
+            return ExecutionResult(
+                stdout=stdout,
+                result=json.dumps(outcome).encode(),
+                exit_code=0,
+                timings_ms=timings_ms or {},
+            )
 
         async def aclose(self) -> None:
             return None

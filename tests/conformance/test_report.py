@@ -63,6 +63,17 @@ class TestDecide:
         assert verdict.deletable
         assert verdict.line.endswith("passes on e2b (1 accepted divergences)")
 
+    def test_a_ledgered_skip_is_an_accepted_divergence(self) -> None:
+        """A case the target skips for a missing capability, listed in the ledger, counts
+        as covered and accepted, and its cell says both the skip and the decision."""
+        skipped = item("a", "pass", "skip", reason="needs memory_limit_mb", accepted="VM bound")
+        verdict = decide([skipped], BACKENDS, reference=LEGACY)
+        assert verdict.deletable
+        assert verdict.line.endswith("passes on e2b (1 accepted divergences)")
+        assert "accepted divergence (skipped: needs memory_limit_mb): VM bound" in render_markdown(
+            report(skipped)
+        )
+
     def test_without_a_target_the_verdict_is_undecided(self) -> None:
         """Running only the reference cannot decide anything."""
         verdict = decide([], BACKENDS[:1], reference=LEGACY)

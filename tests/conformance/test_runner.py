@@ -65,6 +65,17 @@ class TestRunNode:
         config = {"language": "python", "code": "x", "outputVariable": "out"}
         assert (await runner.run_node("ref", config, {})).wrapped_as == "out"
 
+    async def test_provisioning_is_left_out_of_the_wall_time(self) -> None:
+        """Time a backend reports as provisioning (queue, create, pool_take) is recorded
+        beside the wall time and subtracted from it, so timeout bounds measure the code."""
+        provisioning = {"queue": 100.0, "create": 150.0, "pool_take": 50.0, "run": 1.0}
+        runner = make_runner(fake_backend("ref", timings_ms=provisioning, sleep_s=0.3))
+        started = time.perf_counter()
+        observation = await runner.run_node("ref", {"language": "python", "code": "x"}, {})
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        assert observation.provisioning_ms == 300.0
+        assert 0 <= observation.wall_ms <= elapsed_ms - 300.0
+
 
 class TestRun:
     async def test_a_met_expectation_passes(self, case: Case) -> None:
@@ -95,6 +106,15 @@ class TestRun:
         runner = make_runner(fake_backend("ref", value=3), ledger=ledger_for("t.two", "ref"))
         [outcome] = await runner.run([case])
         assert (outcome.status, outcome.unexpected) == ("xfail", False)
+
+    async def test_a_ledgered_skip_carries_the_decision(self, tmp_path: Path) -> None:
+        """A listed case the backend skips stays a skip (not unexpected) and carries the
+        ledger's reason, which the verdict counts as an accepted divergence."""
+        needing = one_case(tmp_path, EXPECTS_TWO + "requires = { network_access = false }\n")
+        runner = make_runner(fake_backend("ref", value=2), ledger=ledger_for("t.two", "ref"))
+        [outcome] = await runner.run([needing])
+        assert (outcome.status, outcome.unexpected) == ("skip", False)
+        assert outcome.accepted == "known difference, accepted for the test"
 
     async def test_a_ledgered_pass_fails_the_run(self, case: Case) -> None:
         """A listed case that passes is xpass: unexpected until the entry is removed."""

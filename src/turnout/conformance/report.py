@@ -2,8 +2,9 @@
 
 The verdict answers one question: can the legacy (reference) backend be deleted? Yes when,
 for some target backend, every case that passes on the reference also passes on the target
-or is an accepted divergence in the ledger. A case the target *skips* blocks too: a backend
-cannot earn the verdict by declaring fewer capabilities than the reference.
+or is an accepted divergence in the ledger. A case the target *skips* blocks too, unless the
+ledger lists it: a backend cannot earn the verdict by declaring fewer capabilities than the
+reference without a person accepting, with a reason, each case it thereby skips.
 
 `parity.md` is deterministic for the same results (no timings, no dates), so a committed
 copy can be checked for staleness by regenerating it; timings are in `parity.json` only.
@@ -98,13 +99,11 @@ def decide(
         blockers = []
         for item in reference_passes:
             result = item.results.get(target)
-            if result is None or not (result.raw_status == "pass" or result.status == "xfail"):
+            if result is None or not (result.raw_status == "pass" or _accepted(result)):
                 blockers.append(item.id)
         blocking[target] = tuple(blockers)
         accepted[target] = sum(
-            1
-            for item in reference_passes
-            if (r := item.results.get(target)) and r.status == "xfail"
+            1 for item in reference_passes if (r := item.results.get(target)) and _accepted(r)
         )
     covering = tuple(target for target in targets if not blocking[target])
     count = len(reference_passes)
@@ -229,11 +228,19 @@ def _endpoint_cell(endpoint: str) -> str:
     return _cell(_LOOPBACK_PORT.sub(r"://\1:<port>", endpoint))
 
 
+def _accepted(result: CaseResult) -> bool:
+    """An accepted divergence: a listed failure (xfail), or a listed case the backend
+    skips because it lacks a capability the case needs."""
+    return result.status == "xfail" or (result.status == "skip" and result.accepted is not None)
+
+
 def _status_cell(result: CaseResult | None) -> str:
     if result is None:
         return "—"
     if result.status == "pass":
         return "pass"
+    if result.status == "skip" and result.accepted is not None:
+        return _cell(f"accepted divergence (skipped: {result.reason}): {result.accepted}")
     if result.status == "skip":
         return _cell(f"skip: {result.reason}")
     if result.status == "xfail":

@@ -31,6 +31,7 @@ from turnout.conformance.cases import PLACEHOLDER, Case, Step
 from turnout.conformance.differential import compare, normalize
 from turnout.conformance.expectations import ErrorInfo, Observation, check
 from turnout.conformance.ledger import Ledger
+from turnout.conformance.timing import RUN_LABEL, ProvisioningClock
 from turnout.contract import select_inputs
 from turnout.engine import Engine
 from turnout.errors import InfrastructureError, TurnoutError
@@ -147,6 +148,8 @@ class ConformanceRunner:
         reference: str = DEFAULT_REFERENCE,
     ) -> None:
         self.engine = engine
+        self._clock = ProvisioningClock()
+        engine.instrument(self._clock.wrap)
         self.backends = list(backends)
         self.concurrency = max(1, concurrency)
         self.ledger = ledger or Ledger()
@@ -170,30 +173,39 @@ class ConformanceRunner:
         `TurnoutError` (it becomes the observation). A retryable infrastructure failure that
         happened before the code started is retried once."""
         for attempt in (1, 2):
+            run_key = uuid.uuid4().hex
+            run_labels = {**(labels or {}), RUN_LABEL: run_key}
             started = time.perf_counter()
             try:
                 node = parse_config(dict(config))
                 inputs = select_inputs(context, node.input_variables)
                 envelope = await self.engine.run(
-                    node, inputs, backend=backend_id, labels=dict(labels or {})
+                    node, inputs, backend=backend_id, labels=run_labels
                 )
             except InfrastructureError as error:
                 if attempt == 1 and error.retryable and not error.started:
+                    self._clock.take(run_key)
                     await asyncio.sleep(INFRASTRUCTURE_RETRY_DELAY_S)
                     continue
-                return self._failed(error, started)
+                return self._failed(error, started, self._clock.take(run_key))
             except TurnoutError as error:
-                return self._failed(error, started)
-            wall_ms = (time.perf_counter() - started) * 1000
+                return self._failed(error, started, self._clock.take(run_key))
+            provisioning = self._clock.take(run_key)
+            wall_ms = (time.perf_counter() - started) * 1000 - provisioning
             if node.output_variable:
                 envelope = {node.output_variable: envelope}
-            return Observation.from_return(envelope, wall_ms)
+            return Observation.from_return(envelope, wall_ms, provisioning)
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
-    def _failed(error: TurnoutError, started: float) -> Observation:
-        wall_ms = (time.perf_counter() - started) * 1000
-        return Observation(envelope=None, error=ErrorInfo.from_exception(error), wall_ms=wall_ms)
+    def _failed(error: TurnoutError, started: float, provisioning: float) -> Observation:
+        wall_ms = (time.perf_counter() - started) * 1000 - provisioning
+        return Observation(
+            envelope=None,
+            error=ErrorInfo.from_exception(error),
+            wall_ms=wall_ms,
+            provisioning_ms=provisioning,
+        )
 
     async def run_case(self, case: Case, backend: BackendUnderTest) -> CaseResult:
         """Run one case on one backend and check its expectations (no ledger, no differential)."""
@@ -360,6 +372,8 @@ def conclude(
         if entry is not None:
             if updated.status in ("fail", "error"):
                 updated = replace(updated, status="xfail", accepted=entry.reason)
+            elif updated.status == "skip":  # lacks a capability the case needs: accepted
+                updated = replace(updated, accepted=entry.reason)
             elif updated.status == "pass":
                 updated = replace(
                     updated,

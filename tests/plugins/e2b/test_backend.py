@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any
 
+import httpx
 import pytest
 from turnout_e2b import E2BBackend
 from turnout_e2b.backend import INLINE_RESULT_BYTES
@@ -250,6 +251,26 @@ class TestSandboxLifecycle:
             await task
         await instance.aclose()
         assert live_sandboxes(e2b_server) == 0
+
+    async def test_cancellation_during_create_kills_the_sandbox(
+        self, e2b_server: ServerProcess
+    ) -> None:
+        """A caller cancelled the moment its sandbox exists, before create returns, is
+        cancelled (the SDK's transport swallows that cancel) and the sandbox is killed."""
+        instance = backend()
+        headers = {"X-API-KEY": e2b_server.api_key}
+        async with httpx.AsyncClient(
+            base_url=e2b_server.url, headers=headers, trust_env=False
+        ) as admin:
+            for _ in range(3):
+                task = asyncio.create_task(instance.execute(request("python", "return 1")))
+                while not (await admin.get("/_turnout/admin/stats")).json()["live_sandboxes"]:
+                    assert not task.done(), "the execution ended before its sandbox was listed"
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+                await instance.aclose()
+                assert live_sandboxes(e2b_server) == 0
 
     async def test_sandboxes_carry_turnout_metadata(self, e2b_server: ServerProcess) -> None:
         """A live sandbox is tagged with turnout's owner key, execution id and environment."""

@@ -322,9 +322,12 @@ class E2BBackend:
     async def _sdk_create(self, key: str, tag: tuple[str, str], **arguments: Any) -> AsyncSandbox:
         """`AsyncSandbox.create`, recorded in the ledger, and never abandoned half-way.
 
-        A cancelled caller stops waiting, but the create call goes on in its own task and
-        the sandbox it makes is killed at once: abandoning the HTTP call instead could
-        leave a sandbox nobody knows about.
+        A cancelled caller stops waiting at once, but the create call goes on in its own
+        task and the sandbox it makes is killed in the background (aclose waits):
+        abandoning the HTTP call instead could leave a sandbox nobody knows about, and
+        (measured against the local server) a cancel that lands once the response is on
+        its way is swallowed by the SDK's transport, which would hand a sandbox to a
+        caller that asked to stop.
         """
         from e2b_code_interpreter import AsyncSandbox
 

@@ -19,7 +19,8 @@ os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
 from e2b_code_interpreter import AsyncSandbox
 
-e2b_server = server_fixture("--python-pool", "2", "--javascript-pool", "0", scope="session")
+# Every sandbox boots with a python and a javascript kernel, so both pools are kept full.
+e2b_server = server_fixture("--python-pool", "2", "--javascript-pool", "2", scope="session")
 
 
 @pytest.fixture(autouse=True)

@@ -1,11 +1,14 @@
-"""Helpers for reading the /execute stream the way the SDK does, but line by line."""
+"""Helpers for the server tests: the /execute stream read line by line, as the SDK reads it,
+and waiting for processes to exit."""
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import httpx
+import psutil
 
 JUPYTER_PORT = "49999"
 
@@ -42,3 +45,20 @@ def parse(lines: list[str]) -> list[dict[str, Any]]:
     events = [json.loads(line) for line in lines]
     assert all(isinstance(event, dict) for event in events)
     return events
+
+
+def gone(pids: list[int], within_s: float = 5.0) -> bool:
+    """Whether every pid has exited (zombies count as exited) within the time limit."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        alive = []
+        for pid in pids:
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive.append(pid)
+            except psutil.NoSuchProcess:
+                pass
+        if not alive:
+            return True
+        time.sleep(0.05)
+    return False

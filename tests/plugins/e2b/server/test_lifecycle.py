@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,24 +12,9 @@ from e2b_code_interpreter import AsyncSandbox
 from turnout_e2b.server import LocalE2BServer, ServerConfig
 from turnout_e2b.server.testing import ServerProcess
 
+from .support import gone
+
 SPAWN_GRANDCHILD = "import subprocess; subprocess.Popen(['sleep', '300']).pid"
-
-
-def gone(pids: list[int], within_s: float = 5.0) -> bool:
-    """Whether every pid has exited (zombies count as exited) within the time limit."""
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        alive = []
-        for pid in pids:
-            try:
-                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                    alive.append(pid)
-            except psutil.NoSuchProcess:
-                pass
-        if not alive:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def exists(path: Path) -> bool:
@@ -39,10 +23,22 @@ def exists(path: Path) -> bool:
 
 
 async def start_processes(sandbox: AsyncSandbox, server: ServerProcess) -> list[int]:
-    """Run code that leaves a grandchild behind; return its pid and the kernel's."""
-    grandchild = int((await sandbox.run_code(SPAWN_GRANDCHILD)).text or "0")
+    """Run code that leaves a grandchild behind; return its host pid and the kernels'.
+
+    The pid the code itself sees is its PID namespace's, so the grandchild is looked up
+    among the kernels' descendants on the host.
+    """
+    assert (await sandbox.run_code(SPAWN_GRANDCHILD)).error is None
     entry = next(s for s in server.stats()["sandboxes"] if s["sandboxID"] == sandbox.sandbox_id)
-    return [grandchild, *entry["kernel_pids"]]
+    kernels = list(entry["kernel_pids"])
+    grandchildren = [
+        process.pid
+        for kernel in kernels
+        for process in psutil.Process(kernel).children(recursive=True)
+        if process.cmdline() == ["sleep", "300"]
+    ]
+    assert len(grandchildren) == 1
+    return [*grandchildren, *kernels]
 
 
 class TestSandboxKill:

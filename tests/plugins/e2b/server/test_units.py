@@ -1,8 +1,13 @@
-"""Unit tests of the server's pure parts: paths, settings, faults, results, list filters."""
+"""Unit tests of the server's pure parts: paths, settings, faults, results, list filters,
+and the kernel pool (with stand-in kernels)."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from turnout_e2b.server import pool as pool_module
@@ -11,9 +16,11 @@ from turnout_e2b.server.contexts import kernel_language, normalize_language
 from turnout_e2b.server.control import _metadata_filter
 from turnout_e2b.server.errors import ApiError
 from turnout_e2b.server.faults import Fault, FaultQueue
+from turnout_e2b.server.isolation import Scratch
+from turnout_e2b.server.kernels.base import EventSink, Kernel
 from turnout_e2b.server.kernels.python import result_event, strip_quotes
 from turnout_e2b.server.paths import host_path, sandbox_path
-from turnout_e2b.server.pool import KernelUnavailableError
+from turnout_e2b.server.pool import KernelPool, KernelUnavailableError
 from turnout_e2b.server.streaming import encode_line
 
 
@@ -49,7 +56,7 @@ class TestServerConfig:
         """A partial pool_sizes update keeps the other languages' sizes."""
         config = ServerConfig()
         config.update({"pool_sizes": {"javascript": 0}})
-        assert config.pool_sizes == {"python": 2, "javascript": 0}
+        assert config.pool_sizes == {"python": 4, "javascript": 0}
 
     def test_update_is_all_or_nothing(self) -> None:
         """If one change is invalid, none is applied."""
@@ -136,3 +143,158 @@ class TestJavaScriptFactory:
             await pool_module._start_javascript_kernel(
                 "javascript", neutral_cwd=tmp_path, base_env={}
             )
+
+
+class FakeKernel:
+    """A stand-in kernel: a number instead of a process."""
+
+    language = "python"
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.stopped = False
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.stopped else 100_000 + self.number
+
+    async def adopt(
+        self, cwd: Path, env_vars: Mapping[str, str], *, scratch: Scratch | None = None
+    ) -> None:
+        pass
+
+    async def execute(
+        self,
+        code: str,
+        emit: EventSink,
+        *,
+        env_vars: Mapping[str, str] | None = None,
+        language: str | None = None,
+    ) -> None:
+        pass
+
+    async def interrupt(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        self.stopped = True
+
+
+class GatedFactory:
+    """Starts FakeKernels, each only once the test opens its gate (or fails it)."""
+
+    def __init__(self) -> None:
+        self.gates: list[asyncio.Future[None]] = []
+        self.kernels: list[FakeKernel] = []
+        self._numbers = itertools.count(1)
+        self._new_gate = asyncio.Event()
+        self._open = False
+
+    async def __call__(self, language: str, *, neutral_cwd: Path, base_env: Any) -> Kernel:
+        gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._open:
+            gate.set_result(None)
+        self.gates.append(gate)
+        self._new_gate.set()
+        number = next(self._numbers)
+        await gate
+        kernel = FakeKernel(number)
+        self.kernels.append(kernel)
+        return kernel
+
+    def open_all(self) -> None:
+        """Let every start, pending or future, complete."""
+        self._open = True
+        for gate in self.gates:
+            if not gate.done():
+                gate.set_result(None)
+
+    async def started(self, count: int) -> None:
+        """Wait (at most 5 s) until `count` starts have begun."""
+        async with asyncio.timeout(5):
+            while len(self.gates) < count:
+                self._new_gate.clear()
+                await self._new_gate.wait()
+
+
+async def settle() -> None:
+    """Let every ready task run."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+class TestKernelPool:
+    async def test_a_miss_claims_the_kernel_being_started(self, tmp_path: Path) -> None:
+        """A take that finds the pool empty gets the kernel a refill is starting."""
+        factory = GatedFactory()
+        pool = KernelPool({"python": factory}, {"python": 1}, tmp_path)
+        pool.start()
+        await factory.started(1)
+        take = asyncio.create_task(pool.take("python"))
+        await settle()
+        starts_while_waiting = len(factory.gates)
+        factory.gates[0].set_result(None)
+        kernel = await take
+        factory.open_all()
+        await pool.close()
+        assert (starts_while_waiting, kernel.pid) == (1, 100_001)
+
+    async def test_a_second_miss_starts_its_own_kernel(self, tmp_path: Path) -> None:
+        """Only one take may claim a kernel being started; the next starts another."""
+        factory = GatedFactory()
+        pool = KernelPool({"python": factory}, {"python": 1}, tmp_path)
+        pool.start()
+        await factory.started(1)
+        first = asyncio.create_task(pool.take("python"))
+        second = asyncio.create_task(pool.take("python"))
+        await settle()
+        starts_while_waiting = len(factory.gates)
+        factory.open_all()
+        await asyncio.gather(first, second)
+        await pool.close()
+        assert starts_while_waiting == 2
+
+    async def test_a_failed_start_sends_its_claimant_to_start_its_own(self, tmp_path: Path) -> None:
+        """When the claimed start fails, the waiting take starts a kernel itself."""
+        factory = GatedFactory()
+        pool = KernelPool({"python": factory}, {"python": 1}, tmp_path)
+        pool.start()
+        await factory.started(1)
+        take = asyncio.create_task(pool.take("python"))
+        await settle()
+        factory.gates[0].set_exception(RuntimeError("boom"))
+        await factory.started(2)
+        factory.open_all()
+        kernel = await take
+        await pool.close()
+        assert kernel.pid == 100_002
+
+    async def test_refills_run_side_by_side_up_to_the_limit(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An empty pool of four is refilled REFILL_PARALLELISM starts at a time."""
+        monkeypatch.setattr(pool_module, "REFILL_PARALLELISM", 2)
+        factory = GatedFactory()
+        pool = KernelPool({"python": factory}, {"python": 4}, tmp_path)
+        pool.start()
+        await settle()
+        in_flight = len(factory.gates)
+        factory.gates[0].set_result(None)
+        await settle()
+        after_one = len(factory.gates)
+        factory.open_all()
+        await settle()
+        idle = pool.idle_counts()
+        await pool.close()
+        assert (in_flight, after_one, idle) == (2, 3, {"python": 4})
+
+    async def test_close_stops_every_ready_kernel(self, tmp_path: Path) -> None:
+        """Closing the pool shuts its ready kernels down."""
+        factory = GatedFactory()
+        pool = KernelPool({"python": factory}, {"python": 1}, tmp_path)
+        pool.start()
+        factory.open_all()
+        await factory.started(1)
+        await settle()
+        await pool.close()
+        assert [kernel.stopped for kernel in factory.kernels] == [True]

@@ -10,7 +10,8 @@ the control plane. Shapes (all JSON):
     POST /_turnout/admin/faults  [fault, ...] or {"faults": [...]} -> {"faults": [...]}
     DELETE /_turnout/admin/faults         -> {"faults": []}
     GET  /_turnout/admin/stats            -> {"live_sandboxes", "sandboxes": [...],
-                                              "counters": {...}, "pool": {...}, "root"}
+                                              "counters": {...}, "pool": {...}, "root",
+                                              "isolation": {"enabled", "detail"}}
     POST /_turnout/admin/reset  {"kill_sandboxes"?: bool} -> the stats after the reset
          (faults cleared, counters zeroed, config back to its start-up values)
 
@@ -38,7 +39,12 @@ ADMIN_PREFIX = "/_turnout/admin"
 
 
 def stats_json(state: ServerState) -> dict[str, Any]:
-    """Live sandboxes (with their kernel pids), counters and the pool, for GET stats."""
+    """Live sandboxes (with their kernel pids), counters and the pool, for GET stats.
+
+    A kernel pid is the process the server started for the kernel; with isolation that is
+    its `unshare` wrapper, and every process of the kernel (detached ones included) is
+    among that process's descendants on the host.
+    """
     sandboxes = state.sandboxes.live()
     return {
         "live_sandboxes": len(sandboxes),
@@ -54,8 +60,18 @@ def stats_json(state: ServerState) -> dict[str, Any]:
             for s in sandboxes
         ],
         "counters": state.stats.snapshot(),
-        "pool": {"idle": state.pool.idle_counts(), "pids": state.pool.pids()},
+        "pool": {
+            "idle": state.pool.idle_counts(),
+            "pids": state.pool.pids(),
+            "unavailable": state.pool.unavailable(),
+        },
         "root": str(state.root),
+        "isolation": {
+            "enabled": state.isolation is not None,
+            "detail": "PID and mount namespaces per kernel"
+            if state.isolation is not None
+            else state.isolation_problem,
+        },
     }
 
 

@@ -46,6 +46,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--exit-with-parent", action="store_true", help="stop when the parent process dies"
     )
+    parser.add_argument(
+        "--no-isolation",
+        action="store_true",
+        help="run kernels without PID/mount namespaces (shared /tmp, host processes visible)",
+    )
     parser.add_argument("--log-level", default="warning")
     return parser.parse_args(argv)
 
@@ -68,7 +73,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         envd_access_token=args.envd_access_token,
     )
     try:
-        server = LocalE2BServer(config, host=args.host, port=args.port, root_parent=args.root_dir)
+        server = LocalE2BServer(
+            config,
+            host=args.host,
+            port=args.port,
+            root_parent=args.root_dir,
+            isolate=not args.no_isolation,
+        )
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -3,9 +3,12 @@
 Why: E2B keeps one default context per language (`run_code(language=...)` without a
 context uses it) and lets the caller create more (`create_code_context`), each a separate
 kernel with its own state and working directory. Here a context takes its kernel from the
-pool when it is created, which for default contexts means on the sandbox's first
-execution in that language. A context whose kernel died gets a fresh one on its next
-execution (state lost, count reset), as Jupyter's automatic restart does in E2B.
+pool when it is created. The python and javascript default contexts are created with the
+sandbox (`boot`), because E2B's kernels are running once its VM has booted; others (the
+typescript default, created contexts) when they are first asked for. A context whose
+kernel died gets a fresh one on its next execution (state lost, count reset), as
+Jupyter's automatic restart does in E2B. Every kernel of a sandbox is adopted with the
+sandbox's scratch directories (its private /tmp), when the server isolates kernels.
 
 Languages are normalised as E2B does: none -> python, "js" -> javascript, "ts" ->
 typescript; typescript contexts run on the javascript kernel.
@@ -14,19 +17,31 @@ typescript; typescript contexts run on the javascript kernel.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from turnout_e2b.server.isolation import Scratch
 from turnout_e2b.server.kernels.base import Kernel
 from turnout_e2b.server.paths import SANDBOX_HOME, host_path
 from turnout_e2b.server.pool import KernelPool, KernelUnavailableError
 
-__all__ = ["Context", "SandboxContexts", "kernel_language", "normalize_language"]
+__all__ = [
+    "BOOT_LANGUAGES",
+    "Context",
+    "SandboxContexts",
+    "kernel_language",
+    "normalize_language",
+]
+
+log = logging.getLogger(__name__)
 
 KERNEL_LANGUAGES = {"python": "python", "javascript": "javascript", "typescript": "javascript"}
+# The default contexts whose kernels run from the moment the sandbox exists.
+BOOT_LANGUAGES = ("python", "javascript")
 
 
 def normalize_language(language: str | None) -> str:
@@ -67,13 +82,20 @@ class Context:
 class SandboxContexts:
     """The contexts of one sandbox; closing it shuts every kernel down."""
 
-    def __init__(self, pool: KernelPool, home: Path, env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        pool: KernelPool,
+        home: Path,
+        env: Mapping[str, str],
+        scratch: Scratch | None = None,
+    ) -> None:
         self._pool = pool
         self._home = home
         self._env = dict(env)
+        self._scratch = scratch
         self._contexts: dict[str, Context] = {}
         self._defaults: dict[str, str] = {}
-        self._lock = asyncio.Lock()
+        self._default_locks: dict[str, asyncio.Lock] = {}
         self._closed = False
 
     def get(self, context_id: str) -> Context | None:
@@ -90,10 +112,26 @@ class SandboxContexts:
             if c.kernel is not None and c.kernel.pid is not None
         ]
 
+    async def boot(self) -> None:
+        """Create the BOOT_LANGUAGES default contexts, side by side (at sandbox create).
+
+        A kernel that cannot be had now is not an error here: its default context is then
+        created on first use, which reports the problem to the request that needs it.
+        """
+        results = await asyncio.gather(
+            *(self.default(language) for language in BOOT_LANGUAGES), return_exceptions=True
+        )
+        for language, result in zip(BOOT_LANGUAGES, results, strict=True):
+            if isinstance(result, KernelUnavailableError):
+                log.warning("no %s kernel at sandbox creation: %s", language, result)
+            elif isinstance(result, BaseException):
+                raise result
+
     async def default(self, language: str | None) -> Context:
-        """The default context of a request language, started on first use."""
+        """The default context of a request language, created if it does not exist yet."""
         normalised = normalize_language(language)
-        async with self._lock:
+        lock = self._default_locks.setdefault(normalised, asyncio.Lock())
+        async with lock:
             existing = self._defaults.get(normalised)
             if existing is not None and existing in self._contexts:
                 return self._contexts[existing]
@@ -103,8 +141,7 @@ class SandboxContexts:
 
     async def create(self, language: str | None, cwd: str | None) -> Context:
         """A new context (POST /contexts), with its own kernel, in `cwd`."""
-        async with self._lock:
-            return await self._new(normalize_language(language), cwd or SANDBOX_HOME)
+        return await self._new(normalize_language(language), cwd or SANDBOX_HOME)
 
     async def ensure_kernel(self, context: Context) -> Kernel:
         """The context's kernel, replaced by a fresh one if it has died."""
@@ -168,7 +205,7 @@ class SandboxContexts:
         try:
             if self._closed:
                 raise KernelUnavailableError("the sandbox is gone")
-            await kernel.adopt(cwd, self._env)
+            await kernel.adopt(cwd, self._env, scratch=self._scratch)
         except BaseException as exc:
             await kernel.shutdown()
             if isinstance(exc, Exception) and not isinstance(exc, KernelUnavailableError):

@@ -4,7 +4,8 @@ Why these answers: they are what the unmodified SDK accepts (see e2b-facts.md). 
 must answer 201 with templateID, sandboxID, clientID and envdVersion; kill answers 204,
 or 404 with a JSON body when the sandbox is already gone (the SDK returns False); list
 pages with the `x-next-token` header. Latency, the concurrency limit and scripted create
-and kill faults are applied here.
+and kill faults are applied here. Create answers once the sandbox's kernels are running,
+as E2B's are when its VM has booted.
 
 List parameters, as the SDK sends them: `metadata` is a URL-encoded query string of
 URL-encoded keys and values (`k1=v1&k2=v2`, all must match), `state` a comma-separated
@@ -81,9 +82,13 @@ def control_routes(state: ServerState) -> list[Route]:
             )
         state.sandboxes.reserve()
         try:
-            if state.config.create_delay_ms:
-                await asyncio.sleep(state.config.create_delay_ms / 1000)
-            sandbox = state.sandboxes.create(template_id, metadata, env_vars, timeout_s)
+            sandbox = await state.sandboxes.create(
+                template_id,
+                metadata,
+                env_vars,
+                timeout_s,
+                delay_s=state.config.create_delay_ms / 1000,
+            )
         finally:
             state.sandboxes.release()
         return JSONResponse(sandbox.created_json(state.config.envd_version), status_code=201)

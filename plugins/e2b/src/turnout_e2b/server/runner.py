@@ -77,6 +77,7 @@ class LocalE2BServer:
         port: int = 0,
         root_parent: Path | None = None,
         kernel_factories: Mapping[str, KernelFactory] | None = None,
+        isolate: bool = True,
     ) -> None:
         self.config = config or ServerConfig()
         self.config.validate()
@@ -85,6 +86,7 @@ class LocalE2BServer:
         self.port: int = self._sock.getsockname()[1]
         self._root_parent = root_parent
         self._kernel_factories = kernel_factories
+        self._isolate = isolate
         self.state: ServerState | None = None
         self._server: _Uvicorn | None = None
         self._thread: threading.Thread | None = None
@@ -101,7 +103,10 @@ class LocalE2BServer:
     ) -> None:
         """Serve in the running event loop until `request_stop()` (or a signal, in main)."""
         self.state = ServerState(
-            self.config, root_parent=self._root_parent, kernel_factories=self._kernel_factories
+            self.config,
+            root_parent=self._root_parent,
+            kernel_factories=self._kernel_factories,
+            isolate=self._isolate,
         )
         _install_log_filter()
         uv_config = uvicorn.Config(
@@ -196,7 +201,10 @@ def _install_log_filter() -> None:
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose `proto` says
+    # TCP, and accepted sockets inherit it from this one. Without it, each /execute stream
+    # waited ~40 ms for the client's delayed ACK (Nagle) before its first line went out.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -3,11 +3,16 @@
 Why one registry: every way a sandbox can end (DELETE, lifetime expiry, a fault, server
 stop) goes through `kill`, which removes it from the registry first (so it is never
 listed or routed to again), wakes anything streaming from it, shuts its kernels down
-(their whole process groups) and deletes its directory.
+(their whole process groups, and with isolation everything in their namespaces) and
+deletes its directories.
 
 A sandbox is a directory under `<root>/sandboxes/` that stands in for /home/user, an
-allow-listed environment, and the kernels of its contexts. Its lifetime is the create
-call's `timeout` (seconds); set_timeout restarts the clock from now.
+allow-listed environment, and the kernels of its contexts; with isolation (see
+isolation.py) also its scratch directories under `<root>/scratch/<id>/`, mounted over /tmp,
+/var/tmp and /dev/shm in each of its kernels. `create` boots it, starting its python
+and javascript kernels (taken from the pool), before it answers and lists the sandbox:
+E2B's kernels are running once its VM has booted. Its lifetime is the create call's
+`timeout` (seconds), counted from then; set_timeout restarts the clock from now.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from turnout_e2b.server.config import ServerConfig
 from turnout_e2b.server.contexts import SandboxContexts
 from turnout_e2b.server.environment import sandbox_environment
 from turnout_e2b.server.errors import ApiError
+from turnout_e2b.server.isolation import Isolation
 from turnout_e2b.server.pool import KernelPool
 from turnout_e2b.server.stats import Stats
 
@@ -37,7 +43,12 @@ ID_ALPHABET = string.ascii_lowercase + string.digits
 # What the list/info calls report; nothing enforces them locally.
 CPU_COUNT, MEMORY_MB, DISK_SIZE_MB = 2, 512, 1024
 # The counter a kill bumps, by reason; a DELETE (and anything else) bumps "kills".
-KILL_COUNTERS = {"expired": "expired", "fault": "killed_by_fault", "stopped": "killed_at_stop"}
+KILL_COUNTERS = {
+    "expired": "expired",
+    "fault": "killed_by_fault",
+    "stopped": "killed_at_stop",
+    "boot_failed": "creates_failed_boot",
+}
 
 
 def _new_id(length: int) -> str:
@@ -59,6 +70,7 @@ class Sandbox:
     metadata: dict[str, str]
     env_vars: dict[str, str]
     home: Path
+    scratch_dir: Path | None
     started_at: datetime
     end_at: datetime
     contexts: SandboxContexts
@@ -107,12 +119,24 @@ class Sandbox:
 class SandboxRegistry:
     """All live sandboxes of one server, keyed by id."""
 
-    def __init__(self, root: Path, pool: KernelPool, config: ServerConfig, stats: Stats) -> None:
+    def __init__(
+        self,
+        root: Path,
+        pool: KernelPool,
+        config: ServerConfig,
+        stats: Stats,
+        *,
+        scratch_root: Path | None = None,
+        isolation: Isolation | None = None,
+    ) -> None:
         self._root = root
+        self._scratch_root = scratch_root
+        self._isolation = isolation
         self._pool = pool
         self._config = config
         self._stats = stats
         self._live: dict[str, Sandbox] = {}
+        self._booting: dict[str, Sandbox] = {}
         self._reserved = 0
         self._seq = 0
         self._kill_tasks: set[asyncio.Task[Any]] = set()
@@ -136,39 +160,76 @@ class SandboxRegistry:
     def release(self) -> None:
         self._reserved -= 1
 
-    def create(
+    async def create(
         self,
         template_id: str,
         metadata: dict[str, str],
         env_vars: dict[str, str],
         timeout_s: int,
+        *,
+        delay_s: float = 0.0,
     ) -> Sandbox:
-        """Make a live sandbox: its directory, environment and lifetime timer."""
-        sandbox_id = _new_id(20)
-        while sandbox_id in self._live:
-            sandbox_id = _new_id(20)
-        home = self._root / sandbox_id
-        home.mkdir(parents=True)
-        env = sandbox_environment(home, env_vars)
+        """Make a sandbox, boot it, then make it live: listed, routable, its lifetime running.
+
+        Booting starts its python and javascript kernels (taken from the pool: milliseconds;
+        started now if the pool is empty: as long as that takes) while `delay_s`, the
+        emulated boot time, passes. Until it is live the sandbox is neither listed nor
+        counted as created, as at E2B; `kill_all` kills it too (the create then fails).
+        """
+        sandbox = self._make(template_id, metadata, env_vars)
+        self._booting[sandbox.sandbox_id] = sandbox
+        try:
+            await asyncio.gather(asyncio.sleep(delay_s), sandbox.contexts.boot())
+        except BaseException:
+            if not sandbox.dead.is_set():
+                sandbox.dead.set()
+                self._stats.bump(KILL_COUNTERS["boot_failed"])
+                await self._dispose_now(sandbox)
+            raise
+        finally:
+            self._booting.pop(sandbox.sandbox_id, None)
+        if sandbox.dead.is_set():  # killed while booting (server stop, reset)
+            raise ApiError(503, "the sandbox was killed while it was being created")
         now = datetime.now(UTC)
         self._seq += 1
-        sandbox = Sandbox(
-            sandbox_id=sandbox_id,
-            template_id=template_id,
-            client_id=secrets.token_hex(4),
-            seq=self._seq,
-            metadata=dict(metadata),
-            env_vars=dict(env_vars),
-            home=home,
-            started_at=now,
-            end_at=now,
-            contexts=SandboxContexts(self._pool, home, env),
-            access_token=secrets.token_urlsafe(24) if self._config.envd_access_token else None,
-        )
-        self._live[sandbox_id] = sandbox
+        sandbox.seq, sandbox.started_at = self._seq, now
+        self._live[sandbox.sandbox_id] = sandbox
         self.set_timeout(sandbox, timeout_s)
         self._stats.bump("creates")
         return sandbox
+
+    def _make(
+        self, template_id: str, metadata: dict[str, str], env_vars: dict[str, str]
+    ) -> Sandbox:
+        """A sandbox's directories, environment and (empty) contexts; not live yet."""
+        sandbox_id = _new_id(20)
+        while sandbox_id in self._live or sandbox_id in self._booting:
+            sandbox_id = _new_id(20)
+        home = self._root / sandbox_id
+        home.mkdir(parents=True)
+        scratch = None
+        if self._isolation is not None and self._scratch_root is not None:
+            try:
+                scratch = self._isolation.scratch(self._scratch_root / sandbox_id, home)
+            except OSError:
+                shutil.rmtree(home, ignore_errors=True)
+                raise
+        env = sandbox_environment(home, env_vars)
+        now = datetime.now(UTC)
+        return Sandbox(
+            sandbox_id=sandbox_id,
+            template_id=template_id,
+            client_id=secrets.token_hex(4),
+            seq=0,
+            metadata=dict(metadata),
+            env_vars=dict(env_vars),
+            home=home,
+            scratch_dir=scratch.directory if scratch is not None else None,
+            started_at=now,
+            end_at=now,
+            contexts=SandboxContexts(self._pool, home, env, scratch),
+            access_token=secrets.token_urlsafe(24) if self._config.envd_access_token else None,
+        )
 
     def get(self, sandbox_id: str) -> Sandbox | None:
         return self._live.get(sandbox_id)
@@ -202,14 +263,16 @@ class SandboxRegistry:
         self._stats.bump(KILL_COUNTERS.get(reason, "kills"))
         if sandbox.timer is not None:
             sandbox.timer.cancel()
-        disposal = asyncio.get_running_loop().create_task(self._dispose(sandbox))
-        self._track(disposal)
-        await asyncio.shield(disposal)
+        await self._dispose_now(sandbox)
         log.info("sandbox %s %s", sandbox_id, reason)
         return True
 
     async def kill_all(self) -> None:
-        """Kill every live sandbox and wait for every kill in progress (server stop)."""
+        """Kill every sandbox, booting ones too, and wait for every kill in progress."""
+        for sandbox in list(self._booting.values()):
+            if not sandbox.dead.is_set():
+                sandbox.dead.set()
+                self._track(asyncio.get_running_loop().create_task(self._dispose(sandbox)))
         await asyncio.gather(
             *(self.kill(sandbox_id, "stopped") for sandbox_id in list(self._live)),
             return_exceptions=True,
@@ -217,11 +280,19 @@ class SandboxRegistry:
         while self._kill_tasks:
             await asyncio.gather(*list(self._kill_tasks), return_exceptions=True)
 
+    async def _dispose_now(self, sandbox: Sandbox) -> None:
+        """Dispose of the sandbox in a task of its own, which a cancelled caller cannot stop."""
+        disposal = asyncio.get_running_loop().create_task(self._dispose(sandbox))
+        self._track(disposal)
+        await asyncio.shield(disposal)
+
     async def _dispose(self, sandbox: Sandbox) -> None:
         try:
             await sandbox.contexts.close()
         finally:
             await asyncio.to_thread(shutil.rmtree, sandbox.home, True)
+            if sandbox.scratch_dir is not None:
+                await asyncio.to_thread(shutil.rmtree, sandbox.scratch_dir, True)
 
     def _track(self, task: asyncio.Task[Any]) -> None:
         self._kill_tasks.add(task)

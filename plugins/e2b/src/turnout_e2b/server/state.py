@@ -7,14 +7,20 @@ keeps the modules free of globals, so several servers can run in one process (te
 Directory layout under the server's own temp root (removed at stop):
 
     <root>/sandboxes/<id>/   one per sandbox; stands in for /home/user
+    <root>/scratch/<id>/     one per sandbox, with isolation: its /tmp, /var/tmp, /dev/shm
     <root>/pool/             neutral working directory of pre-started kernels
     <root>/runtime/          kernels' connection files and IPC sockets
+
+Isolation (each kernel in PID and mount namespaces of its own, see isolation.py) is probed
+once at start; where the host cannot provide it (not root, no util-linux), kernels run
+without it, a warning is logged and the admin stats say why.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -22,12 +28,15 @@ from pathlib import Path
 
 from turnout_e2b.server.config import ServerConfig
 from turnout_e2b.server.faults import FaultQueue
+from turnout_e2b.server.isolation import Isolation, find
 from turnout_e2b.server.kernels.base import KernelFactory
 from turnout_e2b.server.pool import KernelPool, default_factories
 from turnout_e2b.server.sandboxes import SandboxRegistry
 from turnout_e2b.server.stats import Stats
 
 __all__ = ["ServerState"]
+
+log = logging.getLogger(__name__)
 
 
 class ServerState:
@@ -39,6 +48,7 @@ class ServerState:
         *,
         root_parent: Path | None = None,
         kernel_factories: Mapping[str, KernelFactory] | None = None,
+        isolate: bool = True,
     ) -> None:
         config.validate()
         self.config = config
@@ -46,11 +56,28 @@ class ServerState:
         self.faults = FaultQueue()
         self.stats = Stats()
         self.root = Path(tempfile.mkdtemp(prefix="turnout-e2b-", dir=root_parent))
-        for name in ("sandboxes", "pool", "runtime"):
+        for name in ("sandboxes", "scratch", "pool", "runtime"):
             (self.root / name).mkdir()
-        factories = kernel_factories or default_factories(self.root / "runtime")
-        self.pool = KernelPool(factories, config.pool_sizes, self.root / "pool")
-        self.sandboxes = SandboxRegistry(self.root / "sandboxes", self.pool, config, self.stats)
+        self.isolation: Isolation | None = None
+        self.isolation_problem = "turned off" if kernel_factories is None else "custom kernels"
+        if isolate and kernel_factories is None:
+            self.isolation, self.isolation_problem = find(self.root)
+            if self.isolation is None:
+                log.warning(
+                    "kernels run without their own namespaces (sandboxes share /tmp and "
+                    "see the host's processes): %s",
+                    self.isolation_problem,
+                )
+        factories = kernel_factories or default_factories(self.root / "runtime", self.isolation)
+        self.pool = KernelPool(factories, config.pool_sizes, self.root / "pool", self.stats)
+        self.sandboxes = SandboxRegistry(
+            self.root / "sandboxes",
+            self.pool,
+            config,
+            self.stats,
+            scratch_root=self.root / "scratch",
+            isolation=self.isolation,
+        )
         self._stopped = False
 
     async def start(self) -> None:

@@ -2,8 +2,10 @@
 
 Why: tests of the plugin assert on side effects they cannot see through the SDK, such as
 "the create was retried three times" or "the dropped stream interrupted the cell".
-Names in use: creates, creates_failed_fault, creates_rate_limited, kills, kills_not_found,
-expired, executions, executions_interrupted, streams_dropped, faults_fired.
+Names in use: creates, creates_failed_fault, creates_rate_limited, creates_failed_boot,
+kills, kills_not_found, expired, executions, executions_interrupted, streams_dropped,
+faults_fired, and per kernel language kernel_pool_hits.<language> (a kernel was ready)
+and kernel_pool_misses.<language> (one had to be started on demand).
 """
 
 from __future__ import annotations

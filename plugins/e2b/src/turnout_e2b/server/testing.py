@@ -84,7 +84,7 @@ class ServerProcess:
         return self._process.pid
 
     def start(self) -> Self:
-        """Start the server and wait for the URL line it prints when ready."""
+        """Start the server, wait for the URL line it prints when ready, then for its pool."""
         command = [
             sys.executable,
             "-m",
@@ -105,13 +105,45 @@ class ServerProcess:
             stderr=self._stderr,
             env=env,
         )
+        started = time.monotonic()
         line = self._read_line(self._startup_timeout_s)
         if not line.startswith("http://"):
             self._process.kill()
             self._process.wait()
             raise RuntimeError(f"the server did not start: {line!r}\n{self.stderr_tail()}")
         self.url = line
+        try:
+            self.wait_for_pool(self._startup_timeout_s - (time.monotonic() - started))
+        except BaseException:
+            self._process.terminate()  # a clean stop: its kernels and temp root go too
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            raise
         return self
+
+    def wait_for_pool(self, timeout_s: float = 60.0) -> None:
+        """Wait until every kernel language's pool is full (or cannot be filled here).
+
+        A server whose pool is still filling starts the kernels of new sandboxes on demand,
+        so creates take seconds instead of milliseconds: tests that time things would
+        measure the server's own start-up.
+        """
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        while True:
+            sizes = self.admin("GET", "config")["pool_sizes"]
+            pool = self.stats()["pool"]
+            if all(
+                pool["idle"].get(language, 0) >= size or language in pool["unavailable"]
+                for language, size in sizes.items()
+                if language in pool["idle"]
+            ):
+                return
+            if time.monotonic() >= deadline:
+                raise RuntimeError(f"the server's kernel pool did not fill: {pool}")
+            time.sleep(0.05)
 
     def admin(self, method: str, path: str, payload: Any = None) -> Any:
         """Call the admin API (path relative to /_turnout/admin); return the JSON body."""

@@ -13,15 +13,19 @@ cell and reports what happened as E2B-shaped events:
 
 (The server adds `timestamp` to stdout/stderr events.) Kernels are started ahead of time
 with a neutral working directory, then adopted by one sandbox, which gives them their
-working directory and environment variables; a kernel serves exactly one sandbox and
-dies with it.
+working directory, environment variables and, when the kernel runs in namespaces of its
+own (see `turnout_e2b.server.isolation`), its private /tmp; a kernel serves exactly one
+sandbox and dies with it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from turnout_e2b.server.isolation import Scratch
 
 __all__ = ["EventSink", "Kernel", "KernelFactory"]
 
@@ -34,11 +38,20 @@ class Kernel(Protocol):
 
     @property
     def pid(self) -> int | None:
-        """The kernel process id (its process group leader), None once it has stopped."""
+        """The process the server started for the kernel, None once it has stopped.
+
+        It leads the kernel's process group; with isolation it is the `unshare` wrapper,
+        whose death takes everything in the kernel's namespaces with it.
+        """
         ...
 
-    async def adopt(self, cwd: Path, env_vars: Mapping[str, str]) -> None:
-        """Bind this pre-started kernel to a sandbox: chdir to `cwd`, set `env_vars`."""
+    async def adopt(
+        self, cwd: Path, env_vars: Mapping[str, str], *, scratch: Scratch | None = None
+    ) -> None:
+        """Bind this pre-started kernel to a sandbox: chdir to `cwd`, set `env_vars`.
+
+        `scratch` (a kernel started in namespaces only) is mounted over its /tmp first.
+        """
         ...
 
     async def execute(

@@ -36,6 +36,10 @@ kernel sends it as events, moves the protocol pipes to close-on-exec descriptors
 /dev/null on fds 0 and 1 for the processes a cell starts. Node's stderr goes to a temporary
 file, whose last few KiB explain a kernel that dies (V8 writes fatal errors there).
 
+With `isolation`, Node runs in a PID and mount namespace of its own (see
+`turnout_e2b.server.isolation`); every process it starts (its restarts included) is
+re-adopted with the sandbox's scratch directories.
+
 Node packages: install them once with `NPM_INSTALL_COMMAND`.
 """
 
@@ -55,6 +59,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from turnout_e2b.server.isolation import Isolation, Scratch
 from turnout_e2b.server.kernels.base import EventSink, Kernel
 from turnout_e2b.server.kernels.python import KernelError, strip_quotes
 
@@ -205,11 +210,18 @@ class JavaScriptKernel:
 
     language = "javascript"
 
-    def __init__(self, node: str, neutral_cwd: Path, base_env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        node: str,
+        neutral_cwd: Path,
+        base_env: Mapping[str, str],
+        isolation: Isolation | None = None,
+    ) -> None:
         self._node_path = node
         self._neutral_cwd = neutral_cwd
         self._base_env = dict(base_env)
-        self._adopted: tuple[Path, dict[str, str]] | None = None
+        self._isolation = isolation
+        self._adopted: tuple[Path, dict[str, str], Scratch | None] | None = None
         self._node: _Node | None = None
         self._cells = asyncio.Lock()  # one command at a time
         self._life = asyncio.Lock()  # starting and killing the process
@@ -220,11 +232,13 @@ class JavaScriptKernel:
         node = self._node
         return node.proc.pid if node is not None and node.alive else None
 
-    async def adopt(self, cwd: Path, env_vars: Mapping[str, str]) -> None:
+    async def adopt(
+        self, cwd: Path, env_vars: Mapping[str, str], *, scratch: Scratch | None = None
+    ) -> None:
         async with self._cells:
             node = await self._ensure()
-            await self._adopt(node, cwd, dict(env_vars))
-            self._adopted = (cwd, dict(env_vars))
+            await self._adopt(node, cwd, dict(env_vars), scratch)
+            self._adopted = (cwd, dict(env_vars), scratch)
 
     async def execute(
         self,
@@ -305,10 +319,12 @@ class JavaScriptKernel:
         """Start Node with the neutral directory and base environment, then re-adopt."""
         # stderr goes to a file: processes a cell starts inherit it, and may outlive the kernel.
         stderr = tempfile.TemporaryFile(prefix="turnout-js-kernel-")  # noqa: SIM115 (closed by kill)
+        argv = [self._node_path, str(KERNEL_JS)]
+        if self._isolation is not None:
+            argv = self._isolation.command(argv)
         try:
             proc = await asyncio.create_subprocess_exec(
-                self._node_path,
-                str(KERNEL_JS),
+                *argv,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=stderr,
@@ -338,7 +354,11 @@ class JavaScriptKernel:
             raise
         return node
 
-    async def _adopt(self, node: _Node, cwd: Path, env_vars: dict[str, str]) -> None:
+    async def _adopt(
+        self, node: _Node, cwd: Path, env_vars: dict[str, str], scratch: Scratch | None
+    ) -> None:
+        if scratch is not None and self._isolation is not None:
+            await scratch.enter(node.proc.pid)
         errors: list[dict[str, Any]] = []
 
         async def collect(event: dict[str, Any]) -> None:
@@ -360,9 +380,16 @@ def _e2b_event(event: dict[str, Any]) -> dict[str, Any]:
 
 
 async def start_javascript_kernel(
-    language: str, *, neutral_cwd: Path, base_env: Mapping[str, str]
+    language: str,
+    *,
+    neutral_cwd: Path,
+    base_env: Mapping[str, str],
+    isolation: Isolation | None = None,
 ) -> Kernel:
-    """Start a JavaScript kernel in `neutral_cwd` with exactly `base_env` as environment."""
+    """Start a JavaScript kernel in `neutral_cwd` with exactly `base_env` as environment.
+
+    With `isolation` it runs in namespaces of its own.
+    """
     if language != "javascript":
         raise KernelError(f"the JavaScript kernel cannot run {language!r}")
     missing = [
@@ -376,6 +403,6 @@ async def start_javascript_kernel(
     node = shutil.which("node", path=base_env.get("PATH")) or shutil.which("node")
     if node is None:
         raise KernelError("node is not on PATH: the JavaScript kernel needs Node 20")
-    kernel = JavaScriptKernel(node, neutral_cwd, base_env)
+    kernel = JavaScriptKernel(node, neutral_cwd, base_env, isolation)
     await kernel._ensure()
     return kernel

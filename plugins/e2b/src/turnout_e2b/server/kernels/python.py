@@ -10,6 +10,13 @@ Messages arrive on two ZMQ channels (iopub: outputs and status; shell: replies);
 task per channel routes them by parent message id to the cell that is waiting for them.
 Setup code (working directory, environment) runs as *silent* cells, which IPython neither
 counts nor stores, so the first user cell is still `In[1]`.
+
+With `isolation`, the kernel command is wrapped to run in a PID and mount namespace of its
+own (see `turnout_e2b.server.isolation`) by a KernelManager whose `format_kernel_cmd`
+prefixes it; the ZMQ sockets are IPC sockets in a directory of the server's, bound by the
+kernel at start-up, before anything is mounted over /tmp, and reached by the server through
+their host paths. It is started "independent", without JPY_PARENT_PID: inside the namespace
+its parent is PID 1, which ipykernel would take for its parent having died.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import contextlib
 import json
 import logging
 import os
+import queue
 import shutil
 import signal
 import subprocess
@@ -31,6 +39,7 @@ from typing import Any
 from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 
+from turnout_e2b.server.isolation import Isolation, Scratch
 from turnout_e2b.server.kernels.base import EventSink, Kernel
 
 __all__ = [
@@ -99,6 +108,17 @@ def result_event(data: Mapping[str, Any], *, is_main_result: bool) -> dict[str, 
     return event
 
 
+class _WrappedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernel command runs inside the isolation wrapper."""
+
+    def __init__(self, *, isolation: Isolation, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._isolation = isolation
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        return self._isolation.command(super().format_kernel_cmd(extra_arguments))
+
+
 def _python_literal(value: object) -> str:
     """A Python expression for `value`, by way of JSON: data never becomes source text."""
     return f"__import__('json').loads({json.dumps(value)!r})"
@@ -110,11 +130,17 @@ class PythonKernel:
     language = "python"
 
     def __init__(
-        self, manager: AsyncKernelManager, client: AsyncKernelClient, runtime_dir: Path
+        self,
+        manager: AsyncKernelManager,
+        client: AsyncKernelClient,
+        runtime_dir: Path,
+        *,
+        isolated: bool = False,
     ) -> None:
         self._manager = manager
         self._client = client
         self._runtime_dir = runtime_dir
+        self._isolated = isolated
         pid = getattr(manager.provisioner, "pid", None)
         self._pid: int | None = pid if isinstance(pid, int) else None
         self._routes: dict[str, asyncio.Queue[dict[str, Any]]] = {}
@@ -131,7 +157,11 @@ class PythonKernel:
     def pid(self) -> int | None:
         return None if self._closed or self._dead else self._pid
 
-    async def adopt(self, cwd: Path, env_vars: Mapping[str, str]) -> None:
+    async def adopt(
+        self, cwd: Path, env_vars: Mapping[str, str], *, scratch: Scratch | None = None
+    ) -> None:
+        if scratch is not None and self._isolated and self._pid is not None:
+            await scratch.enter(self._pid)
         self._base_env = dict(env_vars)
         code = (
             f"(lambda os: (os.chdir({_python_literal(str(cwd))}), "
@@ -316,26 +346,62 @@ def _make_runtime_dir(runtime_root: Path | None) -> Path:
     return runtime_dir
 
 
+async def _wait_until_ready(manager: AsyncKernelManager, client: AsyncKernelClient) -> None:
+    """Return once the kernel answers kernel_info and its IOPub messages reach us.
+
+    jupyter_client's `wait_for_ready` does the same, then waits until IOPub has been
+    silent for 0.2 s, which adds 0.2 s to every start (and to every create that finds the
+    pool empty). That wait is not needed here: IOPub messages of an earlier request are
+    dropped by the readers anyway, which route messages by their parent request.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + READY_TIMEOUT_S
+    while True:
+        client.kernel_info()
+        try:
+            reply = await client.get_shell_msg(timeout=1.0)
+        except queue.Empty:
+            pass
+        else:
+            if reply["msg_type"] == "kernel_info_reply":
+                try:  # the request's status messages show that IOPub is connected
+                    await client.get_iopub_msg(timeout=0.2)
+                    return
+                except queue.Empty:
+                    pass  # not yet subscribed: ask again
+        if not await manager.is_alive():
+            raise KernelError("the kernel died before replying to kernel_info")
+        if loop.time() > deadline:
+            raise KernelError(f"the kernel did not respond within {READY_TIMEOUT_S:.0f} s")
+
+
 async def start_python_kernel(
     language: str,
     *,
     neutral_cwd: Path,
     base_env: Mapping[str, str],
     runtime_root: Path | None = None,
+    isolation: Isolation | None = None,
 ) -> Kernel:
     """Start an IPython kernel in `neutral_cwd` with exactly `base_env` as its environment.
 
     Its connection file and IPC sockets live in a private directory under `runtime_root`
-    (default: the system temp dir), removed again at shutdown.
+    (default: the system temp dir), removed again at shutdown. With `isolation` it runs in
+    namespaces of its own.
     """
     if language != "python":
         raise KernelError(f"the Python kernel cannot run {language!r}")
     runtime_dir = _make_runtime_dir(runtime_root)
-    manager = AsyncKernelManager(
-        kernel_name="python3",
-        transport="ipc",
-        ip=str(runtime_dir / "s"),
-        connection_file=str(runtime_dir / "connection.json"),
+    settings: dict[str, Any] = {
+        "kernel_name": "python3",
+        "transport": "ipc",
+        "ip": str(runtime_dir / "s"),
+        "connection_file": str(runtime_dir / "connection.json"),
+    }
+    manager = (
+        AsyncKernelManager(**settings)
+        if isolation is None
+        else _WrappedKernelManager(isolation=isolation, **settings)
     )
     # Use this interpreter whatever PATH says (the kernel spec's argv starts with "python").
     if manager.kernel_spec is not None:
@@ -346,6 +412,7 @@ async def start_python_kernel(
             cwd=str(neutral_cwd),
             stdout=subprocess.DEVNULL,
             stderr=None if os.environ.get("TURNOUT_KERNEL_DEBUG") else subprocess.DEVNULL,
+            independent=isolation is not None,
             extra_arguments=[
                 "--InteractiveShell.colors=nocolor",
                 "--PlainTextFormatter.max_seq_length=0",
@@ -356,7 +423,7 @@ async def start_python_kernel(
         )
         client = manager.client()
         client.start_channels()
-        await client.wait_for_ready(timeout=READY_TIMEOUT_S)
+        await _wait_until_ready(manager, client)
     except BaseException as exc:  # cancellation included: never leave a kernel behind
         pid = getattr(manager.provisioner, "pid", None)
         if isinstance(pid, int):
@@ -368,4 +435,4 @@ async def start_python_kernel(
         if isinstance(exc, Exception):
             raise KernelError(f"the Python kernel did not start: {exc}") from exc
         raise
-    return PythonKernel(manager, client, runtime_dir)
+    return PythonKernel(manager, client, runtime_dir, isolated=isolation is not None)
