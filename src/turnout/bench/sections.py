@@ -436,11 +436,12 @@ async def concurrency(context: BenchContext) -> SectionResult:
         await _quiet(context)
         await run_one()
     # Executions per phase, and phases per side (the throughput is their median): 16 at
-    # once is the noisiest level on 2 cores, so a full run gives it one phase more.
+    # once is the noisiest level on 2 cores (the server restarts 32 kernels during each
+    # phase), so it gets one phase more.
     plan = {
         1: (context.count(8, 3), context.count(3, 1)),
         4: (context.count(16, 8), context.count(3, 1)),
-        16: (16, context.count(4, 1)),
+        16: (16, context.count(4, 2)),
     }
     for level, (total, repeats) in plan.items():
         total = min(max(total, level), SERVER_KERNELS)
