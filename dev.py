@@ -6,7 +6,10 @@ always has the interpreter that runs this file. The script installs a pinned uv 
 `.bootstrap/`, lets uv build `.venv/` from `uv.lock`, and then runs the asked-for job:
 
     python3 dev.py demo    install everything, run the example code nodes, print envelopes
-    python3 dev.py test    install everything, run lint, type checks and the whole test suite
+    python3 dev.py test    install everything, run lint, type checks, the whole test suite,
+                           and the conformance suite on every backend (docs/parity.md must
+                           be what it produces)
+    python3 dev.py parity  regenerate docs/parity.md from a conformance run
     python3 dev.py sync    install everything only
 
 Nothing is installed outside this checkout.
@@ -103,9 +106,45 @@ def test() -> None:
     _run(python, "-m", "ruff", "format", "--check", ".")
     _run(python, "-m", "mypy")
     _run(python, "-m", "pytest", *sys.argv[2:])
+    if len(sys.argv) == 2:  # the whole job, not a pytest selection
+        _check_parity()
 
 
-JOBS = {"sync": sync, "demo": demo, "test": test}
+PARITY_BACKENDS = ("local-subprocess", "e2b")
+PARITY_DOC = ROOT / "docs" / "parity.md"
+
+
+def _conformance(report: Path) -> None:
+    """Every case on every backend, e2b on its embedded local server: E2B_API_KEY is
+    removed for this run, so that a developer's key does not send it to the cloud (whose
+    report would name another endpoint than the committed one)."""
+    arguments = [arg for backend in PARITY_BACKENDS for arg in ("--backend", backend)]
+    env = {key: value for key, value in os.environ.items() if key != "E2B_API_KEY"}
+    _run(_bin(VENV, "turnout"), "conformance", *arguments, "--report", report, env=env)
+
+
+def _check_parity() -> None:
+    report = ROOT / "reports" / "conformance"
+    _conformance(report)
+    produced = (report / "parity.md").read_text(encoding="utf-8")
+    if not PARITY_DOC.exists() or PARITY_DOC.read_text(encoding="utf-8") != produced:
+        raise SystemExit(
+            f"{PARITY_DOC.relative_to(ROOT)} is stale: the conformance run produced "
+            f"{(report / 'parity.md').relative_to(ROOT)}; run `python3 dev.py parity` "
+            "and commit the result"
+        )
+    print(f"{PARITY_DOC.relative_to(ROOT)} matches this run", flush=True)
+
+
+def parity() -> None:
+    sync()
+    report = ROOT / "reports" / "conformance"
+    _conformance(report)
+    PARITY_DOC.write_text((report / "parity.md").read_text(encoding="utf-8"), encoding="utf-8")
+    print(f"wrote {PARITY_DOC.relative_to(ROOT)}", flush=True)
+
+
+JOBS = {"sync": sync, "demo": demo, "test": test, "parity": parity}
 
 if __name__ == "__main__":
     job = sys.argv[1] if len(sys.argv) > 1 else ""

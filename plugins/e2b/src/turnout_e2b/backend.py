@@ -126,11 +126,13 @@ class E2BBackend:
         return resolve_connection(self._options, self._settings.environment, dry_run=True).label
 
     async def execute(self, request: ExecutionRequest) -> ExecutionResult:
+        # Queue time includes the first call's wait for the connection (an embedded
+        # server starting): it is provisioning, not the code's time.
+        queued = time.perf_counter()
         connection = await self._connect()
         pool = self._ensure_pool()
         slots = self._slots or asyncio.Semaphore(self._options.max_concurrency)
         self._slots = slots
-        queued = time.perf_counter()
         async with slots:
             timings: dict[str, float] = {"queue": _ms_since(queued)}
             hold = self._take_from(pool, request, timings) if pool is not None else None
