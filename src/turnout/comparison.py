@@ -1,11 +1,11 @@
 """Shadow comparison: are two outcomes of the same execution the same?
 
-An outcome is an envelope or a turnout error. Envelopes are normalized first (timings, ids
-and the backend's name are removed: they differ by design); errors compare by type, kind
-and message. Every remaining difference has a path (keys and indices from the envelope's
-root, as ignore rules see it). Differences an ignore rule matches are *ignored*, counted
-apart from real *mismatches*. The report never carries values, only paths and the types
-found there, so a comparison event cannot leak user data into logs.
+An outcome is an envelope or a turnout error. Envelopes are normalized first (timings, ids,
+the backend's name and what the execution cost are removed: they differ by design); errors
+compare by type, kind and message. Every remaining difference has a path (keys and indices
+from the envelope's root, as ignore rules see it). Differences an ignore rule matches are
+*ignored*, counted apart from real *mismatches*. The report never carries values, only
+paths and the types found there, so a comparison event cannot leak user data into logs.
 """
 
 from __future__ import annotations
@@ -16,11 +16,22 @@ from typing import Any, Literal, Protocol
 
 from turnout.errors import CodeExecutionError, TurnoutError
 
-__all__ = ["Comparison", "Difference", "compare_outcomes", "normalize_outcome"]
+__all__ = ["VOLATILE_METADATA", "Comparison", "Difference", "compare_outcomes", "normalize_outcome"]
 
 Outcome = dict[str, Any] | TurnoutError
 Path = tuple[str | int, ...]
-VOLATILE_METADATA = frozenset({"executionTime", "executionId", "sandboxId", "backend"})
+VOLATILE_METADATA = frozenset(
+    {
+        "executionTime",
+        "executionId",
+        "sandboxId",
+        "backend",
+        # What the execution cost (ExecutionResult.usage): only billed backends report it.
+        "sandboxSeconds",
+        "poolIdleSeconds",
+        "costUsd",
+    }
+)
 
 
 class PathMatcher(Protocol):

@@ -311,11 +311,12 @@ class Engine:
             outcome="ok",
             output_channel=decoded.channel,
             duration_ms=envelope["metadata"]["executionTime"],
-            output_bytes=len(encode_json(decoded.value)),
+            output_bytes=_output_bytes(raw, decoded),
             stdout_bytes=len(raw.stdout),
             stderr_bytes=len(raw.stderr),
             sandbox_id=raw.sandbox_id,
             backend_timings_ms=raw.timings_ms,
+            **_usage_fields(raw),
             **event,
         )
         return envelope
@@ -374,6 +375,8 @@ def _envelope(
     }
     if raw.sandbox_id:
         metadata["sandboxId"] = raw.sandbox_id
+    for key, value in raw.usage.items():
+        metadata.setdefault(key, value)  # what it cost (ExecutionResult.usage); never overrides
     if raw.stdout_truncated or raw.stderr_truncated:
         metadata["truncated"] = True
     if config.warnings:
@@ -407,5 +410,22 @@ def _log_failure(
             stderr_bytes=len(raw.stderr),
             sandbox_id=raw.sandbox_id,
             backend_timings_ms=raw.timings_ms,
+            **_usage_fields(raw),
         )
     log.warning("code_node_executed", **fields, **event)
+
+
+def _usage_fields(raw: ExecutionResult) -> dict[str, Any]:
+    """`usage` for the event when the backend reported any (the rollout report sums it)."""
+    return {"usage": raw.usage} if raw.usage else {}
+
+
+def _output_bytes(raw: ExecutionResult, decoded: DecodedOutput) -> int:
+    """Size of the output's JSON, for the log, without encoding a large output again.
+
+    The result file holds that JSON inside a fixed, small outcome object, so its size is
+    the figure to within a few dozen bytes; only outputs read otherwise are encoded.
+    """
+    if raw.result is not None:
+        return len(raw.result)
+    return len(encode_json(decoded.value))

@@ -171,6 +171,11 @@ class ExecutionResult(BaseModel):
     stopped at the wall-clock bound (`timeout`), stopped for exceeding memory (`memory`),
     or ended from outside for another reason (`killed`). `result` is None when the program
     never wrote its result file.
+
+    `usage` is what the execution consumed that someone pays for, as numbers keyed by their
+    envelope name (the e2b backend: `sandboxSeconds`, `poolIdleSeconds`, `costUsd`; see
+    turnout_e2b.cost). The engine copies it into the envelope's `metadata` and the
+    `code_node_executed` event; a backend that bills nothing leaves it empty.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -185,6 +190,7 @@ class ExecutionResult(BaseModel):
     exit_code: int | None = None
     sandbox_id: str | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    usage: dict[str, float] = Field(default_factory=dict)
 
 
 class Capabilities(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from turnout.rollout.costs import TOP_COST_ROWS, CostSum, EnvironmentCosts
 from turnout.rollout.gates import Check, Gate, Thresholds
 from turnout.rollout.report import RolloutReport
 from turnout.rollout.stats import TOP_MISMATCH_PATHS, BackendTally, StageStats
@@ -32,7 +33,30 @@ def render_text(report: RolloutReport) -> str:
         lines += ["", f"environment {environment}"]
         for stats in report.stages(environment):
             lines += ["", *_stage(stats, report.gate(stats))]
+        if environment in report.costs:
+            lines += ["", *_costs(report.costs[environment])]
     return "\n".join(lines) + "\n"
+
+
+def _money(total: CostSum) -> str:
+    return (
+        f"${total.cost_usd:.4f} for {total.runs} runs: {total.sandbox_seconds:.1f} sandbox-s "
+        f"+ {total.pool_idle_seconds:.1f} s pool idle"
+    )
+
+
+def _costs(costs: EnvironmentCosts) -> list[str]:
+    """Cost sums, the most expensive tenants and workflows first."""
+    lines = [f"  cost  {_money(costs.total)}"]
+    if costs.shadow.runs:
+        lines.append(f"    of which shadow runs: {_money(costs.shadow)}")
+    for title, sums in (("tenant", costs.tenants), ("workflow", costs.workflows)):
+        ranked = costs.ranked(sums)
+        for name, total in ranked[:TOP_COST_ROWS]:
+            lines.append(f"    {title} {name}: {_money(total)}")
+        if len(ranked) > TOP_COST_ROWS:
+            lines.append(f"    ... {len(ranked) - TOP_COST_ROWS} more {title}s (see --json)")
+    return lines
 
 
 def describe_thresholds(limits: Thresholds) -> str:

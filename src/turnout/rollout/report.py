@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from turnout.flags.stages import STAGES
+from turnout.rollout.costs import EnvironmentCosts
 from turnout.rollout.events import open_log, parse_line
 from turnout.rollout.gates import Gate, Thresholds, evaluate_gate
 from turnout.rollout.stats import DIRECT, StageStats
@@ -30,6 +31,7 @@ class RolloutReport:
 
     `lines` is every line read, `events` those counted, `skipped` the others (not JSON, or
     not an event the report reads); events of environments left out by `only` are neither.
+    `costs` sums the usage runs reported, per environment (see `turnout.rollout.costs`).
     """
 
     source: str
@@ -39,6 +41,7 @@ class RolloutReport:
     events: int = 0
     skipped: int = 0
     environments: dict[str, dict[str, StageStats]] = field(default_factory=dict)
+    costs: dict[str, EnvironmentCosts] = field(default_factory=dict)
 
     def add_line(self, line: str) -> None:
         """Count one log line."""
@@ -58,6 +61,10 @@ class RolloutReport:
         if stats is None:
             stats = stages[key] = StageStats(environment, key)
         stats.add(event)
+        if event["event"] == "code_node_executed":
+            costs = self.costs.get(environment) or EnvironmentCosts()
+            if costs.add(event):
+                self.costs[environment] = costs
 
     def stages(self, environment: str) -> list[StageStats]:
         """The environment's stages in the order of advancement (`direct` runs last)."""
@@ -85,6 +92,7 @@ class RolloutReport:
                 }
                 for name in sorted(self.environments)
             },
+            "costs": {name: self.costs[name].to_dict() for name in sorted(self.costs)},
         }
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
 import httpx
 import pytest
 from turnout_e2b import E2BBackend
+from turnout_e2b.backend import INLINE_RESULT_BYTES
 from turnout_e2b.server.testing import ServerProcess
 
 from turnout import (
@@ -18,6 +20,7 @@ from turnout import (
     InfrastructureError,
     execute_code_node,
 )
+from turnout.comparison import VOLATILE_METADATA
 from turnout.contract import prepare_request
 from turnout.models import parse_config
 
@@ -168,11 +171,7 @@ def normalized(outcome: dict[str, Any] | BaseException) -> Any:
     if isinstance(outcome, CodeExecutionError):
         return ("error", outcome.kind, outcome.name, outcome.line, outcome.stdout, outcome.stderr)
     assert isinstance(outcome, dict)
-    metadata = {
-        k: v
-        for k, v in outcome["metadata"].items()
-        if k not in ("executionTime", "executionId", "sandboxId", "backend")
-    }
+    metadata = {k: v for k, v in outcome["metadata"].items() if k not in VOLATILE_METADATA}
     return {**outcome, "metadata": metadata}
 
 
@@ -189,6 +188,41 @@ class TestParityWithLocalSubprocess:
             except CodeExecutionError as error:
                 outcomes.append(error)  # type: ignore[arg-type]
         assert normalized(outcomes[0]) == normalized(outcomes[1])
+
+
+class TestInlineResult:
+    async def test_a_small_python_result_comes_back_with_the_cell(self) -> None:
+        """A small result file arrives as the cell's result: no second request reads it."""
+        instance = backend()
+        try:
+            result = await instance.execute(request("python", "return {'a': [1, 2]}"))
+        finally:
+            await instance.aclose()
+        assert result.result is not None
+        assert json.loads(result.result)["value"] == {"a": [1, 2]}
+        assert "download" not in result.timings_ms
+
+    async def test_a_large_python_result_is_read_from_the_sandbox(self) -> None:
+        """A result file over the inline limit is read with its own request, as before."""
+        instance = backend()
+        try:
+            size = INLINE_RESULT_BYTES + 10
+            result = await instance.execute(request("python", f"return 'x' * {size}"))
+        finally:
+            await instance.aclose()
+        assert result.result is not None
+        assert json.loads(result.result)["value"] == "x" * size
+        assert "download" in result.timings_ms
+
+    async def test_what_user_code_displays_is_not_taken_for_the_result(self) -> None:
+        """A dict of the helper's shape displayed by user code is not the main result."""
+        code = (
+            "from IPython.display import display\n"
+            "display({'turnout_result_file': '{\"ok\": true, \"value\": 666}'})\n"
+            "return 1"
+        )
+        envelope = await run("python", code, {}, backend="e2b")
+        assert envelope["output"] == 1
 
 
 class TestSandboxLifecycle:

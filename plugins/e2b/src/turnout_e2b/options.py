@@ -50,6 +50,26 @@ class E2BOptions(BaseModel):
         "when no E2B_API_KEY is set",
     )
     embedded_create_delay_ms: int = Field(default=0, ge=0, le=60_000)
+    # Warm pool (see turnout_e2b.pool and docs/backends/e2b.md#warm-pool). Off by default:
+    # every pooled sandbox is billed while it waits.
+    pool_size: int = Field(
+        default=0, ge=0, le=1000, description="sandboxes kept created ahead (0: no pool)"
+    )
+    pool_max_age_s: float = Field(
+        default=600.0, ge=1, le=3600, description="a pooled sandbox older than this is replaced"
+    )
+    pool_refill_backoff_s: float = Field(
+        default=0.5, gt=0, le=60, description="first wait after a failed refill; doubles"
+    )
+    pool_refill_backoff_max_s: float = Field(
+        default=30.0, gt=0, le=600, description="longest wait between failed refills"
+    )
+    # Cost accounting (see turnout_e2b.cost). Defaults: E2B's published usage rates and its
+    # default sandbox size (2 vCPU, 512 MiB).
+    price_per_vcpu_hour: float = Field(default=0.0504, ge=0, le=1000)
+    price_per_gib_hour: float = Field(default=0.0162, ge=0, le=1000)
+    vcpus: float = Field(default=2.0, gt=0, le=1024)
+    memory_gib: float = Field(default=0.5, ge=0, le=4096)
 
     @property
     def api_url_or_env(self) -> str | None:

@@ -16,7 +16,8 @@ In a conftest.py:
     async def test_something(e2b_server):
         sandbox = await AsyncSandbox.create(**e2b_server.sdk_options)
 
-or use `ServerProcess` directly as a context manager. Admin helpers (`configure`,
+or use `ServerProcess` directly as a context manager (it needs no pytest: `turnout bench`
+uses it too). Admin helpers (`configure`,
 `inject`, `stats`, `reset`) talk to the admin API with the same API key.
 """
 
@@ -36,7 +37,6 @@ from types import TracebackType
 from typing import Any, Literal, Self
 
 import httpx
-import pytest
 
 try:
     import psutil
@@ -280,6 +280,7 @@ def server_fixture(
     *args: str, scope: Scope = "session", api_key: str = API_KEY
 ) -> Callable[[], Iterator[ServerProcess]]:
     """A pytest fixture: a ServerProcess started with `args`, leak-checked at teardown."""
+    import pytest  # here, so that ServerProcess works without pytest (`turnout bench`)
 
     @pytest.fixture(scope=scope)
     def _server() -> Iterator[ServerProcess]:

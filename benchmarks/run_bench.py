@@ -1,0 +1,24 @@
+"""`turnout bench` from a checkout: `python benchmarks/run_bench.py [--quick] [--json]`.
+
+The measuring code is `turnout.bench` (inside the package, so the installed CLI has it);
+this script only parses the same arguments. See docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from turnout.cli import bench
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="run_bench.py")
+    bench.register(parser.add_subparsers(dest="command", required=True))
+    arguments = parser.parse_args(["bench", *(sys.argv[1:] if argv is None else argv)])
+    status: int = arguments.handler(arguments)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""`turnout bench [--quick] [--json]`: turnout's overhead and the bounds of issue 6, measured.
+
+Runs every section of `turnout.bench` in one process (a local E2B-compatible server is
+started for the e2b sections; E2B's cloud is never used), prints a table of the bounds and
+the figures behind them, or one JSON object with `--json`. `--quick` uses fewer
+repetitions (under two minutes on 2 cores). The exit status is 0 whenever the bench ran,
+whatever the bounds say (a missed bound is a finding, not a crash); 2 for bad arguments.
+Reproducing and reading the results: docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from turnout.cli.output import print_json
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    """Add `bench` to the `turnout` parser."""
+    parser = subparsers.add_parser(
+        "bench",
+        help="measure turnout's overhead, the warm pool, concurrency, memory and start-up",
+        description="Measure, side by side and as ratios: local-subprocess and e2b against "
+        "their raw baselines, the warm pool, throughput at concurrency 1/4/16, 10 MB "
+        "payloads, RSS over many executions and start-up. See docs/performance.md.",
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (< 2 min)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    # For tests and investigations: a subset of sections and a fixed repetition count.
+    parser.add_argument("--only", type=_sections, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--iterations", type=_positive, default=None, help=argparse.SUPPRESS)
+    parser.set_defaults(handler=handle)
+
+
+def _sections(text: str) -> list[str]:
+    from turnout.bench import SECTIONS
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in SECTIONS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown section(s) {', '.join(unknown) or text!r}; known: {', '.join(SECTIONS)}"
+        )
+    return names
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
+    return value
+
+
+def handle(arguments: argparse.Namespace) -> int:
+    from turnout.bench import run_bench
+    from turnout.bench.render import render_text
+
+    def progress(message: str) -> None:
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+
+    report = run_bench(
+        quick=arguments.quick,
+        only=arguments.only,
+        iterations=arguments.iterations,
+        progress=progress,
+    )
+    if arguments.json:
+        print_json(report)
+    else:
+        sys.stdout.write(render_text(report))
+    return 0
