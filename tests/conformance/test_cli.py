@@ -129,7 +129,7 @@ class TestProgressBar:
         assert "\r" not in stream.getvalue()
 
     def test_failures_are_counted_as_they_happen(self) -> None:
-        """The bar says how many results so far failed."""
+        """The bar says how many results so far failed, before the ledger is applied."""
         stream = io.StringIO()
         conformance.ProgressBar(stream)(1, 1, result("c", "b", "fail"))
-        assert stream.getvalue().strip().endswith("1/1, 1 failing")
+        assert stream.getvalue().strip().endswith("1/1, 1 failing before the ledger")

@@ -97,7 +97,8 @@ class ProgressBar:
             self.failures += 1
         filled = self.WIDTH * done // max(total, 1)
         bar = "#" * filled + "." * (self.WIDTH - filled)
-        failing = f", {self.failures} failing" if self.failures else ""
+        # Raw results: the ledger (accepted divergences) is applied once all have run.
+        failing = f", {self.failures} failing before the ledger" if self.failures else ""
         line = f"[{bar}] {done}/{total}{failing}"
         if self.interactive:
             self.stream.write(f"\r{line} {result.backend}: {result.case_id}"[:120].ljust(120))
