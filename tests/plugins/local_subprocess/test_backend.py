@@ -921,8 +921,8 @@ class TestCleanup:
         self, make_backend: BackendFactory, monkeypatch: pytest.MonkeyPatch
     ):
         """A jail whose members are all gone but which cannot be removed is
-        `cgroup_not_removed`, not `processes_survived`."""
-        backend = make_backend()
+        `cgroup_not_removed`, not `processes_survived` (one execution's cgroup: no spare)."""
+        backend = make_backend(prestart_python=False)
         monkeypatch.setattr("turnout_local_subprocess.limits.RELEASE_TIMEOUT_S", 0.05)
         monkeypatch.setattr(Jail, "remove_empty", lambda self: False)
         with structlog.testing.capture_logs() as logs:

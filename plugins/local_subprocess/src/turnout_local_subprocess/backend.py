@@ -16,7 +16,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import structlog
 
@@ -36,6 +36,7 @@ from turnout_local_subprocess.isolation import InitReport, Namespaces
 from turnout_local_subprocess.limits import Confinement, node_heap_mb
 from turnout_local_subprocess.options import BACKEND_ID, LocalSubprocessOptions, parse_options
 from turnout_local_subprocess.process import RunOutcome, run_program
+from turnout_local_subprocess.spare import STUB, STUB_NAME, Channel, Spare
 from turnout_local_subprocess.workdir import ResultFile, Workspace
 
 __all__ = ["LocalSubprocessBackend"]
@@ -60,6 +61,20 @@ HEAP_EXHAUSTED = ("JavaScript heap out of memory", "Reached heap limit", "proces
 # released and the directory removed before returning; whatever is not done by then
 # finishes in the background. Together they keep a timed-out call within timeout + 0.5 s.
 CLEANUP_BUDGET_S = 0.2
+# How long a spare that was never handed a program may take to exit once told to.
+SPARE_EXIT_TIMEOUT_S = 5.0
+
+
+async def _handed_over(spare: Spare, program: Path, timeout_s: float) -> RunOutcome:
+    """Run `program` in `spare`; cancelled, the run is cancelled too (which kills it)."""
+    spare.hand_over(program, timeout_s)
+    try:
+        return await asyncio.shield(spare.run)
+    except asyncio.CancelledError:
+        spare.run.cancel()
+        with contextlib.suppress(BaseException):
+            await spare.run
+        raise
 
 
 class LocalSubprocessBackend:
@@ -83,6 +98,9 @@ class LocalSubprocessBackend:
         self._slots: asyncio.Semaphore | None = None
         self._closed = False
         self._cleanups: set[asyncio.Task[None]] = set()
+        # Pre-started single-use Python interpreters (see `spare`): at most one waits.
+        self._spare: Spare | None = None
+        self._spare_starts: set[asyncio.Task[None]] = set()
         # With namespaces user code sees no other process's /proc entry, so neither the
         # worker's environment nor its ancestors'; and its /tmp, /var/tmp and /dev/shm are
         # private. Without them, same-user code can read /proc/<worker pid>/environ.
@@ -136,17 +154,27 @@ class LocalSubprocessBackend:
         Also waits for clean-ups that outlived their execution's budget (each is bounded).
         """
         self._closed = True
+        if self._spare_starts:
+            await asyncio.wait(set(self._spare_starts))
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            await spare.discard()
+            await self._release("spare", spare.confinement, spare.workspace)
         if self._cleanups:
             await asyncio.wait(set(self._cleanups))
 
     async def _execute(self, request: ExecutionRequest, queued: float) -> ExecutionResult:
         begun = time.perf_counter()
         interpreter = self._interpreter(request.language)
-        try:
-            workspace = Workspace.create()
-        except OSError as exc:
-            raise _infrastructure("could not create the working directory", exc) from exc
-        confinement: Confinement | None = None
+        spare = self._take_spare(request.language)
+        if spare is not None:
+            workspace: Workspace = spare.workspace
+        else:
+            try:
+                workspace = Workspace.create()
+            except OSError as exc:
+                raise _infrastructure("could not create the working directory", exc) from exc
+        confinement: Confinement | None = None if spare is None else spare.confinement
         try:
             workspace.inside(request.result_path, what="result_path")
             try:
@@ -154,10 +182,16 @@ class LocalSubprocessBackend:
                 program = workspace.write_program(request.language, request.program)
             except OSError as exc:
                 raise _infrastructure("could not write the request files", exc) from exc
-            confinement = self._confine(request.language, workspace)
-            argv = self._command(request.language, interpreter, program, workspace, confinement)
-            prepared = time.perf_counter()
-            outcome = await self._run(request, argv, workspace, confinement)
+            if spare is not None and confinement is not None:
+                prepared = time.perf_counter()
+                outcome = await _handed_over(spare, program, request.timeout_ms / 1000)
+            else:
+                confinement = self._confine(request.language, workspace)
+                argv = self._command(request.language, interpreter, program, workspace, confinement)
+                prepared = time.perf_counter()
+                outcome = await self._run(
+                    argv, workspace, confinement, timeout_s=request.timeout_ms / 1000
+                )
             # Read before release: the counters go away with the cgroup.
             memory_exhausted = confinement.memory_exhausted()
             report = None if outcome.report is None else isolation.read_report(outcome.report)
@@ -207,11 +241,22 @@ class LocalSubprocessBackend:
 
     async def _run(
         self,
-        request: ExecutionRequest,
         argv: list[str],
         workspace: Workspace,
         confinement: Confinement,
+        *,
+        timeout_s: float,
+        handover: asyncio.Future[tuple[float, float]] | None = None,
+        pass_fds: tuple[int, ...] = (),
+        spawned: asyncio.Future[None] | None = None,
     ) -> RunOutcome:
+        """Run `argv` confined; `spawned` (if given) resolves once the child exists."""
+
+        def on_start(pid: int) -> None:
+            confinement.attach(pid)
+            if spawned is not None and not spawned.done():
+                spawned.set_result(None)
+
         with contextlib.ExitStack() as stack:
             try:
                 preexec = stack.enter_context(confinement.preexec())
@@ -222,12 +267,94 @@ class LocalSubprocessBackend:
                 cwd=workspace.work,
                 env=_environment(workspace.work),
                 preexec=preexec,
-                timeout_s=request.timeout_ms / 1000,
+                timeout_s=timeout_s,
                 output_cap=self._options.output_cap_bytes,
-                on_start=confinement.attach,
+                on_start=on_start,
                 kill_all=confinement.kill_all,
                 report_pipe=self._namespaces is not None,
+                handover=handover,
+                pass_fds=pass_fds,
             )
+
+    # -- pre-started interpreters (see `spare`) --------------------------------------------
+
+    def _take_spare(self, language: Language) -> Spare | None:
+        """The waiting spare for a Python execution, if one is alive; starts the next."""
+        if language != "python" or not self._options.prestart_python or self._closed:
+            return None
+        spare, self._spare = self._spare, None
+        self._start_spare()
+        if spare is not None and not spare.alive:
+            self._discard(spare)
+            return None
+        return spare
+
+    def _start_spare(self) -> None:
+        if self._closed or self._spare_starts:
+            return
+        task = asyncio.get_running_loop().create_task(self._prepare_spare())
+        self._spare_starts.add(task)
+        task.add_done_callback(self._spare_starts.discard)
+
+    async def _prepare_spare(self) -> None:
+        """Prepare one Python execution up to its program; a failure only means no spare."""
+        try:
+            interpreter = self._interpreter("python")
+            workspace = Workspace.create()
+        except (OSError, ConfigurationError) as exc:
+            logger.warning("spare_not_started", error=str(exc))
+            return
+        confinement: Confinement | None = None
+        channel: Channel | None = None
+        try:
+            stub = workspace.control / STUB_NAME
+            stub.write_text(STUB, encoding="utf-8")
+            confinement = self._confine("python", workspace)
+            channel = Channel.open()
+            argv = self._command("python", interpreter, stub, workspace, confinement)
+            argv.append(str(channel.child_fd))
+            loop = asyncio.get_running_loop()
+            handover: asyncio.Future[tuple[float, float]] = loop.create_future()
+            spawned: asyncio.Future[None] = loop.create_future()
+            run = loop.create_task(
+                self._run(
+                    argv,
+                    workspace,
+                    confinement,
+                    timeout_s=SPARE_EXIT_TIMEOUT_S,
+                    handover=handover,
+                    pass_fds=(channel.child_fd,),
+                    spawned=spawned,
+                )
+            )
+            spare = Spare(workspace, confinement, channel, run, handover)
+            # Offered only once its interpreter exists: the child must have its copy of the
+            # pipe before ours is closed, and an execution must never wait for a spawn.
+            first: set[asyncio.Future[Any]] = {spawned, run}
+            await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
+            channel.close_child_end()
+            if run.done():
+                run.result()  # raises what the spawn raised
+                raise InfrastructureError("the pre-started interpreter exited at once")
+        except (OSError, InfrastructureError) as exc:
+            logger.warning("spare_not_started", error=str(exc))
+            if channel is not None:
+                channel.close()
+            await self._release("spare", confinement, workspace)
+            return
+        if self._closed or self._spare is not None:
+            self._discard(spare)
+        else:
+            self._spare = spare
+
+    def _discard(self, spare: Spare) -> None:
+        async def discard() -> None:
+            await spare.discard()
+            await self._release("spare", spare.confinement, spare.workspace)
+
+        task = asyncio.get_running_loop().create_task(discard())
+        self._cleanups.add(task)
+        task.add_done_callback(self._forget_cleanup)
 
     def _check_started(
         self, outcome: RunOutcome, report: InitReport | None, interpreter: str

@@ -29,7 +29,8 @@ class LocalSubprocessOptions(BaseModel):
     (cgroups where the host allows them), true (refuse to load without them) or false
     (rlimits only). `isolate_processes` works the same way for the PID and mount namespace
     each program runs in (see `isolation`). `undumpable_worker` marks the worker process
-    itself as not dumpable once, at construction.
+    itself as not dumpable once, at construction. `prestart_python` keeps one Python
+    execution prepared ahead, interpreter started, waiting for its program (see `spare`).
     """
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -44,6 +45,7 @@ class LocalSubprocessOptions(BaseModel):
     use_cgroups: Literal["auto"] | bool = "auto"
     isolate_processes: Literal["auto"] | bool = "auto"
     undumpable_worker: bool = True
+    prestart_python: bool = True
 
 
 def parse_options(raw: Mapping[str, Any]) -> LocalSubprocessOptions:

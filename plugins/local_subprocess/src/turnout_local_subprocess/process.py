@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from turnout.errors import InfrastructureError
 from turnout_local_subprocess.capture import CappedSink
@@ -63,12 +64,20 @@ async def run_program(
     on_start: Callable[[int], None],
     kill_all: Callable[[], object],
     report_pipe: bool = False,
+    handover: asyncio.Future[tuple[float, float]] | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> RunOutcome:
     """Run `argv` in a new session; kill everything at `timeout_s` or once it has exited.
 
     `on_start` receives the child's pid (its session and process-group id) as soon as it
     exists; `kill_all` must kill every process the program started. On cancellation this
     kills, waits briefly for the child, closes the pipes and re-raises.
+
+    With `handover` (a pre-started interpreter, see `turnout_local_subprocess.spare`), the
+    child is started at once but the timeout only starts when `handover` resolves, to the
+    `perf_counter` time at which the program was handed over and the timeout to apply from
+    then (`timeout_s` applies otherwise); a child that exits before then ends the run as
+    usual. `pass_fds` stay open in the child.
     """
     readers: list[tuple[CappedSink, asyncio.BaseTransport]] = []
     write_ends: list[int] = []
@@ -84,15 +93,25 @@ async def run_program(
             os.set_blocking(report_read, False)
             write_ends.append(stdin)
         started = time.perf_counter()
-        process = await _spawn(argv, cwd, env, preexec, stdin, write_ends)
+        process = await _spawn(argv, cwd, env, preexec, stdin, write_ends, pass_fds)
         spawned = time.perf_counter()
         on_start(process.pid)
         timed_out = False
         try:
+            exited = asyncio.ensure_future(process.wait())
             try:
-                await asyncio.wait_for(process.wait(), timeout_s)
-            except TimeoutError:
-                timed_out = True
+                if handover is not None:
+                    waiting: set[asyncio.Future[Any]] = {exited, handover}
+                    await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                    if handover.done() and not handover.cancelled():
+                        started, timeout_s = handover.result()
+                        spawned = started
+                try:
+                    await asyncio.wait_for(asyncio.shield(exited), timeout_s)
+                except TimeoutError:
+                    timed_out = True
+            finally:
+                exited.cancel()
             ended = time.perf_counter()
         finally:
             # Nothing the program started outlives it, on every path (cancellation too).
@@ -151,6 +170,7 @@ async def _spawn(
     preexec: Callable[[], None],
     stdin: int,
     write_ends: list[int],
+    pass_fds: Sequence[int] = (),
 ) -> asyncio.subprocess.Process:
     try:
         return await asyncio.create_subprocess_exec(
@@ -162,6 +182,7 @@ async def _spawn(
             env=dict(env),
             start_new_session=True,
             preexec_fn=preexec,
+            pass_fds=tuple(pass_fds),
         )
     except (OSError, subprocess.SubprocessError) as exc:
         raise InfrastructureError(
