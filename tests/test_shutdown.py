@@ -8,7 +8,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import psutil
@@ -33,13 +33,13 @@ HANGS = {
 IN_FLIGHT = 3
 
 
-def descendants(ignore: str | None = None) -> set[tuple[int, float]]:
-    """Live (not zombie) descendants of this process, each as (pid, start time); with
-    `ignore`, not those whose command line mentions it."""
+def descendants(ignore: Sequence[str] = ()) -> set[tuple[int, float]]:
+    """Live (not zombie) descendants of this process, each as (pid, start time), except
+    those whose command line mentions one of `ignore`."""
     found = set()
     for child in psutil.Process().children(recursive=True):
         try:
-            if ignore is not None and any(ignore in part for part in child.cmdline()):
+            if any(text in part for text in ignore for part in child.cmdline()):
                 continue
             if child.status() != psutil.STATUS_ZOMBIE:
                 found.add((child.pid, child.create_time()))
@@ -48,14 +48,14 @@ def descendants(ignore: str | None = None) -> set[tuple[int, float]]:
     return found
 
 
-def waiting_spare(engine: Engine | None) -> str | None:
-    """The directory of the Python interpreter local-subprocess keeps pre-started for the
-    next execution (docs/backends/local-subprocess.md): it belongs to no execution, so it
-    is not a leftover; it ends with the backend's aclose()."""
+def waiting_spares(engine: Engine | None) -> list[str]:
+    """The directories of the Python interpreters local-subprocess keeps pre-started for
+    the next executions (docs/backends/local-subprocess.md): they belong to no execution,
+    so they are not leftovers; they end with the backend's aclose()."""
     if engine is None:
-        return None
-    spare = getattr(engine.backend("local-subprocess"), "_spare", None)
-    return None if spare is None else str(spare.workspace.root)
+        return []
+    spares = getattr(engine.backend("local-subprocess"), "_spares", [])
+    return [str(spare.workspace.root) for spare in spares]
 
 
 async def settle_descendants(
@@ -64,11 +64,11 @@ async def settle_descendants(
     """Descendants started since `before` (other than `engine`'s waiting spare) that are
     still alive after at most 5 s."""
     for _ in range(50):
-        left = descendants(waiting_spare(engine)) - before
+        left = descendants(waiting_spares(engine)) - before
         if not left:
             return left
         await asyncio.sleep(0.1)
-    return descendants(waiting_spare(engine)) - before
+    return descendants(waiting_spares(engine)) - before
 
 
 async def recorded(call: Any) -> dict[str, Any] | TurnoutError:

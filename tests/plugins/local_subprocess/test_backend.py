@@ -922,7 +922,7 @@ class TestCleanup:
     ):
         """A jail whose members are all gone but which cannot be removed is
         `cgroup_not_removed`, not `processes_survived` (one execution's cgroup: no spare)."""
-        backend = make_backend(prestart_python=False)
+        backend = make_backend(prestart_python=0)
         monkeypatch.setattr("turnout_local_subprocess.limits.RELEASE_TIMEOUT_S", 0.05)
         monkeypatch.setattr(Jail, "remove_empty", lambda self: False)
         with structlog.testing.capture_logs() as logs:

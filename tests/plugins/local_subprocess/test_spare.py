@@ -26,9 +26,9 @@ WHO_AM_I = (
 
 
 async def spare_ready(backend: LocalSubprocessBackend) -> None:
-    """Wait until the backend has a spare waiting (it starts one after each Python take)."""
+    """Wait until the backend has every spare waiting (it starts them after a Python take)."""
     for _ in range(400):
-        if backend._spare is not None:
+        if len(backend._spares) == backend.options.prestart_python:
             return
         await asyncio.sleep(0.025)
     raise AssertionError("no spare was started")
@@ -90,25 +90,25 @@ class TestSpare:
         assert (result.termination, result.timings_ms["spawn"]) == ("timeout", 0.0)
 
     async def test_close_ends_the_waiting_spare(self, make_backend: BackendFactory) -> None:
-        """aclose() discards the spare: its interpreter exits and its workspace is removed."""
+        """aclose() discards the spares: their interpreters exit, their workspaces go."""
         backend = make_backend()
         await run(backend, "python", "pass")
         await spare_ready(backend)
-        assert backend._spare is not None
-        workspace = str(backend._spare.workspace.root)
-        assert processes_mentioning(workspace)
+        workspaces = [str(spare.workspace.root) for spare in backend._spares]
+        assert len(workspaces) == 2
+        assert all(processes_mentioning(workspace) for workspace in workspaces)
         await backend.aclose()
-        assert not processes_mentioning(workspace)
-        assert not exists(workspace)
+        assert not any(processes_mentioning(workspace) for workspace in workspaces)
+        assert not any(exists(workspace) for workspace in workspaces)
 
     async def test_no_spare_when_turned_off(self, make_backend: BackendFactory) -> None:
         """prestart_python = false runs every execution cold."""
-        backend = make_backend(prestart_python=False)
+        backend = make_backend(prestart_python=0)
         for _ in range(2):
             result = await run(backend, "python", "pass")
             assert result.timings_ms["spawn"] > 0.0
         await asyncio.sleep(0.2)
-        assert backend._spare is None
+        assert backend._spares == []
 
     def test_a_dead_worker_leaves_no_spare_running(self) -> None:
         """A worker killed outright (no aclose) takes its spare with it: the spare reads
@@ -123,10 +123,10 @@ class TestSpare:
                 backend = build_backend()
                 await run(backend, "python", "pass")
                 for _ in range(400):
-                    if backend._spare is not None:
+                    if len(backend._spares) == 2:
                         break
                     await asyncio.sleep(0.025)
-                print(backend._spare.workspace.root, flush=True)
+                print(" ".join(str(s.workspace.root) for s in backend._spares), flush=True)
                 os.kill(os.getpid(), 9)
 
             asyncio.run(main())
@@ -139,9 +139,9 @@ class TestSpare:
             timeout=120,
             check=False,
         )
-        workspace = child.stdout.strip().splitlines()[-1]
-        assert workspace.startswith("/"), child.stderr
+        workspaces = child.stdout.strip().splitlines()[-1].split()
+        assert len(workspaces) == 2, child.stderr
         deadline = time.monotonic() + 10
-        while processes_mentioning(workspace) and time.monotonic() < deadline:
+        while any(map(processes_mentioning, workspaces)) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not processes_mentioning(workspace)
+        assert not any(map(processes_mentioning, workspaces))

@@ -98,8 +98,8 @@ class LocalSubprocessBackend:
         self._slots: asyncio.Semaphore | None = None
         self._closed = False
         self._cleanups: set[asyncio.Task[None]] = set()
-        # Pre-started single-use Python interpreters (see `spare`): at most one waits.
-        self._spare: Spare | None = None
+        # Pre-started single-use Python interpreters (see `spare`), oldest first.
+        self._spares: list[Spare] = []
         self._spare_starts: set[asyncio.Task[None]] = set()
         # With namespaces user code sees no other process's /proc entry, so neither the
         # worker's environment nor its ancestors'; and its /tmp, /var/tmp and /dev/shm are
@@ -156,8 +156,8 @@ class LocalSubprocessBackend:
         self._closed = True
         if self._spare_starts:
             await asyncio.wait(set(self._spare_starts))
-        spare, self._spare = self._spare, None
-        if spare is not None:
+        spares, self._spares = self._spares, []
+        for spare in spares:
             await spare.discard()
             await self._release("spare", spare.confinement, spare.workspace)
         if self._cleanups:
@@ -279,22 +279,26 @@ class LocalSubprocessBackend:
     # -- pre-started interpreters (see `spare`) --------------------------------------------
 
     def _take_spare(self, language: Language) -> Spare | None:
-        """The waiting spare for a Python execution, if one is alive; starts the next."""
+        """A waiting spare for a Python execution, if one is alive; starts replacements."""
         if language != "python" or not self._options.prestart_python or self._closed:
             return None
-        spare, self._spare = self._spare, None
-        self._start_spare()
-        if spare is not None and not spare.alive:
-            self._discard(spare)
-            return None
-        return spare
+        taken = None
+        while self._spares and taken is None:
+            spare = self._spares.pop(0)
+            if spare.alive:
+                taken = spare
+            else:
+                self._discard(spare)
+        self._start_spares()
+        return taken
 
-    def _start_spare(self) -> None:
-        if self._closed or self._spare_starts:
-            return
-        task = asyncio.get_running_loop().create_task(self._prepare_spare())
-        self._spare_starts.add(task)
-        task.add_done_callback(self._spare_starts.discard)
+    def _start_spares(self) -> None:
+        """Start preparing spares until `prestart_python` are waiting or being made."""
+        wanted = self._options.prestart_python - len(self._spares) - len(self._spare_starts)
+        for _ in range(0 if self._closed else wanted):
+            task = asyncio.get_running_loop().create_task(self._prepare_spare())
+            self._spare_starts.add(task)
+            task.add_done_callback(self._spare_starts.discard)
 
     async def _prepare_spare(self) -> None:
         """Prepare one Python execution up to its program; a failure only means no spare."""
@@ -342,10 +346,10 @@ class LocalSubprocessBackend:
                 channel.close()
             await self._release("spare", confinement, workspace)
             return
-        if self._closed or self._spare is not None:
+        if self._closed or len(self._spares) >= self._options.prestart_python:
             self._discard(spare)
         else:
-            self._spare = spare
+            self._spares.append(spare)
 
     def _discard(self, spare: Spare) -> None:
         async def discard() -> None:

@@ -29,8 +29,9 @@ class LocalSubprocessOptions(BaseModel):
     (cgroups where the host allows them), true (refuse to load without them) or false
     (rlimits only). `isolate_processes` works the same way for the PID and mount namespace
     each program runs in (see `isolation`). `undumpable_worker` marks the worker process
-    itself as not dumpable once, at construction. `prestart_python` keeps one Python
-    execution prepared ahead, interpreter started, waiting for its program (see `spare`).
+    itself as not dumpable once, at construction. `prestart_python` is how many Python
+    executions are kept prepared ahead, interpreter started, each waiting for one program
+    (see `spare`); 0 turns it off.
     """
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -45,7 +46,7 @@ class LocalSubprocessOptions(BaseModel):
     use_cgroups: Literal["auto"] | bool = "auto"
     isolate_processes: Literal["auto"] | bool = "auto"
     undumpable_worker: bool = True
-    prestart_python: bool = True
+    prestart_python: int = Field(default=2, ge=0, le=64)
 
 
 def parse_options(raw: Mapping[str, Any]) -> LocalSubprocessOptions:
