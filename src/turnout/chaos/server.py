@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import selectors
 import signal
 import subprocess
 import sys
@@ -137,25 +136,11 @@ class ChaosServer:
         return ""
 
     def _first_line(self, timeout_s: float) -> str:
+        from turnout_e2b.server.testing import first_line
+
         assert self._process is not None
         assert self._process.stdout is not None
-        stdout = self._process.stdout
-        selector = selectors.DefaultSelector()
-        selector.register(stdout, selectors.EVENT_READ)
-        data = b""
-        deadline = time.monotonic() + timeout_s
-        try:
-            while b"\n" not in data:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not selector.select(remaining):
-                    break
-                chunk = os.read(stdout.fileno(), 4096)
-                if not chunk:
-                    break
-                data += chunk
-        finally:
-            selector.close()
-        return data.decode(errors="replace").split("\n", 1)[0].strip()
+        return first_line(self._process.stdout, timeout_s)
 
 
 def _stat_fields(pid: int) -> list[str] | None:

@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import IO, Any, Literal, Self
 
 import httpx
 
@@ -43,7 +43,7 @@ try:
 except ImportError:  # a development dependency; os.kill() is the fallback
     psutil = None  # type: ignore[assignment]
 
-__all__ = ["API_KEY", "ServerLeakError", "ServerProcess", "server_fixture"]
+__all__ = ["API_KEY", "ServerLeakError", "ServerProcess", "first_line", "server_fixture"]
 
 API_KEY = "test-key"
 ADMIN = "/_turnout/admin"
@@ -241,23 +241,7 @@ class ServerProcess:
     def _read_line(self, timeout_s: float) -> str:
         assert self._process is not None
         assert self._process.stdout is not None
-        stdout = self._process.stdout
-        selector = selectors.DefaultSelector()
-        selector.register(stdout, selectors.EVENT_READ)
-        data = b""
-        deadline = time.monotonic() + timeout_s
-        try:
-            while b"\n" not in data:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not selector.select(remaining):
-                    break
-                chunk = os.read(stdout.fileno(), 4096)
-                if not chunk:
-                    break
-                data += chunk
-        finally:
-            selector.close()
-        return data.decode(errors="replace").split("\n", 1)[0].strip()
+        return first_line(self._process.stdout, timeout_s)
 
 
 def _running(pid: int) -> bool:
@@ -288,3 +272,24 @@ def server_fixture(
             yield server
 
     return _server
+
+
+def first_line(stdout: IO[bytes], timeout_s: float) -> str:
+    """The first line a starting server prints (its URL), or what came before `timeout_s`
+    ran out or the stream ended; never blocks longer than `timeout_s`."""
+    selector = selectors.DefaultSelector()
+    selector.register(stdout, selectors.EVENT_READ)
+    data = b""
+    deadline = time.monotonic() + timeout_s
+    try:
+        while b"\n" not in data:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not selector.select(remaining):
+                break
+            chunk = os.read(stdout.fileno(), 4096)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        selector.close()
+    return data.decode(errors="replace").split("\n", 1)[0].strip()
