@@ -17,7 +17,6 @@ import importlib.util
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -55,17 +54,9 @@ class ChaosServer:
         self._root: str | None = None
 
     def start(self) -> ChaosServer:
-        command = [
-            sys.executable,
-            "-m",
-            "turnout_e2b.server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--exit-with-parent",
-            *self.args,
-        ]
+        from turnout_e2b.embedded import server_command
+
+        command = server_command("--exit-with-parent", *self.args)
         environment = dict(os.environ)
         environment.pop("E2B_API_KEY", None)  # the server needs no key; never hand it one
         environment["NO_PROXY"] = "127.0.0.1,localhost"

@@ -18,7 +18,7 @@ import threading
 
 from turnout.errors import InfrastructureError
 
-__all__ = ["shared_server", "stop_shared_server"]
+__all__ = ["server_command", "shared_server", "stop_shared_server"]
 
 _URL = re.compile(r"(http://127\.0\.0\.1:\d+)")
 _STARTUP_TIMEOUT_S = 60.0
@@ -32,22 +32,23 @@ async def shared_server(*, create_delay_ms: int = 0) -> str:
     return await asyncio.to_thread(_start, create_delay_ms)
 
 
+def server_command(*args: str) -> list[str]:
+    """`python -m turnout_e2b.server` on a free port of 127.0.0.1, with `args`: it prints
+    its URL on stdout once it is ready (the embedded server, ServerProcess and the chaos
+    run all start it this way)."""
+    return [
+        sys.executable,
+        *("-m", "turnout_e2b.server", "--host", "127.0.0.1", "--port", "0"),
+        *args,
+    ]
+
+
 def _start(create_delay_ms: int) -> str:
     global _process, _url
     with _lock:
         if _process is not None and _process.poll() is None and _url is not None:
             return _url
-        command = [
-            sys.executable,
-            "-m",
-            "turnout_e2b.server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--create-delay-ms",
-            str(create_delay_ms),
-        ]
+        command = server_command("--create-delay-ms", str(create_delay_ms))
         process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,

@@ -28,7 +28,6 @@ import os
 import selectors
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -37,6 +36,8 @@ from types import TracebackType
 from typing import IO, Any, Literal, Self
 
 import httpx
+
+from turnout_e2b.embedded import server_command
 
 try:
     import psutil
@@ -85,17 +86,7 @@ class ServerProcess:
 
     def start(self) -> Self:
         """Start the server, wait for the URL line it prints when ready, then for its pool."""
-        command = [
-            sys.executable,
-            "-m",
-            "turnout_e2b.server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--exit-with-parent",
-            *self.args,
-        ]
+        command = server_command("--exit-with-parent", *self.args)
         env = dict(os.environ if self._env is None else self._env)
         env.setdefault("NO_PROXY", "127.0.0.1,localhost")
         self._process = subprocess.Popen(
