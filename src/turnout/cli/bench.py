@@ -14,6 +14,7 @@ import argparse
 import sys
 from typing import Any
 
+from turnout.cli.arguments import whole_number
 from turnout.cli.output import print_json
 
 __all__ = ["register"]
@@ -48,14 +49,7 @@ def _sections(text: str) -> list[str]:
     return names
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
-    return value
+_positive = whole_number(1)
 
 
 def handle(arguments: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ import asyncio
 import sys
 from typing import Any
 
+from turnout.cli.arguments import whole_number
 from turnout.cli.output import print_error, print_json
 from turnout.errors import TurnoutError
 
@@ -57,14 +58,7 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=handle)
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
-    return value
+_positive = whole_number(1)
 
 
 def handle(arguments: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ import sys
 from fractions import Fraction
 from typing import Any
 
+from turnout.cli.arguments import whole_number
 from turnout.cli.output import print_error, print_json
 from turnout.errors import ValidationError
 from turnout.rollout import Thresholds, read_report, render_text
@@ -93,14 +94,7 @@ def _gate_arguments(parser: argparse.ArgumentParser) -> None:
         )
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
-    return value
+_count = whole_number(0)
 
 
 def _hours(text: str) -> float:
