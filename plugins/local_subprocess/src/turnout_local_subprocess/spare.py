@@ -24,7 +24,7 @@ import contextlib
 import fcntl
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from turnout_local_subprocess.limits import Confinement
@@ -101,7 +101,6 @@ class Spare:
     channel: Channel
     run: asyncio.Task[RunOutcome]
     handover: asyncio.Future[tuple[float, float]]
-    created: float = field(default_factory=time.monotonic)
 
     @property
     def alive(self) -> bool:
