@@ -175,8 +175,9 @@ class Engine:
 
         With `backend`, run exactly there (tests, conformance, comparisons). Otherwise the
         flags decide per execution: which backend is authoritative, whether a shadow runs,
-        whether falling back is allowed (see `turnout.migration`). Interrupted by shutdown or
-        by the caller's cancellation: a retryable `InfrastructureError` (`turnout.shutdown`).
+        whether falling back is allowed (see `turnout.migration`). Interrupted by shutdown: a
+        retryable `ExecutionInterruptedError`; the caller's own cancellation propagates as
+        `asyncio.CancelledError` (`turnout.shutdown`).
         """
         return await self.in_flight.run(self._run(config, inputs, backend, labels))
 

@@ -8,8 +8,8 @@
     │                                 output_not_serializable, import
     └── InfrastructureError           the backend could not run the code; retryable by default,
         │                             with an optional `retry_after` (seconds)
-        └── ExecutionInterruptedError the caller's task was cancelled mid-execution (also an
-                                      asyncio.CancelledError); retryable, see turnout.shutdown
+        └── ExecutionInterruptedError shutdown interrupted the execution mid-run; retryable
+                                      on another worker, see turnout.shutdown
 
 Why one tree: callers (workflow workers) decide what to do from two facts only, the class and
 `retryable`. A user error retried three times, as the old executor's caller did, wastes a
@@ -21,7 +21,6 @@ catches a `TurnoutError` re-raises it unchanged.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Literal
 
 __all__ = [
@@ -163,13 +162,13 @@ class InfrastructureError(TurnoutError):
         return data
 
 
-class ExecutionInterruptedError(InfrastructureError, asyncio.CancelledError):
-    """The task awaiting the execution was cancelled; the sandbox or process is gone.
+class ExecutionInterruptedError(InfrastructureError):
+    """A shutdown interrupted the execution while it ran; its sandbox or process is gone.
 
-    Both a retryable `InfrastructureError` (`started=True`: the code may have begun), so a
-    caller that records `TurnoutError`s records this execution instead of losing it, and an
-    `asyncio.CancelledError`, so the cancelled task still ends as cancelled (see
-    `turnout.shutdown` for `asyncio.timeout` before Python 3.13).
+    A retryable `InfrastructureError` with `started=True` (the code may have begun), so the
+    caller records it and runs the execution again on another worker. Never raised for the
+    caller's own cancellation: a caller whose task is cancelled gets `CancelledError`, so
+    that cancellation stays cancellation (see `turnout.shutdown`).
     """
 
     def __init__(self, message: str, *, backend: str | None = None) -> None:
