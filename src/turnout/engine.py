@@ -8,7 +8,6 @@ prepare the program, execute, decode, build the envelope, log one event.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 import uuid
@@ -28,6 +27,7 @@ from turnout.contract import (
 from turnout.errors import (
     CodeExecutionError,
     InfrastructureError,
+    InternalError,
     TurnoutError,
     ValidationError,
 )
@@ -295,7 +295,7 @@ class Engine:
                 labels=labels,
             )
             event["payload_bytes"] = payload_size(request)
-            raw = await _execute(instance, backend_id, request)
+            raw = await instance.execute(request)
             decoded = decode_result(
                 raw,
                 language=config.language,
@@ -306,6 +306,10 @@ class Engine:
         except TurnoutError as exc:
             _log_failure(event, exc, raw, started)
             raise
+        except Exception as exc:  # a bug (turnout's or the plugin's): never retried
+            internal = _internal_error(exc, backend_id)
+            _log_failure(event, internal, raw, started)
+            raise internal from exc
         envelope = _envelope(config, decoded, raw, backend_id, execution_id, started)
         log.info(
             "code_node_executed",
@@ -345,19 +349,16 @@ def _check_capabilities(config: CodeNodeConfig, backend_id: str, caps: Capabilit
         )
 
 
-async def _execute(instance: ExecutionBackend, backend_id: str, request: Any) -> ExecutionResult:
-    """Call the backend; anything it raises that is not a turnout error is wrapped once."""
-    try:
-        return await instance.execute(request)
-    except (TurnoutError, asyncio.CancelledError):
-        raise
-    except Exception as exc:
-        raise InfrastructureError(
-            f"backend {backend_id!r} failed unexpectedly: {type(exc).__name__}: {exc}",
-            retryable=False,
-            started=True,
-            backend=backend_id,
-        ) from exc
+def _internal_error(exc: Exception, backend_id: str) -> InternalError:
+    """The error for an exception no layer classified: a bug in turnout or in the backend's
+    plugin (vendor and transport failures are translated by the plugin that calls them)."""
+    error = InternalError(
+        f"internal error while running on backend {backend_id!r} (a bug in turnout or in "
+        f"the backend's plugin, not a reason to retry): {type(exc).__name__}: {exc}",
+        backend=backend_id,
+    )
+    error.__cause__ = exc  # the traceback _log_failure logs
+    return error
 
 
 def _envelope(
@@ -413,6 +414,10 @@ def _log_failure(
             backend_timings_ms=raw.timings_ms,
             **_usage_fields(raw),
         )
+    if isinstance(exc, InternalError):
+        # A bug: its traceback (and its cause's) is what someone needs to fix it.
+        log.error("code_node_executed", error_kind="internal", exc_info=exc, **fields, **event)
+        return
     log.warning("code_node_executed", **fields, **event)
 
 

@@ -6,17 +6,23 @@
     ├── CodeExecutionError            the user's code failed; never retryable; `kind` says how:
     │                                 syntax, runtime, timeout, memory, output_too_large,
     │                                 output_not_serializable, import
-    └── InfrastructureError           the backend could not run the code; retryable by default,
-        │                             with an optional `retry_after` (seconds)
-        └── ExecutionInterruptedError shutdown interrupted the execution mid-run; retryable
-                                      on another worker, see turnout.shutdown
+    ├── InfrastructureError           the backend could not run the code; retryable by default,
+    │   │                             with an optional `retry_after` (seconds)
+    │   └── ExecutionInterruptedError shutdown interrupted the execution mid-run; retryable
+    │                                 on another worker, see turnout.shutdown
+    └── InternalError                 a bug in turnout or a backend plugin (an exception its
+                                      own code did not expect); never retryable; the
+                                      traceback is logged with the execution's event
 
 Why one tree: callers (workflow workers) decide what to do from two facts only, the class and
 `retryable`. A user error retried three times, as the old executor's caller did, wastes a
 minute and changes nothing; an infrastructure error not retried loses an execution.
 
 Errors are raised once, where they are classified, and never wrapped again: a layer that
-catches a `TurnoutError` re-raises it unchanged.
+catches a `TurnoutError` re-raises it unchanged. Only what a vendor or transport raises
+(an SDK exception, an HTTP client error, an OS error from a connection) is translated into
+an `InfrastructureError`; a built-in exception from turnout's own code (`KeyError`,
+`ValueError`, ...) is a bug, and becomes an `InternalError`, never a retryable error.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ __all__ = [
     "ErrorKind",
     "ExecutionInterruptedError",
     "InfrastructureError",
+    "InternalError",
     "TurnoutError",
     "ValidationError",
 ]
@@ -173,3 +180,24 @@ class ExecutionInterruptedError(InfrastructureError):
 
     def __init__(self, message: str, *, backend: str | None = None) -> None:
         super().__init__(message, retryable=True, started=True, backend=backend)
+
+
+class InternalError(TurnoutError):
+    """A bug in turnout or in a backend plugin: its own code raised what it did not expect.
+
+    Never retryable: the same call meets the same bug. The exception that revealed the bug
+    is the `__cause__`; the engine logs its traceback with the execution's event, so the
+    bug can be found and fixed. `backend` names the backend whose code failed, when known.
+    """
+
+    retryable = False
+
+    def __init__(self, message: str, *, backend: str | None = None) -> None:
+        super().__init__(message)
+        self.backend = backend
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {**super().to_dict(), "kind": "internal"}
+        if self.backend is not None:
+            data["backend"] = self.backend
+        return data

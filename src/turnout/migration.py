@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from turnout.comparison import Outcome, compare_outcomes
-from turnout.errors import InfrastructureError, TurnoutError
+from turnout.errors import InfrastructureError, InternalError, TurnoutError
 from turnout.logging import get_logger
 
 if TYPE_CHECKING:
@@ -134,9 +134,9 @@ async def _outcome_of(run: Callable[[], Awaitable[dict[str, Any]]]) -> Outcome:
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        return InfrastructureError(
-            f"shadow run failed: {type(exc).__name__}: {exc}", retryable=False, started=True
-        )
+        internal = InternalError(f"shadow run failed: {type(exc).__name__}: {exc}")
+        internal.__cause__ = exc
+        return internal
 
 
 def _kind(outcome: Outcome) -> str:

@@ -92,6 +92,13 @@ class TestClassifyOutcome:
         """A ConfigurationError (e.g. a missing key) means the backend could not run the code."""
         assert classify_outcome(executed(error="ConfigurationError")) == "infrastructure"
 
+    def test_internal_error_counts_as_infrastructure(self) -> None:
+        """An InternalError (a bug in turnout or a plugin) is the platform failing to run
+        the code, never the user's code failing."""
+        assert classify_outcome(executed(error="InternalError", kind="internal")) == (
+            "infrastructure"
+        )
+
     def test_validation_error_is_invalid_input(self) -> None:
         """A ValidationError is the caller's input, neither the user's code nor the platform."""
         assert classify_outcome(executed(error="ValidationError")) == "invalid"

@@ -47,7 +47,9 @@ execution already counted by its failed `authoritative` run, so it is not counte
 VERDICTS = ("match", "ignored", "mismatch")
 
 OutcomeClass = Literal["ok", "user", "infrastructure", "invalid"]
-_INFRASTRUCTURE_TYPES = frozenset({"InfrastructureError", "ConfigurationError"})
+_INFRASTRUCTURE_TYPES = frozenset(
+    {"InfrastructureError", "ExecutionInterruptedError", "ConfigurationError", "InternalError"}
+)
 
 
 def parse_line(line: str) -> dict[str, Any] | None:
@@ -84,13 +86,16 @@ def classify_outcome(event: dict[str, Any]) -> OutcomeClass:
 
     `user`: the user's code failed (a `CodeExecutionError`: syntax, runtime, timeout, ...),
     which no backend can prevent. `infrastructure`: the platform could not run the code (an
-    `InfrastructureError`, or a `ConfigurationError` such as a missing key), which the
-    promotion gates bound. `invalid`: the caller's input was refused (`ValidationError`).
+    `InfrastructureError`, a `ConfigurationError` such as a missing key, or an
+    `InternalError`, a bug in turnout or a plugin), which the promotion gates bound.
+    `invalid`: the caller's input was refused (`ValidationError`).
     """
     if event.get("outcome") == "ok":
         return "ok"
     error_type = event.get("error_type")
-    if event.get("error_kind") == "infrastructure" or error_type in _INFRASTRUCTURE_TYPES:
+    if event.get("error_kind") in ("infrastructure", "internal") or (
+        error_type in _INFRASTRUCTURE_TYPES
+    ):
         return "infrastructure"
     if error_type == "CodeExecutionError" or event.get("error_kind") is not None:
         return "user"
