@@ -15,6 +15,7 @@ from turnout import (
     BackendSettings,
     Capabilities,
     CodeExecutionError,
+    ConfigurationError,
     Engine,
     ExecutionRequest,
     ExecutionResult,
@@ -208,3 +209,65 @@ class TestInternalErrors:
         )
         assert "missing_key_in_buggy_backend" in event["exception"]
         assert "in execute" in event["exception"]
+
+
+SAVED_IN_SECONDS = {
+    "language": "python",
+    "code": "import time\ntime.sleep(5)\nreturn 1",
+    "timeout": 30,
+    "memoryLimit": 256,
+}
+
+
+class TestConfigWarnings:
+    async def test_a_failing_execution_carries_the_warnings(self, engine: Engine) -> None:
+        """A node saved with `timeout: 30` (seconds meant) times out with the warnings on
+        the error, and a message that names the likely unit mistake."""
+        config = parse_config(SAVED_IN_SECONDS)
+        with pytest.raises(CodeExecutionError) as caught:
+            await engine.run(config, {}, backend="local-subprocess")
+        error = caught.value
+        assert error.kind == "timeout"
+        assert list(error.warnings) == config.warnings
+        assert any("memoryLimit" in warning for warning in error.warnings)
+        assert error.to_dict()["warnings"] == config.warnings
+        assert "30000" in error.message
+
+    async def test_the_execution_event_logs_the_warnings(self, engine: Engine) -> None:
+        """The failed run's `code_node_executed` event carries the config's warnings."""
+        config = parse_config(SAVED_IN_SECONDS)
+        with capture_logs() as logs, pytest.raises(CodeExecutionError):
+            await engine.run(config, {}, backend="local-subprocess")
+        [event] = [e for e in logs if e["event"] == "code_node_executed"]
+        assert event["warnings"] == config.warnings
+
+    async def test_a_successful_execution_logs_and_returns_the_warnings(
+        self, engine: Engine
+    ) -> None:
+        """A successful run has the warnings in its envelope and in its event."""
+        config = parse_config({"language": "python", "code": "return 1", "memoryLimit": 256})
+        with capture_logs() as logs:
+            envelope = await engine.run(config, {}, backend="local-subprocess")
+        [event] = [e for e in logs if e["event"] == "code_node_executed"]
+        assert envelope["metadata"]["warnings"] == config.warnings
+        assert event["warnings"] == config.warnings
+
+    async def test_an_error_raised_before_the_backend_carries_the_warnings(
+        self, engine: Engine
+    ) -> None:
+        """An execution refused before it reaches a backend (an unknown backend) still
+        carries the config's warnings."""
+        config = parse_config({"language": "python", "code": "return 1", "memoryLimit": 256})
+        with pytest.raises(ConfigurationError) as caught:
+            await engine.run(config, {}, backend="no-such-backend")
+        assert list(caught.value.warnings) == config.warnings
+
+    async def test_an_execution_refused_by_shutdown_carries_the_warnings(
+        self, engine: Engine
+    ) -> None:
+        """An execution refused because the engine is shutting down carries them too."""
+        config = parse_config({"language": "python", "code": "return 1", "memoryLimit": 256})
+        engine.in_flight.close()
+        with pytest.raises(InfrastructureError) as caught:
+            await engine.run(config, {}, backend="local-subprocess")
+        assert list(caught.value.warnings) == config.warnings

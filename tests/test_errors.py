@@ -277,3 +277,28 @@ class TestInternalError:
             "kind": "internal",
             "backend": "e2b",
         }
+
+
+class TestWarnings:
+    def test_no_warnings_by_default(self) -> None:
+        """An error without config warnings has none and leaves them out of to_dict."""
+        error = ConfigurationError("no key")
+        assert list(error.warnings) == []
+        assert "warnings" not in error.to_dict()
+
+    def test_warnings_are_kept_once_and_serialized(self) -> None:
+        """Warnings added to an error are an attribute and a `warnings` list in to_dict,
+        each once, in the order given."""
+        error = CodeExecutionError("timeout", "too slow")
+        error.add_warnings(["timeout is 30 ms", "unknown config field 'memoryLimit' ignored"])
+        error.add_warnings(["timeout is 30 ms"])
+        assert list(error.warnings) == [
+            "timeout is 30 ms",
+            "unknown config field 'memoryLimit' ignored",
+        ]
+        assert error.to_dict()["warnings"] == list(error.warnings)
+
+    def test_warnings_of_one_error_are_not_shared(self) -> None:
+        """Adding warnings to one error leaves every other error without them."""
+        InfrastructureError("a").add_warnings(["w"])
+        assert list(InfrastructureError("b").warnings) == []

@@ -179,7 +179,11 @@ class Engine:
         retryable `ExecutionInterruptedError`; the caller's own cancellation propagates as
         `asyncio.CancelledError` (`turnout.shutdown`).
         """
-        return await self.in_flight.run(self._run(config, inputs, backend, labels))
+        try:
+            return await self.in_flight.run(self._run(config, inputs, backend, labels))
+        except TurnoutError as error:
+            error.add_warnings(config.warnings)  # also on errors raised before any backend
+            raise
 
     async def _run(
         self,
@@ -282,6 +286,8 @@ class Engine:
             **(decision.to_log() if decision is not None else {}),
             **{f"label_{key}": value for key, value in labels.items()},
         }
+        if config.warnings:
+            event["warnings"] = config.warnings  # logged whatever the outcome
         raw: ExecutionResult | None = None
         try:
             instance = self.backend(backend_id)
@@ -304,10 +310,12 @@ class Engine:
                 backend=backend_id,
             )
         except TurnoutError as exc:
+            exc.add_warnings(config.warnings)
             _log_failure(event, exc, raw, started)
             raise
         except Exception as exc:  # a bug (turnout's or the plugin's): never retried
             internal = _internal_error(exc, backend_id)
+            internal.add_warnings(config.warnings)
             _log_failure(event, internal, raw, started)
             raise internal from exc
         envelope = _envelope(config, decoded, raw, backend_id, execution_id, started)

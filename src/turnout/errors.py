@@ -27,6 +27,7 @@ an `InfrastructureError`; a built-in exception from turnout's own code (`KeyErro
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
 __all__ = [
@@ -52,17 +53,34 @@ ErrorKind = Literal[
 
 
 class TurnoutError(Exception):
-    """Base of every turnout error. `retryable` says whether the same call may succeed later."""
+    """Base of every turnout error. `retryable` says whether the same call may succeed later.
+
+    `warnings` are the node config's warnings (a timeout under a second, unknown fields):
+    the engine adds them to every error of an execution, because they often explain it.
+    """
 
     retryable: bool = False
+    warnings: tuple[str, ...] = ()
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
+    def add_warnings(self, warnings: Iterable[str]) -> None:
+        """Attach config warnings to this error (each once, in order)."""
+        self.warnings = tuple(dict.fromkeys((*self.warnings, *warnings)))
+
     def to_dict(self) -> dict[str, Any]:
-        """The JSON shape the CLI prints and callers may log: type, message, retryable."""
-        return {"type": type(self).__name__, "message": self.message, "retryable": self.retryable}
+        """The JSON shape the CLI prints and callers may log: type, message, retryable, and
+        `warnings` when there are any."""
+        data: dict[str, Any] = {
+            "type": type(self).__name__,
+            "message": self.message,
+            "retryable": self.retryable,
+        }
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
+        return data
 
 
 class ValidationError(TurnoutError):
