@@ -101,9 +101,8 @@ class ShadowRunner:
             candidate = await candidate_task
             comparison = compare_outcomes(authoritative, candidate, decision.ignore_rules)
             not_run: dict[str, Any] = {}
-            if comparison.not_run is not None:
-                failed = candidate if comparison.not_run == "candidate" else authoritative
-                assert isinstance(failed, TurnoutError)
+            failed = candidate if comparison.not_run == "candidate" else authoritative
+            if comparison.not_run is not None and isinstance(failed, TurnoutError):
                 not_run = {
                     f"{comparison.not_run}_error_type": type(failed).__name__,
                     f"{comparison.not_run}_error": failed.message,
