@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from turnout.comparison import compare_outcomes, normalize_outcome
-from turnout.errors import CodeExecutionError, InfrastructureError
+from turnout.errors import (
+    CodeExecutionError,
+    ConfigurationError,
+    ExecutionInterruptedError,
+    InfrastructureError,
+    InternalError,
+    TurnoutError,
+    ValidationError,
+)
 from turnout.flags import parse_ignore_rule
 
 
@@ -71,9 +81,16 @@ class TestDifferences:
             "str",
         )
 
-    def test_error_against_success_is_a_mismatch(self) -> None:
-        """One backend failing where the other succeeds is always a mismatch."""
-        error = InfrastructureError("sandbox gone")
+    def test_user_code_error_against_success_is_a_mismatch(self) -> None:
+        """The user's code failing on one backend where it succeeds on the other is a
+        mismatch: both ran it, and the outcomes differ."""
+        error = CodeExecutionError("runtime", "NameError: name 'x' is not defined", line=1)
+        assert compare_outcomes(envelope(), error).verdict == "mismatch"
+
+    def test_a_refused_input_on_the_candidate_is_a_mismatch(self) -> None:
+        """A candidate that refuses what the authoritative backend ran (a timeout above its
+        maximum) would break the node after the move: a real mismatch."""
+        error = ValidationError("timeout", "300000 ms exceeds backend 'e2b''s maximum")
         assert compare_outcomes(envelope(), error).verdict == "mismatch"
 
     def test_same_error_on_both_sides_matches(self) -> None:
@@ -99,3 +116,36 @@ class TestIgnoreRules:
         b = {**envelope(2), "stdout": "b"}
         result = compare_outcomes(a, b, [rule])
         assert (result.verdict, len(result.ignored), len(result.mismatches)) == ("mismatch", 1, 1)
+
+
+COULD_NOT_RUN: list[TurnoutError] = [
+    ConfigurationError("E2B_API_KEY is not set"),
+    InfrastructureError("E2B rate limit reached"),
+    ExecutionInterruptedError("execution interrupted: the worker is shutting down"),
+    InternalError("KeyError: 'x'"),
+]
+
+
+class TestCouldNotRun:
+    @pytest.mark.parametrize("error", COULD_NOT_RUN, ids=lambda e: type(e).__name__)
+    def test_a_candidate_that_could_not_run_is_a_candidate_error(self, error: TurnoutError) -> None:
+        """A candidate that failed for infrastructure, configuration or internal reasons
+        is `candidate_error` with no differences, never a mismatch."""
+        comparison = compare_outcomes(envelope(), error)
+        assert comparison.verdict == "candidate_error"
+        assert (comparison.mismatches, comparison.ignored) == ([], [])
+
+    @pytest.mark.parametrize("error", COULD_NOT_RUN, ids=lambda e: type(e).__name__)
+    def test_an_authoritative_backend_that_could_not_run_is_an_authoritative_error(
+        self, error: TurnoutError
+    ) -> None:
+        """The authoritative backend failing for infrastructure reasons while the
+        candidate ran says nothing about parity: `authoritative_error`, no differences."""
+        comparison = compare_outcomes(error, envelope())
+        assert comparison.verdict == "authoritative_error"
+        assert comparison.mismatches == []
+
+    def test_when_neither_could_run_the_candidate_error_counts(self) -> None:
+        """Both failing to run is a candidate error: the candidate did not run."""
+        comparison = compare_outcomes(InfrastructureError("a"), ConfigurationError("b"))
+        assert comparison.verdict == "candidate_error"

@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import io
+import json
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
-from turnout import CodeExecutionError, Engine, ValidationError, parse_config
+from turnout import (
+    BackendSettings,
+    Capabilities,
+    CodeExecutionError,
+    ConfigurationError,
+    Engine,
+    ExecutionRequest,
+    ExecutionResult,
+    InfrastructureError,
+    ValidationError,
+    hookimpl,
+    parse_config,
+)
 from turnout.backend import ExecutionBackend
+from turnout.errors import InternalError
+from turnout.logging import configure_logging
+from turnout.registry import discover
 
 SECRET_INPUT = "input-value-that-must-not-be-logged"
 SECRET_CODE = "marker_in_code_never_logged = 1"
@@ -104,3 +125,149 @@ class TestInstrument:
         engine.backend("local-subprocess")
         engine.backend("e2b")
         assert wrapped == ["local-subprocess", "e2b"]
+
+
+class Buggy:
+    """A backend whose own code has a bug: its execute raises a KeyError."""
+
+    id: ClassVar[str] = "buggy"
+    deprecated: ClassVar[bool] = False
+    description: ClassVar[str] = "test double with a bug"
+
+    def __init__(self, settings: BackendSettings) -> None:
+        self.settings = settings
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            languages=frozenset({"python", "javascript"}),
+            isolation="process",
+            network_access=False,
+            max_timeout_ms=300_000,
+            max_output_bytes=2**20,
+            max_result_bytes=2**26,
+            memory_limit_mb=None,
+            memory_enforcement="none",
+        )
+
+    async def execute(self, request: ExecutionRequest) -> ExecutionResult:
+        return {"a": 1}["missing_key_in_buggy_backend"]  # type: ignore[return-value]
+
+    async def aclose(self) -> None:
+        return None
+
+
+class BuggyPlugin:
+    __name__ = "buggy-backend"
+
+    @staticmethod
+    @hookimpl
+    def turnout_register_backends(registry: Any) -> None:
+        registry.add(Buggy)
+
+
+@pytest.fixture
+def json_log() -> Iterator[io.StringIO]:
+    """structlog renders JSON lines into a buffer for the test, as in production."""
+    stream = io.StringIO()
+    configure_logging("test", json_lines=True, stream=stream)
+    try:
+        yield stream
+    finally:
+        structlog.reset_defaults()
+
+
+class TestInternalErrors:
+    async def test_a_bug_in_a_backend_is_a_non_retryable_internal_error(self) -> None:
+        """A KeyError from a backend's own code reaches the caller as InternalError, not
+        as a retryable InfrastructureError."""
+        engine = Engine("test", registry=discover(extra_plugins=[BuggyPlugin()]))
+        config = parse_config({"language": "python", "code": "return 1"})
+        with pytest.raises(InternalError) as caught:
+            await engine.run(config, {}, backend="buggy")
+        await engine.aclose()
+        error = caught.value
+        assert not isinstance(error, InfrastructureError)
+        assert error.retryable is False
+        assert isinstance(error.__cause__, KeyError)
+        assert "KeyError" in error.message
+        assert error.to_dict()["kind"] == "internal"
+
+    async def test_the_bugs_traceback_is_logged(self, json_log: io.StringIO) -> None:
+        """The execution event of an internal error carries the traceback of the bug."""
+        engine = Engine("test", registry=discover(extra_plugins=[BuggyPlugin()]))
+        config = parse_config({"language": "python", "code": "return 1"})
+        with pytest.raises(InternalError):
+            await engine.run(config, {}, backend="buggy")
+        await engine.aclose()
+        events = [json.loads(line) for line in json_log.getvalue().splitlines()]
+        [event] = [e for e in events if e["event"] == "code_node_executed"]
+        assert (event["level"], event["error_type"], event["retryable"]) == (
+            "error",
+            "InternalError",
+            False,
+        )
+        assert "missing_key_in_buggy_backend" in event["exception"]
+        assert "in execute" in event["exception"]
+
+
+SAVED_IN_SECONDS = {
+    "language": "python",
+    "code": "import time\ntime.sleep(5)\nreturn 1",
+    "timeout": 30,
+    "memoryLimit": 256,
+}
+
+
+class TestConfigWarnings:
+    async def test_a_failing_execution_carries_the_warnings(self, engine: Engine) -> None:
+        """A node saved with `timeout: 30` (seconds meant) times out with the warnings on
+        the error, and a message that names the likely unit mistake."""
+        config = parse_config(SAVED_IN_SECONDS)
+        with pytest.raises(CodeExecutionError) as caught:
+            await engine.run(config, {}, backend="local-subprocess")
+        error = caught.value
+        assert error.kind == "timeout"
+        assert list(error.warnings) == config.warnings
+        assert any("memoryLimit" in warning for warning in error.warnings)
+        assert error.to_dict()["warnings"] == config.warnings
+        assert "30000" in error.message
+
+    async def test_the_execution_event_logs_the_warnings(self, engine: Engine) -> None:
+        """The failed run's `code_node_executed` event carries the config's warnings."""
+        config = parse_config(SAVED_IN_SECONDS)
+        with capture_logs() as logs, pytest.raises(CodeExecutionError):
+            await engine.run(config, {}, backend="local-subprocess")
+        [event] = [e for e in logs if e["event"] == "code_node_executed"]
+        assert event["warnings"] == config.warnings
+
+    async def test_a_successful_execution_logs_and_returns_the_warnings(
+        self, engine: Engine
+    ) -> None:
+        """A successful run has the warnings in its envelope and in its event."""
+        config = parse_config({"language": "python", "code": "return 1", "memoryLimit": 256})
+        with capture_logs() as logs:
+            envelope = await engine.run(config, {}, backend="local-subprocess")
+        [event] = [e for e in logs if e["event"] == "code_node_executed"]
+        assert envelope["metadata"]["warnings"] == config.warnings
+        assert event["warnings"] == config.warnings
+
+    async def test_an_error_raised_before_the_backend_carries_the_warnings(
+        self, engine: Engine
+    ) -> None:
+        """An execution refused before it reaches a backend (an unknown backend) still
+        carries the config's warnings."""
+        config = parse_config({"language": "python", "code": "return 1", "memoryLimit": 256})
+        with pytest.raises(ConfigurationError) as caught:
+            await engine.run(config, {}, backend="no-such-backend")
+        assert list(caught.value.warnings) == config.warnings
+
+    async def test_an_execution_refused_by_shutdown_carries_the_warnings(
+        self, engine: Engine
+    ) -> None:
+        """An execution refused because the engine is shutting down carries them too."""
+        config = parse_config({"language": "python", "code": "return 1", "memoryLimit": 256})
+        engine.in_flight.close()
+        with pytest.raises(InfrastructureError) as caught:
+            await engine.run(config, {}, backend="local-subprocess")
+        assert list(caught.value.warnings) == config.warnings

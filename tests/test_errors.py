@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -9,7 +10,9 @@ import pytest
 from turnout.errors import (
     CodeExecutionError,
     ConfigurationError,
+    ExecutionInterruptedError,
     InfrastructureError,
+    InternalError,
     TurnoutError,
     ValidationError,
 )
@@ -18,7 +21,13 @@ from turnout.errors import (
 class TestErrorTree:
     @pytest.mark.parametrize(
         "error_type",
-        [ValidationError, ConfigurationError, CodeExecutionError, InfrastructureError],
+        [
+            ValidationError,
+            ConfigurationError,
+            CodeExecutionError,
+            InfrastructureError,
+            InternalError,
+        ],
     )
     def test_every_error_is_a_turnout_error(self, error_type: type[TurnoutError]) -> None:
         """Every concrete error class derives from TurnoutError, so one except catches all."""
@@ -37,6 +46,10 @@ class TestErrorTree:
             (ConfigurationError, CodeExecutionError),
             (ConfigurationError, InfrastructureError),
             (CodeExecutionError, InfrastructureError),
+            (InternalError, ValidationError),
+            (InternalError, ConfigurationError),
+            (InternalError, CodeExecutionError),
+            (InternalError, InfrastructureError),
         ],
     )
     def test_branches_are_disjoint(self, first: type, second: type) -> None:
@@ -234,3 +247,58 @@ class TestInfrastructureError:
             "retry_after": 3.0,
             "backend": "e2b",
         }
+
+
+class TestExecutionInterruptedError:
+    def test_is_a_retryable_infrastructure_error_started(self) -> None:
+        """A shutdown interruption is retryable on another worker, and the code may have run."""
+        error = ExecutionInterruptedError("execution interrupted: the worker is shutting down")
+        assert isinstance(error, InfrastructureError)
+        assert (error.retryable, error.started) == (True, True)
+
+    def test_is_not_a_cancellation(self) -> None:
+        """It is an ordinary Exception, never an asyncio.CancelledError: a caller's
+        cancellation stays cancellation and this error never ends a task as cancelled."""
+        assert not issubclass(ExecutionInterruptedError, asyncio.CancelledError)
+
+
+class TestInternalError:
+    def test_never_retryable(self) -> None:
+        """A bug meets the same bug on the next try: never retryable."""
+        assert InternalError.retryable is False
+        assert InternalError("KeyError: 'x'").retryable is False
+
+    def test_to_dict_shape(self) -> None:
+        """to_dict says kind `internal` and names the backend when known."""
+        assert InternalError("KeyError: 'x'", backend="e2b").to_dict() == {
+            "type": "InternalError",
+            "message": "KeyError: 'x'",
+            "retryable": False,
+            "kind": "internal",
+            "backend": "e2b",
+        }
+
+
+class TestWarnings:
+    def test_no_warnings_by_default(self) -> None:
+        """An error without config warnings has none and leaves them out of to_dict."""
+        error = ConfigurationError("no key")
+        assert list(error.warnings) == []
+        assert "warnings" not in error.to_dict()
+
+    def test_warnings_are_kept_once_and_serialized(self) -> None:
+        """Warnings added to an error are an attribute and a `warnings` list in to_dict,
+        each once, in the order given."""
+        error = CodeExecutionError("timeout", "too slow")
+        error.add_warnings(["timeout is 30 ms", "unknown config field 'memoryLimit' ignored"])
+        error.add_warnings(["timeout is 30 ms"])
+        assert list(error.warnings) == [
+            "timeout is 30 ms",
+            "unknown config field 'memoryLimit' ignored",
+        ]
+        assert error.to_dict()["warnings"] == list(error.warnings)
+
+    def test_warnings_of_one_error_are_not_shared(self) -> None:
+        """Adding warnings to one error leaves every other error without them."""
+        InfrastructureError("a").add_warnings(["w"])
+        assert list(InfrastructureError("b").warnings) == []

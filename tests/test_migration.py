@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -18,6 +19,7 @@ from structlog.testing import capture_logs
 from turnout import (
     BackendSettings,
     Capabilities,
+    ConfigurationError,
     Engine,
     ExecutionRequest,
     ExecutionResult,
@@ -117,6 +119,7 @@ stage = "{stage}"
     return Engine("production", flags=flags, registry=registry, shadow_budget=1)
 
 
+SHIPPED_FLAGS = Path(__file__).resolve().parents[1] / "feature_flags.toml"
 SAFE_NODE = parse_config({"language": "python", "code": "return 1", "sideEffectFree": True})
 UNSAFE_NODE = parse_config({"language": "python", "code": "return 1"})
 
@@ -143,7 +146,8 @@ class TestShadow:
         assert comparison["verdict"] == "match"
 
     async def test_failing_candidate_never_reaches_the_caller(self) -> None:
-        """A candidate that raises changes nothing for the caller and is logged as a mismatch."""
+        """A candidate that raises (a bug) changes nothing for the caller and is logged as
+        a candidate error, not as a mismatch."""
         SCRIPT.update(
             {"fake-legacy": returns(1), "fake-target": raises(RuntimeError("candidate exploded"))}
         )
@@ -153,7 +157,49 @@ class TestShadow:
             await shim.aclose()
         assert envelope["output"] == 1
         [comparison] = events(logs, "shadow_comparison")
-        assert comparison["verdict"] == "mismatch"
+        assert (comparison["verdict"], comparison["candidate_error_type"]) == (
+            "candidate_error",
+            "InternalError",
+        )
+
+    async def test_a_candidate_that_cannot_be_configured_is_a_candidate_error(self) -> None:
+        """A candidate failing with a ConfigurationError (a missing key) is reported as
+        `candidate_error` with its message, with no mismatched paths."""
+        SCRIPT.update(
+            {
+                "fake-legacy": returns(1),
+                "fake-target": raises(ConfigurationError("E2B_API_KEY is not set")),
+            }
+        )
+        shim = engine("shadow")
+        with capture_logs() as logs:
+            await shim.run(SAFE_NODE, {})
+            await shim.aclose()
+        [comparison] = events(logs, "shadow_comparison")
+        assert comparison["verdict"] == "candidate_error"
+        assert (comparison["mismatch_count"], comparison["mismatches"]) == (0, [])
+        assert comparison["candidate_error_type"] == "ConfigurationError"
+        assert "E2B_API_KEY" in comparison["candidate_error"]
+
+    async def test_an_authoritative_infrastructure_failure_is_an_authoritative_error(
+        self,
+    ) -> None:
+        """In live, the target failing to run (after the code may have started, so no
+        fallback) while legacy ran as the candidate is `authoritative_error`, not a mismatch."""
+        SCRIPT.update(
+            {
+                "fake-legacy": returns(1),
+                "fake-target": raises(InfrastructureError("stream dropped", started=True)),
+            }
+        )
+        shim = engine("live")
+        with capture_logs() as logs, pytest.raises(InfrastructureError):
+            await shim.run(SAFE_NODE, {})
+        await shim.aclose()
+        [comparison] = events(logs, "shadow_comparison")
+        assert comparison["verdict"] == "authoritative_error"
+        assert comparison["authoritative_error_type"] == "InfrastructureError"
+        assert comparison["mismatch_count"] == 0
 
     async def test_garbage_from_the_candidate_is_a_mismatch_not_an_error(self) -> None:
         """A candidate returning an unreadable result is compared, not raised."""
@@ -336,3 +382,23 @@ class TestDirectBackend:
             await shim.aclose()
         assert envelope["output"] == "direct"
         assert events(logs, "code_node_executed")[0]["role"] == "direct"
+
+
+class TestShippedStaging:
+    async def test_staging_without_a_key_reports_candidate_errors_not_mismatches(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The shipped `staging` environment with no E2B key: legacy answers, the e2b
+        candidate cannot be constructed, and the comparison says `candidate_error` (it
+        said `mismatch` across 7 paths)."""
+        monkeypatch.delenv("E2B_API_KEY", raising=False)
+        monkeypatch.delenv("E2B_API_URL", raising=False)
+        staging = Engine("staging", flags_path=SHIPPED_FLAGS)
+        with capture_logs() as logs:
+            envelope = await staging.run(SAFE_NODE, {})
+            await staging.aclose()
+        assert (envelope["output"], envelope["metadata"]["backend"]) == (1, "local-subprocess")
+        [comparison] = events(logs, "shadow_comparison")
+        assert comparison["verdict"] == "candidate_error"
+        assert comparison["candidate_error_type"] == "ConfigurationError"
+        assert comparison["mismatches"] == []

@@ -1,13 +1,13 @@
 """Graceful shutdown on local-subprocess: executions in flight end as retryable
-infrastructure errors (on `shutdown`, on SIGTERM, on the caller's cancellation), and no
-process they started is left (checked with psutil against this process's descendants)."""
+infrastructure errors (on `shutdown`, on SIGTERM), a caller's own cancellation stays a
+cancellation, and no process they started is left (checked with psutil against this
+process's descendants)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
-import sys
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -117,7 +117,9 @@ class TestShutdown:
         outcomes = await asyncio.gather(*calls)
         assert report.interrupted == IN_FLIGHT
         for outcome in outcomes:
-            assert type(outcome) is InfrastructureError, outcome
+            assert type(outcome) is ExecutionInterruptedError, outcome
+            assert isinstance(outcome, InfrastructureError)
+            assert not isinstance(outcome, asyncio.CancelledError)
             assert (outcome.retryable, outcome.started) == (True, True)
             assert "shutting down" in outcome.message
         assert await settle_descendants(before) == set()
@@ -154,17 +156,36 @@ class TestShutdown:
 
 
 class TestCallerCancellation:
-    async def test_a_cancelled_caller_records_a_retryable_error(self, engine: Engine) -> None:
-        """A worker task cancelled mid-execution sees ExecutionInterruptedError (a retryable
-        InfrastructureError) where it records errors; the processes are gone."""
+    async def test_a_cancelled_caller_gets_cancellation(self, engine: Engine) -> None:
+        """A worker task cancelled mid-execution sees CancelledError, not a turnout error it
+        would record as retryable; the processes are gone."""
         before = descendants()
         call = asyncio.create_task(recorded(engine.run(config(), {}, backend="local-subprocess")))
         await until_running(engine, 1, before)
         call.cancel()
-        outcome = await call
-        assert isinstance(outcome, ExecutionInterruptedError)
-        assert isinstance(outcome, InfrastructureError)
-        assert (outcome.retryable, outcome.started) == (True, True)
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert call.cancelled()
+        assert await settle_descendants(before, engine) == set()
+
+    async def test_except_exception_does_not_swallow_cancellation(self, engine: Engine) -> None:
+        """A worker that catches `Exception` around an execution still ends cancelled when
+        its task is cancelled: cancellation is not an Exception."""
+        before = descendants()
+
+        async def worker() -> str:
+            try:
+                await engine.run(config(), {}, backend="local-subprocess")
+            except Exception:
+                return "swallowed"
+            return "finished"
+
+        call = asyncio.create_task(worker())
+        await until_running(engine, 1, before)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert call.cancelled()
         assert await settle_descendants(before, engine) == set()
 
     async def test_a_caller_that_does_not_catch_ends_cancelled(self, engine: Engine) -> None:
@@ -186,15 +207,11 @@ class TestCallerCancellation:
             await asyncio.wait_for(engine.run(config(), {}, backend="local-subprocess"), 1.0)
         assert await settle_descendants(before, engine) == set()
 
-    async def test_asyncio_timeout_sees_the_interruption_before_python_3_13(
-        self, engine: Engine
-    ) -> None:
-        """`asyncio.timeout` turns only the exact CancelledError class into TimeoutError
-        before Python 3.13, so there the caller gets ExecutionInterruptedError (documented
-        in docs/reliability.md); from 3.13 on, TimeoutError."""
-        expected = TimeoutError if sys.version_info >= (3, 13) else ExecutionInterruptedError
+    async def test_asyncio_timeout_raises_timeout_error(self, engine: Engine) -> None:
+        """`asyncio.timeout` around an execution raises TimeoutError on every supported
+        Python, and the processes are gone when it is raised."""
         before = descendants()
-        with pytest.raises(expected):
+        with pytest.raises(TimeoutError):
             async with asyncio.timeout(1.0):
                 await engine.run(config(), {}, backend="local-subprocess")
         assert await settle_descendants(before, engine) == set()

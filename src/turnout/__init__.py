@@ -11,6 +11,7 @@ from turnout.errors import (
     ConfigurationError,
     ExecutionInterruptedError,
     InfrastructureError,
+    InternalError,
     TurnoutError,
     ValidationError,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "ExecutionRequest",
     "ExecutionResult",
     "InfrastructureError",
+    "InternalError",
     "TurnoutError",
     "ValidationError",
     "execute_code_node",

@@ -6,6 +6,14 @@ compare by type, kind and message. Every remaining difference has a path (keys a
 from the envelope's root, as ignore rules see it). Differences an ignore rule matches are
 *ignored*, counted apart from real *mismatches*. The report never carries values, only
 paths and the types found there, so a comparison event cannot leak user data into logs.
+
+Only two outcomes of the code are compared. When a backend *could not run* it (an
+`InfrastructureError`, a `ConfigurationError` such as a missing key, or an `InternalError`,
+a bug), there is nothing to compare, and that says nothing about parity: the verdict is
+`candidate_error` (the candidate could not run, whatever the authoritative backend did) or
+`authoritative_error` (the authoritative backend could not run, the candidate did). The
+user's code failing (`CodeExecutionError`) and a refused input (`ValidationError`, such as
+a timeout above the candidate's maximum) are outcomes, and are compared.
 """
 
 from __future__ import annotations
@@ -14,11 +22,34 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from turnout.errors import CodeExecutionError, TurnoutError
+from turnout.errors import (
+    CodeExecutionError,
+    ConfigurationError,
+    InfrastructureError,
+    InternalError,
+    TurnoutError,
+)
 
-__all__ = ["VOLATILE_METADATA", "Comparison", "Difference", "compare_outcomes", "normalize_outcome"]
+__all__ = [
+    "VERDICTS",
+    "VOLATILE_METADATA",
+    "Comparison",
+    "Difference",
+    "Verdict",
+    "compare_outcomes",
+    "could_not_run",
+    "normalize_outcome",
+]
 
 Outcome = dict[str, Any] | TurnoutError
+Verdict = Literal["match", "ignored", "mismatch", "candidate_error", "authoritative_error"]
+VERDICTS: tuple[Verdict, ...] = (
+    "match",
+    "ignored",
+    "mismatch",
+    "candidate_error",
+    "authoritative_error",
+)
 Path = tuple[str | int, ...]
 VOLATILE_METADATA = frozenset(
     {
@@ -59,16 +90,26 @@ class Difference:
 
 @dataclass(frozen=True)
 class Comparison:
-    """The verdict: `match`, `ignored` (only ignored differences) or `mismatch`."""
+    """The verdict: `match`, `ignored` (only ignored differences), `mismatch`, or, when a
+    side could not run the code (`not_run`), `candidate_error` or `authoritative_error`."""
 
     mismatches: list[Difference] = field(default_factory=list)
     ignored: list[Difference] = field(default_factory=list)
+    not_run: Literal["candidate", "authoritative"] | None = None
 
     @property
-    def verdict(self) -> Literal["match", "ignored", "mismatch"]:
+    def verdict(self) -> Verdict:
+        if self.not_run is not None:
+            return "candidate_error" if self.not_run == "candidate" else "authoritative_error"
         if self.mismatches:
             return "mismatch"
         return "ignored" if self.ignored else "match"
+
+
+def could_not_run(outcome: Outcome) -> bool:
+    """Whether a backend failed to run the code at all (infrastructure, configuration, or a
+    bug in turnout), as opposed to giving a result or the user's code failing."""
+    return isinstance(outcome, InfrastructureError | ConfigurationError | InternalError)
 
 
 def normalize_outcome(outcome: Outcome) -> dict[str, Any]:
@@ -86,6 +127,10 @@ def compare_outcomes(
     authoritative: Outcome, candidate: Outcome, ignore: Sequence[PathMatcher] = ()
 ) -> Comparison:
     """Compare two outcomes of one execution, sorting differences by the ignore rules."""
+    if could_not_run(candidate):
+        return Comparison(not_run="candidate")
+    if could_not_run(authoritative):
+        return Comparison(not_run="authoritative")
     differences: list[Difference] = []
     _diff(normalize_outcome(authoritative), normalize_outcome(candidate), (), differences)
     comparison = Comparison()

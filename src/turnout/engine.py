@@ -8,7 +8,6 @@ prepare the program, execute, decode, build the envelope, log one event.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 import uuid
@@ -28,6 +27,7 @@ from turnout.contract import (
 from turnout.errors import (
     CodeExecutionError,
     InfrastructureError,
+    InternalError,
     TurnoutError,
     ValidationError,
 )
@@ -175,10 +175,15 @@ class Engine:
 
         With `backend`, run exactly there (tests, conformance, comparisons). Otherwise the
         flags decide per execution: which backend is authoritative, whether a shadow runs,
-        whether falling back is allowed (see `turnout.migration`). Interrupted by shutdown or
-        by the caller's cancellation: a retryable `InfrastructureError` (`turnout.shutdown`).
+        whether falling back is allowed (see `turnout.migration`). Interrupted by shutdown: a
+        retryable `ExecutionInterruptedError`; the caller's own cancellation propagates as
+        `asyncio.CancelledError` (`turnout.shutdown`).
         """
-        return await self.in_flight.run(self._run(config, inputs, backend, labels))
+        try:
+            return await self.in_flight.run(self._run(config, inputs, backend, labels))
+        except TurnoutError as error:
+            error.add_warnings(config.warnings)  # also on errors raised before any backend
+            raise
 
     async def _run(
         self,
@@ -281,6 +286,8 @@ class Engine:
             **(decision.to_log() if decision is not None else {}),
             **{f"label_{key}": value for key, value in labels.items()},
         }
+        if config.warnings:
+            event["warnings"] = config.warnings  # logged whatever the outcome
         raw: ExecutionResult | None = None
         try:
             instance = self.backend(backend_id)
@@ -294,7 +301,7 @@ class Engine:
                 labels=labels,
             )
             event["payload_bytes"] = payload_size(request)
-            raw = await _execute(instance, backend_id, request)
+            raw = await instance.execute(request)
             decoded = decode_result(
                 raw,
                 language=config.language,
@@ -303,8 +310,14 @@ class Engine:
                 backend=backend_id,
             )
         except TurnoutError as exc:
+            exc.add_warnings(config.warnings)
             _log_failure(event, exc, raw, started)
             raise
+        except Exception as exc:  # a bug (turnout's or the plugin's): never retried
+            internal = _internal_error(exc, backend_id)
+            internal.add_warnings(config.warnings)
+            _log_failure(event, internal, raw, started)
+            raise internal from exc
         envelope = _envelope(config, decoded, raw, backend_id, execution_id, started)
         log.info(
             "code_node_executed",
@@ -344,19 +357,16 @@ def _check_capabilities(config: CodeNodeConfig, backend_id: str, caps: Capabilit
         )
 
 
-async def _execute(instance: ExecutionBackend, backend_id: str, request: Any) -> ExecutionResult:
-    """Call the backend; anything it raises that is not a turnout error is wrapped once."""
-    try:
-        return await instance.execute(request)
-    except (TurnoutError, asyncio.CancelledError):
-        raise
-    except Exception as exc:
-        raise InfrastructureError(
-            f"backend {backend_id!r} failed unexpectedly: {type(exc).__name__}: {exc}",
-            retryable=False,
-            started=True,
-            backend=backend_id,
-        ) from exc
+def _internal_error(exc: Exception, backend_id: str) -> InternalError:
+    """The error for an exception no layer classified: a bug in turnout or in the backend's
+    plugin (vendor and transport failures are translated by the plugin that calls them)."""
+    error = InternalError(
+        f"internal error while running on backend {backend_id!r} (a bug in turnout or in "
+        f"the backend's plugin, not a reason to retry): {type(exc).__name__}: {exc}",
+        backend=backend_id,
+    )
+    error.__cause__ = exc  # the traceback _log_failure logs
+    return error
 
 
 def _envelope(
@@ -412,6 +422,10 @@ def _log_failure(
             backend_timings_ms=raw.timings_ms,
             **_usage_fields(raw),
         )
+    if isinstance(exc, InternalError):
+        # A bug: its traceback (and its cause's) is what someone needs to fix it.
+        log.error("code_node_executed", error_kind="internal", exc_info=exc, **fields, **event)
+        return
     log.warning("code_node_executed", **fields, **event)
 
 

@@ -6,22 +6,28 @@
     ├── CodeExecutionError            the user's code failed; never retryable; `kind` says how:
     │                                 syntax, runtime, timeout, memory, output_too_large,
     │                                 output_not_serializable, import
-    └── InfrastructureError           the backend could not run the code; retryable by default,
-        │                             with an optional `retry_after` (seconds)
-        └── ExecutionInterruptedError the caller's task was cancelled mid-execution (also an
-                                      asyncio.CancelledError); retryable, see turnout.shutdown
+    ├── InfrastructureError           the backend could not run the code; retryable by default,
+    │   │                             with an optional `retry_after` (seconds)
+    │   └── ExecutionInterruptedError shutdown interrupted the execution mid-run; retryable
+    │                                 on another worker, see turnout.shutdown
+    └── InternalError                 a bug in turnout or a backend plugin (an exception its
+                                      own code did not expect); never retryable; the
+                                      traceback is logged with the execution's event
 
 Why one tree: callers (workflow workers) decide what to do from two facts only, the class and
 `retryable`. A user error retried three times, as the old executor's caller did, wastes a
 minute and changes nothing; an infrastructure error not retried loses an execution.
 
 Errors are raised once, where they are classified, and never wrapped again: a layer that
-catches a `TurnoutError` re-raises it unchanged.
+catches a `TurnoutError` re-raises it unchanged. Only what a vendor or transport raises
+(an SDK exception, an HTTP client error, an OS error from a connection) is translated into
+an `InfrastructureError`; a built-in exception from turnout's own code (`KeyError`,
+`ValueError`, ...) is a bug, and becomes an `InternalError`, never a retryable error.
 """
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Iterable
 from typing import Any, Literal
 
 __all__ = [
@@ -30,6 +36,7 @@ __all__ = [
     "ErrorKind",
     "ExecutionInterruptedError",
     "InfrastructureError",
+    "InternalError",
     "TurnoutError",
     "ValidationError",
 ]
@@ -46,17 +53,34 @@ ErrorKind = Literal[
 
 
 class TurnoutError(Exception):
-    """Base of every turnout error. `retryable` says whether the same call may succeed later."""
+    """Base of every turnout error. `retryable` says whether the same call may succeed later.
+
+    `warnings` are the node config's warnings (a timeout under a second, unknown fields):
+    the engine adds them to every error of an execution, because they often explain it.
+    """
 
     retryable: bool = False
+    warnings: tuple[str, ...] = ()
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
+    def add_warnings(self, warnings: Iterable[str]) -> None:
+        """Attach config warnings to this error (each once, in order)."""
+        self.warnings = tuple(dict.fromkeys((*self.warnings, *warnings)))
+
     def to_dict(self) -> dict[str, Any]:
-        """The JSON shape the CLI prints and callers may log: type, message, retryable."""
-        return {"type": type(self).__name__, "message": self.message, "retryable": self.retryable}
+        """The JSON shape the CLI prints and callers may log: type, message, retryable, and
+        `warnings` when there are any."""
+        data: dict[str, Any] = {
+            "type": type(self).__name__,
+            "message": self.message,
+            "retryable": self.retryable,
+        }
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
+        return data
 
 
 class ValidationError(TurnoutError):
@@ -163,14 +187,35 @@ class InfrastructureError(TurnoutError):
         return data
 
 
-class ExecutionInterruptedError(InfrastructureError, asyncio.CancelledError):
-    """The task awaiting the execution was cancelled; the sandbox or process is gone.
+class ExecutionInterruptedError(InfrastructureError):
+    """A shutdown interrupted the execution while it ran; its sandbox or process is gone.
 
-    Both a retryable `InfrastructureError` (`started=True`: the code may have begun), so a
-    caller that records `TurnoutError`s records this execution instead of losing it, and an
-    `asyncio.CancelledError`, so the cancelled task still ends as cancelled (see
-    `turnout.shutdown` for `asyncio.timeout` before Python 3.13).
+    A retryable `InfrastructureError` with `started=True` (the code may have begun), so the
+    caller records it and runs the execution again on another worker. Never raised for the
+    caller's own cancellation: a caller whose task is cancelled gets `CancelledError`, so
+    that cancellation stays cancellation (see `turnout.shutdown`).
     """
 
     def __init__(self, message: str, *, backend: str | None = None) -> None:
         super().__init__(message, retryable=True, started=True, backend=backend)
+
+
+class InternalError(TurnoutError):
+    """A bug in turnout or in a backend plugin: its own code raised what it did not expect.
+
+    Never retryable: the same call meets the same bug. The exception that revealed the bug
+    is the `__cause__`; the engine logs its traceback with the execution's event, so the
+    bug can be found and fixed. `backend` names the backend whose code failed, when known.
+    """
+
+    retryable = False
+
+    def __init__(self, message: str, *, backend: str | None = None) -> None:
+        super().__init__(message)
+        self.backend = backend
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {**super().to_dict(), "kind": "internal"}
+        if self.backend is not None:
+            data["backend"] = self.backend
+        return data

@@ -5,9 +5,12 @@ Semantics (GitHub Scientist, LaunchDarkly migration stages):
 - The caller always gets the **authoritative** outcome (envelope or error), unchanged. The
   shadow (candidate) run starts at the same time, in the background, so it adds no latency;
   its result is compared when both are done and published as one `shadow_comparison` event.
+- A side that could not run the code (infrastructure, configuration, a bug in turnout) is
+  not compared: the verdict is `candidate_error` or `authoritative_error`, with that side's
+  error type and message in the event, never a `mismatch` (see `turnout.comparison`).
 - Shadow runs are bounded: at most `budget` in flight per engine. Past that, a new shadow is
-  **shed** (`shadow_shed` event), never queued. Anything that goes wrong in a shadow run or
-  in the comparison is logged (`shadow_failed`) and never reaches the caller.
+  **shed** (`shadow_shed` event), never queued. Anything that goes wrong in the comparison
+  itself is logged (`shadow_failed`) and never reaches the caller.
 - **Fallback**: only when the decision allows it (stage `live`, `fallback_to_legacy`, legacy
   not killed) and the authoritative backend failed with a retryable infrastructure error
   *before the user's code started*. The execution then runs on the legacy backend and a
@@ -24,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from turnout.comparison import Outcome, compare_outcomes
-from turnout.errors import InfrastructureError, TurnoutError
+from turnout.errors import InfrastructureError, InternalError, TurnoutError
 from turnout.logging import get_logger
 
 if TYPE_CHECKING:
@@ -97,7 +100,16 @@ class ShadowRunner:
         try:
             candidate = await candidate_task
             comparison = compare_outcomes(authoritative, candidate, decision.ignore_rules)
-            log.info(
+            not_run: dict[str, Any] = {}
+            failed = candidate if comparison.not_run == "candidate" else authoritative
+            if comparison.not_run is not None and isinstance(failed, TurnoutError):
+                not_run = {
+                    f"{comparison.not_run}_error_type": type(failed).__name__,
+                    f"{comparison.not_run}_error": failed.message,
+                }
+            # A side that could not run is an operator's problem: a warning, not info.
+            emit = log.info if comparison.not_run is None else log.warning
+            emit(
                 "shadow_comparison",
                 verdict=comparison.verdict,
                 mismatches=[d.to_log() for d in comparison.mismatches[:MAX_LOGGED_DIFFERENCES]],
@@ -105,6 +117,7 @@ class ShadowRunner:
                 ignored_count=len(comparison.ignored),
                 authoritative_outcome=_kind(authoritative),
                 candidate_outcome=_kind(candidate),
+                **not_run,
                 **fields,
             )
         except asyncio.CancelledError:
@@ -134,9 +147,9 @@ async def _outcome_of(run: Callable[[], Awaitable[dict[str, Any]]]) -> Outcome:
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        return InfrastructureError(
-            f"shadow run failed: {type(exc).__name__}: {exc}", retryable=False, started=True
-        )
+        internal = InternalError(f"shadow run failed: {type(exc).__name__}: {exc}")
+        internal.__cause__ = exc
+        return internal
 
 
 def _kind(outcome: Outcome) -> str:

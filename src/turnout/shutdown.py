@@ -23,20 +23,17 @@ for that, then closes the engines (which waits for the background sandbox kills)
 
 What callers get:
 
-- an execution that `shutdown` interrupted: `InfrastructureError(retryable=True,
-  started=True)`: run it again on another worker (the code may have begun, so it is not a
-  silent fallback);
+- an execution that `shutdown` interrupted: `ExecutionInterruptedError`, an
+  `InfrastructureError(retryable=True, started=True)`: run it again on another worker (the
+  code may have begun, so it is not a silent fallback);
 - an execution asked for after shutdown began: `InfrastructureError(retryable=True,
   started=False)`;
 - an execution whose *caller's own task* was cancelled (`task.cancel()`, a `TaskGroup`
-  failing, `asyncio.timeout`, `asyncio.run` interrupted): the sandbox or process is killed
-  first, then `ExecutionInterruptedError` is raised, which is both a retryable
-  `InfrastructureError` (so `except TurnoutError` records the execution as retryable
-  instead of losing it) and an `asyncio.CancelledError` (so the task still ends as
-  cancelled and `TaskGroup` keeps working). `asyncio.wait_for` still raises `TimeoutError`
-  on Python 3.11; `asyncio.timeout` does so from Python 3.13 on, while 3.11 and 3.12 turn
-  only the exact `CancelledError` class into `TimeoutError`, so there the caller sees
-  `ExecutionInterruptedError` (retryable). Bound code with the node's `timeout` instead.
+  failing, `asyncio.timeout`, `asyncio.wait_for`, `asyncio.run` interrupted): the sandbox or
+  process is killed first, then the cancellation propagates as `asyncio.CancelledError`,
+  never as a turnout error. A worker's `except Exception:` therefore cannot swallow it,
+  `asyncio.timeout` and `wait_for` raise `TimeoutError`, and `TaskGroup` works. The caller
+  asked to stop, so there is nothing to retry on its behalf.
 """
 
 from __future__ import annotations
@@ -104,13 +101,11 @@ class InFlight:
             if caller is not None and caller.cancelling():
                 # The caller's own task was cancelled. Awaiting `task` passed the
                 # cancellation on to it and waited for it to end: its sandbox or process
-                # is gone by now.
-                raise ExecutionInterruptedError(
-                    "execution interrupted: its caller was cancelled"
-                ) from cancelled
+                # is gone by now. Cancellation goes on as cancellation.
+                raise
             if self._closing is not None:
-                raise InfrastructureError(
-                    f"execution interrupted: {self._closing}", retryable=True, started=True
+                raise ExecutionInterruptedError(
+                    f"execution interrupted: {self._closing}"
                 ) from cancelled
             raise
 
@@ -153,7 +148,7 @@ async def shutdown(
     """Stop every engine (default: every engine `execute_code_node` made on this loop).
 
     New executions are refused at once; those in flight get `grace_s` seconds to finish,
-    then are cancelled and answered with a retryable `InfrastructureError`; shadow runs get
+    then are cancelled and answered with `ExecutionInterruptedError` (retryable); shadow runs get
     the same grace; finally each engine is closed (its backends wait for their kills).
     """
     started = time.perf_counter()

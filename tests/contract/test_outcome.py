@@ -205,6 +205,26 @@ class TestDecodeWithoutResult:
         assert str(TIMEOUT_MS) in error.message
         assert error.stdout == "partial"
 
+    def test_timeout_under_a_second_names_the_likely_unit_mistake(self) -> None:
+        """A timeout of 30 ms says that timeout is in milliseconds and what to store if 30
+        seconds were meant (an editor that saves seconds stores 30)."""
+        with pytest.raises(CodeExecutionError) as caught:
+            decode_result(
+                ExecutionResult(termination="timeout"),
+                language="python",
+                timeout_ms=30,
+                max_result_bytes=MAX_RESULT_BYTES,
+                backend=BACKEND,
+            )
+        message = caught.value.message
+        assert "30 ms" in message
+        assert "milliseconds" in message
+        assert "30000" in message
+
+    def test_a_timeout_of_a_second_or_more_does_not_suspect_units(self) -> None:
+        """From 1000 ms on the timeout message says nothing about units."""
+        assert "milliseconds" not in failure(ExecutionResult(termination="timeout")).message
+
     def test_memory(self) -> None:
         """No outcome and a memory termination is a memory error."""
         assert failure(ExecutionResult(termination="memory")).kind == "memory"

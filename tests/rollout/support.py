@@ -73,6 +73,9 @@ def compared(
     paths: tuple[str, ...] = (),
     ignored_count: int = 0,
     timestamp: str = T0,
+    authoritative_outcome: str = "ok",
+    candidate_outcome: str = "ok",
+    **extra: Any,
 ) -> dict[str, Any]:
     """A `shadow_comparison` event whose mismatches are at `paths`."""
     return {
@@ -88,9 +91,10 @@ def compared(
         ],
         "mismatch_count": len(paths),
         "ignored_count": ignored_count,
-        "authoritative_outcome": "ok",
-        "candidate_outcome": "ok",
+        "authoritative_outcome": authoritative_outcome,
+        "candidate_outcome": candidate_outcome,
         **decision(stage),
+        **extra,
     }
 
 

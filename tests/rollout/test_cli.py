@@ -70,6 +70,23 @@ class TestReportText:
         assert "ok    mismatch rate 0% <= 0.1%" in out
         assert "also required: conformance verdict" in out
 
+    def test_prints_candidate_errors_apart_with_their_gate_line(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Comparisons whose candidate could not run are printed apart from mismatches,
+        with a gate line of their own."""
+        path = tmp_path / "staging.log"
+        events = [
+            compared("candidate_error", candidate_outcome="ConfigurationError") for _ in range(7)
+        ]
+        path.write_text("".join(lines(*events)), encoding="utf-8")
+        run("report", str(path))
+        out = capsys.readouterr().out
+        assert "comparisons 0: 0 match, 0 ignored (0 ignored differences), 0 mismatch (-)" in out
+        assert "not compared: 7 candidate errors (100%), 0 authoritative errors" in out
+        assert "FAIL  candidate error rate 100% <= 1%" in out
+        assert "mismatched paths" not in out
+
     def test_says_when_an_environment_has_no_events(
         self, log: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
@@ -193,6 +210,7 @@ class TestHelp:
             ("--gate-min-comparisons N", "1000"),
             ("--gate-max-mismatch-rate R", "0.001"),
             ("--gate-max-infra-error-rate R", "0.01"),
+            ("--gate-max-candidate-error-rate R", "0.01"),
             ("--gate-min-executions N", "1000"),
             ("--gate-max-fallback-rate R", "0.01"),
             ("--gate-min-hours H", "24"),

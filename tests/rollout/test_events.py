@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from turnout.rollout.events import classify_outcome, event_time, open_log, parse_line
+from turnout.rollout.events import (
+    classify_outcome,
+    comparison_verdict,
+    event_time,
+    open_log,
+    parse_line,
+)
 
 from .support import compared, executed, lines, shim_event
 
@@ -92,9 +98,49 @@ class TestClassifyOutcome:
         """A ConfigurationError (e.g. a missing key) means the backend could not run the code."""
         assert classify_outcome(executed(error="ConfigurationError")) == "infrastructure"
 
+    def test_internal_error_counts_as_infrastructure(self) -> None:
+        """An InternalError (a bug in turnout or a plugin) is the platform failing to run
+        the code, never the user's code failing."""
+        assert classify_outcome(executed(error="InternalError", kind="internal")) == (
+            "infrastructure"
+        )
+
     def test_validation_error_is_invalid_input(self) -> None:
         """A ValidationError is the caller's input, neither the user's code nor the platform."""
         assert classify_outcome(executed(error="ValidationError")) == "invalid"
+
+
+class TestComparisonVerdict:
+    @pytest.mark.parametrize("verdict", ["candidate_error", "authoritative_error"])
+    def test_reads_the_verdicts_of_a_side_that_could_not_run(self, verdict: str) -> None:
+        """`candidate_error` and `authoritative_error` comparisons are read, not skipped."""
+        [line] = lines(compared(verdict))
+        event = parse_line(line)
+        assert event is not None
+        assert comparison_verdict(event) == verdict
+
+    @pytest.mark.parametrize(
+        "outcome", ["ConfigurationError", "InfrastructureError", "InternalError"]
+    )
+    def test_an_older_mismatch_whose_candidate_could_not_run_is_a_candidate_error(
+        self, outcome: str
+    ) -> None:
+        """Logs of workers from before the `candidate_error` verdict logged a candidate
+        that could not run as a `mismatch`; the report reads it as a candidate error."""
+        event = compared("mismatch", paths=("$.error", "$.output"), candidate_outcome=outcome)
+        assert comparison_verdict(event) == "candidate_error"
+
+    def test_an_older_mismatch_whose_authoritative_side_could_not_run(self) -> None:
+        """Likewise, an authoritative infrastructure failure is an authoritative error."""
+        event = compared(
+            "mismatch", paths=("$.error",), authoritative_outcome="InfrastructureError"
+        )
+        assert comparison_verdict(event) == "authoritative_error"
+
+    def test_a_user_code_error_stays_a_mismatch(self) -> None:
+        """A candidate whose user code failed (kind `runtime`) ran: the mismatch stands."""
+        event = compared("mismatch", paths=("$.error",), candidate_outcome="runtime")
+        assert comparison_verdict(event) == "mismatch"
 
 
 class TestEventTime:

@@ -20,6 +20,7 @@ def stage_stats(
     executions: int = 1000,
     comparisons: int = 1000,
     mismatches: int = 0,
+    candidate_errors: int = 0,
     target_runs: int = 1000,
     infrastructure_errors: int = 0,
     fallbacks: int = 0,
@@ -34,6 +35,7 @@ def stage_stats(
         comparisons=comparisons,
         matches=comparisons - mismatches,
         mismatches=mismatches,
+        candidate_errors=candidate_errors,
         fallbacks=fallbacks,
         target_backend=TARGET,
         first=START,
@@ -86,6 +88,30 @@ class TestShadowGate:
         stats = stage_stats("shadow", comparisons=3000, mismatches=3)
         assert check(evaluate_gate(stats, LIMITS), "mismatch rate").met
 
+    def test_candidate_errors_have_their_own_check(self) -> None:
+        """10 candidate errors beside 1000 comparisons (0.99%) meet the 1% limit, and do
+        not count as mismatches."""
+        gate = evaluate_gate(stage_stats("shadow", candidate_errors=10), LIMITS)
+        assert check(gate, "candidate error rate").met
+        assert check(gate, "mismatch rate").value == 0
+        assert gate.met is True
+
+    def test_candidate_error_rate_just_over_the_limit_fails(self) -> None:
+        """11 candidate errors beside 1000 comparisons (1.09%) exceed 1%."""
+        gate = evaluate_gate(stage_stats("shadow", candidate_errors=11), LIMITS)
+        assert not check(gate, "candidate error rate").met
+        assert gate.met is False
+
+    def test_only_candidate_errors_is_no_evidence(self) -> None:
+        """A candidate that never ran (no key in staging) gives no comparison: the mismatch
+        rate is unknown and fails, and the candidate error rate is 100%."""
+        stats = stage_stats("shadow", comparisons=0, candidate_errors=7)
+        gate = evaluate_gate(stats, LIMITS)
+        assert check(gate, "mismatch rate").value is None
+        assert not check(gate, "mismatch rate").met
+        assert check(gate, "candidate error rate").value == 1.0
+        assert gate.met is False
+
     def test_target_infrastructure_rate_just_over_the_limit_fails(self) -> None:
         """11 infrastructure errors in 1000 target runs (1.1%) exceed 1%."""
         gate = evaluate_gate(stage_stats("shadow", infrastructure_errors=11), LIMITS)
@@ -135,7 +161,14 @@ class TestLiveGate:
         """In live, comparisons are optional (shadow gave that evidence): none passes."""
         gate = evaluate_gate(stage_stats("live", comparisons=0), LIMITS)
         assert check(gate, "mismatch rate").met
+        assert check(gate, "candidate error rate").met
         assert gate.met is True
+
+    def test_candidate_errors_over_the_limit_fail(self) -> None:
+        """In live the candidate is legacy: comparisons it could not run count against the
+        candidate error rate too."""
+        gate = evaluate_gate(stage_stats("live", comparisons=90, candidate_errors=10), LIMITS)
+        assert not check(gate, "candidate error rate").met
 
     def test_mismatches_over_the_limit_fail(self) -> None:
         """Comparisons made in live must still stay within the mismatch rate."""

@@ -129,6 +129,32 @@ class TestComparisons:
         paths = report.environments[ENV]["shadow"].to_dict()["top_mismatch_paths"]
         assert paths == {"$.output.a": 2, "$.stderr": 1}
 
+    def test_candidate_and_authoritative_errors_are_counted_apart(self) -> None:
+        """A side that could not run is counted as its own outcome: not a comparison, not a
+        mismatch, and its paths (of older events) are not mismatched paths."""
+        report = build_report(
+            lines(
+                compared("match"),
+                compared("mismatch", paths=("$.output",)),
+                compared("candidate_error", candidate_outcome="ConfigurationError"),
+                compared(
+                    "mismatch",
+                    paths=("$.error", "$.output", "$.stdout"),
+                    candidate_outcome="ConfigurationError",
+                ),
+                compared("authoritative_error", authoritative_outcome="InfrastructureError"),
+            )
+        )
+        stats = report.environments[ENV]["shadow"]
+        assert (stats.comparisons, stats.mismatches) == (2, 1)
+        assert (stats.candidate_errors, stats.authoritative_errors) == (2, 1)
+        assert stats.mismatch_rate == 1 / 2
+        assert stats.candidate_error_rate == 2 / 5
+        assert dict(stats.mismatch_paths) == {"$.output": 1}
+        data = stats.to_dict()
+        assert (data["candidate_errors"], data["authoritative_errors"]) == (2, 1)
+        assert data["candidate_error_rate"] == 2 / 5
+
     def test_counts_shed_and_failed_shadows(self) -> None:
         """Shed shadows and comparison failures are counted, not taken as comparisons."""
         report = build_report(lines(shim_event("shadow_shed"), shim_event("shadow_failed")))

@@ -68,6 +68,13 @@ def _gate_arguments(parser: argparse.ArgumentParser) -> None:
             f"at most this share of the target's runs fail on infrastructure{rate}",
         ),
         (
+            "max-candidate-error-rate",
+            _rate,
+            limits.max_candidate_error_rate,
+            "R",
+            f"at most this share of shadow runs whose candidate could not run the code{rate}",
+        ),
+        (
             "min-executions",
             _count,
             limits.min_executions,
@@ -126,6 +133,7 @@ def handle_report(arguments: argparse.Namespace) -> int:
         min_comparisons=arguments.gate_min_comparisons,
         max_mismatch_rate=arguments.gate_max_mismatch_rate,
         max_infrastructure_error_rate=arguments.gate_max_infra_error_rate,
+        max_candidate_error_rate=arguments.gate_max_candidate_error_rate,
         min_executions=arguments.gate_min_executions,
         max_fallback_rate=arguments.gate_max_fallback_rate,
         min_hours=arguments.gate_min_hours,

@@ -43,6 +43,18 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+def _timeout_message(timeout_ms: int) -> str:
+    """What a timeout error says; under a second, also the likely unit mistake (an editor
+    that saves seconds stores `30` for 30 s, which turnout reads as 30 ms)."""
+    message = f"the code did not finish within its timeout of {timeout_ms} ms"
+    if timeout_ms < 1000:
+        message += (
+            f"; timeout is in milliseconds: if {timeout_ms} was meant as seconds, "
+            f"store {timeout_ms * 1000}"
+        )
+    return message
+
+
 def _well_formed(outcome: object) -> bool:
     if not isinstance(outcome, dict) or not isinstance(outcome.get("ok"), bool):
         return False
@@ -94,7 +106,7 @@ def decode_result(
             traceback=outcome.get("traceback"),
         )
     if result.termination == "timeout":
-        raise failure("timeout", f"the code did not finish within its timeout of {timeout_ms} ms")
+        raise failure("timeout", _timeout_message(timeout_ms))
     if result.termination == "memory":
         raise failure("memory", "the code exceeded the memory limit and was stopped")
     if result.termination == "killed":

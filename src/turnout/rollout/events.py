@@ -1,7 +1,8 @@
 """Reading turnout's JSON log lines: which lines the rollout report counts, and how.
 
 The report reads what the engine and the migration shim log (see `turnout.engine` and
-`turnout.migration`): `code_node_executed` (one per run on one backend), `shadow_comparison`,
+`turnout.migration`): `code_node_executed` (one per run on one backend), `shadow_comparison`
+(any verdict of `turnout.comparison.VERDICTS`),
 `shadow_shed`, `shadow_failed` and `fallback_to_legacy`. Anything else on the stream (other
 events, console lines, a truncated last line, a log shipper's banner) is *skipped* and
 counted as such, never an error: a report over a day of logs must not die on one odd line.
@@ -19,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
+from turnout.comparison import VERDICTS, Verdict
+
 __all__ = [
     "EVENTS",
     "ROLES",
@@ -26,6 +29,7 @@ __all__ = [
     "VERDICTS",
     "OutcomeClass",
     "classify_outcome",
+    "comparison_verdict",
     "event_time",
     "open_log",
     "parse_line",
@@ -44,10 +48,11 @@ ROLES = frozenset({"direct", "authoritative", "shadow", "fallback"})
 SERVED_ROLES = frozenset({"direct", "authoritative"})
 """Roles whose run is the caller's execution. A `fallback` run is the second attempt of an
 execution already counted by its failed `authoritative` run, so it is not counted again."""
-VERDICTS = ("match", "ignored", "mismatch")
 
 OutcomeClass = Literal["ok", "user", "infrastructure", "invalid"]
-_INFRASTRUCTURE_TYPES = frozenset({"InfrastructureError", "ConfigurationError"})
+_INFRASTRUCTURE_TYPES = frozenset(
+    {"InfrastructureError", "ExecutionInterruptedError", "ConfigurationError", "InternalError"}
+)
 
 
 def parse_line(line: str) -> dict[str, Any] | None:
@@ -79,18 +84,39 @@ def _well_formed(event: dict[str, Any]) -> bool:
     return True
 
 
+def comparison_verdict(event: dict[str, Any]) -> Verdict:
+    """The verdict of a `shadow_comparison` event (already checked by `parse_line`).
+
+    Workers from before the `candidate_error` and `authoritative_error` verdicts logged a
+    side that could not run the code as a `mismatch`; such an event is read by its
+    outcome fields (`candidate_outcome`, `authoritative_outcome`: an error type that
+    means the backend could not run), so a log spanning an upgrade is counted alike.
+    """
+    verdict: Verdict = event["verdict"]
+    if verdict != "mismatch":
+        return verdict
+    if event.get("candidate_outcome") in _INFRASTRUCTURE_TYPES:
+        return "candidate_error"
+    if event.get("authoritative_outcome") in _INFRASTRUCTURE_TYPES:
+        return "authoritative_error"
+    return verdict
+
+
 def classify_outcome(event: dict[str, Any]) -> OutcomeClass:
     """How one `code_node_executed` run ended, for error rates.
 
     `user`: the user's code failed (a `CodeExecutionError`: syntax, runtime, timeout, ...),
     which no backend can prevent. `infrastructure`: the platform could not run the code (an
-    `InfrastructureError`, or a `ConfigurationError` such as a missing key), which the
-    promotion gates bound. `invalid`: the caller's input was refused (`ValidationError`).
+    `InfrastructureError`, a `ConfigurationError` such as a missing key, or an
+    `InternalError`, a bug in turnout or a plugin), which the promotion gates bound.
+    `invalid`: the caller's input was refused (`ValidationError`).
     """
     if event.get("outcome") == "ok":
         return "ok"
     error_type = event.get("error_type")
-    if event.get("error_kind") == "infrastructure" or error_type in _INFRASTRUCTURE_TYPES:
+    if event.get("error_kind") in ("infrastructure", "internal") or (
+        error_type in _INFRASTRUCTURE_TYPES
+    ):
         return "infrastructure"
     if error_type == "CodeExecutionError" or event.get("error_kind") is not None:
         return "user"

@@ -9,16 +9,24 @@ the conformance verdict; they are listed as `manual` and never counted as met.
 
     stage     next                         checks
     off       shadow                       none from logs (manual: conformance verdict)
-    shadow    live                         comparisons, mismatch rate, target infra errors,
-                                           hours (manual: conformance verdict)
-    live      larger share, or rampdown    executions, mismatch rate (if compared), target
-                                           infra errors, fallback rate, hours
+    shadow    live                         comparisons, mismatch rate, candidate error rate,
+                                           target infra errors, hours (manual: conformance
+                                           verdict)
+    live      larger share, or rampdown    executions, mismatch rate and candidate error rate
+                                           (if compared), target infra errors, fallback
+                                           rate, hours
     rampdown  complete                     executions, target infra errors, no other backend
                                            ran, hours (manual: conformance verdict)
     complete  (final)                      none
 
 Limits are inclusive: a minimum is met at exactly the minimum, a maximum rate at exactly
 the maximum. Rates compare exactly (as fractions), so 1 mismatch in 1000 meets 0.1%.
+
+A candidate that could not run the code (no key, a sandbox that could not be created, a
+bug) is not a mismatch: the mismatch rate is over comparisons where both backends ran, and
+the candidate error rate bounds the rest with its own limit. An authoritative backend that
+could not run is not gated here: its failures are its runs' infrastructure errors (the
+target infrastructure error rate, from live on, where the target answers).
 """
 
 from __future__ import annotations
@@ -50,6 +58,7 @@ class Thresholds:
     min_comparisons: int = 1000
     max_mismatch_rate: float = 0.001
     max_infrastructure_error_rate: float = 0.01
+    max_candidate_error_rate: float = 0.01
     min_executions: int = 1000
     max_fallback_rate: float = 0.01
     min_hours: float = 24.0
@@ -120,6 +129,13 @@ def evaluate_gate(stats: StageStats, limits: Thresholds) -> Gate:
         limits.max_infrastructure_error_rate,
     )
     hours = _minimum("hours", stats.hours, limits.min_hours)
+    candidate_errors = _rate(
+        "candidate error rate",
+        stats.candidate_errors,
+        stats.shadow_outcomes,
+        limits.max_candidate_error_rate,
+        none_ok=stage == "live",
+    )
     next_stage = NEXT_STAGE.get(stage)
     if stage == "off":
         return Gate(stage, next_stage, manual=(CONFORMANCE,))
@@ -128,6 +144,7 @@ def evaluate_gate(stats: StageStats, limits: Thresholds) -> Gate:
         checks = (
             _minimum("comparisons", stats.comparisons, limits.min_comparisons),
             _rate("mismatch rate", stats.mismatches, stats.comparisons, limits.max_mismatch_rate),
+            candidate_errors,
             infra,
             hours,
         )
@@ -142,6 +159,7 @@ def evaluate_gate(stats: StageStats, limits: Thresholds) -> Gate:
                 limits.max_mismatch_rate,
                 none_ok=True,
             ),
+            candidate_errors,
             infra,
             _rate("fallback rate", stats.fallbacks, stats.executions, limits.max_fallback_rate),
             hours,

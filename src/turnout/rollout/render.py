@@ -63,6 +63,7 @@ def describe_thresholds(limits: Thresholds) -> str:
     return (
         f"at least {limits.min_comparisons} comparisons, "
         f"mismatch rate <= {percent(limits.max_mismatch_rate)}, "
+        f"candidate error rate <= {percent(limits.max_candidate_error_rate)}, "
         f"target infrastructure error rate <= {percent(limits.max_infrastructure_error_rate)}, "
         f"at least {limits.min_executions} executions, "
         f"fallback rate <= {percent(limits.max_fallback_rate)}, "
@@ -82,6 +83,9 @@ def _stage(stats: StageStats, gate: Gate) -> list[str]:
         f"    comparisons {stats.comparisons}: {stats.matches} match, {stats.ignored} ignored "
         f"({stats.ignored_differences} ignored differences), {stats.mismatches} mismatch "
         f"({percent(stats.mismatch_rate)})",
+        f"    not compared: {stats.candidate_errors} candidate errors "
+        f"({percent(stats.candidate_error_rate)}), "
+        f"{stats.authoritative_errors} authoritative errors",
         "    " + _row(_COLUMNS),
     ]
     lines += ["    " + _row(_tally(name, t)) for name, t in sorted(stats.backends.items())]

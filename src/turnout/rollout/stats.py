@@ -8,9 +8,15 @@ runbook.md gates on):
   so it adds to the legacy backend's runs and to `fallbacks`, not to executions.
 - **runs per backend**: every `code_node_executed` of that backend, whatever its role, with
   how many were shadow runs, and how each ended (`turnout.rollout.events.classify_outcome`).
-- **comparisons**: `shadow_comparison` events, by verdict (`match`, `ignored`, `mismatch`),
-  plus the differences they counted (`ignored_count`, `mismatch_count`) and the paths of
-  the mismatches (never values: the comparison event carries none).
+- **comparisons**: `shadow_comparison` events where both backends ran the code, by verdict
+  (`match`, `ignored`, `mismatch`), plus the differences they counted (`ignored_count`,
+  `mismatch_count`) and the paths of the mismatches (never values: the comparison event
+  carries none).
+- **candidate errors** and **authoritative errors**: `shadow_comparison` events where that
+  side could not run the code (infrastructure, configuration, a bug in turnout), so
+  nothing was compared (`turnout.rollout.events.comparison_verdict`). They are neither
+  comparisons nor mismatches; the candidate error rate is candidate errors over every
+  `shadow_comparison` event (the shadow runs that finished).
 - **shed**, **shadow failures**, **fallbacks**: `shadow_shed`, `shadow_failed` and
   `fallback_to_legacy` events.
 - the **target backend**: the backend the migration moves to, read from the decision
@@ -25,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from turnout.rollout.events import SERVED_ROLES, classify_outcome, event_time
+from turnout.rollout.events import SERVED_ROLES, classify_outcome, comparison_verdict, event_time
 
 __all__ = ["DIRECT", "TOP_MISMATCH_PATHS", "BackendTally", "StageStats", "rate"]
 
@@ -97,6 +103,8 @@ class StageStats:
     matches: int = 0
     ignored: int = 0
     mismatches: int = 0
+    candidate_errors: int = 0
+    authoritative_errors: int = 0
     ignored_differences: int = 0
     mismatched_differences: int = 0
     shed: int = 0
@@ -135,8 +143,14 @@ class StageStats:
             self.target_backend = _target_backend(event)
 
     def _add_comparison(self, event: dict[str, Any]) -> None:
+        verdict = comparison_verdict(event)
+        if verdict == "candidate_error":
+            self.candidate_errors += 1
+            return
+        if verdict == "authoritative_error":
+            self.authoritative_errors += 1
+            return
         self.comparisons += 1
-        verdict = event["verdict"]
         self.matches += verdict == "match"
         self.ignored += verdict == "ignored"
         self.mismatches += verdict == "mismatch"
@@ -150,6 +164,16 @@ class StageStats:
     def mismatch_rate(self) -> float | None:
         """Comparisons with a real mismatch, per comparison (ignored ones are not)."""
         return rate(self.mismatches, self.comparisons)
+
+    @property
+    def shadow_outcomes(self) -> int:
+        """Every finished shadow run: compared, or one side could not run."""
+        return self.comparisons + self.candidate_errors + self.authoritative_errors
+
+    @property
+    def candidate_error_rate(self) -> float | None:
+        """Shadow runs whose candidate could not run the code, per finished shadow run."""
+        return rate(self.candidate_errors, self.shadow_outcomes)
 
     @property
     def fallback_rate(self) -> float | None:
@@ -181,6 +205,9 @@ class StageStats:
             "ignored": self.ignored,
             "mismatches": self.mismatches,
             "mismatch_rate": self.mismatch_rate,
+            "candidate_errors": self.candidate_errors,
+            "authoritative_errors": self.authoritative_errors,
+            "candidate_error_rate": self.candidate_error_rate,
             "ignored_differences": self.ignored_differences,
             "mismatched_differences": self.mismatched_differences,
             "top_mismatch_paths": dict(self.mismatch_paths.most_common(TOP_MISMATCH_PATHS)),

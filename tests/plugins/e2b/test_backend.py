@@ -18,6 +18,7 @@ from turnout import (
     CodeExecutionError,
     ConfigurationError,
     InfrastructureError,
+    InternalError,
     execute_code_node,
 )
 from turnout.comparison import VOLATILE_METADATA
@@ -349,6 +350,22 @@ class TestFaults:
         assert result.stdout == "1\n"
         assert kills_when_returned == 0
         assert e2b_server.stats()["counters"]["kills"] == 1
+        assert live_sandboxes(e2b_server) == 0
+
+    async def test_a_bug_inside_a_translated_call_is_an_internal_error(
+        self, e2b_server: ServerProcess
+    ) -> None:
+        """A KeyError from turnout's own code inside the SDK call's error translation (a
+        request for a language the backend has no kernel name for) is a non-retryable
+        InternalError, not a retryable "E2B sent a response missing a field"; the sandbox
+        is still killed."""
+        broken = request("python", "print(1)").model_copy(update={"language": "ruby"})
+        instance = backend()
+        with pytest.raises(InternalError) as caught:
+            await instance.execute(broken)
+        await instance.aclose()
+        assert caught.value.retryable is False
+        assert isinstance(caught.value.__cause__, KeyError)
         assert live_sandboxes(e2b_server) == 0
 
 

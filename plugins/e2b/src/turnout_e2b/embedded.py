@@ -49,14 +49,20 @@ def _start(create_delay_ms: int) -> str:
         if _process is not None and _process.poll() is None and _url is not None:
             return _url
         command = server_command("--create-delay-ms", str(create_delay_ms))
-        process = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            start_new_session=True,
-        )
+        try:
+            process = subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                start_new_session=True,
+            )
+        except OSError as exc:  # the host could not start it: not a bug in turnout
+            raise InfrastructureError(
+                f"could not start the embedded local E2B-compatible server: {exc}",
+                backend="e2b",
+            ) from exc
         url = _read_url(process)
         _process, _url = process, url
         atexit.register(stop_shared_server)

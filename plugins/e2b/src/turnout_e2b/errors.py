@@ -5,21 +5,54 @@ Every exception class the SDK defines has an explicit entry (a test enumerates t
 new SDK class shows up as a failing test rather than as a silently generic error. What the
 entry decides: the turnout class, whether a retry can help, and whether the user's code may
 already have started (`started` comes from the phase the failure happened in).
+
+Only vendor and transport failures are translated. A built-in exception (`KeyError`,
+`ValueError`, `OSError`, ...) is a transport failure only when the SDK or its transport
+raised it: the innermost frame of its traceback that is not the standard library's must
+belong to one of `VENDOR_PACKAGES`. Raised by turnout's own code (a callback the SDK calls,
+a lookup inside a translated block), it is a bug and becomes an `InternalError`, never a
+retryable error that would send the same bug round again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
 
-from turnout.errors import ConfigurationError, InfrastructureError, TurnoutError
+from turnout.errors import ConfigurationError, InfrastructureError, InternalError, TurnoutError
 from turnout_e2b.options import BACKEND_ID
 
-__all__ = ["SDK_EXCEPTION_TABLE", "map_exception", "translate_errors"]
+__all__ = ["SDK_EXCEPTION_TABLE", "VENDOR_PACKAGES", "map_exception", "translate_errors"]
+
+#: Top-level packages of the E2B SDK and the transport under it (its dependencies that
+#: move bytes or decode responses). A failure raised inside one of them is the vendor's.
+VENDOR_PACKAGES = frozenset(
+    {
+        "e2b",
+        "e2b_code_interpreter",
+        "e2b_connect",
+        "connectrpc",
+        "pyqwest",
+        "protobuf",
+        "httpx",
+        "httpcore",
+        "h11",
+        "h2",
+        "hpack",
+        "hyperframe",
+        "anyio",
+        "attr",
+        "attrs",
+        "dateutil",
+    }
+)
+#: turnout's own packages: a failure raised inside them is a bug.
+OWN_PACKAGES = frozenset({"turnout", "turnout_e2b"})
 
 Factory = Callable[[BaseException, bool], TurnoutError]
 
@@ -77,7 +110,8 @@ SDK_EXCEPTION_TABLE: dict[str, Factory] = {
     "SecretNotFoundException": _infrastructure(False, "secret not found"),
 }
 
-# Failures the SDK lets escape raw (measured, see docs/backends/e2b.md).
+# Failures the SDK lets escape raw (measured, see docs/backends/e2b.md); the built-in
+# classes among them only when the SDK or its transport raised them (`raised_by_vendor`).
 _RAW: tuple[tuple[type[BaseException], Factory], ...] = (
     (httpx.ConnectError, _infrastructure(True, "could not be reached")),
     (httpx.TimeoutException, _infrastructure(True, "did not answer in time")),
@@ -93,7 +127,11 @@ _RAW: tuple[tuple[type[BaseException], Factory], ...] = (
 
 
 def map_exception(exc: BaseException, *, started: bool) -> TurnoutError:
-    """The turnout error for `exc`; the most specific SDK class in its MRO decides."""
+    """The turnout error for `exc`; the most specific SDK class in its MRO decides.
+
+    Classes of the SDK and of httpx are the vendor's wherever they are raised; any other
+    exception is judged by where it was raised (`raised_by_vendor`).
+    """
     if isinstance(exc, TurnoutError):
         return exc
     for klass in type(exc).__mro__:
@@ -104,15 +142,43 @@ def map_exception(exc: BaseException, *, started: bool) -> TurnoutError:
             factory = SDK_EXCEPTION_TABLE.get(klass.__name__)
             if factory is not None:
                 return factory(exc, started)
+    if isinstance(exc, httpx.HTTPError):
+        return _factory_for(exc)(exc, started)
+    if not raised_by_vendor(exc):
+        internal = InternalError(
+            f"internal error in the e2b backend (a bug in turnout, not an E2B failure; "
+            f"not a reason to retry): {_describe(exc)}",
+            backend=BACKEND_ID,
+        )
+        internal.__cause__ = exc
+        return internal
+    return _factory_for(exc)(exc, started)
+
+
+def _factory_for(exc: BaseException) -> Factory:
     for raw_type, factory in _RAW:
         if isinstance(exc, raw_type):
-            return factory(exc, started)
-    return InfrastructureError(
-        f"E2B backend failed unexpectedly: {_describe(exc)}",
-        retryable=False,
-        started=started,
-        backend=BACKEND_ID,
-    )
+            return factory
+    return _infrastructure(False, "SDK failed unexpectedly")
+
+
+def raised_by_vendor(exc: BaseException) -> bool:
+    """Whether the SDK or its transport raised `exc`, judged by its traceback.
+
+    Frames are read from where the exception was raised outwards. Standard library frames
+    (json, ssl, asyncio's sockets) and other libraries' are passed over: what they raise
+    belongs to whoever called them. The first frame in a `VENDOR_PACKAGES` module makes it
+    the vendor's; the first in turnout's own code, or none at all (an exception that was
+    never raised), makes it a bug.
+    """
+    frames = list(traceback.walk_tb(exc.__traceback__))
+    for frame, _ in reversed(frames):
+        package = str(frame.f_globals.get("__name__", "")).partition(".")[0]
+        if package in VENDOR_PACKAGES:
+            return True
+        if package in OWN_PACKAGES:
+            return False
+    return False
 
 
 @contextmanager
