@@ -17,12 +17,18 @@ minute and changes nothing; an infrastructure error not retried loses an executi
 
 Errors are raised once, where they are classified, and never wrapped again: a layer that
 catches a `TurnoutError` re-raises it unchanged.
+
+Secrets never travel in an error: its message and every text field are scrubbed as they
+are set (`turnout.redaction`), and so is the text of the exception it is built from.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any, Literal
+
+from turnout.redaction import scrub_exception_chain, scrub_field, scrub_text
 
 __all__ = [
     "CodeExecutionError",
@@ -51,8 +57,14 @@ class TurnoutError(Exception):
     retryable: bool = False
 
     def __init__(self, message: str) -> None:
+        scrub_exception_chain(sys.exception())  # the cause this error is being built from
+        message = scrub_text(message)
         super().__init__(message)
         self.message = message
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Every text field is scrubbed of secrets as it is set (`turnout.redaction`)."""
+        super().__setattr__(name, scrub_field(name, value))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape the CLI prints and callers may log: type, message, retryable."""
