@@ -271,9 +271,7 @@ class TestSecretsAreScrubbed:
     ) -> None:
         """A CodeExecutionError's stdout is the code's: only known secret values go."""
         monkeypatch.setenv("E2B_API_KEY", "HostKey" + "0d9e8f7a6b5c4d3e")
-        error = CodeExecutionError(
-            "runtime", "x", stdout=f"{SECRET_URL} HostKey0d9e8f7a6b5c4d3e\n"
-        )
+        error = CodeExecutionError("runtime", "x", stdout=f"{SECRET_URL} HostKey0d9e8f7a6b5c4d3e\n")
         assert error.stdout == f"{SECRET_URL} [redacted]\n"
 
     def test_the_cause_an_error_is_built_from_is_scrubbed(self) -> None:

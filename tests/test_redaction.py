@@ -46,9 +46,7 @@ class TestKnownSecrets:
         monkeypatch.setenv("E2B_ACCESS_TOKEN", f"access{TOKEN}")
         assert f"access{TOKEN}" in known_secrets()
 
-    def test_a_variable_named_like_a_secret_is_known(
-        self, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
+    def test_a_variable_named_like_a_secret_is_known(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Any environment variable whose name says secret, token, password... counts."""
         monkeypatch.setenv("WORKER_DATABASE_PASSWORD", f"dbpw{TOKEN}")
         assert f"dbpw{TOKEN}" in known_secrets()
