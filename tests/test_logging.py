@@ -133,6 +133,15 @@ class TestRedactSecretValues:
         )
 
 
+class TestNoUserDataExemption:
+    def test_a_field_named_like_user_data_is_scrubbed_in_full(self) -> None:
+        """Logs carry no user data, so `stdout` or `output` fields get the full scrubber
+        (the envelope's exemption for the code's own text does not apply)."""
+        event = redact(event="e", stdout="to http://u:hunter2pw@h/", output={"k": E2B_KEY})
+        assert "hunter2pw" not in event["stdout"]
+        assert event["output"] == {"k": REDACTED}
+
+
 class TestRedactSecretsInPipeline:
     def test_processor_redacts_before_capture(self) -> None:
         """Used as a structlog processor, redaction happens before later processors see it."""

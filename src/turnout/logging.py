@@ -68,7 +68,7 @@ def install_stdlib_redaction(prefixes: tuple[str, ...] = LIBRARY_LOGGERS) -> Non
 def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     """The structlog processor: the event scrubbed by `turnout.redaction.scrub_data`
     (secret-looking fields and values replaced with `[redacted]`, recursively)."""
-    scrubbed: dict[str, Any] = scrub_data(event_dict)
+    scrubbed: dict[str, Any] = scrub_data(event_dict, user_data_keys=frozenset())
     return scrubbed
 
 

@@ -178,10 +178,16 @@ def scrub_text(text: str, secrets: tuple[str, ...] | None = None) -> str:
     return scrub_known(text, secrets)
 
 
-def scrub_data(value: Any, secrets: tuple[str, ...] | None = None) -> Any:
+def scrub_data(
+    value: Any,
+    secrets: tuple[str, ...] | None = None,
+    *,
+    user_data_keys: frozenset[str] = USER_DATA_KEYS,
+) -> Any:
     """A JSON-like document turnout wrote, scrubbed recursively (a copy; the input is not
     changed): secret-looking keys lose their whole value, strings are scrubbed as text, and
-    values under `USER_DATA_KEYS` are scrubbed of known secret values only.
+    values under `user_data_keys` (a node's own data) are scrubbed of known secret values
+    only. Logs, which never carry user data, pass an empty set.
 
     Objects that are not JSON-like are rendered through their repr when that repr holds a
     secret (structlog would render them so), and kept as they are otherwise.
@@ -194,14 +200,14 @@ def scrub_data(value: Any, secrets: tuple[str, ...] | None = None) -> Any:
         for key, item in value.items():
             if isinstance(key, str) and SECRET_NAME.search(key):
                 scrubbed[key] = REDACTED
-            elif key in USER_DATA_KEYS:
+            elif key in user_data_keys:
                 scrubbed[key] = scrub_user_data(item, secrets)
             else:
                 name = scrub_text(key, secrets) if isinstance(key, str) else key
-                scrubbed[name] = scrub_data(item, secrets)
+                scrubbed[name] = scrub_data(item, secrets, user_data_keys=user_data_keys)
         return scrubbed
     if isinstance(value, list | tuple | set | frozenset):
-        return [scrub_data(item, secrets) for item in value]
+        return [scrub_data(item, secrets, user_data_keys=user_data_keys) for item in value]
     if value is None or isinstance(value, bool | int | float):
         return value
     text = repr(value)
