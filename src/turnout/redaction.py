@@ -25,6 +25,7 @@ Every function here is idempotent: scrubbing scrubbed data changes nothing.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import threading
@@ -79,8 +80,9 @@ VALUE_SHAPES = re.compile(
 
 # `api_key=value`, `"token": "value"`, `'password': 'value'`: the value goes, the name stays.
 # A value that is already `[redacted]` is left alone, so that scrubbing twice changes nothing.
+# The name starts only where a word starts, so the search stays linear in the text.
 _NAMED_VALUE = re.compile(
-    r"(?P<name>[\w.-]*(?:secret|token|password|passwd|api[_-]?key|authorization|credential)"
+    r"(?P<name>(?<![\w.-])[\w.-]*(?:secret|token|password|passwd|api[_-]?key|authorization|credential)"
     r"[\w.-]*)"
     r"(?P<separator>\s*=\s*|(?<=[\w.-])[\"']\s*:\s*)"
     r"(?!\[redacted\])"
@@ -173,7 +175,8 @@ def scrub_text(text: str, secrets: tuple[str, ...] | None = None) -> str:
     docstring's list is replaced."""
     if "://" in text:
         text = redact_url(text)
-    text = _NAMED_VALUE.sub(_named_value, text)
+    if SECRET_NAME.search(text):  # the costly pattern only where a secret name occurs
+        text = _NAMED_VALUE.sub(_named_value, text)
     text = VALUE_SHAPES.sub(REDACTED, text)
     return scrub_known(text, secrets)
 
@@ -220,15 +223,32 @@ def scrub_user_data(value: Any, secrets: tuple[str, ...] | None = None) -> Any:
     in keys and strings at any depth; everything else as the code produced it.
 
     Returns `value` itself when nothing was replaced (so `is` tells whether anything was).
+    A large output is first searched as one JSON text, so the usual case (no secret in it)
+    costs one C-level encoding, not a walk in Python over every string.
     """
     secrets = known_secrets() if secrets is None else secrets
     if not secrets:
         return value
+    if isinstance(value, Mapping | list | tuple) and not _may_hold(value, secrets):
+        return value
+    return _replace_known(value, secrets)
+
+
+def _may_hold(value: Any, secrets: tuple[str, ...]) -> bool:
+    """Whether a secret may be in `value`'s strings or keys (True when unsure)."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):  # not JSON-like after all: walk it
+        return True
+    return any(secret in text or json.dumps(secret)[1:-1] in text for secret in secrets)
+
+
+def _replace_known(value: Any, secrets: tuple[str, ...]) -> Any:
     if isinstance(value, str):
         return scrub_known(value, secrets)
     if isinstance(value, Mapping):
         pairs = [
-            (scrub_user_data(key, secrets), scrub_user_data(item, secrets))
+            (_replace_known(key, secrets), _replace_known(item, secrets))
             for key, item in value.items()
         ]
         unchanged = all(
@@ -237,7 +257,7 @@ def scrub_user_data(value: Any, secrets: tuple[str, ...] | None = None) -> Any:
         )
         return value if unchanged else dict(pairs)
     if isinstance(value, list | tuple):
-        items = [scrub_user_data(item, secrets) for item in value]
+        items = [_replace_known(item, secrets) for item in value]
         return value if all(new is old for new, old in zip(items, value, strict=True)) else items
     return value
 
