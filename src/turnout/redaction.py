@@ -89,6 +89,11 @@ _NAMED_VALUE = re.compile(
     r"(?:\"(?P<double>[^\"]*)\"|'(?P<single>[^']*)'|(?P<bare>[^\s\"'&,;)}\]]+))",
     re.IGNORECASE,
 )
+# Where any rule but the known values could apply: a URL, a secret name, a shape's prefix.
+_ANY_RULE = re.compile(
+    r"://|e2b_|sk-|eyJ|gh[pousr]_|github_pat_|AKIA"
+    r"|(?i:secret|token|password|passwd|api[_-]?key|authorization|credential|bearer)"
+)
 _URL_USERINFO = re.compile(r"(?<=://)[^/\s@?#]+@")
 _URL_QUERY = re.compile(r"(://[^\s?#]*\?)([^\s#]*)")
 _QUERY_VALUE = re.compile(r"=[^&;]*")
@@ -147,7 +152,10 @@ def _known_pattern(secrets: tuple[str, ...]) -> re.Pattern[str]:
 def scrub_known(text: str, secrets: tuple[str, ...] | None = None) -> str:
     """`text` with the exact values of known secrets replaced (shapes and URLs kept)."""
     secrets = known_secrets() if secrets is None else secrets
-    if not any(secret in text for secret in secrets):
+    for secret in secrets:
+        if secret in text:
+            break
+    else:
         return text
     return _known_pattern(secrets).sub(REDACTED, text)
 
@@ -173,11 +181,12 @@ def _named_value(match: re.Match[str]) -> str:
 def scrub_text(text: str, secrets: tuple[str, ...] | None = None) -> str:
     """Free text turnout wrote (a message, a report line): everything in the module
     docstring's list is replaced."""
-    if "://" in text:
-        text = redact_url(text)
-    if SECRET_NAME.search(text):  # the costly pattern only where a secret name occurs
-        text = _NAMED_VALUE.sub(_named_value, text)
-    text = VALUE_SHAPES.sub(REDACTED, text)
+    if _ANY_RULE.search(text):  # most text (field names, figures) matches no rule at all
+        if "://" in text:
+            text = redact_url(text)
+        if SECRET_NAME.search(text):  # the costly pattern only where a secret name occurs
+            text = _NAMED_VALUE.sub(_named_value, text)
+        text = VALUE_SHAPES.sub(REDACTED, text)
     return scrub_known(text, secrets)
 
 
