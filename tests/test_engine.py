@@ -271,3 +271,40 @@ class TestConfigWarnings:
         with pytest.raises(InfrastructureError) as caught:
             await engine.run(config, {}, backend="local-subprocess")
         assert list(caught.value.warnings) == config.warnings
+
+
+HOST_KEY = "HostKey" + "7e6d5c4b3a291807"
+
+
+class TestEnvelopeScrubbing:
+    async def test_a_host_secret_in_the_result_is_replaced_and_reported(
+        self, engine: Engine, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """E2B_API_KEY's value in the output, stdout, stderr and logs comes back as
+        `[redacted]`, and a warning names the fields (never the value)."""
+        monkeypatch.setenv("E2B_API_KEY", HOST_KEY)
+        code = (
+            "import sys\nprint(value)\nprint('e', value, file=sys.stderr)\n"
+            "return {value: [value, 'http://u:pw@h/?q=1']}"
+        )
+        config = parse_config({"language": "python", "code": code})
+        with capture_logs() as logs:
+            envelope = await engine.run(config, {"value": HOST_KEY}, backend="local-subprocess")
+        assert HOST_KEY not in repr(envelope)
+        assert envelope["output"] == {"[redacted]": ["[redacted]", "http://u:pw@h/?q=1"]}
+        assert envelope["stdout"] == "[redacted]\n"
+        [warning] = [e for e in logs if e["event"] == "secret_redacted_from_result"]
+        assert warning["fields"] == ["logs", "output", "stderr", "stdout"]
+        assert HOST_KEY not in repr(logs)
+
+    async def test_a_result_without_a_secret_is_left_as_the_code_made_it(
+        self, engine: Engine, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """URLs with credentials and key-shaped text the code returns are its own data."""
+        monkeypatch.setenv("E2B_API_KEY", HOST_KEY)
+        value = "http://u:pw@h/?token=t e2b_" + "a1B2c3D4e5F6g7H8i9J0"
+        config = parse_config({"language": "python", "code": "print(value)\nreturn value"})
+        with capture_logs() as logs:
+            envelope = await engine.run(config, {"value": value}, backend="local-subprocess")
+        assert (envelope["output"], envelope["stdout"]) == (value, value + "\n")
+        assert not [e for e in logs if e["event"] == "secret_redacted_from_result"]

@@ -302,3 +302,57 @@ class TestWarnings:
         """Adding warnings to one error leaves every other error without them."""
         InfrastructureError("a").add_warnings(["w"])
         assert list(InfrastructureError("b").warnings) == []
+
+
+SECRET_PASSWORD = "pw-" + "4f1c9a0e7b2d"
+SECRET_URL = f"http://turnout:{SECRET_PASSWORD}@127.0.0.1:1/v2/sandboxes"
+
+
+class TestSecretsAreScrubbed:
+    def test_the_message_loses_url_credentials(self) -> None:
+        """A message quoting a URL with credentials keeps the host and loses the password,
+        in `message`, `str()` and `to_dict()`."""
+        error = InfrastructureError(f"E2B could not be reached: {SECRET_URL}")
+        shown = [error.message, str(error), json.dumps(error.to_dict())]
+        assert not [text for text in shown if SECRET_PASSWORD in text]
+        assert "127.0.0.1:1/v2/sandboxes" in error.message
+
+    def test_a_known_secret_value_is_removed_from_every_field(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """E2B_API_KEY's value is removed from each field of each error class."""
+        key = "HostKey" + "0d9e8f7a6b5c4d3e"
+        monkeypatch.setenv("E2B_API_KEY", key)
+        errors: list[TurnoutError] = [
+            ValidationError(f"ctx.{key}", f"bad {key}", f"not {key}"),
+            ConfigurationError(f"interpreter {key!r} was not found"),
+            InfrastructureError(f"refused {key}", backend=f"b-{key}"),
+            CodeExecutionError(
+                "runtime", key, name=key, stdout=key, stderr=key, traceback=key, language="python"
+            ),
+        ]
+        for error in errors:
+            assert key not in repr(vars(error)) + str(error), type(error).__name__
+
+    def test_printed_output_keeps_urls_but_loses_known_values(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A CodeExecutionError's stdout is the code's: only known secret values go."""
+        monkeypatch.setenv("E2B_API_KEY", "HostKey" + "0d9e8f7a6b5c4d3e")
+        error = CodeExecutionError("runtime", "x", stdout=f"{SECRET_URL} HostKey0d9e8f7a6b5c4d3e\n")
+        assert error.stdout == f"{SECRET_URL} [redacted]\n"
+
+    def test_the_cause_an_error_is_built_from_is_scrubbed(self) -> None:
+        """Built while handling a library exception, the error scrubs that exception's text
+        too, so a traceback of the chain shows no credentials."""
+        import traceback
+
+        try:
+            try:
+                raise ConnectionError(f"error sending request for url ({SECRET_URL})")
+            except ConnectionError as exc:
+                raise InfrastructureError(f"unreachable: {exc}") from exc
+        except InfrastructureError as error:
+            printed = "".join(traceback.format_exception(error))
+        assert "ConnectionError" in printed
+        assert SECRET_PASSWORD not in printed

@@ -1,4 +1,4 @@
-"""Tests for turnout.logging: secret redaction and the structlog configuration."""
+"""Tests for turnout.logging: the redaction processor and the structlog configuration."""
 
 from __future__ import annotations
 
@@ -13,13 +13,12 @@ import structlog
 from structlog.testing import LogCapture
 
 from turnout.logging import (
-    REDACTED,
     configure_logging,
     get_logger,
     install_stdlib_redaction,
     redact_secrets,
-    redact_url,
 )
+from turnout.redaction import REDACTED
 
 E2B_KEY = "e2b_" + "a1B2c3D4e5F6g7H8i9J0"
 OPENAI_KEY = "sk-" + "proj_ABCdef123456789xyz"
@@ -132,6 +131,15 @@ class TestRedactSecretValues:
             True,
             None,
         )
+
+
+class TestNoUserDataExemption:
+    def test_a_field_named_like_user_data_is_scrubbed_in_full(self) -> None:
+        """Logs carry no user data, so `stdout` or `output` fields get the full scrubber
+        (the envelope's exemption for the code's own text does not apply)."""
+        event = redact(event="e", stdout="to http://u:hunter2pw@h/", output={"k": E2B_KEY})
+        assert "hunter2pw" not in event["stdout"]
+        assert event["output"] == {"k": REDACTED}
 
 
 class TestRedactSecretsInPipeline:
@@ -270,29 +278,6 @@ class TestConfigureLoggingConsole:
         get_logger("turnout.test").info("hello")
         with pytest.raises(json.JSONDecodeError):
             json.loads(stream.getvalue())
-
-
-class TestRedactUrls:
-    def test_userinfo_is_redacted(self) -> None:
-        """`http://user:pw@host` keeps its host and loses user and password."""
-        assert redact_url("http://turnout:pw0123@127.0.0.1:8080/v2") == (
-            "http://[redacted]@127.0.0.1:8080/v2"
-        )
-
-    def test_every_query_value_is_redacted(self) -> None:
-        """Query keys stay (they say what was sent), values go (a token, a signature)."""
-        assert redact_url("https://proxy.example/e2b?token=abc&sig=xyz#frag") == (
-            "https://proxy.example/e2b?token=[redacted]&sig=[redacted]#frag"
-        )
-
-    def test_a_plain_url_is_unchanged(self) -> None:
-        """Without credentials there is nothing to redact."""
-        assert redact_url("https://api.e2b.app") == "https://api.e2b.app"
-
-    def test_a_url_inside_a_log_value_is_redacted(self) -> None:
-        """The structlog processor redacts URL credentials inside any string value."""
-        event = redact_secrets(None, "info", {"event": "x", "url": "http://u:hunter2pw@h/x?k=v"})
-        assert "hunter2pw" not in json.dumps(event)
 
 
 class TestStdlibRedaction:

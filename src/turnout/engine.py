@@ -43,6 +43,7 @@ from turnout.flags import (
 from turnout.logging import get_logger
 from turnout.migration import DEFAULT_SHADOW_BUDGET, ShadowRunner, may_fall_back
 from turnout.models import Capabilities, CodeNodeConfig, ExecutionResult
+from turnout.redaction import scrub_envelope
 from turnout.registry import BackendRegistry, default_registry
 from turnout.shutdown import InFlight
 
@@ -391,14 +392,22 @@ def _envelope(
         metadata["truncated"] = True
     if config.warnings:
         metadata["warnings"] = config.warnings
-    return {
-        "language": config.language,
-        "output": decoded.value,
-        "stdout": raw.stdout,
-        "stderr": raw.stderr,
-        "logs": [*raw.stdout.splitlines(), *(f"ERROR: {line}" for line in raw.stderr.splitlines())],
-        "metadata": metadata,
-    }
+    envelope, leaked = scrub_envelope(
+        {
+            "language": config.language,
+            "output": decoded.value,
+            "stdout": raw.stdout,
+            "stderr": raw.stderr,
+            "logs": [
+                *raw.stdout.splitlines(),
+                *(f"ERROR: {line}" for line in raw.stderr.splitlines()),
+            ],
+            "metadata": metadata,
+        }
+    )
+    if leaked:  # the code got hold of a host secret: say so (the value is gone)
+        log.warning("secret_redacted_from_result", fields=leaked, execution_id=execution_id)
+    return envelope
 
 
 def _log_failure(

@@ -23,12 +23,18 @@ catches a `TurnoutError` re-raises it unchanged. Only what a vendor or transport
 (an SDK exception, an HTTP client error, an OS error from a connection) is translated into
 an `InfrastructureError`; a built-in exception from turnout's own code (`KeyError`,
 `ValueError`, ...) is a bug, and becomes an `InternalError`, never a retryable error.
+
+Secrets never travel in an error: its message and every text field are scrubbed as they
+are set (`turnout.redaction`), and so is the text of the exception it is built from.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from typing import Any, Literal
+
+from turnout.redaction import scrub_exception_chain, scrub_field, scrub_text
 
 __all__ = [
     "CodeExecutionError",
@@ -63,8 +69,14 @@ class TurnoutError(Exception):
     warnings: tuple[str, ...] = ()
 
     def __init__(self, message: str) -> None:
+        scrub_exception_chain(sys.exception())  # the cause this error is being built from
+        message = scrub_text(message)
         super().__init__(message)
         self.message = message
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Every text field is scrubbed of secrets as it is set (`turnout.redaction`)."""
+        super().__setattr__(name, scrub_field(name, value))
 
     def add_warnings(self, warnings: Iterable[str]) -> None:
         """Attach config warnings to this error (each once, in order)."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from turnout.redaction import scrub_text
+
 __all__ = ["render_text"]
 
 
@@ -154,4 +156,4 @@ def render_text(report: dict[str, Any]) -> str:
         lines += [f"  {line}" for line in body]
     for note in report["notes"]:
         lines.append(f"note: {note}")
-    return "\n".join(lines) + "\n"
+    return scrub_text("\n".join(lines) + "\n")

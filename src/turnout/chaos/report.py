@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from turnout.chaos.spec import FaultSpec, Workload
+from turnout.redaction import scrub_text
 
 __all__ = [
     "GRACE_MS",
@@ -353,4 +354,4 @@ def render_text(report: ChaosReport) -> str:
             lines.append(f"       (+{len(found) - 10} more)")
     verdict = "all properties hold" if report.ok else "PROPERTIES VIOLATED"
     lines += ["", f"CHAOS: {verdict}"]
-    return "\n".join(lines) + "\n"
+    return scrub_text("\n".join(lines) + "\n")

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from turnout.cli.output import print_error, print_json
+from turnout.cli.output import print_error, print_json, print_text
 from turnout.conformance.backends import DEFAULT_REFERENCE, BackendUnderTest
 from turnout.conformance.report import ParityReport
 from turnout.conformance.runner import CaseResult
@@ -124,7 +124,8 @@ def describe_start(backends: list[BackendUnderTest], count: int, noun: str) -> s
 
 def print_summary(report: ParityReport, stream: TextIO | None = None) -> None:
     """The human summary: backends and endpoints, totals per theme, unexpected results,
-    and the verdict as the very last line."""
+    and the verdict as the very last line; scrubbed like the report files (reasons quote
+    outputs and errors)."""
     out = stream or sys.stdout
     for backend in report.backends:
         state = (
@@ -133,7 +134,7 @@ def print_summary(report: ParityReport, stream: TextIO | None = None) -> None:
             else f"unavailable: {backend.unavailable}"
         )
         deprecated = " [deprecated]" if backend.deprecated else ""
-        out.write(f"{backend.id}{deprecated}: {state}\n")
+        print_text(f"{backend.id}{deprecated}: {state}\n", out)
     totals = report.totals()
     ids = [backend.id for backend in report.backends]
     width = max((len(theme) for theme in totals), default=5)
@@ -146,12 +147,13 @@ def print_summary(report: ParityReport, stream: TextIO | None = None) -> None:
             )
             for backend_id in ids
         )
-        out.write(f"  {theme.ljust(width)}  {cells}\n")
+        print_text(f"  {theme.ljust(width)}  {cells}\n", out)
     for result in report.unexpected:
-        out.write(
-            f"UNEXPECTED {result.status}: {result.case_id} on {result.backend}: {result.reason}\n"
+        print_text(
+            f"UNEXPECTED {result.status}: {result.case_id} on {result.backend}: {result.reason}\n",
+            out,
         )
-    out.write(report.verdict.line + "\n")
+    print_text(report.verdict.line + "\n", out)
 
 
 async def _run(arguments: argparse.Namespace, progress: ProgressBar) -> ParityReport:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from turnout.cli.output import print_error, print_json
+from turnout.cli.output import print_error, print_json, print_text
 from turnout.errors import TurnoutError
 from turnout.flags import (
     STAGES,
@@ -79,8 +79,9 @@ def handle_validate(arguments: argparse.Namespace) -> int:
             print_json({"error": {**error.to_dict(), "problems": [str(p) for p in error.problems]}})
         else:
             count = len(error.problems)
-            sys.stderr.write(f"invalid: {count} problem{'s' if count != 1 else ''}\n")
-            sys.stderr.writelines(f"  {problem}\n" for problem in error.problems)
+            lines = [f"invalid: {count} problem{'s' if count != 1 else ''}"]
+            lines += [f"  {problem}" for problem in error.problems]
+            print_text("\n".join(lines) + "\n", sys.stderr)
         return 1
     except TurnoutError as error:
         return print_error(error, as_json=arguments.json)
@@ -173,7 +174,7 @@ def handle_show(arguments: argparse.Namespace) -> int:
         f"{'yes' if shown['legacy_may_load'] else 'no'})",
         *(f"  note: {note}" for note in shown["notes"]),
     ]
-    sys.stdout.write("\n".join(lines) + "\n")
+    print_text("\n".join(lines) + "\n")
     return 0
 
 
@@ -216,5 +217,5 @@ def handle_explain(arguments: argparse.Namespace) -> int:
         "  why:",
         *(f"    {part}" for part in decision.reason.split("; ")),
     ]
-    sys.stdout.write("\n".join(lines) + "\n")
+    print_text("\n".join(lines) + "\n")
     return 0

@@ -1,18 +1,43 @@
-"""How the CLI prints results and errors, as JSON or for a human."""
+"""How the CLI prints results and errors, as JSON or for a human.
+
+Everything printed is scrubbed of secrets (`turnout.redaction`): documents as they are
+printed, errors and envelopes when they are made (their user fields keep what the code
+produced, less any known secret value).
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TextIO
 
 from turnout.errors import CodeExecutionError, TurnoutError, ValidationError
+from turnout.redaction import scrub_data, scrub_envelope, scrub_text
 
-__all__ = ["exit_status", "print_error", "print_json"]
+__all__ = ["exit_status", "print_envelope", "print_error", "print_json", "print_text"]
 
 
 def print_json(data: Any) -> None:
-    """Exactly one JSON document on stdout, newline-terminated."""
+    """Exactly one JSON document on stdout, newline-terminated, scrubbed of secrets."""
+    _write_json(scrub_data(data))
+
+
+def print_envelope(envelope: Mapping[str, Any]) -> None:
+    """A result envelope (or `{outputVariable: envelope}`) as the one JSON document."""
+    if len(envelope) == 1 and "metadata" not in envelope:
+        [(variable, inner)] = envelope.items()
+        _write_json({variable: scrub_envelope(inner)[0]})
+    else:
+        _write_json(scrub_envelope(envelope)[0])
+
+
+def print_text(text: str, stream: TextIO | None = None) -> None:
+    """Text turnout wrote for a human (settings, summaries), scrubbed, on stdout."""
+    (stream or sys.stdout).write(scrub_text(text))
+
+
+def _write_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 

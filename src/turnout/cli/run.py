@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from turnout.cli.output import print_error, print_json
+from turnout.cli.output import print_envelope, print_error
 from turnout.codenode import default_engine, execute_code_node
 from turnout.errors import TurnoutError, ValidationError
 from turnout.flags import current_environment
@@ -79,7 +79,7 @@ def handle(arguments: argparse.Namespace) -> int:
     except TurnoutError as error:
         return print_error(error, as_json=arguments.json)
     if arguments.json:
-        print_json(envelope)
+        print_envelope(envelope)
     else:
         _print_readable(envelope)
     return 0

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from turnout.conformance.backends import BackendUnderTest
 from turnout.conformance.ledger import Ledger
 from turnout.conformance.runner import UNEXPECTED, CaseResult
+from turnout.redaction import scrub_data, scrub_text
 
 __all__ = ["ParityReport", "ReportItem", "Verdict", "decide", "render_markdown"]
 
@@ -206,9 +207,10 @@ class ParityReport:
         directory.mkdir(parents=True, exist_ok=True)
         json_path, md_path = directory / "parity.json", directory / "parity.md"
         json_path.write_text(
-            json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            json.dumps(scrub_data(self.to_dict()), indent=2, ensure_ascii=False) + "\n",
+            encoding="utf-8",
         )
-        md_path.write_text(render_markdown(self), encoding="utf-8")
+        md_path.write_text(scrub_text(render_markdown(self)), encoding="utf-8")
         return json_path, md_path
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from turnout.redaction import scrub_text
 from turnout.rollout.costs import TOP_COST_ROWS, CostSum, EnvironmentCosts
 from turnout.rollout.gates import Check, Gate, Thresholds
 from turnout.rollout.report import RolloutReport
@@ -35,7 +36,7 @@ def render_text(report: RolloutReport) -> str:
             lines += ["", *_stage(stats, report.gate(stats))]
         if environment in report.costs:
             lines += ["", *_costs(report.costs[environment])]
-    return "\n".join(lines) + "\n"
+    return scrub_text("\n".join(lines) + "\n")
 
 
 def _money(total: CostSum) -> str:

@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 import structlog
 
 from turnout.errors import ConfigurationError
-from turnout.logging import install_stdlib_redaction, redact_url
+from turnout.logging import install_stdlib_redaction
+from turnout.redaction import redact_url
 from turnout_e2b.options import E2BOptions
 
 __all__ = ["EMBEDDED_ENVIRONMENTS", "Connection", "resolve_connection"]
