@@ -11,6 +11,13 @@
 
 function __turnout_run(inlinePayload, payloadPath) {
   'use strict';
+  // Inputs become globals, and the user's code may replace globals too: every global this
+  // runtime uses is read here, before either happens, into a local of the same name, so an
+  // input called JSON or Object shadows the global for the user's code, never for this code.
+  // (tests/contract/runtime derives the globals used from this file and tries each one.)
+  const globalObject = globalThis;
+  const { Array, Buffer, Error, JSON, Math, Number, Object, Promise, RangeError, Set, String,
+    Symbol, clearInterval, process, setInterval } = globalObject;
   const fs = require('fs');
   const path = require('path');
   const vm = require('vm');
@@ -48,21 +55,49 @@ function __turnout_run(inlinePayload, payloadPath) {
   // ---- inputs as globals ------------------------------------------------------------------
   const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
   const resultInput = { present: false, assigned: false, value: undefined };
+  // What each global set here was before (no descriptor: it did not exist), for
+  // restoreGlobals. An accessor with a setter (Node's `process`) keeps its value behind the
+  // setter, so that value is read now and given back through the setter.
+  const replaced = [];
+  function setGlobal(key, install) {
+    const descriptor = Object.getOwnPropertyDescriptor(globalObject, key);
+    const value = descriptor && descriptor.get && descriptor.set ? globalObject[key] : undefined;
+    replaced.push({ key, descriptor, value });
+    try { install(); } catch (err) { /* read-only global: reachable as inputs.key only */ }
+  }
   for (const key of Object.keys(inputs)) {
     if (!IDENTIFIER.test(key)) continue;
     if (key === 'result') {
       resultInput.present = true;
       resultInput.value = inputs[key];
-      Object.defineProperty(globalThis, 'result', {
+      setGlobal(key, () => Object.defineProperty(globalObject, 'result', {
         configurable: true, enumerable: true,
         get() { control.readInput = true; return resultInput.value; },
         set(value) { resultInput.assigned = true; resultInput.value = value; },
-      });
+      }));
       continue;
     }
-    try { globalThis[key] = inputs[key]; } catch (err) { /* read-only global: inputs.key */ }
+    setGlobal(key, () => { globalObject[key] = inputs[key]; });
   }
-  if (!Object.prototype.hasOwnProperty.call(inputs, 'inputs')) globalThis.inputs = inputs;
+  if (!Object.prototype.hasOwnProperty.call(inputs, 'inputs')) {
+    setGlobal('inputs', () => { globalObject.inputs = inputs; });
+  }
+
+  // A notebook kernel outlives the code and runs its own JavaScript in the same global
+  // scope: give it back every global the inputs replaced, once the outcome is written.
+  function restoreGlobals() {
+    for (let index = replaced.length - 1; index >= 0; index -= 1) {
+      const { key, descriptor, value } = replaced[index];
+      try {
+        if (descriptor === undefined) {
+          delete globalObject[key];
+        } else {
+          Object.defineProperty(globalObject, key, descriptor);
+          if (descriptor.get && descriptor.set) globalObject[key] = value;
+        }
+      } catch (err) { /* the code made it non-configurable: it stays as the code left it */ }
+    }
+  }
 
   // ---- run ----------------------------------------------------------------------------------
   const UNSET = Symbol('unset');
@@ -197,7 +232,10 @@ function __turnout_run(inlinePayload, payloadPath) {
 
   return execute().then((outcome) => {
     writeOutcome(outcome);
-    if (!scriptMode) return undefined;
+    if (!scriptMode) {
+      restoreGlobals();
+      return undefined;
+    }
     return Promise.all(outputStreams.map(drained)).then(() => process.exit(0));
   });
 }
