@@ -16,7 +16,7 @@ function __turnout_run(inlinePayload, payloadPath) {
   // input called JSON or Object shadows the global for the user's code, never for this code.
   // (tests/contract/runtime derives the globals used from this file and tries each one.)
   const globalObject = globalThis;
-  const { Array, Buffer, Error, JSON, Math, Number, Object, Promise, RangeError, Set, String,
+  const { Array, Buffer, Error, JSON, Number, Object, Promise, RangeError, Set, String,
     Symbol, clearInterval, process, setInterval } = globalObject;
   const fs = require('fs');
   const path = require('path');
@@ -185,19 +185,60 @@ function __turnout_run(inlinePayload, payloadPath) {
     return { ok: true, channel, value: text === undefined ? null : JSON.parse(text) };
   }
 
+  // ---- syntax errors ------------------------------------------------------------------------
+  // V8 reports an error past the code's last line, in the text turnout adds after the code,
+  // when the code ends too early (inside a statement, bracket, string, template or comment)
+  // or closes one block more than it opens. Then its message would name turnout's text
+  // (`Unexpected token ';'`): say instead what the user's code did, at the user's line.
+  function syntaxOutcome(err) {
+    const lines = payload.body.split('\n');
+    const line = userLine(err.stack);
+    if (line === null || line <= lines.length) {
+      return { ok: false, kind: 'syntax', name: err.name, message: err.message, line,
+        traceback: String(err.stack).split('\n    at ')[0] };
+    }
+    const found = endOfCode(lines);
+    return { ok: false, kind: 'syntax', name: 'SyntaxError', message: found.message,
+      line: found.line,
+      traceback: FILENAME + ':' + found.line + '\n' + lines[found.line - 1] +
+        '\n\nSyntaxError: ' + found.message };
+  }
+
+  function lastCodeLine(lines) {
+    for (let index = lines.length - 1; index > 0; index -= 1) {
+      const text = lines[index].trim();
+      if (text !== '' && !text.startsWith('//')) return index + 1;
+    }
+    return 1;
+  }
+
+  function endOfCode(lines) {
+    let line = lastCodeLine(lines);
+    try {
+      new vm.Script(PREFIX + payload.body + '\n)', { filename: FILENAME, lineOffset: -1 });
+    } catch (err) {
+      let text = lines[line - 1].trim();
+      if (text.length > 60) text = text.slice(0, 57) + '...';
+      return { line, message: 'Unexpected end of input: the code stops after line ' + line +
+        ' (`' + text + '`) with a statement, bracket, string, template or comment still open' };
+    }
+    // With the parenthesis closed it compiles: the code closed turnout's function itself. The
+    // code alone as a plain function body shows where (unless an await comes first).
+    try {
+      vm.compileFunction(payload.body, [], { filename: FILENAME });
+    } catch (err) {
+      if (err.message === "Unexpected token '}'") line = userLine(err.stack) || line;
+    }
+    return { line, message: "Unexpected token '}': the code closes a block it never opened" };
+  }
+
   async function execute() {
     let fn;
     try {
       const script = new vm.Script(PREFIX + body, { filename: FILENAME, lineOffset: -1 });
       fn = script.runInThisContext();
     } catch (err) {
-      // An unterminated construct is reported past the user's last line (inside turnout's
-      // epilogue): the user's code ended too early, so point at its last line.
-      const lastUserLine = payload.body.split('\n').length;
-      const line = userLine(err.stack);
-      return { ok: false, kind: 'syntax', name: err.name, message: err.message,
-        line: line === null ? null : Math.min(line, lastUserLine),
-        traceback: String(err.stack).split('\n    at ')[0] };
+      return syntaxOutcome(err);
     }
     const realExit = process.exit;
     process.exit = function exit(code) { throw new ExitSignal(code === undefined ? process.exitCode : code); };
