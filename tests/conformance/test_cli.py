@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from turnout.cli import conformance, replay
+from turnout.conformance import session
 
-from .support import result
+from .support import fake_backend, registry_of, result, write_cases
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "replay"
 WRONG_CASE = """
@@ -38,12 +39,13 @@ class TestConformanceCommand:
     def test_a_passing_run_exits_0_and_ends_with_the_verdict(
         self, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """The last line of stdout is the verdict; nothing unexpected means exit 0."""
+        """The last line of stdout is the verdict (here: none, the run is partial); nothing
+        unexpected means exit 0."""
         status = main("conformance", "--backend", "local-subprocess", "--case", "outputs.return")
         lines = capsys.readouterr().out.splitlines()
         assert status == 0
         assert lines[0] == "local-subprocess [deprecated]: local"
-        assert lines[-1].startswith("VERDICT: undecided: only local-subprocess ran")
+        assert lines[-1].startswith("VERDICT: none: partial run, 2 of ")
 
     def test_the_report_files_are_written(self, tmp_path: Path) -> None:
         """--report DIR writes parity.json and parity.md there."""
@@ -89,6 +91,71 @@ class TestConformanceCommand:
         """A backend no plugin registered is invalid input, naming the registered ones."""
         assert main("conformance", "--backend", "e3b") == 2
         assert "local-subprocess" in capsys.readouterr().err
+
+
+THEMED_CASES = """
+[[cases]]
+id = "config.one"
+description = "returns one"
+config = { language = "python", code = "return 1" }
+expect = { output = 1 }
+"""
+OTHER_CASES = THEMED_CASES.replace("config.one", "memory.one")
+
+
+@pytest.fixture
+def two_fake_backends(no_flag_file: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`ref` and `target`, both answering 1, as the registry; a two-theme case directory."""
+    registry = registry_of(fake_backend("ref"), fake_backend("target"))
+    monkeypatch.setattr(session, "default_registry", lambda: registry)
+    write_cases(no_flag_file / "cases", "config", THEMED_CASES)
+    write_cases(no_flag_file / "cases", "memory", OTHER_CASES)
+    return no_flag_file / "cases"
+
+
+def run_on_fakes(cases: Path, *selection: str) -> int:
+    backends = ("--backend", "ref", "--backend", "target", "--reference", "ref")
+    return main("conformance", *backends, "--cases", str(cases), *selection)
+
+
+class TestPartialRuns:
+    def test_a_theme_run_is_partial_and_gives_no_verdict(
+        self, two_fake_backends: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """--theme narrows the run: the last line says partial, never 'can be deleted'."""
+        status = run_on_fakes(two_fake_backends, "--theme", "config")
+        last = capsys.readouterr().out.splitlines()[-1]
+        assert status == 0
+        assert last.startswith("VERDICT: none: partial run, 1 of 2 cases (--theme config)")
+
+    def test_the_whole_suite_gets_the_verdict(
+        self, two_fake_backends: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Without a filter the same backends earn the verdict."""
+        assert run_on_fakes(two_fake_backends) == 0
+        assert capsys.readouterr().out.splitlines()[-1].startswith("VERDICT: ref can be deleted")
+
+    def test_the_report_records_the_selection(self, two_fake_backends: Path) -> None:
+        """parity.json holds the filters and says partial; deletable is false."""
+        out = two_fake_backends.parent / "out"
+        run_on_fakes(two_fake_backends, "--case", "config.one", "--report", str(out))
+        data = json.loads((out / "parity.json").read_text())
+        assert data["selection"]["filters"] == ["--case config.one"]
+        assert (data["selection"]["partial"], data["verdict"]["deletable"]) == (True, False)
+        assert (
+            "**Partial run**: 1 of 2 cases (--case config.one)." in (out / "parity.md").read_text()
+        )
+
+    def test_an_empty_selection_exits_2_and_says_nothing_was_tested(
+        self, two_fake_backends: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A theme and a case that select nothing together: no verdict, exit 2."""
+        status = run_on_fakes(two_fake_backends, "--theme", "memory", "--case", "config.one")
+        assert status == 2
+        assert capsys.readouterr().out.splitlines()[-1] == (
+            "VERDICT: none: the selection (--theme memory --case config.one) matches no case; "
+            "nothing was tested"
+        )
 
 
 class TestReplayCommand:

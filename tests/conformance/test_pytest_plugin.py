@@ -3,9 +3,11 @@ backend registered from a conftest, with a case directory and a ledger of its ow
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -48,7 +50,15 @@ class FakeBackend:
 def pytest_turnout_conformance_registry(config):
     registry = BackendRegistry()
     registry.add(FakeBackend)
+    registry.add(FakeReference)
     return registry
+'''
+REFERENCE = '''
+
+class FakeReference(FakeBackend):
+    """The same fake under the legacy backend's id, so that a verdict can be decided."""
+
+    id = "local-subprocess"
 '''
 
 CASES = """
@@ -89,8 +99,28 @@ def run_pytest(
     factory: pytest.TempPathFactory, *, value: int, ledger: str | None = None, cases: str = CASES
 ) -> str:
     """Run pytest in a fresh project on the fake backend answering `value`; its output."""
+    output, _ = run_project(factory, value=value, ledger=ledger, cases=cases)
+    return output
+
+
+def run_project(
+    factory: pytest.TempPathFactory,
+    *,
+    value: int,
+    ledger: str | None = None,
+    cases: str = CASES,
+    backends: Sequence[str] = ("fake",),
+    arguments: Sequence[str] = (),
+    other_theme: str | None = None,
+) -> tuple[str, Path]:
+    """Run pytest with `arguments` in a fresh project on `backends` (each answering
+    `value`), with `other_theme` as the cases of a theme `u`; its output and the project's
+    directory."""
     project = make_project(factory.mktemp("project"))
     (project / "cases" / "t.toml").write_text(cases)
+    if other_theme is not None:
+        (project / "cases" / "u.toml").write_text(other_theme)
+    (project / "conftest.py").write_text(CONFTEST + REFERENCE)
     command = [
         sys.executable,
         "-m",
@@ -98,10 +128,10 @@ def run_pytest(
         "-p",
         "no:cacheprovider",
         "-rsxX",
-        "--conformance-backend",
-        "fake",
         "--conformance-cases",
         "cases",
+        *(option for backend in backends for option in ("--conformance-backend", backend)),
+        *arguments,
     ]
     if ledger is not None:
         (project / "ledger.toml").write_text(ledger)
@@ -111,7 +141,7 @@ def run_pytest(
     completed = subprocess.run(
         command, cwd=project, env=environment, capture_output=True, text=True, timeout=120
     )
-    return completed.stdout + completed.stderr
+    return f"{completed.stdout}{completed.stderr}\nexit status {completed.returncode}", project
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +192,49 @@ class TestPlugin:
         )
         output = run_pytest(tmp_path_factory, value=2, cases=broken)
         assert "t.toml: case 't.bad': expect.outptu: unknown key" in output
+
+
+class TestVerdict:
+    def test_a_whole_run_ends_with_the_verdict(
+        self, tmp_path_factory: pytest.TempPathFactory
+    ) -> None:
+        """Every case on the reference and the target: the summary ends with the verdict."""
+        output, _ = run_project(tmp_path_factory, value=2, backends=("local-subprocess", "fake"))
+        assert "turnout conformance: VERDICT: local-subprocess can be deleted" in output
+
+    def test_a_keyword_selection_is_partial_and_recorded(
+        self, tmp_path_factory: pytest.TempPathFactory
+    ) -> None:
+        """-k leaves cases out: no verdict, and parity.json records the selection."""
+        output, project = run_project(
+            tmp_path_factory,
+            value=2,
+            backends=("local-subprocess", "fake"),
+            arguments=("-k", "two", "--conformance-report", "out"),
+        )
+        data = json.loads((project / "out" / "parity.json").read_text())
+        assert "turnout conformance: VERDICT: none: partial run, 1 of 2 cases (-k 'two')" in output
+        assert (data["selection"]["filters"], data["verdict"]["decided"]) == (["-k 'two'"], False)
+
+    def test_a_case_option_is_partial(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        """--conformance-case narrows the run the same way."""
+        output, _ = run_project(
+            tmp_path_factory,
+            value=2,
+            backends=("local-subprocess", "fake"),
+            arguments=("--conformance-case", "t.two"),
+        )
+        assert "VERDICT: none: partial run, 1 of 2 cases (--conformance-case t.two)" in output
+
+    def test_an_empty_selection_is_a_usage_error(
+        self, tmp_path_factory: pytest.TempPathFactory
+    ) -> None:
+        """A theme and a case that select nothing together stop collection (exit status 2)."""
+        output, _ = run_project(
+            tmp_path_factory,
+            value=2,
+            other_theme=CASES.replace('id = "t.', 'id = "u.'),
+            arguments=("--conformance-case", "u.two", "--conformance-theme", "t"),
+        )
+        assert "matches no case; nothing would be tested" in output
+        assert output.endswith("exit status 2")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,40 @@ def node_expecting(tmp_path: Path, expected: dict[str, Any]) -> Any:
 
 def now_iso() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+class TestIgnore:
+    def test_ignore_paths_are_parsed(self, tmp_path: Path) -> None:
+        """A node's `ignore` list becomes its ignore paths."""
+        [node] = load_corpus(corpus(tmp_path, {**NODE, "ignore": ["output.id", "stdout"]}))
+        assert [path.text for path in node.ignore] == ["output.id", "stdout"]
+
+    def test_a_malformed_ignore_path_names_the_line(self, tmp_path: Path) -> None:
+        """A path outside the output is refused, naming FILE:LINE and the key."""
+        with pytest.raises(ValidationError) as caught:
+            load_corpus(corpus(tmp_path, NODE, {**NODE, "id": "b", "ignore": ["outputs.id"]}))
+        assert caught.value.field.endswith("nodes.jsonl:2")
+        assert "ignore.0" in caught.value.message
+
+    def test_an_ignored_output_place_is_not_compared_with_the_recording(
+        self, tmp_path: Path
+    ) -> None:
+        """A random id under an ignored path may differ from the recorded one."""
+        [node] = load_corpus(
+            corpus(
+                tmp_path,
+                {**NODE, "ignore": ["output.id"], "expected": {"output": {"id": "a1", "n": 1}}},
+            )
+        )
+        assert matches_expected(node, success({"id": "f7", "n": 1})) == []
+        assert matches_expected(node, success({"id": "f7", "n": 2}))
+
+    def test_an_ignored_stream_is_not_compared_with_the_recording(self, tmp_path: Path) -> None:
+        """An ignored stdout may differ from the recorded one."""
+        [node] = load_corpus(
+            corpus(tmp_path, {**NODE, "ignore": ["stdout"], "expected": {"stdout": "a\n"}})
+        )
+        assert matches_expected(node, success(1, stdout="b\n")) == []
 
 
 class TestLoadCorpus:
@@ -99,6 +134,45 @@ class TestMatchesExpected:
         node = node_expecting(tmp_path, {"stdout": "run at 2025-03-14T09:26:53Z\n"})
         assert matches_expected(node, success(1, stdout=f"run at {now_iso()}\n")) == []
 
+    def test_an_epoch_inside_an_output_string_matches_a_recorded_one(self, tmp_path: Path) -> None:
+        """`'saga_' + Date.now()` recorded last year matches today's run."""
+        node = node_expecting(tmp_path, {"output": {"saga": "saga_1710408413589"}})
+        observed = success({"saga": f"saga_{int(time.time() * 1000)}"})
+        assert matches_expected(node, observed) == []
+
+    def test_an_iso_date_inside_an_output_string_matches_a_recorded_one(
+        self, tmp_path: Path
+    ) -> None:
+        """A report title holding today's date matches the recorded title of its day."""
+        node = node_expecting(tmp_path, {"output": "Weekly report 2025-03-14 (final)"})
+        today = datetime.datetime.now(datetime.UTC).date().isoformat()
+        assert matches_expected(node, success(f"Weekly report {today} (final)")) == []
+
+    def test_the_text_around_a_reading_is_still_compared(self, tmp_path: Path) -> None:
+        """Only the reading is compared by kind: a changed prefix is a difference."""
+        node = node_expecting(tmp_path, {"output": "saga_1710408413589"})
+        [problem] = matches_expected(node, success(f"sagas_{int(time.time() * 1000)}"))
+        assert problem.startswith(
+            'output: expected "saga_1710408413589", got "sagas_<now:epoch-ms>"'
+        )
+
+    def test_a_fixed_date_in_text_is_compared_exactly(self, tmp_path: Path) -> None:
+        """A date far from the clock is data, not a reading: it must match exactly."""
+        node = node_expecting(tmp_path, {"output": "due 2020-01-01"})
+        assert matches_expected(node, success("due 2020-01-02"))
+
+    def test_epochs_in_stdout_and_stderr_are_compared_by_kind(self, tmp_path: Path) -> None:
+        """Printed epochs are masked like printed date-times, in both streams."""
+        node = node_expecting(
+            tmp_path, {"stdout": "started 1710408413589\n", "stderr": "at 1710408413\n"}
+        )
+        moment = time.time()
+        observed = success(1, stdout=f"started {int(moment * 1000)}\n")
+        observed = replace(
+            observed, envelope={**observed.envelope, "stderr": f"at {int(moment)}\n"}
+        )
+        assert matches_expected(node, observed) == []
+
     def test_a_recorded_error_must_be_raised(self, tmp_path: Path) -> None:
         """A node that failed in production must fail the same way."""
         node = node_expecting(tmp_path, {"error": {"kind": "import"}})
@@ -123,6 +197,26 @@ class TestReplay:
         reference, target = await replay(runner, nodes)
         assert (reference.status, target.status) == ("pass", "fail")
         assert target.reason == "differs from ref: output: ref 1, target 2"
+
+    async def test_a_current_epoch_inside_text_is_no_difference_across_backends(
+        self, tmp_path: Path
+    ) -> None:
+        """`'saga_' + Date.now()` differs by milliseconds across backends: not a difference."""
+        nodes = load_corpus(corpus(tmp_path, NODE))
+        now_ms = int(time.time() * 1000)
+        runner = make_runner(
+            fake_backend("ref", value=f"saga_{now_ms}"),
+            fake_backend("target", value=f"saga_{now_ms + 7}"),
+        )
+        assert [result.status for result in await replay(runner, nodes)] == ["pass", "pass"]
+
+    async def test_an_ignored_path_is_no_difference_across_backends(self, tmp_path: Path) -> None:
+        """A node's ignore paths apply to the differential too."""
+        nodes = load_corpus(corpus(tmp_path, {**NODE, "ignore": ["output.id"]}))
+        runner = make_runner(
+            fake_backend("ref", value={"id": "a"}), fake_backend("target", value={"id": "b"})
+        )
+        assert [result.status for result in await replay(runner, nodes)] == ["pass", "pass"]
 
     async def test_the_report_is_a_replay_report(self, tmp_path: Path) -> None:
         """A replay report has one row per node and the same verdict rule."""

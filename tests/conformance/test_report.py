@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from turnout.conformance.report import ParityReport, ReportItem, decide, render_markdown
+from turnout.conformance.selection import Selection
 
 from .support import backend_under_test, result
 
@@ -28,8 +29,19 @@ def item(
     )
 
 
-def report(*items: ReportItem) -> ParityReport:
-    return ParityReport.build(kind="conformance", reference=LEGACY, backends=BACKENDS, items=items)
+def report(*items: ReportItem, selection: Selection | None = None) -> ParityReport:
+    return ParityReport.build(
+        kind="conformance", reference=LEGACY, backends=BACKENDS, items=items, selection=selection
+    )
+
+
+def selection_of(items: list[ReportItem], *filters: str, suite: int = 315) -> Selection:
+    """The selection of a run of `items` out of a suite of `suite` cases."""
+    suite_ids = [item.id for item in items] + [f"other-{n}" for n in range(suite - len(items))]
+    results = [r for item in items for r in item.results.values()]
+    return Selection.of(
+        filters=filters, suite=suite_ids, backends=[LEGACY, TARGET], results=results
+    )
 
 
 class TestDecide:
@@ -154,3 +166,46 @@ class TestParityReport:
         """parity.json says where each backend ran."""
         data = report(item("a", "pass", "pass")).to_dict()
         assert [b["endpoint"] for b in data["backends"]] == ["local", "local"]
+
+
+class TestPartialRuns:
+    def test_a_filtered_run_gives_no_verdict(self) -> None:
+        """18 of 315 cases passing everywhere say nothing about deleting the reference."""
+        items = [item(f"c{n}", "pass", "pass", theme="config") for n in range(18)]
+        verdict = report(*items, selection=selection_of(items, "--theme config")).verdict
+        assert (verdict.decided, verdict.deletable) == (False, False)
+        assert verdict.line.startswith(
+            "VERDICT: none: partial run, 18 of 315 cases (--theme config)"
+        )
+
+    def test_a_run_missing_cases_without_a_filter_gives_no_verdict(self) -> None:
+        """Cases left out by other means (pytest -k) make the run partial just the same."""
+        items = [item("a", "pass", "pass")]
+        assert not report(*items, selection=selection_of(items)).verdict.decided
+
+    def test_a_whole_run_still_gets_its_verdict(self) -> None:
+        """The whole suite, unfiltered, is decided as before."""
+        items = [item("a", "pass", "pass"), item("b", "pass", "pass")]
+        verdict = report(*items, selection=selection_of(items, suite=2)).verdict
+        assert verdict.deletable
+
+    def test_the_json_records_the_selection(self) -> None:
+        """parity.json says the run was partial and which filters made it so."""
+        items = [item("a", "pass", "pass")]
+        data = report(*items, selection=selection_of(items, "--case a")).to_dict()
+        assert data["selection"]["partial"] is True
+        assert data["selection"]["filters"] == ["--case a"]
+        assert data["verdict"]["deletable"] is False
+
+    def test_the_markdown_says_the_run_is_partial(self) -> None:
+        """parity.md states the partial run under the verdict."""
+        items = [item("a", "pass", "pass")]
+        text = render_markdown(report(*items, selection=selection_of(items, "--case a")))
+        assert "**Partial run**: 1 of 315 cases (--case a)." in text
+
+    def test_a_whole_runs_markdown_has_no_partial_line(self) -> None:
+        """A whole run's parity.md is unchanged: no partial-run line."""
+        items = [item("a", "pass", "pass")]
+        assert "Partial run" not in render_markdown(
+            report(*items, selection=selection_of(items, suite=1))
+        )

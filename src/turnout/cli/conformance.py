@@ -2,8 +2,10 @@
 
 stdout gets the summary (or, with --json, exactly one JSON object: parity.json's content);
 stderr gets the progress bar. The last line is the verdict: whether the legacy backend can
-be deleted. Exit status: 0 when nothing unexpected happened, 1 when a case failed, errored
-or a ledger entry went stale, 2 for invalid arguments (unknown backend, theme or case).
+be deleted; a run narrowed by --theme or --case is partial and its verdict line says so
+instead of deciding. Exit status: 0 when nothing unexpected happened, 1 when a case failed,
+errored or a ledger entry went stale, 2 for invalid arguments (unknown backend, theme or
+case, or a selection that matches no case).
 """
 
 from __future__ import annotations
@@ -186,6 +188,8 @@ def finish(report: ParityReport, arguments: argparse.Namespace) -> int:
         sys.stderr.write(report.verdict.line + "\n")
     else:
         print_summary(report)
+    if report.selection is not None and report.selection.empty:
+        return 2
     return 1 if report.unexpected else 0
 
 

@@ -8,6 +8,7 @@ that says whether the legacy backend can be deleted (docs/conformance.md).
     backends.py      the backends under test, the engine that runs them
     runner.py        concurrent runs within each backend's limits; conclusions
     report.py        parity.json, parity.md and the verdict
+    selection.py     which part of the suite a run covered (a partial run gets no verdict)
     session.py       cases + ledger + engine + backends, opened once
     replay.py        exported real nodes, replayed on every backend
     properties.py    Hypothesis property checks, on any backend

@@ -7,25 +7,30 @@ normalized so that only meaningful differences remain:
 
 - removed: timings, execution and sandbox ids, the backend's id (they always differ);
 - temporary directory paths become `<tmpdir>`;
-- values that embed the current time (ISO date-times, epoch seconds or milliseconds within
-  a day of the comparison) become a shape token such as `<now:iso-datetime>`, in outputs
-  and inside printed text alike, because two runs never share a clock reading.
+- readings of the current time (ISO dates and date-times, epoch seconds to nanoseconds,
+  within a day of the comparison) become a token such as `<now:iso-datetime>`, in outputs,
+  stdout, stderr, logs and error messages alike, also inside longer strings, because two
+  runs never share a clock reading (`turnout.timemask.mask_time` decides what a reading is).
 
 A case may list fields whose difference is legitimate (`differential_ignore`), for example
-stdout of a flood, which is cut at each backend's own declared cap.
+stdout of a flood, which is cut at each backend's own declared cap; a replayed node may also
+name places inside its output (`IgnorePath`).
 """
 
 from __future__ import annotations
 
-import datetime
+import copy
+import json
 import re
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from turnout.conformance.expectations import Observation, abbreviate, first_difference
+from turnout.timemask import mask_time
 
-__all__ = ["IGNORABLE", "compare", "iso_moment", "normalize", "normalize_value"]
+__all__ = ["IGNORABLE", "IGNORED", "IgnorePath", "apply_ignores", "compare", "normalize"]
 
 IGNORABLE = frozenset(
     {
@@ -43,57 +48,96 @@ IGNORABLE = frozenset(
         "error.stderr",
     }
 )
-WINDOW_S = 24 * 3600
+#: What an ignored place holds after `apply_ignores`, on both sides alike.
+IGNORED = "<ignored>"
 _TMPDIR = re.compile(r"(?:/private)?/(?:tmp|var/folders/[^/\s]+/[^/\s]+/T)/[^/\s'\":]+")
-_ISO_IN_TEXT = re.compile(
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?"
-)
-
-
-def _near(moment: float, now: float) -> bool:
-    return abs(moment - now) <= WINDOW_S
-
-
-def iso_moment(text: str) -> float | None:
-    """The POSIX time an ISO 8601 text names (naive times read as UTC), or None."""
-    try:
-        parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:  # a naive time is read as UTC (what sandboxes run in)
-        parsed = parsed.replace(tzinfo=datetime.UTC)
-    return parsed.timestamp()
+_STEP = re.compile(r"\.([A-Za-z_$][\w$-]*)|\[(\d+|\*)\]|\[(\"(?:[^\"\\\\]|\\\\.)*\")\]")
 
 
 def _normalize_text(text: str, now: float) -> str:
-    text = _TMPDIR.sub("<tmpdir>", text)
-
-    def replace(match: re.Match[str]) -> str:
-        moment = iso_moment(match.group(0))
-        return "<now:iso-datetime>" if moment is not None and _near(moment, now) else match.group(0)
-
-    return _ISO_IN_TEXT.sub(replace, text)
+    return str(mask_time(_TMPDIR.sub("<tmpdir>", text), now))
 
 
-def normalize_value(value: Any, now: float) -> Any:
-    """`value` with every current-time reading replaced by a shape token."""
-    if isinstance(value, str):
-        if _ISO_IN_TEXT.fullmatch(value):
-            moment = iso_moment(value)
-            if moment is not None and _near(moment, now):
-                return "<now:iso-datetime>"
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        if isinstance(value, list):
-            return [normalize_value(item, now) for item in value]
-        if isinstance(value, dict):
-            return {key: normalize_value(item, now) for key, item in value.items()}
-        return value
-    if _near(value / 1000, now):
-        return "<now:epoch-ms>"
-    if _near(value, now):
-        return "<now:epoch-s>"
-    return value
+@dataclass(frozen=True)
+class IgnorePath:
+    """A field whose difference is legitimate (one of `IGNORABLE`), or a place inside the
+    output: `output.sagaId`, `output.items[0].id`, `output.items[*].id`, `output["a b"]`
+    (`[*]` is every item of a list or every value of an object)."""
+
+    text: str
+    field: str
+    steps: tuple[str | int | None, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> IgnorePath:
+        """Parse `text`; ValueError says what is allowed."""
+        if text in IGNORABLE:
+            return cls(text, text)
+        if not re.match(r"output[.\[]", text):
+            raise ValueError(
+                f"cannot ignore {text!r}: give one of {', '.join(sorted(IGNORABLE))}, or a "
+                "place inside the output such as output.id, output.items[0], output.items[*].id "
+                'or output["a key"]'
+            )
+        steps: list[str | int | None] = []
+        position = len("output")
+        while position < len(text):
+            match = _STEP.match(text, position)
+            if match is None:
+                raise ValueError(
+                    f"cannot read {text!r} at {text[position:]!r}: steps are .key, [index], "
+                    '[*] or ["a key"]'
+                )
+            name, index, quoted = match.groups()
+            if name is not None:
+                steps.append(name)
+            elif index is not None:
+                steps.append(None if index == "*" else int(index))
+            else:
+                steps.append(json.loads(quoted))
+            position = match.end()
+        return cls(text, "output", tuple(steps))
+
+
+def _blank(container: Any, key: Any, steps: tuple[str | int | None, ...]) -> None:
+    """Set the place `steps` below `container[key]` to IGNORED. A missing last key of an
+    object is set too (present against absent is ignored as well); below a missing place
+    there is nothing to ignore."""
+    if not steps:
+        if isinstance(container, dict) or _has(container, key):
+            container[key] = IGNORED
+        return
+    if not _has(container, key):
+        return
+    value = container[key]
+    step, rest = steps[0], steps[1:]
+    if step is None:
+        children: list[Any] = list(range(len(value))) if isinstance(value, list) else []
+        children += list(value) if isinstance(value, dict) else []
+        for child in children:
+            _blank(value, child, rest)
+    elif (isinstance(value, dict) and isinstance(step, str)) or (
+        isinstance(value, list) and isinstance(step, int)
+    ):
+        _blank(value, step, rest)
+
+
+def _has(container: Any, key: Any) -> bool:
+    if isinstance(container, dict):
+        return key in container
+    return isinstance(container, list) and isinstance(key, int) and key < len(container)
+
+
+def apply_ignores(normalized: Mapping[str, Any], paths: Iterable[IgnorePath]) -> dict[str, Any]:
+    """A copy of a normalized observation with every place `paths` name set to IGNORED."""
+    result = copy.deepcopy(dict(normalized))
+    for path in paths:
+        if path.field.startswith("error."):
+            if "error" in result:
+                _blank(result["error"], path.field.removeprefix("error."), ())
+        elif "error" not in result:
+            _blank(result, path.field, path.steps)
+    return result
 
 
 def normalize(observation: Observation, *, now: float | None = None) -> dict[str, Any]:
@@ -119,7 +163,7 @@ def normalize(observation: Observation, *, now: float | None = None) -> dict[str
     return {
         "wrapped_as": observation.wrapped_as,
         "language": envelope.get("language"),
-        "output": normalize_value(envelope.get("output"), moment),
+        "output": mask_time(envelope.get("output"), moment),
         "output_channel": metadata.get("outputChannel"),
         "stdout": _normalize_text(str(envelope.get("stdout", "")), moment),
         "stderr": _normalize_text(str(envelope.get("stderr", "")), moment),

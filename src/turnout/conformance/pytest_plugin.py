@@ -13,6 +13,11 @@ returns). A case whose `requires` the backend does not meet is skipped with the 
 case listed in the divergence ledger is a strict expected failure, so a divergence that
 gets fixed fails the run until its ledger entry is removed.
 
+The verdict (whether the legacy backend can be deleted) ends the terminal summary and the
+report. Only a run of the whole suite on every backend decides it: a run narrowed by
+--conformance-theme, --conformance-case, -k, -m, --deselect or node ids is partial, says
+so, and records its selection in the report; a selection matching no case is a usage error.
+
 The first item that needs results runs *all* collected (case, backend) pairs at once,
 concurrently, through one event loop on a background thread, and every item then reports
 its own result: the suite takes as long as its slowest cases, not the sum of all of them.
@@ -37,6 +42,7 @@ __all__ = [
     "pytest_addhooks",
     "pytest_addoption",
     "pytest_generate_tests",
+    "pytest_terminal_summary",
 ]
 
 CASE_FIXTURE = "conformance_case"
@@ -116,6 +122,7 @@ class PluginState:
         self._session: ConformanceSession | None = None
         self._loop: LoopThread | None = None
         self.results: dict[tuple[str, str], CaseResult] | None = None
+        self.verdict_line: str | None = None
 
     @property
     def session(self) -> ConformanceSession:
@@ -173,20 +180,36 @@ class PluginState:
                 callspec = getattr(item, "callspec", None)
                 if callspec is None or CASE_FIXTURE not in callspec.params:
                     continue
+                # Skipped items too: the runner concludes them as skips without running
+                # anything, and the report needs them to show the run was whole.
                 case_id, backend_id = callspec.params[CASE_FIXTURE]
-                if item.get_closest_marker("skip") is None:
-                    wanted[case_id, backend_id] = (cases[case_id], backends[backend_id])
+                wanted[case_id, backend_id] = (cases[case_id], backends[backend_id])
             results = self.loop.run(_run_pairs(session, list(wanted.values())))
             self.results = {(r.case_id, r.backend): r for r in results}
         return self.results
+
+    def filters(self) -> list[str]:
+        """The options that narrowed this run, as they were typed."""
+        option = self.config.option
+        chosen = [f"--conformance-theme {theme}" for theme in option.conformance_themes or ()]
+        chosen += [f"--conformance-case {case}" for case in option.conformance_case_ids or ()]
+        if getattr(option, "keyword", ""):
+            chosen.append(f"-k {option.keyword!r}")
+        if getattr(option, "markexpr", ""):
+            chosen.append(f"-m {option.markexpr!r}")
+        chosen += [f"--deselect {node}" for node in getattr(option, "deselect", None) or ()]
+        chosen += [arg for arg in self.config.args if "::" in arg]
+        return chosen
 
     def close(self) -> None:
         if self._session is not None:
             session = self._session
             report_dir = self.config.getoption("conformance_report")
-            if report_dir and self.results is not None:
-                report = session.report(list(self.results.values()))
-                report.write(Path(report_dir))
+            if self.results is not None:
+                report = session.report(list(self.results.values()), filters=self.filters())
+                self.verdict_line = report.verdict.line
+                if report_dir:
+                    report.write(Path(report_dir))
             self.loop.run(session.aclose())
         if self._loop is not None:
             self._loop.close()
@@ -215,7 +238,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     names = metafunc.fixturenames
     if CASE_FIXTURE not in names and BACKEND_FIXTURE not in names:
         return
-    session = _state(metafunc.config).session
+    state = _state(metafunc.config)
+    session = state.session
+    if not session.cases:
+        chosen = " ".join(state.filters()) or "the case directory"
+        raise pytest.UsageError(
+            f"turnout conformance: the selection ({chosen}) matches no case; nothing would "
+            "be tested"
+        )
     if CASE_FIXTURE in names:
         params = []
         for case in session.cases:
@@ -253,3 +283,10 @@ def conformance_results(
 ) -> dict[tuple[str, str], CaseResult]:
     """Results of every collected case item, run in one concurrent batch on first use."""
     return conformance_state.run_items(list(request.session.items))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """End the summary with the verdict, as `turnout conformance` ends its output."""
+    state = config.stash.get(_STATE, None)
+    if state is not None and state.verdict_line is not None:
+        terminalreporter.write_line(f"turnout conformance: {state.verdict_line}")

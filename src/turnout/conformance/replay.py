@@ -12,41 +12,39 @@ sample contexts, as JSON lines. Each line is one node:
 context; `id` (default `line-N`), `workflow` (groups nodes in the report; default: the
 file's name) and `description` are optional. `expected` (optional) is what the node gave in
 production: any of `output`, `stdout`, `stderr`, or `error` (`type`, `kind`, `name`,
-`message_contains`).
+`message_contains`). `ignore` (optional) lists what this node may legitimately change from
+run to run (`output.requestId`, `output.items[*].id`, `stdout`; see `IgnorePath`): those
+places are compared neither with `expected` nor across backends.
 
 Every node runs on every backend through the same path as conformance cases. A node passes
 on a backend when it matches `expected` (if given) and, on a target, when its normalized
-envelope equals the reference backend's (see `differential`). Values that embed the current
-time are compared by shape only: an output value that is a current ISO date-time or epoch
-reading matches any value of that kind in `expected`, and every ISO date-time inside
-expected/actual printed text is compared as `<iso-datetime>`.
+envelope equals the reference backend's (see `differential`). Readings of the current time
+(`turnout.timemask`: ISO dates and date-times, epoch seconds to nanoseconds, also inside
+longer strings such as `'saga_' + Date.now()`) are compared by kind only, in the output,
+stdout and stderr alike: a reading in this run matches any reading of the same kind at the
+same place in `expected`, which was recorded at another time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from turnout.conformance.backends import BackendUnderTest
-from turnout.conformance.differential import compare, iso_moment, normalize
-from turnout.conformance.expectations import (
-    Observation,
-    abbreviate,
-    first_difference,
-    is_iso_datetime,
-)
+from turnout.conformance.differential import IgnorePath, apply_ignores, compare, normalize
+from turnout.conformance.expectations import Observation, abbreviate, first_difference
 from turnout.conformance.report import ParityReport, ReportItem
 from turnout.conformance.runner import CaseResult, ConformanceRunner, Progress, Status
 from turnout.errors import ValidationError
+from turnout.timemask import mask_time, matches_masked
 
 __all__ = [
     "ExpectedOutcome",
@@ -56,11 +54,6 @@ __all__ = [
     "replay",
     "replay_report",
 ]
-
-_ISO_ANYWHERE = re.compile(
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?"
-)
-NOW_WINDOW_S = 24 * 3600
 
 
 class ExpectedError(BaseModel):
@@ -85,6 +78,11 @@ class ExpectedOutcome(BaseModel):
     error: ExpectedError | None = None
 
 
+def _ignore_path(text: str) -> str:
+    IgnorePath.parse(text)
+    return text
+
+
 class _Line(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -94,6 +92,7 @@ class _Line(BaseModel):
     config: dict[str, Any]
     context: dict[str, Any] = Field(default_factory=dict)
     expected: ExpectedOutcome | None = None
+    ignore: list[Annotated[str, AfterValidator(_ignore_path)]] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -108,6 +107,11 @@ class ReplayNode:
     context: Mapping[str, Any]
     expected: ExpectedOutcome | None
     expects_output: bool
+    ignore: tuple[IgnorePath, ...] = ()
+
+    def ignores(self, field: str) -> bool:
+        """Whether the whole `field` (`stdout`, `error.message`, `output`) is ignored."""
+        return any(path.field == field and not path.steps for path in self.ignore)
 
 
 def load_corpus(path: Path) -> list[ReplayNode]:
@@ -137,7 +141,9 @@ def load_corpus(path: Path) -> list[ReplayNode]:
                 for error in exc.errors()
             )
             raise ValidationError(
-                where, problems, "keys id, workflow, description, config, context, expected"
+                where,
+                problems,
+                "keys id, workflow, description, config, context, expected, ignore",
             ) from None
         node_id = line.id or f"line-{number}"
         if node_id in seen:
@@ -154,6 +160,7 @@ def load_corpus(path: Path) -> list[ReplayNode]:
                 context=line.context,
                 expected=expected,
                 expects_output=expected is not None and "output" in expected.model_fields_set,
+                ignore=tuple(IgnorePath.parse(path) for path in line.ignore),
             )
         )
     if not nodes:
@@ -161,53 +168,32 @@ def load_corpus(path: Path) -> list[ReplayNode]:
     return nodes
 
 
-def _current(value: Any, now: float) -> str | None:
-    """The kind of current-time reading `value` is (None: it is not one)."""
-    if isinstance(value, str) and is_iso_datetime(value):
-        moment = iso_moment(value)
-        if moment is not None and abs(moment - now) <= NOW_WINDOW_S:
-            return "iso-datetime"
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if abs(value / 1000 - now) <= NOW_WINDOW_S:
-            return "epoch-ms"
-        if abs(value - now) <= NOW_WINDOW_S:
-            return "epoch-s"
-    return None
-
-
-def _same_kind(expected: Any, kind: str) -> bool:
-    if kind == "iso-datetime":
-        return isinstance(expected, str) and is_iso_datetime(expected)
-    if isinstance(expected, bool) or not isinstance(expected, int | float):
-        return False
-    return expected > 1e11 if kind == "epoch-ms" else 1e8 < expected < 1e11
-
-
-def _output_difference(expected: Any, actual: Any, now: float, path: str = "output") -> str | None:
-    kind = _current(actual, now)
-    if kind is not None:
-        if _same_kind(expected, kind):
-            return None
-        return f"{path}: expected a value like {abbreviate(expected)}, got a {kind} reading"
-    if isinstance(expected, dict) and isinstance(actual, dict) and set(expected) == set(actual):
-        for key in expected:
-            found = _output_difference(
-                expected[key], actual[key], now, f"{path}[{json.dumps(key)}]"
-            )
+def _recorded_difference(recorded: Any, actual: Any, now: float, path: str) -> str | None:
+    """Where a value of this run first differs from the recorded one, readings of the
+    current time in this run matching any reading of the same kind at the same place."""
+    if isinstance(recorded, dict) and isinstance(actual, dict) and set(recorded) == set(actual):
+        for key in recorded:
+            where = f"{path}[{json.dumps(key)}]"
+            found = _recorded_difference(recorded[key], actual[key], now, where)
             if found:
                 return found
         return None
-    if isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual):
-        for index, (left, right) in enumerate(zip(expected, actual, strict=True)):
-            found = _output_difference(left, right, now, f"{path}[{index}]")
+    if isinstance(recorded, list) and isinstance(actual, list) and len(recorded) == len(actual):
+        for index, (left, right) in enumerate(zip(recorded, actual, strict=True)):
+            found = _recorded_difference(left, right, now, f"{path}[{index}]")
             if found:
                 return found
         return None
-    return first_difference(expected, actual, path)
-
-
-def _text(text: str) -> str:
-    return _ISO_ANYWHERE.sub("<iso-datetime>", text)
+    masked = mask_time(actual, now)
+    if masked == actual or isinstance(actual, dict | list):
+        return first_difference(recorded, actual, path)
+    same_type = isinstance(actual, str) == isinstance(recorded, str)
+    if same_type and matches_masked(masked, recorded):
+        return None
+    return (
+        f"{path}: expected {abbreviate(recorded)}, got {abbreviate(masked)} (current times "
+        "compared by kind)"
+    )
 
 
 def matches_expected(
@@ -226,26 +212,27 @@ def matches_expected(
             return [f"expected {wanted.type} ({wanted.kind}), got {observation.summary()}"]
         if error.type != wanted.type or (wanted.kind is not None and error.kind != wanted.kind):
             problems.append(f"expected {wanted.type} ({wanted.kind}), got {error.summary()}")
-        if wanted.name is not None and error.name != wanted.name:
+        if wanted.name is not None and error.name != wanted.name and not node.ignores("error.name"):
             problems.append(f"error name: expected {wanted.name!r}, got {error.name!r}")
-        problems.extend(
-            f"error message lacks {text!r}"
-            for text in wanted.message_contains
-            if text not in error.message
-        )
+        if not node.ignores("error.message"):
+            problems.extend(
+                f"error message lacks {text!r}"
+                for text in wanted.message_contains
+                if text not in error.message
+            )
     elif error is not None:
         return [f"expected success, got {error.summary()}"]
-    elif node.expects_output:
+    elif node.expects_output and not node.ignores("output"):
         output = (observation.envelope or {}).get("output")
-        found = _output_difference(expected.output, output, moment)
+        recorded = apply_ignores({"output": expected.output}, node.ignore)["output"]
+        actual = apply_ignores({"output": output}, node.ignore)["output"]
+        found = _recorded_difference(recorded, actual, moment, "output")
         if found:
             problems.append(found)
     for stream in ("stdout", "stderr"):
         wanted_text: str | None = getattr(expected, stream)
-        if wanted_text is not None:
-            found = first_difference(
-                _text(wanted_text), _text(getattr(observation, stream)), stream
-            )
+        if wanted_text is not None and not node.ignores(stream):
+            found = _recorded_difference(wanted_text, getattr(observation, stream), moment, stream)
             if found:
                 problems.append(found)
     return problems
@@ -296,19 +283,25 @@ async def replay(
     pairs = await asyncio.gather(
         *(one(node, backend) for node in nodes for backend in runner.backends)
     )
-    return _differential([result for _, result in pairs], runner.reference)
+    ignores = {node.id: node.ignore for node in nodes}
+    return _differential([result for _, result in pairs], runner.reference, ignores)
 
 
-def _differential(results: Sequence[CaseResult], reference: str) -> list[CaseResult]:
+def _differential(
+    results: Sequence[CaseResult],
+    reference: str,
+    ignores: Mapping[str, Sequence[IgnorePath]],
+) -> list[CaseResult]:
     now = time.time()
     base = {r.case_id: r for r in results if r.backend == reference and r.observation}
     judged = []
     for result in results:
         ref = base.get(result.case_id)
         if result.backend != reference and ref and ref.observation and result.observation:
+            ignore = ignores.get(result.case_id, ())
             differences = compare(
-                normalize(ref.observation, now=now),
-                normalize(result.observation, now=now),
+                apply_ignores(normalize(ref.observation, now=now), ignore),
+                apply_ignores(normalize(result.observation, now=now), ignore),
                 names=(reference, result.backend),
             )
             if differences:

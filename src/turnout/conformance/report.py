@@ -4,7 +4,8 @@ The verdict answers one question: can the legacy (reference) backend be deleted?
 for some target backend, every case that passes on the reference also passes on the target
 or is an accepted divergence in the ledger. A case the target *skips* blocks too, unless the
 ledger lists it: a backend cannot earn the verdict by declaring fewer capabilities than the
-reference without a person accepting, with a reason, each case it thereby skips.
+reference without a person accepting, with a reason, each case it thereby skips. A partial
+run (see `selection`) gives no verdict at all: it records what it covered instead.
 
 `parity.md` is deterministic for the same results (no timings, no dates), so a committed
 copy can be checked for staleness by regenerating it; timings are in `parity.json` only.
@@ -23,6 +24,7 @@ from typing import Any, Literal
 from turnout.conformance.backends import BackendUnderTest
 from turnout.conformance.ledger import Ledger
 from turnout.conformance.runner import UNEXPECTED, CaseResult
+from turnout.conformance.selection import Selection
 from turnout.redaction import scrub_data, scrub_text
 
 __all__ = ["ParityReport", "ReportItem", "Verdict", "decide", "render_markdown"]
@@ -73,8 +75,11 @@ def decide(
     *,
     reference: str,
     noun: str = "case",
+    selection: Selection | None = None,
 ) -> Verdict:
-    """The verdict line (see the module docstring)."""
+    """The verdict line (see the module docstring); none for a partial `selection`."""
+    if selection is not None and selection.partial:
+        return Verdict(False, False, selection.verdict_line(reference))
     ids = [backend.id for backend in backends]
     if reference not in ids:
         return Verdict(
@@ -140,6 +145,7 @@ class ParityReport:
     ledger: Ledger
     verdict: Verdict
     source: str = ""
+    selection: Selection | None = None
 
     @classmethod
     def build(
@@ -151,10 +157,13 @@ class ParityReport:
         items: Sequence[ReportItem],
         ledger: Ledger | None = None,
         source: str = "",
+        selection: Selection | None = None,
     ) -> ParityReport:
+        """The report of `items`; `selection` (conformance runs) says what part of the
+        suite they are, and a partial one gets no verdict."""
         noun = "case" if kind == "conformance" else "node"
-        verdict = decide(items, backends, reference=reference, noun=noun)
-        return cls(kind, reference, backends, items, ledger or Ledger(), verdict, source)
+        verdict = decide(items, backends, reference=reference, noun=noun, selection=selection)
+        return cls(kind, reference, backends, items, ledger or Ledger(), verdict, source, selection)
 
     @property
     def unexpected(self) -> list[CaseResult]:
@@ -182,6 +191,7 @@ class ParityReport:
             "schema_version": 1,
             "kind": self.kind,
             "source": self.source,
+            "selection": None if self.selection is None else self.selection.to_dict(),
             "reference": self.reference,
             "backends": [backend.to_dict() for backend in self.backends],
             "ledger": self.ledger.source,
@@ -282,6 +292,14 @@ def render_markdown(report: ParityReport) -> str:
         "",
         f"**{report.verdict.line}**",
         "",
+    ]
+    if report.selection is not None and report.selection.partial:
+        lines += [
+            f"**Partial run**: {report.selection.describe()}. It shows how these cases behave; "
+            "it is not evidence for deleting the reference backend.",
+            "",
+        ]
+    lines += [
         "## Backends",
         "",
         "| backend | endpoint | plugin | languages | isolation | network | memory limit "

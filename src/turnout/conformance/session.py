@@ -32,6 +32,7 @@ from turnout.conformance.cases import Case, default_ledger_path, load_cases
 from turnout.conformance.ledger import Ledger
 from turnout.conformance.report import ParityReport, ReportItem
 from turnout.conformance.runner import CaseResult, ConformanceRunner, Progress
+from turnout.conformance.selection import Selection
 from turnout.engine import Engine
 from turnout.registry import BackendRegistry, default_registry
 
@@ -78,7 +79,11 @@ def planted_secrets(backends: Sequence[BackendUnderTest]) -> Iterator[dict[str, 
 
 @dataclass
 class ConformanceSession:
-    """Everything one conformance run needs, opened once."""
+    """Everything one conformance run needs, opened once.
+
+    `cases` are the selected cases; `suite` holds the id of every case of the suite and
+    `filters` the options that narrowed it (`--theme config`), for the report's selection.
+    """
 
     engine: Engine
     runner: ConformanceRunner
@@ -86,6 +91,8 @@ class ConformanceSession:
     cases: list[Case]
     ledger: Ledger
     reference: str
+    suite: tuple[str, ...] = ()
+    filters: tuple[str, ...] = ()
 
     @classmethod
     def open(
@@ -124,7 +131,11 @@ class ConformanceSession:
         runner = ConformanceRunner(
             engine, backends, concurrency=concurrency, ledger=ledger, reference=reference
         )
-        return cls(engine, runner, backends, selected, ledger, reference)
+        suite = tuple(case.id for case in every_case)
+        filters = tuple(f"--theme {theme}" for theme in themes) + tuple(
+            f"--case {case_id}" for case_id in case_ids
+        )
+        return cls(engine, runner, backends, selected, ledger, reference, suite, filters)
 
     async def run(
         self, cases: Sequence[Case] | None = None, *, progress: Progress | None = None
@@ -133,8 +144,14 @@ class ConformanceSession:
         with planted_secrets(self.backends):
             return await self.runner.run(self.cases if cases is None else cases, progress=progress)
 
-    def report(self, results: Sequence[CaseResult]) -> ParityReport:
-        """The parity report of `results` (cases in file order, backends in run order)."""
+    def report(
+        self, results: Sequence[CaseResult], *, filters: Sequence[str] | None = None
+    ) -> ParityReport:
+        """The parity report of `results` (cases in file order, backends in run order).
+
+        `filters` replaces the session's own (`--theme T`) where the caller names them in
+        its own terms (the pytest plugin's options, `-k`); a run that left out cases or
+        backends is partial whatever the filters."""
         by_case: dict[str, dict[str, CaseResult]] = {}
         for result in results:
             by_case.setdefault(result.case_id, {})[result.backend] = result
@@ -143,12 +160,19 @@ class ConformanceSession:
             for case in self.cases
             if case.id in by_case
         ]
+        selection = Selection.of(
+            filters=self.filters if filters is None else filters,
+            suite=self.suite,
+            backends=[backend.id for backend in self.backends],
+            results=results,
+        )
         return ParityReport.build(
             kind="conformance",
             reference=self.reference,
             backends=refresh_endpoints(self.engine, self.backends),
             items=items,
             ledger=self.ledger,
+            selection=selection,
         )
 
     async def aclose(self) -> None:

@@ -11,6 +11,13 @@
 
 function __turnout_run(inlinePayload, payloadPath) {
   'use strict';
+  // Inputs become globals, and the user's code may replace globals too: every global this
+  // runtime uses is read here, before either happens, into a local of the same name, so an
+  // input called JSON or Object shadows the global for the user's code, never for this code.
+  // (tests/contract/runtime derives the globals used from this file and tries each one.)
+  const globalObject = globalThis;
+  const { Array, Buffer, Error, JSON, Number, Object, Promise, RangeError, Set, String,
+    Symbol, clearInterval, process, setInterval } = globalObject;
   const fs = require('fs');
   const path = require('path');
   const vm = require('vm');
@@ -48,21 +55,49 @@ function __turnout_run(inlinePayload, payloadPath) {
   // ---- inputs as globals ------------------------------------------------------------------
   const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
   const resultInput = { present: false, assigned: false, value: undefined };
+  // What each global set here was before (no descriptor: it did not exist), for
+  // restoreGlobals. An accessor with a setter (Node's `process`) keeps its value behind the
+  // setter, so that value is read now and given back through the setter.
+  const replaced = [];
+  function setGlobal(key, install) {
+    const descriptor = Object.getOwnPropertyDescriptor(globalObject, key);
+    const value = descriptor && descriptor.get && descriptor.set ? globalObject[key] : undefined;
+    replaced.push({ key, descriptor, value });
+    try { install(); } catch (err) { /* read-only global: reachable as inputs.key only */ }
+  }
   for (const key of Object.keys(inputs)) {
     if (!IDENTIFIER.test(key)) continue;
     if (key === 'result') {
       resultInput.present = true;
       resultInput.value = inputs[key];
-      Object.defineProperty(globalThis, 'result', {
+      setGlobal(key, () => Object.defineProperty(globalObject, 'result', {
         configurable: true, enumerable: true,
         get() { control.readInput = true; return resultInput.value; },
         set(value) { resultInput.assigned = true; resultInput.value = value; },
-      });
+      }));
       continue;
     }
-    try { globalThis[key] = inputs[key]; } catch (err) { /* read-only global: inputs.key */ }
+    setGlobal(key, () => { globalObject[key] = inputs[key]; });
   }
-  if (!Object.prototype.hasOwnProperty.call(inputs, 'inputs')) globalThis.inputs = inputs;
+  if (!Object.prototype.hasOwnProperty.call(inputs, 'inputs')) {
+    setGlobal('inputs', () => { globalObject.inputs = inputs; });
+  }
+
+  // A notebook kernel outlives the code and runs its own JavaScript in the same global
+  // scope: give it back every global the inputs replaced, once the outcome is written.
+  function restoreGlobals() {
+    for (let index = replaced.length - 1; index >= 0; index -= 1) {
+      const { key, descriptor, value } = replaced[index];
+      try {
+        if (descriptor === undefined) {
+          delete globalObject[key];
+        } else {
+          Object.defineProperty(globalObject, key, descriptor);
+          if (descriptor.get && descriptor.set) globalObject[key] = value;
+        }
+      } catch (err) { /* the code made it non-configurable: it stays as the code left it */ }
+    }
+  }
 
   // ---- run ----------------------------------------------------------------------------------
   const UNSET = Symbol('unset');
@@ -150,19 +185,60 @@ function __turnout_run(inlinePayload, payloadPath) {
     return { ok: true, channel, value: text === undefined ? null : JSON.parse(text) };
   }
 
+  // ---- syntax errors ------------------------------------------------------------------------
+  // V8 reports an error past the code's last line, in the text turnout adds after the code,
+  // when the code ends too early (inside a statement, bracket, string, template or comment)
+  // or closes one block more than it opens. Then its message would name turnout's text
+  // (`Unexpected token ';'`): say instead what the user's code did, at the user's line.
+  function syntaxOutcome(err) {
+    const lines = payload.body.split('\n');
+    const line = userLine(err.stack);
+    if (line === null || line <= lines.length) {
+      return { ok: false, kind: 'syntax', name: err.name, message: err.message, line,
+        traceback: String(err.stack).split('\n    at ')[0] };
+    }
+    const found = endOfCode(lines);
+    return { ok: false, kind: 'syntax', name: 'SyntaxError', message: found.message,
+      line: found.line,
+      traceback: FILENAME + ':' + found.line + '\n' + lines[found.line - 1] +
+        '\n\nSyntaxError: ' + found.message };
+  }
+
+  function lastCodeLine(lines) {
+    for (let index = lines.length - 1; index > 0; index -= 1) {
+      const text = lines[index].trim();
+      if (text !== '' && !text.startsWith('//')) return index + 1;
+    }
+    return 1;
+  }
+
+  function endOfCode(lines) {
+    let line = lastCodeLine(lines);
+    try {
+      new vm.Script(PREFIX + payload.body + '\n)', { filename: FILENAME, lineOffset: -1 });
+    } catch (err) {
+      let text = lines[line - 1].trim();
+      if (text.length > 60) text = text.slice(0, 57) + '...';
+      return { line, message: 'Unexpected end of input: the code stops after line ' + line +
+        ' (`' + text + '`) with a statement, bracket, string, template or comment still open' };
+    }
+    // With the parenthesis closed it compiles: the code closed turnout's function itself. The
+    // code alone as a plain function body shows where (unless an await comes first).
+    try {
+      vm.compileFunction(payload.body, [], { filename: FILENAME });
+    } catch (err) {
+      if (err.message === "Unexpected token '}'") line = userLine(err.stack) || line;
+    }
+    return { line, message: "Unexpected token '}': the code closes a block it never opened" };
+  }
+
   async function execute() {
     let fn;
     try {
       const script = new vm.Script(PREFIX + body, { filename: FILENAME, lineOffset: -1 });
       fn = script.runInThisContext();
     } catch (err) {
-      // An unterminated construct is reported past the user's last line (inside turnout's
-      // epilogue): the user's code ended too early, so point at its last line.
-      const lastUserLine = payload.body.split('\n').length;
-      const line = userLine(err.stack);
-      return { ok: false, kind: 'syntax', name: err.name, message: err.message,
-        line: line === null ? null : Math.min(line, lastUserLine),
-        traceback: String(err.stack).split('\n    at ')[0] };
+      return syntaxOutcome(err);
     }
     const realExit = process.exit;
     process.exit = function exit(code) { throw new ExitSignal(code === undefined ? process.exitCode : code); };
@@ -197,7 +273,10 @@ function __turnout_run(inlinePayload, payloadPath) {
 
   return execute().then((outcome) => {
     writeOutcome(outcome);
-    if (!scriptMode) return undefined;
+    if (!scriptMode) {
+      restoreGlobals();
+      return undefined;
+    }
     return Promise.all(outputStreams.map(drained)).then(() => process.exit(0));
   });
 }
