@@ -98,7 +98,8 @@ class _Line(BaseModel):
 
 @dataclass(frozen=True)
 class ReplayNode:
-    """One exported node, ready to run."""
+    """One exported node, ready to run. `context_recorded` says whether the line gave a
+    context (without one, `context` is `{}`)."""
 
     id: str
     workflow: str
@@ -108,6 +109,7 @@ class ReplayNode:
     context: Mapping[str, Any]
     expected: ExpectedOutcome | None
     expects_output: bool
+    context_recorded: bool = True
 
 
 def load_corpus(path: Path) -> list[ReplayNode]:
@@ -154,6 +156,7 @@ def load_corpus(path: Path) -> list[ReplayNode]:
                 context=line.context,
                 expected=expected,
                 expects_output=expected is not None and "output" in expected.model_fields_set,
+                context_recorded="context" in line.model_fields_set,
             )
         )
     if not nodes:
