@@ -100,17 +100,17 @@ def _globals(facts: CodeFacts, inputs: NodeInputs) -> list[Finding]:
         platform = RUNTIME_GLOBALS.get(read.name)
         if known is not None or platform is not None:
             why = (
-                f"`{read.name}` ({platform}) is a global of other executors; no turnout "
-                "backend defines it"
+                f"({platform}), a global of other executors that no turnout backend defines"
                 if platform
-                else f"`{read.name}` is neither an input ({inputs.source}) nor a global the "
-                "runtime defines"
+                else f", which is neither an input ({inputs.source}) nor a global the runtime "
+                "defines"
             )
+            error = "NameError" if facts.language == "python" else "ReferenceError"
             findings.append(
                 Finding(
                     "undefined-global",
                     "blocker",
-                    f"reads {why}: a ReferenceError (NameError) at this line",
+                    f"reads `{read.name}`{' ' if platform else ''}{why}: a {error} at this line",
                     f"pass `{read.name}` in the workflow context (and in inputVariables if the "
                     f"node lists them), or define it in the code",
                     line=read.line,
