@@ -7,7 +7,11 @@ line each, with ids `<language>/<finding type>/<case>`: `positive` shows the fin
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +21,9 @@ from turnout.audit.audit import audit_node
 from turnout.audit.findings import NodeAudit
 from turnout.audit.loading import NodeSource, load_nodes
 from turnout.audit.target import AuditTarget
+from turnout.backend import BackendSettings
 from turnout.conformance.backends import BackendUnderTest
-from turnout.models import Capabilities
+from turnout.models import Capabilities, ExecutionRequest, ExecutionResult
 
 NODES = Path(__file__).parent / "nodes"
 STDLIB = frozenset(sys.stdlib_module_names)
@@ -72,3 +77,38 @@ def audited(node_id: str, on: AuditTarget | None = None) -> NodeAudit:
 def source(config: dict[str, Any], context: dict[str, Any] | None = None) -> NodeSource:
     """A node written inline."""
     return NodeSource("inline", "wf-inline", "<test>", config, context)
+
+
+_LAUNCHER = re.compile(r'__turnout_run\("([A-Za-z0-9+/=]+)"')
+
+
+def scripted_backend(backend_id: str, script: Mapping[str, dict[str, Any]]) -> type:
+    """A backend that runs nothing: for a node whose code contains a key of `script`, it
+    answers that runtime outcome (`{"ok": true, "channel": "return", "value": ...}` or
+    `{"ok": false, "kind": ..., "name": ..., "message": ...}`), else `null`."""
+
+    class ScriptedBackend:
+        id = backend_id
+        deprecated = False
+        description = "scripted backend for the audit's tests"
+
+        def __init__(self, settings: BackendSettings) -> None:
+            self.settings = settings
+
+        @property
+        def capabilities(self) -> Capabilities:
+            return capabilities()
+
+        async def execute(self, request: ExecutionRequest) -> ExecutionResult:
+            payload = json.loads(base64.b64decode(_LAUNCHER.findall(request.program)[-1]))
+            code = payload.get("code") or payload.get("body") or ""
+            outcome = next(
+                (answer for marker, answer in script.items() if marker in code),
+                {"ok": True, "channel": "return", "value": None},
+            )
+            return ExecutionResult(result=json.dumps(outcome).encode(), exit_code=0)
+
+        async def aclose(self) -> None:
+            return None
+
+    return ScriptedBackend
