@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import pytest
 
+from turnout.audit.audit import audit_node
 from turnout.audit.code_checks import NodeInputs, judge_code
 from turnout.audit.facts import CodeFacts, Sighting
 
-from .support import audited, capabilities, target
+from .support import audited, capabilities, source, target
 
 # (node id, finding type, line, severity) of every positive test node's expected finding.
 POSITIVE = [
@@ -128,3 +129,11 @@ def test_side_effects_in_a_node_marked_side_effect_free_say_so() -> None:
     [finding] = judge_code(facts, inputs, target())
     assert "WILL run it twice" in finding.message
     assert finding.fix.startswith("remove sideEffectFree")
+
+
+def test_a_name_a_star_import_may_define_is_only_a_note() -> None:
+    """After `from math import *`, `floor` may come from math: a note, never a blocker."""
+    config = {"language": "python", "code": "from math import *\nresult = floor(x)"}
+    audit = audit_node(source(config, {"x": 1.5}), target())
+    [finding] = audit.of_type("context-global")
+    assert (finding.severity, finding.line, audit.status) == ("info", 2, "ready")

@@ -98,7 +98,18 @@ def _globals(facts: CodeFacts, inputs: NodeInputs) -> list[Finding]:
         if known is not None and read.name in known:
             continue
         platform = RUNTIME_GLOBALS.get(read.name)
-        if known is not None or platform is not None:
+        if read.detail:  # `from m import *` may define it: nothing certain to say
+            findings.append(
+                Finding(
+                    "context-global",
+                    "info",
+                    f"reads `{read.name}`, which `{read.detail}` may define (else it must be "
+                    "a key of the context)",
+                    f"import `{read.name}` by name, so the audit can check it",
+                    line=read.line,
+                )
+            )
+        elif known is not None or platform is not None:
             why = (
                 f"({platform}), a global of other executors that no turnout backend defines"
                 if platform

@@ -37,7 +37,8 @@ class CodeFacts:
     syntax_error: Sighting | None = None
     typescript: list[Sighting] = field(default_factory=list)
     globals_read: list[Sighting] = field(default_factory=list)
-    """Free names the code reads, first read of each (not reads guarded by `typeof`)."""
+    """Free names the code reads, first read of each (not reads guarded by `typeof`);
+    `detail` names the `from m import *` they may come from, if the code has one."""
     inputs_read: list[Sighting] = field(default_factory=list)
     """Keys read through `inputs` (`inputs.x`, `inputs["x"]`), first read of each."""
     modules: list[Sighting] = field(default_factory=list)

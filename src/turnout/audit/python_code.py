@@ -69,6 +69,7 @@ class _Reader:
         self.aliases: dict[str, str] = {}  # local name -> qualified name it was imported as
         self.bound: set[str] = set()
         self.guarded: set[int] = set()  # ids of Name nodes read under `except NameError`
+        self.star_imports: list[str] = []  # modules of `from m import *`
 
     def read(self) -> None:
         for node in ast.walk(self.tree):
@@ -120,7 +121,9 @@ class _Reader:
                 self.aliases[local] = alias.name if alias.asname else local
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             for alias in node.names:
-                if alias.name != "*":
+                if alias.name == "*":
+                    self.star_imports.append(node.module)
+                else:
                     self.bound.add(alias.asname or alias.name)
                     self.aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
         elif isinstance(node, ast.ImportFrom):
@@ -149,9 +152,10 @@ class _Reader:
                     guarded.add(node.id)
                 elif node.id not in first or node.lineno < first[node.id]:
                     first[node.id] = node.lineno
+        origin = f"from {', '.join(self.star_imports)} import *" if self.star_imports else ""
         self.facts.globals_read = sorted(
             (
-                Sighting(line, name)
+                Sighting(line, name, origin)
                 for name, line in first.items()
                 if name not in GLOBALS and name not in self.bound and name not in guarded
             ),
