@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from turnout.audit.findings import Finding, NodeAudit, NodeRef
+from turnout.audit.findings import FINDING_TYPES, Finding, NodeAudit, NodeRef
 
 REF = NodeRef("n", "wf", "nodes.jsonl:1", "python")
 
@@ -40,3 +42,10 @@ def test_an_unknown_finding_type_is_refused() -> None:
     """Finding types are a fixed vocabulary that reports count: a typo fails loudly."""
     with pytest.raises(ValueError, match="unknown finding type"):
         finding("info", kind="undefined-globl")
+
+
+def test_every_finding_type_is_documented() -> None:
+    """docs/audit.md's table has a row for every finding type the reports count."""
+    docs = Path(__file__).resolve().parents[2] / "docs" / "audit.md"
+    table = docs.read_text(encoding="utf-8").split("## The findings")[1].split("\n## ")[0]
+    assert [kind for kind in FINDING_TYPES if f"| `{kind}` |" not in table] == []

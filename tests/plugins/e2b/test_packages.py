@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from e2b_code_interpreter import AsyncSandbox
@@ -104,3 +105,10 @@ async def test_local_server_declaration_is_what_its_kernels_have(
         assert seen["missing"] == []
     finally:
         await sandbox.kill()
+
+
+def test_the_default_packages_are_documented() -> None:
+    """Every default Python package is listed in docs/backends/e2b.md's Packages section."""
+    docs = Path(__file__).resolve().parents[3] / "docs" / "backends" / "e2b.md"
+    section = docs.read_text(encoding="utf-8").split("### Packages")[1].split("\n## ")[0]
+    assert [name for name in TEMPLATE_PYTHON_PACKAGES if f"`{name}`" not in section] == []
