@@ -91,6 +91,27 @@ async def test_a_failure_on_both_that_nothing_predicted_needs_attention() -> Non
     assert (finding.severity, finding.line) == ("attention", 1)
 
 
+async def test_failing_differently_on_both_needs_attention() -> None:
+    """Both fail, with different errors: a difference to look at, not a migration blocker."""
+    node = source({"language": "python", "code": "result = parse(text)"}, {"text": "", "parse": 1})
+    legacy = error("runtime", "ValueError", "empty text")
+    target = error("runtime", "TypeError", "'int' object is not callable")
+    [audit] = await run([node], {"parse": legacy}, {"parse": target})
+    [finding] = audit.of_type("run-differs")
+    assert finding.severity == "attention"
+    assert "fails on both backends, differently" in finding.message
+
+
+async def test_working_only_on_the_target_needs_attention() -> None:
+    """Legacy fails where the target works: better, but the workflow may rely on the failure."""
+    node = source({"language": "python", "code": "result = parse(text)"}, {"text": "", "parse": 1})
+    failed = error("runtime", "ValueError", "empty text")
+    [audit] = await run([node], {"parse": failed}, {"parse": OK_1})
+    [finding] = audit.of_type("run-differs")
+    assert finding.severity == "attention"
+    assert finding.message.startswith("fails on legacy")
+
+
 async def test_a_predicted_failure_that_did_not_happen_is_refuted() -> None:
     """`variables` is read only on a branch the context does not take: refuted, and the
     node is no longer blocked."""

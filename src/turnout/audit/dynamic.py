@@ -134,38 +134,44 @@ def _judge(
     explained = _confirm_failures(audit, after)
     if before.error is None and after.error is None:
         _judge_outputs(audit, before, after, candidate)
-    elif before.error is not None and after.error is not None and not candidate.differences:
+        return
+    if before.error is not None and after.error is not None:
         recorded = node.expected is not None and node.expected.error is not None
-        if not explained and not (recorded and not candidate.problems):
-            audit.findings.append(
-                Finding(
-                    "run-fails",
-                    "attention",
-                    f"fails the same way on both backends: {after.summary()}",
-                    "fix the node (or its context); the migration does not change it",
-                    line=after.error.line,
-                )
-            )
-    elif after.error is not None:
-        audit.findings.append(
-            Finding(
+        if candidate.differences:
+            finding = Finding(
                 "run-differs",
-                "blocker",
-                f"works on legacy, fails on {target.name}: {after.summary()}",
-                "fix what the other findings say, or keep the workflow on legacy",
+                "attention",
+                f"fails on both backends, differently: legacy {before.summary()}; "
+                f"{target.name} {after.summary()}",
+                "fix the node; then check that both fail (or succeed) the same way",
                 line=after.error.line,
             )
+        elif explained or (recorded and not candidate.problems):
+            return
+        else:
+            finding = Finding(
+                "run-fails",
+                "attention",
+                f"fails the same way on both backends: {after.summary()}",
+                "fix the node (or its context); the migration does not change it",
+                line=after.error.line,
+            )
+    elif after.error is not None:
+        finding = Finding(
+            "run-differs",
+            "blocker",
+            f"works on legacy, fails on {target.name}: {after.summary()}",
+            "fix what the other findings say, or keep the workflow on legacy",
+            line=after.error.line,
         )
     else:
-        audit.findings.append(
-            Finding(
-                "run-differs",
-                "attention" if before.error is not None else "blocker",
-                f"legacy and {target.name} fail differently: legacy {before.summary()}, "
-                f"{target.name} {after.summary()}",
-                "check that the target's outcome is the one the workflow expects",
-            )
+        finding = Finding(
+            "run-differs",
+            "attention",
+            f"fails on legacy ({before.summary()}) and works on {target.name}",
+            "check that the target's result is the one the workflow expects",
         )
+    audit.findings.append(finding)
 
 
 def _confirm_failures(audit: NodeAudit, after: Observation) -> bool:

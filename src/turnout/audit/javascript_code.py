@@ -14,12 +14,7 @@ read outside the scope that defines it.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterator
-
 import tree_sitter
-import tree_sitter_javascript
-import tree_sitter_typescript
 
 from turnout.audit.facts import CodeFacts, Sighting
 from turnout.audit.javascript_flow import FUNCTIONS, FlowGraph, key_of, text
@@ -31,25 +26,23 @@ from turnout.audit.javascript_names import (
     NETWORK_FUNCTIONS,
     NETWORK_MODULES,
     RANDOM_MODULES,
-    TYPESCRIPT_CONSTRUCTS,
+)
+from turnout.audit.javascript_syntax import (
+    NAMED,
+    declared,
+    first_error,
+    line,
+    parser,
+    pattern_names,
+    string,
+    typescript_constructs,
+    walk,
 )
 from turnout.packages import module_root
 
 __all__ = ["analyze_javascript"]
 
 Node = tree_sitter.Node
-_PATTERNS = frozenset({"object_pattern", "array_pattern", "rest_pattern", "formal_parameters"})
-_NAMED = frozenset(
-    {
-        "function_declaration",
-        "generator_function_declaration",
-        "class_declaration",
-        "abstract_class_declaration",
-        "function_expression",
-        "generator_function",
-        "class",
-    }
-)
 _RANDOM_MEMBERS = {
     "Date": {"now"},
     "Math": {"random"},
@@ -60,119 +53,23 @@ _RANDOM_MEMBERS = {
 }
 
 
-@functools.cache
-def _parser(typescript: bool) -> tree_sitter.Parser:
-    grammar = (
-        tree_sitter_typescript.language_typescript()
-        if typescript
-        else tree_sitter_javascript.language()
-    )
-    return tree_sitter.Parser(tree_sitter.Language(grammar))
-
-
 def analyze_javascript(code: str, *, typescript: bool = False) -> CodeFacts:
     """What `code` does. `typescript`: the node is stored as TypeScript, so its syntax is
     expected (and not reported as a finding)."""
     # tree-sitter rejects a raw NUL that V8 accepts in strings; a space keeps the offsets.
     source = code.encode("utf-8", "surrogatepass").replace(b"\x00", b" ")
     facts = CodeFacts(language="typescript" if typescript else "javascript")
-    root = _parser(typescript).parse(source).root_node
+    root = parser(typescript).parse(source).root_node
     if root.has_error and not typescript:
-        typed = _parser(True).parse(source).root_node
+        typed = parser(True).parse(source).root_node
         if not typed.has_error:
-            facts.typescript = _typescript_constructs(typed)
+            facts.typescript = typescript_constructs(typed)
             root = typed
     if root.has_error:
-        facts.syntax_error = _first_error(root)
+        facts.syntax_error = first_error(root)
         return facts
     _Reader(root, facts).read()
     return facts
-
-
-def _walk(root: Node) -> Iterator[Node]:
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(reversed(node.children))
-
-
-def _line(node: Node) -> int:
-    return node.start_point[0] + 1
-
-
-def _first_error(root: Node) -> Sighting:
-    for node in _walk(root):
-        if node.type == "ERROR":
-            snippet = text(node).strip().splitlines()[0][:40] if text(node).strip() else ""
-            return Sighting(_line(node), "unexpected " + (f"`{snippet}`" if snippet else "input"))
-        if node.is_missing:
-            return Sighting(_line(node), f"missing `{node.type}`")
-    return Sighting(1, "the code does not parse")
-
-
-def _typescript_constructs(root: Node) -> list[Sighting]:
-    found: dict[int, Sighting] = {}
-    for node in _walk(root):
-        what = TYPESCRIPT_CONSTRUCTS.get(node.type)
-        if what is not None and _line(node) not in found:
-            found[_line(node)] = Sighting(_line(node), what, text(node).splitlines()[0][:60])
-    return sorted(found.values(), key=lambda s: s.line)
-
-
-def _string(node: Node | None) -> str | None:
-    """The value of a string literal (or a template without substitutions), else None."""
-    if node is None:
-        return None
-    if node.type == "string" or (
-        node.type == "template_string"
-        and not any(c.type == "template_substitution" for c in node.named_children)
-    ):
-        return "".join(text(child) for child in node.named_children)
-    return None
-
-
-def _pattern_names(node: Node | None) -> Iterator[Node]:
-    """The identifiers a declaration or parameter pattern binds."""
-    if node is None:
-        return
-    kind = node.type
-    if kind in ("identifier", "shorthand_property_identifier_pattern"):
-        yield node
-    elif kind in ("assignment_pattern", "object_assignment_pattern"):
-        yield from _pattern_names(node.child_by_field_name("left"))
-    elif kind == "pair_pattern":
-        yield from _pattern_names(node.child_by_field_name("value"))
-    elif kind in ("required_parameter", "optional_parameter"):
-        yield from _pattern_names(node.child_by_field_name("pattern"))
-    elif kind in _PATTERNS:
-        for child in node.named_children:
-            yield from _pattern_names(child)
-
-
-def _declared(node: Node) -> Iterator[Node]:
-    """The identifiers `node` declares or assigns (sloppy-mode `x = 1` creates a global)."""
-    kind = node.type
-    if kind == "variable_declarator":
-        yield from _pattern_names(node.child_by_field_name("name"))
-    elif kind in _NAMED:
-        name = node.child_by_field_name("name")
-        if name is not None and name.type == "identifier":
-            yield name
-    elif kind == "formal_parameters":
-        yield from _pattern_names(node)
-    elif kind == "arrow_function" or kind == "catch_clause":
-        yield from _pattern_names(node.child_by_field_name("parameter"))
-    elif kind == "for_in_statement":
-        yield from _pattern_names(node.child_by_field_name("left"))
-    elif kind == "assignment_expression":
-        left = node.child_by_field_name("left")
-        if left is not None and left.type == "identifier":
-            yield left
-    elif kind in ("import_clause", "namespace_import", "import_specifier"):
-        for child in node.named_children:
-            if child.type == "identifier":
-                yield child
 
 
 class _Reader:
@@ -191,9 +88,9 @@ class _Reader:
         self.imported: dict[str, tuple[str, str]] = {}  # local name -> (module, export)
 
     def read(self) -> None:
-        nodes = list(_walk(self.root))
+        nodes = list(walk(self.root))
         for node in nodes:
-            for name in _declared(node):
+            for name in declared(node):
                 self.declarations.add(name.id)
                 self.bound.add(text(name))
         for node in nodes:
@@ -209,8 +106,8 @@ class _Reader:
             elif node.type == "variable_declarator":
                 self._note_alias(node)
             elif node.type == "import_statement":
-                source = _string(node.child_by_field_name("source"))
-                self.facts.modules.append(Sighting(_line(node), source or "", "esm"))
+                source = string(node.child_by_field_name("source"))
+                self.facts.modules.append(Sighting(line(node), source or "", "esm"))
         self._globals()
         self._members()
         self._calls()
@@ -247,7 +144,7 @@ class _Reader:
             return None
         arguments = node.child_by_field_name("arguments")
         first = arguments.named_children[0] if arguments and arguments.named_children else None
-        return _string(first)
+        return string(first)
 
     def _globals(self) -> None:
         guarded = {
@@ -258,7 +155,7 @@ class _Reader:
         for name, uses in self.references.items():
             if name in GLOBALS or name in guarded or not self._free(name):
                 continue
-            self.facts.globals_read.append(Sighting(_line(uses[0]), name))
+            self.facts.globals_read.append(Sighting(line(uses[0]), name))
         self.facts.globals_read.sort(key=lambda s: (s.line, s.name))
 
     def _members(self) -> None:
@@ -269,15 +166,15 @@ class _Reader:
             if node.type == "member_expression":
                 key: str | None = text(node.child_by_field_name("property"))
             else:
-                key = _string(node.child_by_field_name("index"))
+                key = string(node.child_by_field_name("index"))
             if holder_text == "inputs" and self._free("inputs") and key is not None:
                 if key not in seen_inputs:
                     seen_inputs.add(key)
-                    self.facts.inputs_read.append(Sighting(_line(node), key, f"inputs.{key}"))
+                    self.facts.inputs_read.append(Sighting(line(node), key, f"inputs.{key}"))
             elif holder_text == "process" and key == "env" and self._free("process"):
                 variable = _environment_variable(node)
                 detail = f"process.env.{variable}" if variable else "process.env"
-                self.facts.environment.append(Sighting(_line(node), variable, detail))
+                self.facts.environment.append(Sighting(line(node), variable, detail))
 
     def _calls(self) -> None:
         flow = FlowGraph(self.root, self.references)
@@ -289,22 +186,22 @@ class _Reader:
             detail = _short(call)
             name = text(callee)
             if callee.type == "identifier" and name in NETWORK_FUNCTIONS and self._free(name):
-                self.facts.network.append(Sighting(_line(call), name, detail))
+                self.facts.network.append(Sighting(line(call), name, detail))
             if self._writes_file(callee):
-                self.facts.file_writes.append(Sighting(_line(call), text(callee), detail))
+                self.facts.file_writes.append(Sighting(line(call), text(callee), detail))
             if self._random_call(callee):
                 paths = flow.paths(call)
-                self.facts.nondeterminism.append(Sighting(_line(call), detail, detail, paths))
+                self.facts.nondeterminism.append(Sighting(line(call), detail, detail, paths))
         for construction in self.constructions:
             constructor = text(construction.child_by_field_name("constructor"))
             arguments = construction.child_by_field_name("arguments")
             detail = _short(construction)
             if constructor in NETWORK_CONSTRUCTORS and self._free(constructor):
-                self.facts.network.append(Sighting(_line(construction), constructor, detail))
+                self.facts.network.append(Sighting(line(construction), constructor, detail))
             now = arguments is None or not arguments.named_children
             if constructor == "Date" and self._free("Date") and now:
                 paths = flow.paths(construction)
-                sighting = Sighting(_line(construction), "new Date()", detail, paths)
+                sighting = Sighting(line(construction), "new Date()", detail, paths)
                 self.facts.nondeterminism.append(sighting)
         for module in self.facts.modules:
             if module.name and module_root("javascript", module.name) in NETWORK_MODULES:
@@ -322,13 +219,13 @@ class _Reader:
             kind = "require"
         else:
             return
-        specifier = _string(first)
+        specifier = string(first)
         if specifier is None:
-            self.facts.modules.append(Sighting(_line(call), "", "dynamic"))
+            self.facts.modules.append(Sighting(line(call), "", "dynamic"))
         elif specifier.startswith((".", "/")):
-            self.facts.modules.append(Sighting(_line(call), specifier, "relative"))
+            self.facts.modules.append(Sighting(line(call), specifier, "relative"))
         else:
-            self.facts.modules.append(Sighting(_line(call), specifier, kind))
+            self.facts.modules.append(Sighting(line(call), specifier, kind))
 
     def _module_of(self, node: Node | None) -> str | None:
         """The module `node` stands for: an alias of a `require`, or a `require` call."""
@@ -382,14 +279,14 @@ class _Reader:
         for child in self.root.named_children:
             if child.type in ("lexical_declaration", "variable_declaration"):
                 for declarator in child.named_children:
-                    assigned.update(text(n) for n in _declared(declarator))
-            elif child.type in _NAMED:
-                assigned.update(text(n) for n in _declared(child))
-        for node in _walk(self.root):
+                    assigned.update(text(n) for n in declared(declarator))
+            elif child.type in NAMED:
+                assigned.update(text(n) for n in declared(child))
+        for node in walk(self.root):
             if node.type == "return_statement" and _top_level(node):
                 channels.add("return")
             elif node.type == "assignment_expression":
-                assigned.update(text(n) for n in _declared(node))
+                assigned.update(text(n) for n in declared(node))
         if "result" in assigned or "result" in self.bound:
             channels.add("result")
         statements = [c for c in self.root.named_children if c.type not in ("comment",)]
@@ -424,11 +321,11 @@ def _environment_variable(env: Node) -> str:
     if parent.type == "member_expression" and parent.child_by_field_name("object") == env:
         return text(parent.child_by_field_name("property"))
     if parent.type == "subscript_expression" and parent.child_by_field_name("object") == env:
-        return _string(parent.child_by_field_name("index")) or ""
+        return string(parent.child_by_field_name("index")) or ""
     if parent.type == "variable_declarator" and parent.child_by_field_name("value") == env:
         pattern = parent.child_by_field_name("name")
         if pattern is not None and pattern.type == "object_pattern":
-            return ", ".join(text(n) for n in _pattern_names(pattern))
+            return ", ".join(text(n) for n in pattern_names(pattern))
     return ""
 
 
