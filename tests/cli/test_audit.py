@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from turnout_e2b.server.testing import ServerProcess, server_fixture
 
 from turnout.cli import main
 
@@ -96,3 +97,39 @@ def test_a_target_that_cannot_load_exits_1(
     status = main(["audit", str(EXAMPLES / "nodes"), "--env", "production"])
     assert status == 1
     assert "E2B_API_KEY" in capsys.readouterr().err
+
+
+e2b_server = server_fixture("--python-pool", "1", "--javascript-pool", "1", scope="module")
+
+
+def test_run_executes_on_both_backends_and_reports_where(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    e2b_server: ServerProcess,
+) -> None:
+    """--run runs the example nodes on local-subprocess and e2b (the local server): both give
+    the same result, progress goes to stderr, and the report names the server it ran on."""
+    monkeypatch.setenv("E2B_API_URL", e2b_server.url)
+    monkeypatch.delenv("E2B_API_KEY", raising=False)
+    context = str(EXAMPLES / "nodes" / "context.json")
+    status, out, err = audit(
+        capsys, str(EXAMPLES / "nodes"), "--context", context, "--run", "--json"
+    )
+    report = json.loads(out)
+    assert (status, report["ran"], report["totals"]["ready"]) == (0, True, 2)
+    assert all(
+        node["run"]["same"] and node["run"]["context"] == "given" for node in report["nodes"]
+    )
+    assert report["target"]["endpoint"] == f"E2B-compatible server at {e2b_server.url}"
+    assert "4/4" in err
+
+
+def test_without_a_flag_file_the_audit_says_so(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The flag file names the target: without one, exit 1 naming the variable to set."""
+    monkeypatch.delenv("TURNOUT_FLAGS_FILE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    status, _, err = audit(capsys, str(EXAMPLES / "nodes"))
+    assert status == 1
+    assert "TURNOUT_FLAGS_FILE" in err

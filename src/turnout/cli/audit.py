@@ -27,7 +27,8 @@ from turnout.audit.target import describe_target
 from turnout.cli.arguments import whole_number
 from turnout.cli.conformance import ProgressBar
 from turnout.cli.output import print_error, print_json
-from turnout.conformance.backends import build_engine, refresh_endpoints
+from turnout.conformance.backends import refresh_endpoints
+from turnout.engine import Engine
 from turnout.errors import TurnoutError, ValidationError
 from turnout.flags import current_environment
 from turnout.logging import configure_logging
@@ -108,7 +109,8 @@ def _read_context(path: Path) -> dict[str, Any]:
 async def _audit(arguments: argparse.Namespace) -> AuditReport:
     loaded = load_nodes(arguments.nodes)
     context = None if arguments.context is None else _read_context(arguments.context)
-    engine = build_engine(environment=arguments.env, flags_path=arguments.flags)
+    # The flag file says which backend is the target and how it is configured: required.
+    engine = Engine(arguments.env, flags_path=arguments.flags)
     try:
         target = describe_target(engine, arguments.target)
         audits = audit_nodes(loaded.nodes, target, context=context)
