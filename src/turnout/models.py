@@ -12,7 +12,7 @@ import re
 from typing import Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from turnout.errors import ValidationError
 
@@ -209,3 +209,13 @@ class Capabilities(BaseModel):
     host_environment_visible: bool = False
     supports_typescript: bool = False
     persistent_filesystem: bool = False
+    packages: dict[Language, frozenset[str]] = Field(
+        default_factory=dict,
+        description="per language, the top-level modules user code can import (Python import "
+        "names; Node built-ins and npm package names); a language not listed is not declared "
+        "(see turnout.packages)",
+    )
+
+    @field_serializer("packages")
+    def _sorted_packages(self, packages: dict[Language, frozenset[str]]) -> dict[str, list[str]]:
+        return {language: sorted(names) for language, names in sorted(packages.items())}

@@ -29,6 +29,19 @@ class TestBackendsCommand:
         assert (legacy["deprecated"], legacy["available"]) == (True, True)
         assert legacy["capabilities"]["languages"] == ["javascript", "python"]
 
+    def test_packages_are_counted_for_a_human_and_listed_in_json(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The human listing counts each language's modules on one line; --json lists them."""
+        assert main(["backends", "--env", "test"]) == 0
+        lines = [line for line in capsys.readouterr().out.splitlines() if "packages:" in line]
+        assert lines
+        assert all(line.endswith("modules (--json lists them)") for line in lines)
+        assert main(["backends", "--json", "--env", "test"]) == 0
+        listing = json.loads(capsys.readouterr().out)
+        legacy = {b["id"]: b for b in listing["backends"]}["local-subprocess"]
+        assert "json" in legacy["capabilities"]["packages"]["python"]
+
     def test_disabled_legacy_is_listed_as_unavailable_with_the_reason(
         self,
         capsys: pytest.CaptureFixture[str],

@@ -279,6 +279,8 @@ class TestShippedCases:
             "memory_enforcement": "informational: the mechanism behind memory_limit_mb",
             "max_timeout_ms": "every backend accepts the contract's 300000 ms maximum today",
             "supports_typescript": "the contract refuses typescript before any backend runs",
+            "packages": "a per-backend list: each backend's own tests import every module it "
+            "declares (tests/plugins/*/test_packages.py)",
         }
         required = {name for case in load_cases() for name in case.requires}
         implied = {"languages"}  # every case requires its config's language

@@ -11,12 +11,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from turnout.cli import backends, bench, chaos, conformance, flags, replay, rollout, run
+from turnout.cli import audit, backends, bench, chaos, conformance, flags, replay, rollout, run
 from turnout.registry import default_registry
 
 __all__ = ["main"]
 
-_COMMANDS = (run, backends, flags, rollout, conformance, replay, chaos, bench)
+_COMMANDS = (run, backends, flags, rollout, conformance, replay, audit, chaos, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -60,5 +60,13 @@ def handle(arguments: argparse.Namespace) -> int:
         )
         if description.capabilities is not None:
             for key, value in description.to_dict()["capabilities"].items():
-                sys.stdout.write(f"  {key}: {value}\n")
+                sys.stdout.write(f"  {key}: {_shown(key, value)}\n")
     return 0
+
+
+def _shown(key: str, value: object) -> object:
+    """A capability as one readable line: module lists are counted (`--json` lists them)."""
+    if key == "packages" and isinstance(value, dict):
+        counts = [f"{language} {len(names)} modules" for language, names in value.items()]
+        return (", ".join(counts) or "not declared") + " (--json lists them)"
+    return value

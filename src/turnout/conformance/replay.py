@@ -97,7 +97,8 @@ class _Line(BaseModel):
 
 @dataclass(frozen=True)
 class ReplayNode:
-    """One exported node, ready to run."""
+    """One exported node, ready to run. `context_recorded` says whether the line gave a
+    context (without one, `context` is `{}`)."""
 
     id: str
     workflow: str
@@ -108,6 +109,7 @@ class ReplayNode:
     expected: ExpectedOutcome | None
     expects_output: bool
     ignore: tuple[IgnorePath, ...] = ()
+    context_recorded: bool = True
 
     def ignores(self, field: str) -> bool:
         """Whether the whole `field` (`stdout`, `error.message`, `output`) is ignored."""
@@ -161,6 +163,7 @@ def load_corpus(path: Path) -> list[ReplayNode]:
                 expected=expected,
                 expects_output=expected is not None and "output" in expected.model_fields_set,
                 ignore=tuple(IgnorePath.parse(path) for path in line.ignore),
+                context_recorded="context" in line.model_fields_set,
             )
         )
     if not nodes:

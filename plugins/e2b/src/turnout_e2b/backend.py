@@ -34,12 +34,19 @@ import structlog
 from turnout.backend import BackendSettings
 from turnout.contract import runtime_source
 from turnout.errors import InfrastructureError
-from turnout.models import MAX_TIMEOUT_MS, Capabilities, ExecutionRequest, ExecutionResult
+from turnout.models import (
+    MAX_TIMEOUT_MS,
+    Capabilities,
+    ExecutionRequest,
+    ExecutionResult,
+    Language,
+)
 from turnout_e2b.connection import Connection, resolve_connection
 from turnout_e2b.cost import Pricing, usage
 from turnout_e2b.errors import map_exception, translate_errors
 from turnout_e2b.options import BACKEND_ID, E2BOptions, parse_options
 from turnout_e2b.output import CappedText
+from turnout_e2b.packages import local_server_packages, template_packages
 from turnout_e2b.pool import POOL_KEY, PooledSandbox, SandboxLedger, SandboxPool
 from turnout_e2b.tags import OWNER_KEY, OWNER_VALUE, sandbox_metadata
 
@@ -94,7 +101,7 @@ class E2BBackend:
         self._pool: SandboxPool | None = None
         self._ledger = SandboxLedger(closer=weakref.WeakMethod(self.aclose))
         # Fail at construction, not at the first execution, when no key can be found.
-        resolve_connection(self._options, settings.environment, dry_run=True)
+        planned = resolve_connection(self._options, settings.environment, dry_run=True)
         self._capabilities = Capabilities(
             languages=frozenset({"python", "javascript"}),
             isolation="microvm",
@@ -107,6 +114,7 @@ class E2BBackend:
             host_environment_visible=False,
             supports_typescript=True,
             persistent_filesystem=False,
+            packages=_importable_packages(self._options, embedded=planned.embedded),
         )
 
     @property
@@ -609,3 +617,11 @@ def inline_result(execution: Any) -> bytes | None:
 
 def _ms_since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
+
+
+def _importable_packages(options: E2BOptions, *, embedded: bool) -> dict[Language, frozenset[str]]:
+    """The template's packages as the options state them; the embedded local server's
+    interpreters' own when that server is where executions will go."""
+    if embedded:
+        return local_server_packages()
+    return template_packages(options.python_packages, options.javascript_packages)

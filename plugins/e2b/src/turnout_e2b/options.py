@@ -15,6 +15,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from turnout.errors import ConfigurationError
+from turnout_e2b.packages import TEMPLATE_JAVASCRIPT_PACKAGES, TEMPLATE_PYTHON_PACKAGES
 
 __all__ = ["BACKEND_ID", "E2BOptions", "parse_options"]
 
@@ -70,6 +71,16 @@ class E2BOptions(BaseModel):
     price_per_gib_hour: float = Field(default=0.0162, ge=0, le=1000)
     vcpus: float = Field(default=2.0, gt=0, le=1024)
     memory_gib: float = Field(default=0.5, ge=0, le=4096)
+    # What the template lets user code import (see turnout_e2b.packages and
+    # docs/backends/e2b.md#packages). Defaults: E2B's code-interpreter-v1 template.
+    python_packages: list[str] = Field(
+        default_factory=lambda: list(TEMPLATE_PYTHON_PACKAGES),
+        description="import names the template installs beyond the standard library",
+    )
+    javascript_packages: list[str] = Field(
+        default_factory=lambda: list(TEMPLATE_JAVASCRIPT_PACKAGES),
+        description="npm packages the template installs where `require` finds them",
+    )
 
     @property
     def api_url_or_env(self) -> str | None:

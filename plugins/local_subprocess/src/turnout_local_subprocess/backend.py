@@ -30,6 +30,7 @@ from turnout.models import (
     Language,
     Termination,
 )
+from turnout.packages import interpreter_commands, probe
 from turnout_local_subprocess import cgroups, isolation
 from turnout_local_subprocess.deprecation import announce_legacy_load, refuse_if_disallowed
 from turnout_local_subprocess.isolation import InitReport, Namespaces
@@ -61,6 +62,8 @@ HEAP_EXHAUSTED = ("JavaScript heap out of memory", "Reached heap limit", "proces
 # released and the directory removed before returning; whatever is not done by then
 # finishes in the background. Together they keep a timed-out call within timeout + 0.5 s.
 CLEANUP_BUDGET_S = 0.2
+# HOME of the interpreters' packages probe: absent, like the modules of a fresh program's HOME.
+PROBE_HOME = "/nonexistent/turnout-probe-home"
 # How long a spare that was never handed a program may take to exit once told to.
 SPARE_EXIT_TIMEOUT_S = 5.0
 
@@ -117,6 +120,7 @@ class LocalSubprocessBackend:
             host_environment_visible=not isolated,
             supports_typescript=False,
             persistent_filesystem=not isolated,
+            packages=_importable_packages(self._options),
         )
         announce_legacy_load(
             settings,
@@ -493,6 +497,19 @@ def _environment(home: os.PathLike[str]) -> dict[str, str]:
         "HOME": os.fspath(home),
         "TZ": "UTC",
     }
+
+
+def _importable_packages(options: LocalSubprocessOptions) -> dict[Language, frozenset[str]]:
+    """What programs can import: each interpreter asked once per process, with the flags and
+    the environment programs run with (Python's `-I`; the allow-listed variables). A
+    program's HOME is its fresh, empty directory; the probe's is a path that does not exist,
+    which resolves the same modules and keeps the answer cacheable."""
+    found = {
+        language: shutil.which(getattr(options, option) or default)
+        for language, (option, default) in INTERPRETERS.items()
+    }
+    commands = interpreter_commands(found["python"], found["javascript"], isolated=True)
+    return probe(commands, env=_environment(Path(PROBE_HOME)), cwd="/")
 
 
 def _report(

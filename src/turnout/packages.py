@@ -1,0 +1,158 @@
+"""What user code can import on a backend: the `packages` capability, and how to find it out.
+
+A backend declares, per language, the top-level modules its code can import
+(`Capabilities.packages`): Python import names (`json`, `pandas`, `yaml`), and for
+JavaScript Node's built-in module names (`fs`, `fs/promises`) and npm package names
+(`lodash`, `@scope/name`). `turnout audit` checks every `import` / `require` of a node
+against the target's declaration, so the declaration must be what really imports.
+
+Backends that run a local interpreter find it out by asking the interpreter (`probe`): for
+Python the names of `sys.stdlib_module_names` it finds (a Linux interpreter has no
+`winreg`) plus every top-level module on its `sys.path`; for Node
+`require('module').builtinModules` plus the packages in its global folders
+(`Module.globalPaths`: `$HOME/.node_modules`, `$PREFIX/lib/node`, ...). A probe runs once per
+process and command, because interpreters do not change under a running worker.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from collections.abc import Mapping, Sequence
+
+import structlog
+
+from turnout.models import Language
+
+__all__ = [
+    "NODE_PROBE",
+    "PYTHON_PROBE",
+    "interpreter_commands",
+    "module_root",
+    "probe",
+    "provides",
+]
+
+log = structlog.get_logger("turnout.packages")
+
+PROBE_TIMEOUT_S = 20.0
+PYTHON_PROBE = (
+    "import importlib.util, json, pkgutil, sys\n"
+    "found = {n for n in sys.stdlib_module_names if importlib.util.find_spec(n) is not None}\n"
+    "print(json.dumps(sorted(found | {m.name for m in pkgutil.iter_modules()})))"
+)
+NODE_PROBE = r"""
+const Module = require('module'); const fs = require('fs'); const path = require('path');
+const names = new Set(Module.builtinModules);
+const entries = (dir) => { try { return fs.readdirSync(dir); } catch (e) { return []; } };
+for (const dir of Module.globalPaths) {
+  for (const name of entries(dir)) {
+    if (name.startsWith('.')) continue;
+    if (name.startsWith('@')) {
+      for (const inner of entries(path.join(dir, name))) names.add(name + '/' + inner);
+    } else {
+      names.add(name.replace(/\.(js|json|node)$/, ''));
+    }
+  }
+}
+process.stdout.write(JSON.stringify([...names].sort()));
+"""
+
+
+def module_root(language: Language, specifier: str) -> str:
+    """The name a declaration lists for an imported module: `a.b.c` -> `a` (Python);
+    `node:fs/promises` -> `fs`, `lodash/fp` -> `lodash`, `@s/p/x` -> `@s/p` (JavaScript)."""
+    if language == "python":
+        return specifier.split(".")[0]
+    name = specifier.removeprefix("node:")
+    parts = name.split("/")
+    return "/".join(parts[:2]) if name.startswith("@") else parts[0]
+
+
+def provides(declared: frozenset[str], language: Language, specifier: str) -> bool:
+    """Whether a backend declaring `declared` can import `specifier`."""
+    if language == "javascript" and specifier.removeprefix("node:") in declared:
+        return True
+    return module_root(language, specifier) in declared
+
+
+def probe(
+    commands: Mapping[Language, Sequence[str]],
+    *,
+    env: Mapping[str, str],
+    cwd: str,
+) -> dict[Language, frozenset[str]]:
+    """Ask each interpreter what it can import, all at once; a command that fails is left
+    out (that language is then not declared) and logged. Answers are kept per command."""
+    frozen_env = tuple(sorted(env.items()))
+    keys = {language: (tuple(argv), frozen_env, cwd) for language, argv in commands.items()}
+    with _lock:
+        started = {key: _start(key) for key in set(keys.values()) if key not in _answers}
+        for key, process in started.items():
+            _answers[key] = _collect(key[0], process)
+        found = {language: _answers[key] for language, key in keys.items()}
+    return {language: names for language, names in found.items() if names is not None}
+
+
+_Key = tuple[tuple[str, ...], tuple[tuple[str, str], ...], str]
+_answers: dict[_Key, frozenset[str] | None] = {}
+_lock = threading.Lock()
+
+
+def _start(key: _Key) -> subprocess.Popen[bytes] | None:
+    argv, env, cwd = key
+    try:
+        return subprocess.Popen(
+            argv,
+            env=dict(env),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    except OSError as error:
+        log.warning("packages_probe_failed", command=argv[0], error=repr(error))
+        return None
+
+
+def _collect(
+    argv: tuple[str, ...], process: subprocess.Popen[bytes] | None
+) -> frozenset[str] | None:
+    if process is None:
+        return None
+    try:
+        stdout, stderr = process.communicate(timeout=PROBE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        log.warning("packages_probe_failed", command=argv[0], error="timed out")
+        return None
+    try:
+        names = json.loads(stdout) if process.returncode == 0 else None
+    except ValueError:
+        names = None
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        log.warning(
+            "packages_probe_failed",
+            command=argv[0],
+            status=process.returncode,
+            stderr=stderr.decode("utf-8", "replace")[-500:],
+        )
+        return None
+    return frozenset(names)
+
+
+def interpreter_commands(
+    python: str | None, node: str | None, *, isolated: bool
+) -> dict[Language, list[str]]:
+    """The probe command of each interpreter found. Python runs with `-I` when `isolated`
+    (as a backend that runs programs with `-I` does), else with `-P` only: user site and
+    environment apply, but the probe's working directory is not searched (a program's is
+    its own, empty one)."""
+    commands: dict[Language, list[str]] = {}
+    if python:
+        commands["python"] = [python, "-I" if isolated else "-P", "-c", PYTHON_PROBE]
+    if node:
+        commands["javascript"] = [node, "-e", NODE_PROBE]
+    return commands

@@ -1,0 +1,63 @@
+"""The `packages` capability's vocabulary and the interpreter probe."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+import pytest
+
+from turnout.packages import interpreter_commands, module_root, probe, provides
+
+ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent/turnout-test-home"}
+
+
+@pytest.mark.parametrize(
+    ("language", "specifier", "root"),
+    [
+        ("python", "xml.etree.ElementTree", "xml"),
+        ("python", "pandas", "pandas"),
+        ("javascript", "node:fs/promises", "fs"),
+        ("javascript", "lodash/fp", "lodash"),
+        ("javascript", "@scope/pkg/sub/path", "@scope/pkg"),
+    ],
+)
+def test_module_root_names_what_a_declaration_lists(
+    language: str, specifier: str, root: str
+) -> None:
+    """An imported module is judged by its top-level name or npm package name."""
+    assert module_root(language, specifier) == root  # type: ignore[arg-type]
+
+
+def test_provides_accepts_builtin_subpaths_and_refuses_the_undeclared() -> None:
+    """`fs/promises` is provided by a declaration with `fs`; `lodash` is not provided without it."""
+    declared = frozenset({"fs", "fs/promises", "path"})
+    assert provides(declared, "javascript", "node:fs/promises")
+    assert provides(declared, "javascript", "fs/promises")
+    assert not provides(declared, "javascript", "lodash")
+    assert provides(frozenset({"os"}), "python", "os.path")
+    assert not provides(frozenset({"os"}), "python", "pandas")
+
+
+def test_probe_lists_what_python_and_node_import() -> None:
+    """Python's answer has its standard library; Node's has its built-in modules."""
+    node = shutil.which("node")
+    assert node is not None
+    found = probe(interpreter_commands(sys.executable, node, isolated=True), env=ENV, cwd="/")
+    assert {"json", "os", "asyncio"} <= found["python"]
+    assert "winreg" not in found["python"]  # standard library, but not on this platform
+    assert {"fs", "fs/promises", "http", "crypto"} <= found["javascript"]
+    assert "lodash" not in found["javascript"]
+
+
+def test_probe_leaves_out_an_interpreter_that_cannot_answer() -> None:
+    """A missing interpreter or one that prints no list declares nothing for its language."""
+    found = probe(
+        {
+            "python": ["/nonexistent/python3", "-c", "pass"],
+            "javascript": [sys.executable, "-c", "print('no')"],
+        },
+        env=ENV,
+        cwd="/",
+    )
+    assert found == {}
