@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ from turnout.flags import (
 )
 from turnout.logging import get_logger
 from turnout.migration import DEFAULT_SHADOW_BUDGET, ShadowRunner, may_fall_back
-from turnout.models import Capabilities, CodeNodeConfig, ExecutionResult
+from turnout.models import Capabilities, CodeNodeConfig, ExecutionResult, parse_labels
 from turnout.registry import BackendRegistry, default_registry
 from turnout.shutdown import InFlight
 
@@ -169,7 +169,7 @@ class Engine:
         inputs: dict[str, Any],
         *,
         backend: str | None = None,
-        labels: dict[str, str] | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """Execute once and return the result envelope, or raise one classified error.
 
@@ -178,7 +178,8 @@ class Engine:
         whether falling back is allowed (see `turnout.migration`). Interrupted by shutdown or
         by the caller's cancellation: a retryable `InfrastructureError` (`turnout.shutdown`).
         """
-        return await self.in_flight.run(self._run(config, inputs, backend, labels))
+        checked = parse_labels(labels)
+        return await self.in_flight.run(self._run(config, inputs, backend, checked))
 
     async def _run(
         self,

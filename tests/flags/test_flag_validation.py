@@ -28,11 +28,12 @@ class TestStageErrors:
         assert problem.message == "is required"
 
     def test_misspelled_stage(self) -> None:
-        """A misspelled stage names the value and the five stages."""
+        """A misspelled stage names the value, the five stages and the likely one."""
         problem = only_problem(document('stage = "liv"'))
         assert where(problem) == at(3, "environments.prod.stage")
         assert problem.message == (
-            "'liv' is not a stage (allowed: off, shadow, live, rampdown, complete)"
+            "'liv' is not a stage (allowed: off, shadow, live, rampdown, complete) "
+            "(did you mean 'live'?)"
         )
 
     def test_misspelled_override_stage(self) -> None:

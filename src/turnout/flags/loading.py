@@ -16,11 +16,11 @@ import tomllib
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pydantic
 
 from turnout.errors import ConfigurationError
+from turnout.field_errors import FieldProblem, field_problems, suggestion
 from turnout.flags.schema import ENVIRONMENT_VARIABLE, FlagFile
 from turnout.flags.stages import BUCKETING_KEYS, STAGES
 
@@ -109,7 +109,7 @@ def parse_flags(
     try:
         flags = FlagFile.model_validate(raw, context=context)
     except pydantic.ValidationError as exc:
-        problems = [_describe(error, text, source) for error in exc.errors()]
+        problems = _schema_problems(exc, text, source)
         problems.sort(key=lambda problem: problem.line or 0)
         raise FlagFileError(problems) from None
     flags._source = source
@@ -136,33 +136,37 @@ def _toml_problem(exc: tomllib.TOMLDecodeError, text: str, source: str) -> Probl
     return Problem(source, line, "", f"not valid TOML: {detail}")
 
 
-def _describe(error: Any, text: str, source: str) -> Problem:
-    location = [str(part) for part in error.get("loc", ()) if part != "[key]"]
-    kind = error.get("type")
-    if kind == "extra_forbidden":
-        problem = _unknown_key(location)
-    elif kind == "missing":
-        problem = "is required"
-    elif kind == "literal_error" and location and location[-2:-1] != ["bucket_by"]:
-        noun = "schema version" if location == ["schema_version"] else "stage"
-        allowed = "1" if noun == "schema version" else ", ".join(STAGES)
-        problem = f"{error.get('input')!r} is not a {noun} (allowed: {allowed})"
-    elif kind == "literal_error":
-        problem = f"{error.get('input')!r} is not a bucketing key ({', '.join(BUCKETING_KEYS)})"
-    else:
-        problem = str(error.get("msg", "is invalid"))
-    return Problem(source, _line_of(text, location), ".".join(location) or "<top level>", problem)
+def _schema_problems(error: pydantic.ValidationError, text: str, source: str) -> list[Problem]:
+    return [
+        Problem(
+            source, _line_of(text, list(found.path)), found.field or "<top level>", found.message
+        )
+        for found in field_problems(error, schema=FlagFile, reword=_flag_wording)
+    ]
 
 
-def _unknown_key(location: list[str]) -> str:
-    if len(location) == 4 and location[2] == "rollout":
-        return f"unknown key: rollout keys are stage names ({', '.join(STAGES)})"
-    if len(location) == 3 and location[0] == "environments" and location[2] == "backend":
+def _flag_wording(problem: FieldProblem) -> str | None:
+    """The flag file's own words for its choices and for keys that moved."""
+    path, value = problem.path, problem.value
+    if problem.kind == "literal_error" and path == ("schema_version",):
+        return f"{value!r} is not a schema version (allowed: 1)"
+    if problem.kind == "literal_error" and path[-2:-1] == ("bucket_by",):
+        hint = suggestion(str(value), BUCKETING_KEYS)
+        return f"{value!r} is not a bucketing key ({', '.join(BUCKETING_KEYS)}){hint}"
+    if problem.kind == "literal_error":
+        hint = suggestion(str(value), STAGES)
+        return f"{value!r} is not a stage (allowed: {', '.join(STAGES)}){hint}"
+    if problem.kind != "extra_forbidden":
+        return None
+    if len(path) == 4 and path[2] == "rollout":
+        hint = suggestion(path[3], STAGES)
+        return f"unknown key: rollout keys are stage names ({', '.join(STAGES)}){hint}"
+    if len(path) == 3 and path[0] == "environments" and path[2] == "backend":
         return (
             "unknown key: `backend` was replaced by `stage` (with legacy_backend and "
             "target_backend); see docs/flags.md"
         )
-    return "unknown key"
+    return None
 
 
 _PART = r"(?:\"(?:[^\"\\]|\\.)*\"|'[^']*'|[A-Za-z0-9_-]+)"
