@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from structlog.testing import capture_logs
 
 from turnout import CodeExecutionError, Engine, ValidationError, parse_config
 from turnout.backend import ExecutionBackend
+from turnout.flags import FlagFileError, parse_flags
 
 SECRET_INPUT = "input-value-that-must-not-be-logged"
 SECRET_CODE = "marker_in_code_never_logged = 1"
+MISSPELT = (
+    'schema_version = 1\n[environments.prod]\nstage = "off"\n'
+    "[environments.prod.backends.e2b]\npool_sise = 4\n"
+)
 
 
 async def run(engine: Engine, code: str, language: str = "python") -> dict[str, object]:
@@ -104,3 +111,22 @@ class TestInstrument:
         engine.backend("local-subprocess")
         engine.backend("e2b")
         assert wrapped == ["local-subprocess", "e2b"]
+
+
+class TestBackendOptionsAtStart:
+    def test_flag_file_with_a_misspelt_option_refuses_to_start(self, tmp_path: Path) -> None:
+        """An engine does not start on a flag file whose backend options hold a typo."""
+        path = tmp_path / "flags.toml"
+        path.write_text(MISSPELT, encoding="utf-8")
+        with pytest.raises(FlagFileError) as caught:
+            Engine("prod", flags_path=path)
+        assert str(caught.value.problems[0]) == (
+            f"{path}:5: environments.prod.backends.e2b.pool_sise: unknown key "
+            "(did you mean 'pool_size'?)"
+        )
+
+    def test_given_flags_with_a_misspelt_option_are_refused(self) -> None:
+        """Flags handed to an engine already parsed get their options checked too."""
+        flags = parse_flags(MISSPELT, source="given.toml")
+        with pytest.raises(FlagFileError, match=r"backends\.e2b\.pool_sise: unknown key"):
+            Engine("prod", flags=flags)

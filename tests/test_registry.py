@@ -7,6 +7,7 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import pydantic
 import pytest
 
 from turnout import hookspecs, registry
@@ -24,6 +25,14 @@ from turnout.registry import (
 # Installed entry-point plugins (the real backends) are kept out of these tests, so they
 # prove the registry's behaviour and not the state of the venv.
 NO_INSTALLED = [entry.name for entry in importlib.metadata.entry_points(group="turnout")]
+
+
+class CountOptions(pydantic.BaseModel):
+    """A minimal strict options model."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", strict=True)
+
+    count: int = 1
 
 
 def make_backend(backend_id: str) -> type[Any]:
@@ -130,6 +139,38 @@ class TestBackendRegistryAdd:
         backends.add(make_backend("fake"))
         assert "fake" in backends
         assert "other" not in backends
+
+
+class TestOptionModels:
+    def test_option_models_lists_declared_models(self) -> None:
+        """option_models maps the ids of backends that declare a model to that model."""
+        backends = BackendRegistry()
+        with_model = make_backend("with")
+        with_model.options_model = CountOptions
+        backends.add(with_model)
+        backends.add(make_backend("without"))
+        assert backends.option_models == {"with": CountOptions}
+
+    def test_options_model_must_be_a_pydantic_model(self) -> None:
+        """A class whose options_model is not a pydantic model is refused when added."""
+        backend_type = make_backend("odd")
+        backend_type.options_model = dict
+        with pytest.raises(ConfigurationError, match="'odd' whose `options_model`"):
+            BackendRegistry().add(backend_type)
+
+    def test_create_checks_options_against_the_model(self) -> None:
+        """create refuses options the model refuses, in the flag file's words."""
+        backends = BackendRegistry()
+        backend_type = make_backend("counted")
+        backend_type.options_model = CountOptions
+        backends.add(backend_type)
+        with pytest.raises(ConfigurationError) as caught:
+            backends.create("counted", BackendSettings(options={"cuont": 2}))
+        assert "cuont: unknown key (did you mean 'count'?)" in caught.value.message
+
+    def test_real_backends_declare_their_models(self) -> None:
+        """Both built-in backends declare an options model."""
+        assert set(discover(disabled=[]).option_models) >= {"e2b", "local-subprocess"}
 
 
 class TestBackendRegistryGet:

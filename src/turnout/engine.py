@@ -38,6 +38,7 @@ from turnout.flags import (
     FlagEvaluator,
     FlagFile,
     FlagReloader,
+    check_backend_options,
     current_environment,
 )
 from turnout.logging import get_logger
@@ -96,9 +97,14 @@ class Engine:
             flags
             if flags is not None
             else FlagReloader(
-                flags_path, check_interval=check_interval, known_backends=self.registry.ids
+                flags_path,
+                check_interval=check_interval,
+                known_backends=self.registry.ids,
+                option_models=self.registry.option_models,
             )
         )
+        if flags is not None:
+            check_backend_options(flags, self.registry.option_models)
         self.evaluator = FlagEvaluator(source)
         self.evaluator.flags.environment(self.environment)  # an unknown environment fails now
         self.shadow = ShadowRunner(shadow_budget)

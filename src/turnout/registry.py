@@ -15,9 +15,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import pluggy
+import pydantic
 
 from turnout import hookspecs
-from turnout.backend import BackendSettings, BackendType, ExecutionBackend
+from turnout.backend import (
+    BackendSettings,
+    BackendType,
+    ExecutionBackend,
+    options_model_of,
+    parse_backend_options,
+)
 from turnout.errors import ConfigurationError
 
 __all__ = ["BackendRegistry", "RegisteredBackend", "default_registry", "discover"]
@@ -53,6 +60,12 @@ class BackendRegistry:
                 f"plugin {self._current_plugin!r} registered {backend_type!r} without a "
                 "string class attribute `id`"
             )
+        declared = getattr(backend_type, "options_model", None)
+        if declared is not None and options_model_of(backend_type) is None:
+            raise ConfigurationError(
+                f"plugin {self._current_plugin!r} registered backend {backend_id!r} whose "
+                f"`options_model` ({declared!r}) is not a pydantic model class"
+            )
         existing = self._backends.get(backend_id)
         if existing is not None and existing.backend_type is not backend_type:
             raise ConfigurationError(
@@ -73,8 +86,21 @@ class BackendRegistry:
             ) from None
 
     def create(self, backend_id: str, settings: BackendSettings) -> ExecutionBackend:
-        """Construct a backend; its own checks (e.g. the legacy flag) may refuse."""
-        return self.get(backend_id).backend_type(settings)
+        """Construct a backend; its own checks (e.g. the legacy flag) may refuse.
+
+        Options are checked against the class's `options_model` first, when it declares
+        one, so a mistake reads the same whichever backend made it."""
+        backend_type = self.get(backend_id).backend_type
+        model = options_model_of(backend_type)
+        if model is not None:
+            parse_backend_options(backend_id, model, settings.options)
+        return backend_type(settings)
+
+    @property
+    def option_models(self) -> dict[str, type[pydantic.BaseModel]]:
+        """The options model of each backend that declares one, by id (for flag loading)."""
+        found = {entry.id: options_model_of(entry.backend_type) for entry in self}
+        return {backend_id: model for backend_id, model in found.items() if model is not None}
 
     @property
     def ids(self) -> list[str]:

@@ -14,6 +14,10 @@ from turnout.flags import bucket
 from .support import document
 
 REPOSITORY_FLAGS = Path(__file__).resolve().parents[2] / "feature_flags.toml"
+MISSPELT_OPTIONS = (
+    'stage = "off"\n[environments.prod.backends.e2b]\npool_sise = 4\n'
+    "[environments.prod.backends.local-subprocess]\nmemroy_mb = 512"
+)
 
 
 def run(*argv: str) -> int:
@@ -90,6 +94,21 @@ class TestValidate:
         assert run("validate", str(path)) == 0
         assert "note: legacy killed" in capsys.readouterr().out
 
+    def test_misspelt_backend_options_are_refused(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Typos in backend options fail validation, each located with a suggestion."""
+        path = tmp_path / "flags.toml"
+        path.write_text(document(MISSPELT_OPTIONS), encoding="utf-8")
+        assert run("validate", str(path)) == 1
+        assert capsys.readouterr().err.splitlines() == [
+            "invalid: 2 problems",
+            f"  {path}:5: environments.prod.backends.e2b.pool_sise: unknown key "
+            "(did you mean 'pool_size'?)",
+            f"  {path}:7: environments.prod.backends.local-subprocess.memroy_mb: unknown key "
+            "(did you mean 'memory_mb'?)",
+        ]
+
 
 class TestShow:
     def test_text(self, rollout_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -115,6 +134,15 @@ class TestShow:
         assert run("show", "--env", "qa", "--file", str(rollout_file)) == 1
         assert "defined: prod" in capsys.readouterr().err
 
+    def test_misspelt_backend_options_are_refused(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """show refuses a file whose backend options are misspelt, naming the option."""
+        path = tmp_path / "flags.toml"
+        path.write_text(document(MISSPELT_OPTIONS), encoding="utf-8")
+        assert run("show", "--env", "prod", "--file", str(path)) == 1
+        assert "backends.e2b.pool_sise: unknown key" in capsys.readouterr().err
+
 
 class TestExplain:
     def test_override(self, rollout_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -138,3 +166,12 @@ class TestExplain:
         with pytest.raises(SystemExit) as exited:
             run("explain", "--env", "prod", "--file", str(rollout_file))
         assert exited.value.code == 2
+
+    def test_misspelt_backend_options_are_refused(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """explain refuses a file whose backend options are misspelt, naming the option."""
+        path = tmp_path / "flags.toml"
+        path.write_text(document(MISSPELT_OPTIONS), encoding="utf-8")
+        assert run("explain", "--env", "prod", "--file", str(path), "--key", "e-1") == 1
+        assert "backends.local-subprocess.memroy_mb: unknown key" in capsys.readouterr().err

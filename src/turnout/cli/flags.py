@@ -67,7 +67,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(path: Path | None) -> FlagFile:
-    return load_flags(path, known_backends=default_registry().ids)
+    registry = default_registry()
+    return load_flags(path, known_backends=registry.ids, option_models=registry.option_models)
 
 
 def handle_validate(arguments: argparse.Namespace) -> int:

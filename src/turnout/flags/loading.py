@@ -21,6 +21,7 @@ import pydantic
 
 from turnout.errors import ConfigurationError
 from turnout.field_errors import FieldProblem, field_problems, suggestion
+from turnout.flags.options import OptionModels, backend_option_problems
 from turnout.flags.schema import ENVIRONMENT_VARIABLE, FlagFile
 from turnout.flags.stages import BUCKETING_KEYS, STAGES
 
@@ -29,6 +30,7 @@ __all__ = [
     "FLAGS_FILE_VARIABLE",
     "FlagFileError",
     "Problem",
+    "check_backend_options",
     "current_environment",
     "load_flags",
     "locate_flags_file",
@@ -82,7 +84,10 @@ def locate_flags_file(explicit: str | Path | None = None) -> Path:
 
 
 def load_flags(
-    path: str | Path | None = None, *, known_backends: Collection[str] | None = None
+    path: str | Path | None = None,
+    *,
+    known_backends: Collection[str] | None = None,
+    option_models: OptionModels | None = None,
 ) -> FlagFile:
     """Read and validate the flag file, all or nothing (see `parse_flags`)."""
     located = locate_flags_file(path)
@@ -90,30 +95,63 @@ def load_flags(
         text = located.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"{located}: cannot read the flag file: {exc}") from None
-    return parse_flags(text, source=str(located), known_backends=known_backends)
+    return parse_flags(
+        text, source=str(located), known_backends=known_backends, option_models=option_models
+    )
 
 
 def parse_flags(
-    text: str, *, source: str = "<memory>", known_backends: Collection[str] | None = None
+    text: str,
+    *,
+    source: str = "<memory>",
+    known_backends: Collection[str] | None = None,
+    option_models: OptionModels | None = None,
 ) -> FlagFile:
     """Validate flag-file text; raise `FlagFileError` listing every problem.
 
     `known_backends`, when given, is the set of backend ids that exist (the registry's);
-    any other id in the file is an error. Without it, ids are not checked.
+    any other id in the file is an error. Without it, ids are not checked. `option_models`
+    (`BackendRegistry.option_models`) checks each backend's options table against the
+    model its class declares (see `turnout.flags.options`).
     """
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise FlagFileError([_toml_problem(exc, text, source)]) from None
+    problems = [
+        _located(found, text, source) for found in backend_option_problems(raw, option_models or {})
+    ]
     context = {"known_backends": None if known_backends is None else frozenset(known_backends)}
+    flags: FlagFile | None = None
     try:
         flags = FlagFile.model_validate(raw, context=context)
     except pydantic.ValidationError as exc:
-        problems = _schema_problems(exc, text, source)
+        problems += [
+            _located(found, text, source)
+            for found in field_problems(exc, schema=FlagFile, reword=_flag_wording)
+        ]
+    if problems or flags is None:
         problems.sort(key=lambda problem: problem.line or 0)
-        raise FlagFileError(problems) from None
+        raise FlagFileError(problems) from None  # pydantic's report is in the problems
     flags._source = source
     return flags
+
+
+def check_backend_options(flags: FlagFile, option_models: OptionModels) -> None:
+    """Check the options tables of flags parsed without `option_models` (an engine given a
+    `FlagFile`); `FlagFileError` names each problem (without lines: there is no text)."""
+    raw = {
+        "environments": {
+            name: {"backends": environment.backends}
+            for name, environment in flags.environments.items()
+        }
+    }
+    problems = [
+        Problem(flags.source, None, found.field, found.message)
+        for found in backend_option_problems(raw, option_models)
+    ]
+    if problems:
+        raise FlagFileError(problems)
 
 
 _DUPLICATE = re.compile(r"^(Cannot overwrite|Cannot declare|Cannot redefine|Cannot mutate)")
@@ -136,13 +174,9 @@ def _toml_problem(exc: tomllib.TOMLDecodeError, text: str, source: str) -> Probl
     return Problem(source, line, "", f"not valid TOML: {detail}")
 
 
-def _schema_problems(error: pydantic.ValidationError, text: str, source: str) -> list[Problem]:
-    return [
-        Problem(
-            source, _line_of(text, list(found.path)), found.field or "<top level>", found.message
-        )
-        for found in field_problems(error, schema=FlagFile, reword=_flag_wording)
-    ]
+def _located(found: FieldProblem, text: str, source: str) -> Problem:
+    line = _line_of(text, list(found.path))
+    return Problem(source, line, found.field or "<top level>", found.message)
 
 
 def _flag_wording(problem: FieldProblem) -> str | None:

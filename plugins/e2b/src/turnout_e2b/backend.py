@@ -80,6 +80,7 @@ class E2BBackend:
     id: ClassVar[str] = BACKEND_ID
     deprecated: ClassVar[bool] = False
     description: ClassVar[str] = "E2B sandboxes (Firecracker microVMs) through the official SDK"
+    options_model: ClassVar[type[E2BOptions]] = E2BOptions
 
     def __init__(self, settings: BackendSettings) -> None:
         self._settings = settings
