@@ -1,7 +1,8 @@
 """One environment's execution machinery: its flags, the registry and live backends.
 
 An `Engine` is created per process and environment and reused for every execution: flags
-are read and plugins discovered once, and each backend is constructed once, on first use.
+are read and plugins discovered once, and each backend is constructed on first use and
+rebuilt only when a flag reload changes its options (`turnout.instances`).
 `run` is the single path an execution takes below the public API: choose the backend,
 prepare the program, execute, decode, build the envelope, log one event.
 """
@@ -41,6 +42,7 @@ from turnout.flags import (
     check_backend_options,
     current_environment,
 )
+from turnout.instances import BackendInstances, backend_settings
 from turnout.logging import get_logger
 from turnout.migration import DEFAULT_SHADOW_BUDGET, ShadowRunner, may_fall_back
 from turnout.models import Capabilities, CodeNodeConfig, ExecutionResult, parse_labels
@@ -93,6 +95,7 @@ class Engine:
     ) -> None:
         self.environment = current_environment(environment)
         self.registry = registry if registry is not None else default_registry()
+        self._instances = BackendInstances(self.registry, self.environment)
         source: FlagFile | FlagReloader = (
             flags
             if flags is not None
@@ -101,6 +104,7 @@ class Engine:
                 check_interval=check_interval,
                 known_backends=self.registry.ids,
                 option_models=self.registry.option_models,
+                on_change=self._instances.apply,
             )
         )
         if flags is not None:
@@ -109,8 +113,6 @@ class Engine:
         self.evaluator.flags.environment(self.environment)  # an unknown environment fails now
         self.shadow = ShadowRunner(shadow_budget)
         self.in_flight = InFlight()  # what turnout.shutdown interrupts
-        self._backends: dict[str, ExecutionBackend] = {}
-        self._wrappers: list[Callable[[ExecutionBackend], ExecutionBackend]] = []
 
     @property
     def flags(self) -> FlagFile:
@@ -122,31 +124,21 @@ class Engine:
         return self.flags.environment(self.environment)
 
     def settings_for(self, backend_id: str) -> BackendSettings:
-        flags = self.environment_flags
-        return BackendSettings(
-            environment=self.environment,
-            options=flags.options_for(backend_id),
-            legacy_allowed=flags.legacy_may_load,
-        )
+        """What backend `backend_id` is built with under the flags in force."""
+        return backend_settings(self.environment, self.environment_flags, backend_id)
 
     def backend(self, backend_id: str | None = None) -> ExecutionBackend:
-        """The live backend instance for `backend_id` (default: the environment's)."""
-        chosen = backend_id or self.environment_flags.backend
-        instance = self._backends.get(chosen)
-        if instance is None:
-            instance = self.registry.create(chosen, self.settings_for(chosen))
-            for wrap in self._wrappers:
-                instance = wrap(instance)
-            self._backends[chosen] = instance
-        return instance
+        """The live backend instance for `backend_id` (default: the environment's): built
+        on first use, rebuilt when a reload changes its options (`turnout.instances`)."""
+        flags = self.environment_flags  # the flags in force, reloaded when due
+        chosen = backend_id or flags.backend
+        return self._instances.get(chosen, lambda: self.settings_for(chosen))
 
     def instrument(self, wrap: Callable[[ExecutionBackend], ExecutionBackend]) -> None:
         """Route every execution through `wrap(instance)`: the instances already built and
         every one built later. For tools that observe backends (the conformance suite
         reads each result's provisioning time); `wrap` must return a full backend."""
-        self._wrappers.append(wrap)
-        for backend_id, instance in list(self._backends.items()):
-            self._backends[backend_id] = wrap(instance)
+        self._instances.instrument(wrap)
 
     def describe_backends(self) -> list[BackendDescription]:
         descriptions = []
@@ -331,9 +323,7 @@ class Engine:
     async def aclose(self) -> None:
         """Finish shadow comparisons, then close every backend this engine constructed."""
         await self.shadow.aclose()
-        backends, self._backends = list(self._backends.values()), {}
-        for instance in backends:
-            await instance.aclose()
+        await self._instances.aclose()
 
 
 def _check_capabilities(config: CodeNodeConfig, backend_id: str, caps: Capabilities) -> None:

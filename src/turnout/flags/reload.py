@@ -7,6 +7,10 @@ file replaces the configuration as a whole (`flags_reloaded`); an invalid or mis
 leaves the last good configuration in force and logs one `flags_reload_failed` error per
 change, never raising. Rolling back is therefore one edit, and a typo in that edit cannot
 take the service down.
+
+`on_change` lets the owner of the configuration take part: it is called with a valid new
+configuration before it applies (the engine rebuilds the backends whose options changed),
+and raising a `TurnoutError` refuses the reload like an invalid file.
 """
 
 from __future__ import annotations
@@ -57,11 +61,13 @@ class FlagReloader:
         check_interval: float = DEFAULT_CHECK_INTERVAL,
         known_backends: Collection[str] | None = None,
         option_models: OptionModels | None = None,
+        on_change: Callable[[FlagFile], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._path = locate_flags_file(path)
         self._known = None if known_backends is None else frozenset(known_backends)
         self._option_models = dict(option_models or {})
+        self._on_change = on_change
         self._interval = check_interval
         self._clock = clock
         self._lock = threading.Lock()
@@ -102,6 +108,8 @@ class FlagReloader:
             if signature is None:
                 raise TurnoutError(f"{self._path}: the flag file is gone")
             flags = self._load()
+            if self._on_change is not None:
+                self._on_change(flags)
         except Exception as exc:
             message = exc.message if isinstance(exc, TurnoutError) else repr(exc)
             with contextlib.suppress(Exception):

@@ -221,6 +221,22 @@ class EnvironmentFlags(BaseModel):
         the way back (and explicit `--backend local-subprocess` runs still work)."""
         return self.legacy_allowed and self.reachable_stages != {"complete"}
 
+    def stages_using(self) -> dict[str, list[Stage]]:
+        """For each backend that some reachable stage runs, as the answer or as the
+        comparison (shadow candidate, fallback), those stages in migration order. The same
+        rules as `turnout.flags.evaluate.decide`, kill switch included."""
+        killed = not self.legacy_allowed
+        using: dict[str, list[Stage]] = {}
+        for stage in STAGES:
+            if stage not in self.reachable_stages:
+                continue
+            runs = [self.target_backend]
+            if stage in _LEGACY_STAGES and not killed:
+                runs = [self.legacy_backend] + (runs if stage != "off" else [])
+            for backend_id in runs:
+                using.setdefault(backend_id, []).append(stage)
+        return using
+
     @property
     def backend(self) -> str:
         """The authoritative backend of the default stage (kept for callers of schema v0)."""
