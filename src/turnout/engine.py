@@ -56,7 +56,8 @@ log = get_logger("turnout.execution")
 
 @dataclass(frozen=True)
 class BackendDescription:
-    """A registered backend as `turnout backends` shows it."""
+    """A registered backend as `turnout backends` shows it: its capabilities are those of
+    the instance built here, at `endpoint` (where its calls go, when it says)."""
 
     id: str
     plugin: str
@@ -64,6 +65,7 @@ class BackendDescription:
     deprecated: bool
     capabilities: Capabilities | None
     unavailable_reason: str | None
+    endpoint: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         caps = self.capabilities.model_dump(mode="json") if self.capabilities else None
@@ -76,6 +78,7 @@ class BackendDescription:
             "deprecated": self.deprecated,
             "available": self.unavailable_reason is None,
             "unavailable_reason": self.unavailable_reason,
+            "endpoint": self.endpoint,
             "capabilities": caps,
         }
 
@@ -144,9 +147,11 @@ class Engine:
         descriptions = []
         for registered in self.registry:
             backend_type = registered.backend_type
-            capabilities, reason = None, None
+            capabilities, reason, endpoint = None, None, None
             try:
-                capabilities = self.backend(registered.id).capabilities
+                instance = self.backend(registered.id)
+                capabilities = instance.capabilities
+                endpoint = getattr(instance, "endpoint", None)
             except TurnoutError as exc:
                 reason = exc.message
             descriptions.append(
@@ -157,6 +162,7 @@ class Engine:
                     deprecated=bool(getattr(backend_type, "deprecated", False)),
                     capabilities=capabilities,
                     unavailable_reason=reason,
+                    endpoint=str(endpoint) if endpoint else None,
                 )
             )
         return descriptions

@@ -208,7 +208,7 @@ class Capabilities(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     languages: frozenset[Language]
-    isolation: Literal["process", "microvm"]
+    isolation: Literal["process", "namespace", "microvm"]
     network_access: bool
     max_timeout_ms: int
     max_output_bytes: int = Field(description="cap on each of stdout and stderr")

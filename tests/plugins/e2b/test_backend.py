@@ -374,6 +374,43 @@ class TestConfiguration:
         """Reports can say which endpoint executions went to."""
         assert e2b_url in backend().endpoint
 
+    def test_capabilities_at_a_local_server_are_namespaces_without_a_memory_limit(
+        self, e2b_url: str
+    ) -> None:
+        """Against the local E2B-compatible server (an api_url without a key), the instance
+        declares what that server does: kernels in namespaces, memory not limited."""
+        capabilities = backend().capabilities
+        assert (capabilities.isolation, capabilities.memory_enforcement) == ("namespace", "none")
+
+    def test_capabilities_of_the_embedded_server_are_namespaces(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """In development without a key or URL, the embedded local server is declared."""
+        monkeypatch.delenv("E2B_API_URL", raising=False)
+        monkeypatch.delenv("E2B_API_KEY", raising=False)
+        instance = E2BBackend(BackendSettings(environment="development"))
+        assert "local E2B-compatible server" in instance.endpoint
+        assert instance.capabilities.isolation == "namespace"
+
+    def test_capabilities_at_e2b_are_microvms(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """With an API key, calls go to E2B: Firecracker microVMs that bound memory."""
+        monkeypatch.delenv("E2B_API_URL", raising=False)
+        monkeypatch.setenv("E2B_API_KEY", "e2b_placeholder_for_capabilities_test")
+        capabilities = E2BBackend(BackendSettings(environment="production")).capabilities
+        assert (capabilities.isolation, capabilities.memory_enforcement) == (
+            "microvm",
+            "sandbox",
+        )
+
+    @pytest.mark.parametrize("with_key", [False, True])
+    def test_typescript_is_never_declared(
+        self, monkeypatch: pytest.MonkeyPatch, with_key: bool
+    ) -> None:
+        """turnout refuses typescript nodes, so no instance declares TypeScript support."""
+        if with_key:
+            monkeypatch.setenv("E2B_API_KEY", "e2b_placeholder_for_capabilities_test")
+        assert backend().capabilities.supports_typescript is False
+
     @pytest.mark.parametrize("with_key", [False, True])
     def test_endpoint_never_repeats_credentials_in_the_url(
         self, monkeypatch: pytest.MonkeyPatch, with_key: bool
