@@ -42,7 +42,7 @@ from turnout.flags import (
     check_backend_options,
     current_environment,
 )
-from turnout.instances import BackendInstances, backend_settings
+from turnout.instances import BackendInstances
 from turnout.logging import get_logger
 from turnout.migration import DEFAULT_SHADOW_BUDGET, ShadowRunner, may_fall_back
 from turnout.models import Capabilities, CodeNodeConfig, ExecutionResult, parse_labels
@@ -128,7 +128,7 @@ class Engine:
 
     def settings_for(self, backend_id: str) -> BackendSettings:
         """What backend `backend_id` is built with under the flags in force."""
-        return backend_settings(self.environment, self.environment_flags, backend_id)
+        return self.environment_flags.backend_settings(backend_id)
 
     def backend(self, backend_id: str | None = None) -> ExecutionBackend:
         """The live backend instance for `backend_id` (default: the environment's): built

@@ -131,7 +131,7 @@ def _problem(details: Any, schema: Any, prefix: tuple[str, ...]) -> FieldProblem
     message = _message(kind, details, value, annotation)
     if kind == "extra_forbidden" and loc:
         message += suggestion(str(loc[-1]), known_keys(schema, loc[:-1]))
-    if is_key:
+    if is_key and message.startswith("must "):
         message = f"the key {message}"
     return FieldProblem((*prefix, *parts), message, kind, value)
 

@@ -23,25 +23,16 @@ from typing import Any, ClassVar
 
 from turnout.backend import BackendSettings, ExecutionBackend
 from turnout.errors import ConfigurationError, TurnoutError
-from turnout.flags import EnvironmentFlags, FlagFile
+from turnout.flags import FlagFile
 from turnout.logging import get_logger
 from turnout.models import Capabilities, ExecutionRequest, ExecutionResult
 from turnout.registry import BackendRegistry
 
-__all__ = ["BackendInstances", "backend_settings"]
+__all__ = ["BackendInstances"]
 
 log = get_logger("turnout.execution")
 
 Wrapper = Callable[[ExecutionBackend], ExecutionBackend]
-
-
-def backend_settings(environment: str, flags: EnvironmentFlags, backend_id: str) -> BackendSettings:
-    """What backend `backend_id` is built with in `environment` under `flags`."""
-    return BackendSettings(
-        environment=environment,
-        options=flags.options_for(backend_id),
-        legacy_allowed=flags.legacy_may_load,
-    )
 
 
 class _Counted:
@@ -145,7 +136,7 @@ class BackendInstances:
         dropped: dict[str, str] = {}
         try:
             for backend_id, slot in self._slots.items():
-                settings = backend_settings(self._environment, environment, backend_id)
+                settings = environment.backend_settings(backend_id)
                 if settings == slot.counted.settings:
                     continue
                 try:

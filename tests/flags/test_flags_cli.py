@@ -51,6 +51,22 @@ class TestValidate:
         assert "valid (schema version 1, 4 environments)" in out
         assert "staging      stage shadow; local-subprocess -> e2b; shadow sample 100%" in out
 
+    def test_backend_that_cannot_be_built_is_a_warning(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The shipped staging environment shadows on e2b; without a key here, validate
+        still exits 0 but warns under staging, and --json lists the warning."""
+        monkeypatch.delenv("E2B_API_KEY", raising=False)
+        monkeypatch.delenv("E2B_API_URL", raising=False)
+        assert run("validate", str(REPOSITORY_FLAGS)) == 0
+        out = capsys.readouterr().out.splitlines()
+        staging = out.index(next(line for line in out if line.startswith("  staging ")))
+        assert out[staging + 1].strip().startswith("warning: backend 'e2b' cannot be built here")
+        assert run("validate", str(REPOSITORY_FLAGS), "--json") == 0
+        environments = json.loads(capsys.readouterr().out)["environments"]
+        assert len(environments["staging"]["warnings"]) == 1
+        assert environments["production"]["warnings"] == []
+
     def test_full_rollout_to_another_stage_is_shown(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
