@@ -61,8 +61,8 @@ class TestMessages:
         assert only({}) == "name: is required"
 
     def test_wrong_type_names_what_it_must_be_and_what_it_is(self) -> None:
-        """A wrong type says the expected kind and the kind given, with the short value."""
-        assert only({"name": 5}) == "name: must be a string, not an integer (5)"
+        """A wrong type says the expected kind and the kind given."""
+        assert only({"name": 5}) == "name: must be a string, not an integer"
 
     def test_empty_string_must_not_be_empty(self) -> None:
         """A min_length of 1 reads as 'must not be empty'."""
@@ -82,13 +82,13 @@ class TestMessages:
     def test_union_alternatives_are_one_problem(self) -> None:
         """The members of a union are reported as one problem without pydantic's tags."""
         assert only({"name": "x", "mode": "yes"}) == (
-            "mode: must be 'auto' or a boolean (true or false), not a string ('yes')"
+            "mode: must be 'auto' or a boolean (true or false), not a string"
         )
 
     def test_list_items_are_located_by_index(self) -> None:
         """An item of a list is located by its index."""
         assert only({"name": "x", "items": ["a", 3]}) == (
-            "items.1: must be a string, not an integer (3)"
+            "items.1: must be a string, not an integer"
         )
 
     def test_alias_is_the_name_shown(self) -> None:
@@ -114,11 +114,18 @@ class TestMessages:
         assert "errors.pydantic.dev" not in text
         assert "Input should" not in text
 
-    def test_long_values_are_shortened(self) -> None:
-        """A long offending value is cut, so a message stays one readable line."""
-        text = only({"name": 10**60})
-        assert len(text) < 100
-        assert text.endswith("...)")
+    def test_a_value_of_the_wrong_type_is_never_repeated(self) -> None:
+        """A value in a field of the wrong type is named by its kind only: it may be a
+        secret pasted into the wrong place."""
+        secret = "e2b_0123456789abcdef0123456789abcdef"
+        text = summarize(problems({"name": "x", "tables": {"a": {"memory_mb": secret}}}))
+        assert text == "tables.a.memory_mb: must be an integer, not a string"
+
+    def test_long_choices_are_shortened(self) -> None:
+        """A long misspelt choice is cut, so a message stays one readable line."""
+        text = only({"name": "x", "colour": "r" * 500})
+        assert len(text) < 150
+        assert text.endswith("...")
 
 
 class TestHelpers:

@@ -349,9 +349,9 @@ class TestParseLabels:
     @pytest.mark.parametrize(
         ("raw", "field", "problem"),
         [
-            ({"tenant": 5}, "labels.tenant", "must be a string, not an integer (5)"),
+            ({"tenant": 5}, "labels.tenant", "must be a string, not an integer"),
             ({"tenant": None}, "labels.tenant", "must be a string, not empty (null)"),
-            ({7: "x"}, "labels.7", "the key must be a string, not an integer (7)"),
+            ({7: "x"}, "labels.7", "the key must be a string, not an integer"),
             (["tenant"], "labels", "must be a mapping (table) of keys to values, not a list"),
         ],
     )

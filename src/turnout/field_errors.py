@@ -5,7 +5,9 @@ backend options, conformance case files, replay corpora, the divergence ledger) 
 its problems through `field_problems`, so a problem reads the same wherever it is found:
 the dotted path of the field as the user spelled it, what is wrong in plain words, and for
 an unknown key or a misspelt choice the name it most likely meant. pydantic's own text,
-with its documentation link, never reaches a user.
+with its documentation link, never reaches a user, and neither does a value given for a
+field of the wrong type (it may be a secret in the wrong place); a misspelt choice is
+quoted, as the flag file's stage errors always were.
 
     problems = field_problems(exc, schema=MyModel, prefix=("environments", "prod"))
     ConfigurationError(f"invalid options: {summarize(problems)}")
@@ -207,11 +209,12 @@ def _shown(value: Any) -> str:
 
 
 def _kind_of(value: Any) -> str:
-    """`value` named by its kind, with the value itself when it is short (`an integer (5)`)."""
+    """`value` named by its kind (`an integer`), never by the value itself: a value put in
+    the wrong field may be a secret (a key pasted into the wrong option)."""
     if value is None:
         return "empty (null)"
     if isinstance(value, bool):
-        return f"a boolean ({'true' if value else 'false'})"
+        return "a boolean"
     nouns = [
         (str, "a string"),
         (int, "an integer"),
@@ -221,10 +224,7 @@ def _kind_of(value: Any) -> str:
         (tuple, "a list"),
         (bytes, "bytes"),
     ]
-    noun = next((name for kind, name in nouns if isinstance(value, kind)), type(value).__name__)
-    if isinstance(value, str | int | float):
-        return f"{noun} ({_shown(value)})"
-    return noun
+    return next((name for kind, name in nouns if isinstance(value, kind)), type(value).__name__)
 
 
 # -- walking the schema along an error's location ---------------------------------------------
