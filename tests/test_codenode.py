@@ -263,6 +263,15 @@ class TestErrors:
             await run("python", "return 1", timeout=0)
         assert caught.value.field == "timeout"
 
+    async def test_label_of_the_wrong_type_is_a_validation_error_naming_it(self) -> None:
+        """A label value that is not text is refused in turnout's words, naming the label."""
+        node = {"language": "python", "code": "return 1"}
+        with pytest.raises(ValidationError) as caught:
+            await execute_code_node(node, {}, backend=BACKEND, labels={"tenant": 5})  # type: ignore[dict-item]
+        assert caught.value.field == "labels.tenant"
+        assert caught.value.problem == "must be a string, not an integer"
+        assert "pydantic" not in caught.value.message
+
 
 class TestTimeout:
     @both("while True:\n    pass", "while (true) {}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -26,11 +27,16 @@ from turnout import (
 )
 from turnout.backend import ExecutionBackend
 from turnout.errors import InternalError
+from turnout.flags import FlagFileError, parse_flags
 from turnout.logging import configure_logging
 from turnout.registry import discover
 
 SECRET_INPUT = "input-value-that-must-not-be-logged"
 SECRET_CODE = "marker_in_code_never_logged = 1"
+MISSPELT = (
+    'schema_version = 1\n[environments.prod]\nstage = "off"\n'
+    "[environments.prod.backends.e2b]\npool_sise = 4\n"
+)
 
 
 async def run(engine: Engine, code: str, language: str = "python") -> dict[str, object]:
@@ -308,3 +314,22 @@ class TestEnvelopeScrubbing:
             envelope = await engine.run(config, {"value": value}, backend="local-subprocess")
         assert (envelope["output"], envelope["stdout"]) == (value, value + "\n")
         assert not [e for e in logs if e["event"] == "secret_redacted_from_result"]
+
+
+class TestBackendOptionsAtStart:
+    def test_flag_file_with_a_misspelt_option_refuses_to_start(self, tmp_path: Path) -> None:
+        """An engine does not start on a flag file whose backend options hold a typo."""
+        path = tmp_path / "flags.toml"
+        path.write_text(MISSPELT, encoding="utf-8")
+        with pytest.raises(FlagFileError) as caught:
+            Engine("prod", flags_path=path)
+        assert str(caught.value.problems[0]) == (
+            f"{path}:5: environments.prod.backends.e2b.pool_sise: unknown key "
+            "(did you mean 'pool_size'?)"
+        )
+
+    def test_given_flags_with_a_misspelt_option_are_refused(self) -> None:
+        """Flags handed to an engine already parsed get their options checked too."""
+        flags = parse_flags(MISSPELT, source="given.toml")
+        with pytest.raises(FlagFileError, match=r"backends\.e2b\.pool_sise: unknown key"):
+            Engine("prod", flags=flags)

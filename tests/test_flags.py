@@ -151,9 +151,12 @@ class TestParseFlagsErrors:
         assert flag_error(text) == f"{SOURCE}:2: bogus: unknown key"
 
     def test_unknown_key_in_environment(self) -> None:
-        """An unknown key inside an environment is reported with its full key path and line."""
+        """An unknown key inside an environment is reported with its full key path, its line
+        and the key it most likely meant."""
         text = 'schema_version = 1\n[environments.dev]\nstage = "off"\nstag = "y"\n'
-        assert flag_error(text) == f"{SOURCE}:4: environments.dev.stag: unknown key"
+        assert flag_error(text) == (
+            f"{SOURCE}:4: environments.dev.stag: unknown key (did you mean 'stage'?)"
+        )
 
     def test_wrong_type_for_legacy_allowed(self) -> None:
         """A string where legacy_allowed wants a boolean is refused with the key path."""

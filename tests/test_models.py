@@ -17,6 +17,7 @@ from turnout.models import (
     ExecutionRequest,
     ExecutionResult,
     parse_config,
+    parse_labels,
 )
 
 KNOWN_FIELDS = (
@@ -331,6 +332,37 @@ class TestParseConfigProperties:
         except ValidationError:
             return
         assert config.unknown_fields == sorted(set(raw) - set(KNOWN_FIELDS))
+
+
+class TestParseLabels:
+    def test_text_labels_pass(self) -> None:
+        """Text keys with text values come back as a plain dict."""
+        assert parse_labels({"tenant": "acme", "workflow": "wf-1"}) == {
+            "tenant": "acme",
+            "workflow": "wf-1",
+        }
+
+    def test_none_is_no_labels(self) -> None:
+        """No labels at all is an empty mapping."""
+        assert parse_labels(None) == {}
+
+    @pytest.mark.parametrize(
+        ("raw", "field", "problem"),
+        [
+            ({"tenant": 5}, "labels.tenant", "must be a string, not an integer"),
+            ({"tenant": None}, "labels.tenant", "must be a string, not empty (null)"),
+            ({7: "x"}, "labels.7", "the key must be a string, not an integer"),
+            (["tenant"], "labels", "must be a mapping (table) of keys to values, not a list"),
+        ],
+    )
+    def test_wrong_types_are_named_in_turnouts_words(
+        self, raw: object, field: str, problem: str
+    ) -> None:
+        """Each wrong label names its path and what it must be, without pydantic's text."""
+        with pytest.raises(ValidationError) as caught:
+            parse_labels(raw)
+        assert (caught.value.field, caught.value.problem) == (field, problem)
+        assert "errors.pydantic.dev" not in caught.value.message
 
 
 class TestExecutionRequest:

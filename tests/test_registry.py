@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
+import sys
+import textwrap
 import types
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import pydantic
 import pytest
 
 from turnout import hookspecs, registry
@@ -26,6 +31,14 @@ from turnout.registry import (
 NO_INSTALLED = [entry.name for entry in importlib.metadata.entry_points(group="turnout")]
 
 
+class CountOptions(pydantic.BaseModel):
+    """A minimal strict options model."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", strict=True)
+
+    count: int = 1
+
+
 def make_backend(backend_id: str) -> type[Any]:
     """A minimal backend class with the given id that remembers its settings."""
 
@@ -40,7 +53,7 @@ def make_backend(backend_id: str) -> type[Any]:
     return FakeBackend
 
 
-def make_plugin(name: str, *backend_types: type[Any]) -> types.SimpleNamespace:
+def make_plugin(name: str, *backend_types: type[Any]) -> types.ModuleType:
     """A module-like plugin object named `name` that registers `backend_types`."""
 
     @hookimpl
@@ -48,7 +61,9 @@ def make_plugin(name: str, *backend_types: type[Any]) -> types.SimpleNamespace:
         for backend_type in backend_types:
             registry.add(backend_type)
 
-    return types.SimpleNamespace(__name__=name, turnout_register_backends=turnout_register_backends)
+    plugin = types.ModuleType(name)
+    plugin.turnout_register_backends = turnout_register_backends  # type: ignore[attr-defined]
+    return plugin
 
 
 @pytest.fixture
@@ -130,6 +145,38 @@ class TestBackendRegistryAdd:
         backends.add(make_backend("fake"))
         assert "fake" in backends
         assert "other" not in backends
+
+
+class TestOptionModels:
+    def test_option_models_lists_declared_models(self) -> None:
+        """option_models maps the ids of backends that declare a model to that model."""
+        backends = BackendRegistry()
+        with_model = make_backend("with")
+        with_model.options_model = CountOptions
+        backends.add(with_model)
+        backends.add(make_backend("without"))
+        assert backends.option_models == {"with": CountOptions}
+
+    def test_options_model_must_be_a_pydantic_model(self) -> None:
+        """A class whose options_model is not a pydantic model is refused when added."""
+        backend_type = make_backend("odd")
+        backend_type.options_model = dict
+        with pytest.raises(ConfigurationError, match="'odd' whose `options_model`"):
+            BackendRegistry().add(backend_type)
+
+    def test_create_checks_options_against_the_model(self) -> None:
+        """create refuses options the model refuses, in the flag file's words."""
+        backends = BackendRegistry()
+        backend_type = make_backend("counted")
+        backend_type.options_model = CountOptions
+        backends.add(backend_type)
+        with pytest.raises(ConfigurationError) as caught:
+            backends.create("counted", BackendSettings(options={"cuont": 2}))
+        assert "cuont: unknown key (did you mean 'count'?)" in caught.value.message
+
+    def test_real_backends_declare_their_models(self) -> None:
+        """Both built-in backends declare an options model."""
+        assert set(discover(disabled=[]).option_models) >= {"e2b", "local-subprocess"}
 
 
 class TestBackendRegistryGet:
@@ -298,6 +345,137 @@ class TestDiscover:
     def test_nothing_registered_without_plugins(self) -> None:
         """With installed plugins blocked and no extras, the registry is empty."""
         assert discover(disabled=NO_INSTALLED).ids == []
+
+
+@pytest.fixture
+def install_plugin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[str, str], str]]:
+    """Install a throwaway plugin for real: a module file plus a dist-info directory whose
+    entry point in the `turnout` group names it, on sys.path. Returns the entry-point name."""
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    modules: list[str] = []
+
+    def install(entry_name: str, source: str) -> str:
+        module = f"throwaway_{entry_name.replace('-', '_')}_{len(modules)}"
+        (site / f"{module}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+        info = site / f"{module}-0.1.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: 0.1\n")
+        (info / "entry_points.txt").write_text(f"[turnout]\n{entry_name} = {module}\n")
+        importlib.invalidate_caches()
+        modules.append(module)
+        return entry_name
+
+    yield install
+    for module in modules:
+        sys.modules.pop(module, None)
+
+
+@pytest.mark.usefixtures("no_env_disabled")
+class TestPluginChecks:
+    def test_misspelt_hook_names_plugin_and_hook(
+        self, install_plugin: Callable[[str, str], str]
+    ) -> None:
+        """An installed plugin implementing `turnout_register_backend` (no s) is refused,
+        naming the plugin, the hook, and the hook it most likely meant."""
+        install_plugin(
+            "typo-plugin",
+            """
+            from turnout.hookspecs import hookimpl
+
+            @hookimpl
+            def turnout_register_backend(registry):
+                raise AssertionError("never called")
+            """,
+        )
+        with pytest.raises(ConfigurationError) as caught:
+            discover(disabled=NO_INSTALLED)
+        message = caught.value.message
+        assert "plugin 'typo-plugin' implements hook 'turnout_register_backend'" in message
+        assert "(did you mean 'turnout_register_backends'?)" in message
+        assert f"{DISABLED_PLUGINS_VARIABLE}=typo-plugin" in message
+
+    def test_hook_without_hookimpl_is_refused(
+        self, install_plugin: Callable[[str, str], str]
+    ) -> None:
+        """A correctly named hook function without @hookimpl is refused, not ignored."""
+        install_plugin(
+            "unmarked",
+            """
+            def turnout_register_backends(registry):
+                raise AssertionError("never called")
+            """,
+        )
+        with pytest.raises(ConfigurationError) as caught:
+            discover(disabled=NO_INSTALLED)
+        assert (
+            "plugin 'unmarked' defines 'turnout_register_backends' without @hookimpl"
+            in caught.value.message
+        )
+
+    def test_wrong_hook_argument_is_refused_naming_the_plugin(
+        self, install_plugin: Callable[[str, str], str]
+    ) -> None:
+        """An implementation whose arguments the hook does not provide names its plugin."""
+        install_plugin(
+            "bad-args",
+            """
+            from turnout.hookspecs import hookimpl
+
+            @hookimpl
+            def turnout_register_backends(backends):
+                raise AssertionError("never called")
+            """,
+        )
+        with pytest.raises(ConfigurationError, match="plugin 'bad-args' cannot be loaded"):
+            discover(disabled=NO_INSTALLED)
+
+    def test_installed_plugin_registers_through_its_entry_point(
+        self, install_plugin: Callable[[str, str], str]
+    ) -> None:
+        """A well-formed throwaway plugin is found and its backend attributed to it."""
+        install_plugin(
+            "good-plugin",
+            """
+            from turnout.hookspecs import hookimpl
+
+            class GoodBackend:
+                id = "good"
+                deprecated = False
+                description = "a throwaway backend"
+
+            @hookimpl
+            def turnout_register_backends(registry):
+                registry.add(GoodBackend)
+            """,
+        )
+        assert discover(disabled=NO_INSTALLED).get("good").plugin == "good-plugin"
+
+    def test_hook_wrappers_see_every_plugins_registration(self) -> None:
+        """Registration goes through pluggy's call loop: a wrapper runs around each plugin's
+        call and sees what it added."""
+        seen: list[list[str]] = []
+
+        class Watcher:
+            __name__ = "watcher"
+
+            @hookimpl(wrapper=True)
+            def turnout_register_backends(self, registry: BackendRegistry) -> Iterator[None]:
+                before = set(registry.ids)
+                yield
+                seen.append(sorted(set(registry.ids) - before))
+
+        plugins = [
+            make_plugin("one", make_backend("a")),
+            make_plugin("two", make_backend("b")),
+            Watcher(),
+        ]
+        found = discover(extra_plugins=plugins, disabled=NO_INSTALLED)
+        assert sorted(seen) == [["a"], ["b"]]
+        assert (found.get("a").plugin, found.get("b").plugin) == ("one", "two")
 
 
 class TestDefaultRegistry:

@@ -21,7 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
+
+import pydantic
+
+from turnout.errors import ConfigurationError
+from turnout.field_errors import field_problems, summarize
 
 if TYPE_CHECKING:
     from turnout.models import Capabilities, ExecutionRequest, ExecutionResult
@@ -31,9 +36,13 @@ __all__ = [
     "BackendSettings",
     "BackendType",
     "ExecutionBackend",
+    "options_model_of",
+    "parse_backend_options",
     "provisioning_ms",
     "truncation_marker",
 ]
+
+Options = TypeVar("Options", bound=pydantic.BaseModel)
 
 # `ExecutionResult.timings_ms` keys that measure getting somewhere to run the code (a slot,
 # a sandbox), as opposed to running it. The node's timeout bounds the code, not these: the
@@ -57,7 +66,8 @@ class BackendSettings:
 
     `environment` is the deployment environment (`development`, `production`, ...);
     `options` comes from the backend's table in feature_flags.toml (for example
-    `memory_mb` for local-subprocess); `legacy_allowed` is the flag that deprecated
+    `memory_mb` for local-subprocess), already checked against the class's
+    `options_model` when it declares one; `legacy_allowed` is the flag that deprecated
     backends must honour by refusing to load when it is false.
     """
 
@@ -91,6 +101,13 @@ class BackendType(Protocol):
 
     `deprecated` backends are listed with a warning, and the class is responsible for
     refusing to construct (with `ConfigurationError`) when `settings.legacy_allowed` is false.
+
+    A class may also declare `options_model`, a pydantic model of its options table
+    (strict, `extra="forbid"`). turnout then checks every environment's table against it
+    whenever flags load (`turnout flags validate|show|explain`, engine start, hot reload)
+    and reports a typo as `FILE:LINE: environments.<env>.backends.<id>.<key>: unknown key
+    (did you mean ...?)`, like any other flag-file error. Without one, the table reaches the
+    constructor unchecked, and a mistake in it shows only when the backend is built.
     """
 
     @property
@@ -103,3 +120,27 @@ class BackendType(Protocol):
     def description(self) -> str: ...
 
     def __call__(self, settings: BackendSettings) -> ExecutionBackend: ...
+
+
+def options_model_of(backend_type: object) -> type[pydantic.BaseModel] | None:
+    """The `options_model` a backend class declares, or None when it declares none."""
+    model = getattr(backend_type, "options_model", None)
+    if isinstance(model, type) and issubclass(model, pydantic.BaseModel):
+        return model
+    return None
+
+
+def parse_backend_options(
+    backend_id: str, model: type[Options], options: Mapping[str, Any]
+) -> Options:
+    """`options` validated by `model`, or one `ConfigurationError` naming every problem
+    in the words the flag file's errors use (`memroy_mb: unknown key (did you mean
+    'memory_mb'?)`). For backend constructors; the flag loader reports with file lines."""
+    try:
+        return model.model_validate(dict(options))
+    except pydantic.ValidationError as exc:
+        problems = summarize(field_problems(exc, schema=model))
+        raise ConfigurationError(
+            f"invalid options for the {backend_id} backend in feature_flags.toml "
+            f"([environments.<env>.backends.{backend_id}]): {problems}"
+        ) from None

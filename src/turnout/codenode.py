@@ -69,9 +69,7 @@ async def execute_code_node(
     """
     node = parse_config(dict(config))
     inputs = select_inputs(context, node.input_variables)
-    envelope = await default_engine(env).run(
-        node, inputs, backend=backend, labels=dict(labels) if labels else None
-    )
+    envelope = await default_engine(env).run(node, inputs, backend=backend, labels=labels)
     if node.output_variable:
         return {node.output_variable: envelope}
     return envelope

@@ -1,7 +1,8 @@
 """One environment's execution machinery: its flags, the registry and live backends.
 
 An `Engine` is created per process and environment and reused for every execution: flags
-are read and plugins discovered once, and each backend is constructed once, on first use.
+are read and plugins discovered once, and each backend is constructed on first use and
+rebuilt only when a flag reload changes its options (`turnout.instances`).
 `run` is the single path an execution takes below the public API: choose the backend,
 prepare the program, execute, decode, build the envelope, log one event.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,11 +39,13 @@ from turnout.flags import (
     FlagEvaluator,
     FlagFile,
     FlagReloader,
+    check_backend_options,
     current_environment,
 )
+from turnout.instances import BackendInstances
 from turnout.logging import get_logger
 from turnout.migration import DEFAULT_SHADOW_BUDGET, ShadowRunner, may_fall_back
-from turnout.models import Capabilities, CodeNodeConfig, ExecutionResult
+from turnout.models import Capabilities, CodeNodeConfig, ExecutionResult, parse_labels
 from turnout.redaction import scrub_envelope
 from turnout.registry import BackendRegistry, default_registry
 from turnout.shutdown import InFlight
@@ -54,7 +57,8 @@ log = get_logger("turnout.execution")
 
 @dataclass(frozen=True)
 class BackendDescription:
-    """A registered backend as `turnout backends` shows it."""
+    """A registered backend as `turnout backends` shows it: its capabilities are those of
+    the instance built here, at `endpoint` (where its calls go, when it says)."""
 
     id: str
     plugin: str
@@ -62,6 +66,7 @@ class BackendDescription:
     deprecated: bool
     capabilities: Capabilities | None
     unavailable_reason: str | None
+    endpoint: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         caps = self.capabilities.model_dump(mode="json") if self.capabilities else None
@@ -74,6 +79,7 @@ class BackendDescription:
             "deprecated": self.deprecated,
             "available": self.unavailable_reason is None,
             "unavailable_reason": self.unavailable_reason,
+            "endpoint": self.endpoint,
             "capabilities": caps,
         }
 
@@ -93,19 +99,24 @@ class Engine:
     ) -> None:
         self.environment = current_environment(environment)
         self.registry = registry if registry is not None else default_registry()
+        self._instances = BackendInstances(self.registry, self.environment)
         source: FlagFile | FlagReloader = (
             flags
             if flags is not None
             else FlagReloader(
-                flags_path, check_interval=check_interval, known_backends=self.registry.ids
+                flags_path,
+                check_interval=check_interval,
+                known_backends=self.registry.ids,
+                option_models=self.registry.option_models,
+                on_change=self._instances.apply,
             )
         )
+        if flags is not None:
+            check_backend_options(flags, self.registry.option_models)
         self.evaluator = FlagEvaluator(source)
         self.evaluator.flags.environment(self.environment)  # an unknown environment fails now
         self.shadow = ShadowRunner(shadow_budget)
         self.in_flight = InFlight()  # what turnout.shutdown interrupts
-        self._backends: dict[str, ExecutionBackend] = {}
-        self._wrappers: list[Callable[[ExecutionBackend], ExecutionBackend]] = []
 
     @property
     def flags(self) -> FlagFile:
@@ -117,39 +128,31 @@ class Engine:
         return self.flags.environment(self.environment)
 
     def settings_for(self, backend_id: str) -> BackendSettings:
-        flags = self.environment_flags
-        return BackendSettings(
-            environment=self.environment,
-            options=flags.options_for(backend_id),
-            legacy_allowed=flags.legacy_may_load,
-        )
+        """What backend `backend_id` is built with under the flags in force."""
+        return self.environment_flags.backend_settings(backend_id)
 
     def backend(self, backend_id: str | None = None) -> ExecutionBackend:
-        """The live backend instance for `backend_id` (default: the environment's)."""
-        chosen = backend_id or self.environment_flags.backend
-        instance = self._backends.get(chosen)
-        if instance is None:
-            instance = self.registry.create(chosen, self.settings_for(chosen))
-            for wrap in self._wrappers:
-                instance = wrap(instance)
-            self._backends[chosen] = instance
-        return instance
+        """The live backend instance for `backend_id` (default: the environment's): built
+        on first use, rebuilt when a reload changes its options (`turnout.instances`)."""
+        flags = self.environment_flags  # the flags in force, reloaded when due
+        chosen = backend_id or flags.backend
+        return self._instances.get(chosen, lambda: self.settings_for(chosen))
 
     def instrument(self, wrap: Callable[[ExecutionBackend], ExecutionBackend]) -> None:
         """Route every execution through `wrap(instance)`: the instances already built and
         every one built later. For tools that observe backends (the conformance suite
         reads each result's provisioning time); `wrap` must return a full backend."""
-        self._wrappers.append(wrap)
-        for backend_id, instance in list(self._backends.items()):
-            self._backends[backend_id] = wrap(instance)
+        self._instances.instrument(wrap)
 
     def describe_backends(self) -> list[BackendDescription]:
         descriptions = []
         for registered in self.registry:
             backend_type = registered.backend_type
-            capabilities, reason = None, None
+            capabilities, reason, endpoint = None, None, None
             try:
-                capabilities = self.backend(registered.id).capabilities
+                instance = self.backend(registered.id)
+                capabilities = instance.capabilities
+                endpoint = getattr(instance, "endpoint", None)
             except TurnoutError as exc:
                 reason = exc.message
             descriptions.append(
@@ -160,6 +163,7 @@ class Engine:
                     deprecated=bool(getattr(backend_type, "deprecated", False)),
                     capabilities=capabilities,
                     unavailable_reason=reason,
+                    endpoint=str(endpoint) if endpoint else None,
                 )
             )
         return descriptions
@@ -170,7 +174,7 @@ class Engine:
         inputs: dict[str, Any],
         *,
         backend: str | None = None,
-        labels: dict[str, str] | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """Execute once and return the result envelope, or raise one classified error.
 
@@ -181,7 +185,8 @@ class Engine:
         `asyncio.CancelledError` (`turnout.shutdown`).
         """
         try:
-            return await self.in_flight.run(self._run(config, inputs, backend, labels))
+            checked = parse_labels(labels)
+            return await self.in_flight.run(self._run(config, inputs, backend, checked))
         except TurnoutError as error:
             error.add_warnings(config.warnings)  # also on errors raised before any backend
             raise
@@ -338,9 +343,7 @@ class Engine:
     async def aclose(self) -> None:
         """Finish shadow comparisons, then close every backend this engine constructed."""
         await self.shadow.aclose()
-        backends, self._backends = list(self._backends.values()), {}
-        for instance in backends:
-            await instance.aclose()
+        await self._instances.aclose()
 
 
 def _check_capabilities(config: CodeNodeConfig, backend_id: str, caps: Capabilities) -> None:

@@ -9,12 +9,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Literal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from turnout.errors import ValidationError
+from turnout.field_errors import field_problems, summarize
 
 __all__ = [
     "MAX_TIMEOUT_MS",
@@ -25,6 +26,7 @@ __all__ = [
     "Language",
     "Termination",
     "parse_config",
+    "parse_labels",
 ]
 
 Language = Literal["javascript", "python"]
@@ -89,9 +91,6 @@ class CodeNodeConfig(BaseModel):
         return notes
 
 
-_FIELD_NAMES = {name: (field.alias or name) for name, field in CodeNodeConfig.model_fields.items()}
-
-
 def parse_config(raw: object) -> CodeNodeConfig:
     """Validate a stored node config, turning pydantic's report into one `ValidationError`.
 
@@ -111,11 +110,32 @@ def parse_config(raw: object) -> CodeNodeConfig:
     try:
         return CodeNodeConfig.model_validate(raw)
     except pydantic.ValidationError as exc:
-        problems = [_describe(error) for error in exc.errors()]
-        field, problem = problems[0]
-        extra = "; ".join(f"{f}: {p}" for f, p in problems[1:])
+        first, *others = field_problems(exc, schema=CodeNodeConfig)
+        extra = summarize(others)
         raise ValidationError(
-            field, problem + (f"; also {extra}" if extra else ""), _ALLOWED.get(field.split(".")[0])
+            first.field or "config",
+            first.message + (f"; also {extra}" if extra else ""),
+            _ALLOWED.get(first.path[0] if first.path else ""),
+        ) from None
+
+
+_LABELS: pydantic.TypeAdapter[dict[str, str]] = pydantic.TypeAdapter(dict[str, str])
+
+
+def parse_labels(raw: object) -> dict[str, str]:
+    """Check a caller's labels (`{"tenant": "acme"}`): text keys and text values, each
+    wrong entry named (`labels.tenant: must be a string, not an integer (5)`)."""
+    if raw is None:
+        return {}
+    try:
+        return dict(_LABELS.validate_python(raw, strict=True))
+    except pydantic.ValidationError as exc:
+        first, *others = field_problems(exc, schema=dict[str, str], prefix=("labels",))
+        extra = summarize(others)
+        raise ValidationError(
+            first.field,
+            first.message + (f"; also {extra}" if extra else ""),
+            'a mapping of text to text, such as {"tenant": "acme", "workflow": "wf-1"}',
         ) from None
 
 
@@ -130,17 +150,6 @@ _ALLOWED = {
     "allowFileSystemAccess": "true or false",
     "sideEffectFree": "true or false (true lets the migration run the node twice to compare)",
 }
-
-
-def _describe(error: Any) -> tuple[str, str]:
-    location = [str(part) for part in error.get("loc", ())]
-    if location:
-        location[0] = _FIELD_NAMES.get(location[0], location[0])
-    field = ".".join(location) or "config"
-    message = str(error.get("msg", "is invalid"))
-    if error.get("type") == "missing":
-        message = "is required"
-    return field, message
 
 
 class ExecutionRequest(BaseModel):
@@ -199,7 +208,7 @@ class Capabilities(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     languages: frozenset[Language]
-    isolation: Literal["process", "microvm"]
+    isolation: Literal["process", "namespace", "microvm"]
     network_access: bool
     max_timeout_ms: int
     max_output_bytes: int = Field(description="cap on each of stdout and stderr")

@@ -42,6 +42,35 @@ class TestBackendsCommand:
         legacy = {b["id"]: b for b in listing["backends"]}["local-subprocess"]
         assert "json" in legacy["capabilities"]["packages"]["python"]
 
+    def test_e2b_declares_what_its_endpoint_does(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Without a key the e2b backend runs on the local server, and says so: its
+        endpoint, namespace isolation, no memory limit, no TypeScript."""
+        monkeypatch.delenv("E2B_API_KEY", raising=False)
+        monkeypatch.delenv("E2B_API_URL", raising=False)
+        assert main(["backends", "--json", "--env", "test"]) == 0
+        listing = json.loads(capsys.readouterr().out)
+        [e2b] = [backend for backend in listing["backends"] if backend["id"] == "e2b"]
+        assert "local E2B-compatible server" in e2b["endpoint"]
+        capabilities = e2b["capabilities"]
+        assert (capabilities["isolation"], capabilities["memory_enforcement"]) == (
+            "namespace",
+            "none",
+        )
+        assert capabilities["supports_typescript"] is False
+
+    def test_text_shows_the_endpoint(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The text listing names where each backend's calls go."""
+        monkeypatch.delenv("E2B_API_KEY", raising=False)
+        monkeypatch.delenv("E2B_API_URL", raising=False)
+        assert main(["backends", "--env", "test"]) == 0
+        out = capsys.readouterr().out
+        assert "  endpoint: local E2B-compatible server" in out
+        assert "  supports_typescript: False" in out
+
     def test_disabled_legacy_is_listed_as_unavailable_with_the_reason(
         self,
         capsys: pytest.CaptureFixture[str],

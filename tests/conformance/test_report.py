@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 from turnout.conformance.report import ParityReport, ReportItem, decide, render_markdown
 from turnout.conformance.selection import Selection
+from turnout.models import Capabilities
 
 from .support import backend_under_test, result
 
@@ -132,6 +134,36 @@ class TestParityReport:
         assert "**VERDICT: local-subprocess cannot be deleted yet" in text
         assert "| t | 1 pass | 1 fail |" in text
         assert "| `a` | pass | **FAIL**: output: expected 2, got 3 |" in text
+
+    def test_the_markdown_shows_every_declared_capability_per_backend(self) -> None:
+        """parity.md has one row per field of Capabilities, one column per backend, with
+        the values each backend declared (namespace isolation at a local server too)."""
+        namespaced = BACKENDS[1].capabilities.model_copy(update={"isolation": "namespace"})
+        backends = [BACKENDS[0], dataclasses.replace(BACKENDS[1], capabilities=namespaced)]
+        text = render_markdown(
+            ParityReport.build(
+                kind="conformance",
+                reference=LEGACY,
+                backends=backends,
+                items=[item("a", "pass", "pass")],
+            )
+        )
+        rows = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| ")}
+        for name in Capabilities.model_fields:
+            assert f"| {name}" in rows
+        assert rows["| isolation"] == "| isolation | microvm | namespace |"
+        assert rows["| supports_typescript"] == "| supports_typescript | no | no |"
+
+    def test_an_unavailable_backend_says_why_and_declares_nothing(self) -> None:
+        """A backend that could not load is marked unavailable with its reason."""
+        missing = dataclasses.replace(BACKENDS[1], capabilities=None, unavailable="no key")
+        text = render_markdown(
+            ParityReport.build(
+                kind="conformance", reference=LEGACY, backends=[BACKENDS[0], missing], items=[]
+            )
+        )
+        assert "| `e2b` | local | e2b | no: no key |" in text
+        assert "| isolation | microvm | — |" in text
 
     def test_pipes_in_reasons_do_not_break_the_table(self) -> None:
         """A reason containing | is escaped inside the markdown table."""

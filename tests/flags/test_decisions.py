@@ -375,3 +375,29 @@ class TestFlagEvaluator:
         monkeypatch.setattr(evaluate_module, "decide", broken)
         evaluator = FlagEvaluator(flag_file('stage = "off"\nlegacy_allowed = false'))
         assert evaluator.decide(ENV).authoritative == "e2b"
+
+
+class TestStagesUsing:
+    @pytest.mark.parametrize("stage", ["off", "shadow", "live", "rampdown", "complete"])
+    @pytest.mark.parametrize("legacy_allowed", ["true", "false"])
+    def test_matches_what_decisions_run(self, stage: str, legacy_allowed: str) -> None:
+        """stages_using names exactly the backends decisions at that stage run, answering,
+        compared or as the fallback."""
+        flags = environment(f'stage = "{stage}"\nlegacy_allowed = {legacy_allowed}')
+        decision = decide(flags, side_effect_free=True)
+        ran = {decision.authoritative, decision.candidate}
+        if decision.fallback_allowed:
+            ran.add(flags.legacy_backend)
+        expected = {backend: [stage] for backend in ran if backend is not None}
+        assert flags.stages_using() == expected
+
+    def test_rollout_and_overrides_count(self) -> None:
+        """Stages reached only through the rollout or an override are included."""
+        flags = environment(
+            'stage = "off"\nrollout = { live = 10 }\n'
+            'overrides = { tenants = { acme = "complete" } }'
+        )
+        assert flags.stages_using() == {
+            "local-subprocess": ["off", "live"],
+            "e2b": ["live", "complete"],
+        }

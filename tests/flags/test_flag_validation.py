@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from turnout.errors import ConfigurationError
-from turnout.flags import FlagFileError, Problem, parse_flags
+from turnout.flags import FlagFileError, Problem, check_backend_options, parse_flags
+from turnout.registry import default_registry
 
 from .support import KNOWN, SOURCE, document, environment, only_problem, problems
 
@@ -28,11 +29,12 @@ class TestStageErrors:
         assert problem.message == "is required"
 
     def test_misspelled_stage(self) -> None:
-        """A misspelled stage names the value and the five stages."""
+        """A misspelled stage names the value, the five stages and the likely one."""
         problem = only_problem(document('stage = "liv"'))
         assert where(problem) == at(3, "environments.prod.stage")
         assert problem.message == (
-            "'liv' is not a stage (allowed: off, shadow, live, rampdown, complete)"
+            "'liv' is not a stage (allowed: off, shadow, live, rampdown, complete) "
+            "(did you mean 'live'?)"
         )
 
     def test_misspelled_override_stage(self) -> None:
@@ -216,3 +218,87 @@ class TestAllOrNothing:
         assert isinstance(caught.value, FlagFileError)
         assert caught.value.message == "; ".join(str(p) for p in caught.value.problems)
         assert f"{SOURCE}:4: environments.prod.bogus: unknown key" in caught.value.message
+
+
+class TestBackendOptions:
+    """Options tables are checked against the options model each backend class declares."""
+
+    @staticmethod
+    def option_problems(body: str) -> tuple[Problem, ...]:
+        """The problems of a one-environment file, checked with the installed backends."""
+        registry = default_registry()
+        with pytest.raises(FlagFileError) as caught:
+            parse_flags(
+                document(body),
+                source=SOURCE,
+                known_backends=registry.ids,
+                option_models=registry.option_models,
+            )
+        return caught.value.problems
+
+    def test_misspelt_e2b_option_is_located_with_a_suggestion(self) -> None:
+        """`pool_sise` under the e2b table is refused at its line, suggesting `pool_size`."""
+        [problem] = self.option_problems(
+            'stage = "off"\n[environments.prod.backends.e2b]\npool_sise = 4'
+        )
+        assert where(problem) == at(5, "environments.prod.backends.e2b.pool_sise")
+        assert problem.message == "unknown key (did you mean 'pool_size'?)"
+
+    def test_misspelt_local_subprocess_option_is_located_with_a_suggestion(self) -> None:
+        """`memroy_mb` under the local-subprocess table is refused, suggesting `memory_mb`."""
+        [problem] = self.option_problems(
+            'stage = "off"\n[environments.prod.backends.local-subprocess]\nmemroy_mb = 512'
+        )
+        assert str(problem) == (
+            f"{SOURCE}:5: environments.prod.backends.local-subprocess.memroy_mb: "
+            "unknown key (did you mean 'memory_mb'?)"
+        )
+
+    def test_wrong_type_in_an_inline_table(self) -> None:
+        """A wrong type in an inline options table is located at that table's line."""
+        [problem] = self.option_problems(
+            'stage = "off"\nbackends = { e2b = { output_cap_bytes = "1 MB" } }'
+        )
+        assert where(problem) == at(4, "environments.prod.backends.e2b.output_cap_bytes")
+        assert problem.message == "must be an integer, not a string"
+
+    def test_option_and_schema_problems_are_reported_together(self) -> None:
+        """A bad option does not hide a bad stage: every problem comes in one report."""
+        found = self.option_problems(
+            'stage = "liv"\n[environments.prod.backends.e2b]\npool_size = -1'
+        )
+        assert [p.key_path for p in found] == [
+            "environments.prod.stage",
+            "environments.prod.backends.e2b.pool_size",
+        ]
+
+    def test_valid_options_pass(self) -> None:
+        """Correct options of both backends load."""
+        registry = default_registry()
+        flags = parse_flags(
+            document(
+                'stage = "off"\n[environments.prod.backends.e2b]\npool_size = 2\n'
+                "[environments.prod.backends.local-subprocess]\nmemory_mb = 256"
+            ),
+            source=SOURCE,
+            known_backends=registry.ids,
+            option_models=registry.option_models,
+        )
+        assert flags.environment("prod").options_for("e2b") == {"pool_size": 2}
+
+    def test_backend_without_a_model_is_not_checked(self) -> None:
+        """A backend that declares no options model gets its table as written."""
+        text = document('stage = "off"\n[environments.prod.backends.e2b]\nanything = 1')
+        flags = parse_flags(text, source=SOURCE, known_backends=KNOWN, option_models={})
+        assert flags.environment("prod").options_for("e2b") == {"anything": 1}
+
+    def test_parsed_flags_are_checked_without_lines(self) -> None:
+        """check_backend_options finds the same typo in flags parsed without models."""
+        flags = parse_flags(
+            document('stage = "off"\n[environments.prod.backends.e2b]\npool_sise = 4'),
+            source=SOURCE,
+        )
+        with pytest.raises(FlagFileError) as caught:
+            check_backend_options(flags, default_registry().option_models)
+        [problem] = caught.value.problems
+        assert where(problem) == (SOURCE, None, "environments.prod.backends.e2b.pool_sise")

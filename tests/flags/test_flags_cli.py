@@ -14,6 +14,10 @@ from turnout.flags import bucket
 from .support import document
 
 REPOSITORY_FLAGS = Path(__file__).resolve().parents[2] / "feature_flags.toml"
+MISSPELT_OPTIONS = (
+    'stage = "off"\n[environments.prod.backends.e2b]\npool_sise = 4\n'
+    "[environments.prod.backends.local-subprocess]\nmemroy_mb = 512"
+)
 
 
 def run(*argv: str) -> int:
@@ -46,6 +50,22 @@ class TestValidate:
         out = capsys.readouterr().out
         assert "valid (schema version 1, 4 environments)" in out
         assert "staging      stage shadow; local-subprocess -> e2b; shadow sample 100%" in out
+
+    def test_backend_that_cannot_be_built_is_a_warning(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The shipped staging environment shadows on e2b; without a key here, validate
+        still exits 0 but warns under staging, and --json lists the warning."""
+        monkeypatch.delenv("E2B_API_KEY", raising=False)
+        monkeypatch.delenv("E2B_API_URL", raising=False)
+        assert run("validate", str(REPOSITORY_FLAGS)) == 0
+        out = capsys.readouterr().out.splitlines()
+        staging = out.index(next(line for line in out if line.startswith("  staging ")))
+        assert out[staging + 1].strip().startswith("warning: backend 'e2b' cannot be built here")
+        assert run("validate", str(REPOSITORY_FLAGS), "--json") == 0
+        environments = json.loads(capsys.readouterr().out)["environments"]
+        assert len(environments["staging"]["warnings"]) == 1
+        assert environments["production"]["warnings"] == []
 
     def test_full_rollout_to_another_stage_is_shown(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -90,6 +110,21 @@ class TestValidate:
         assert run("validate", str(path)) == 0
         assert "note: legacy killed" in capsys.readouterr().out
 
+    def test_misspelt_backend_options_are_refused(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Typos in backend options fail validation, each located with a suggestion."""
+        path = tmp_path / "flags.toml"
+        path.write_text(document(MISSPELT_OPTIONS), encoding="utf-8")
+        assert run("validate", str(path)) == 1
+        assert capsys.readouterr().err.splitlines() == [
+            "invalid: 2 problems",
+            f"  {path}:5: environments.prod.backends.e2b.pool_sise: unknown key "
+            "(did you mean 'pool_size'?)",
+            f"  {path}:7: environments.prod.backends.local-subprocess.memroy_mb: unknown key "
+            "(did you mean 'memory_mb'?)",
+        ]
+
 
 class TestShow:
     def test_text(self, rollout_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -115,6 +150,15 @@ class TestShow:
         assert run("show", "--env", "qa", "--file", str(rollout_file)) == 1
         assert "defined: prod" in capsys.readouterr().err
 
+    def test_misspelt_backend_options_are_refused(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """show refuses a file whose backend options are misspelt, naming the option."""
+        path = tmp_path / "flags.toml"
+        path.write_text(document(MISSPELT_OPTIONS), encoding="utf-8")
+        assert run("show", "--env", "prod", "--file", str(path)) == 1
+        assert "backends.e2b.pool_sise: unknown key" in capsys.readouterr().err
+
 
 class TestExplain:
     def test_override(self, rollout_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -138,3 +182,12 @@ class TestExplain:
         with pytest.raises(SystemExit) as exited:
             run("explain", "--env", "prod", "--file", str(rollout_file))
         assert exited.value.code == 2
+
+    def test_misspelt_backend_options_are_refused(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """explain refuses a file whose backend options are misspelt, naming the option."""
+        path = tmp_path / "flags.toml"
+        path.write_text(document(MISSPELT_OPTIONS), encoding="utf-8")
+        assert run("explain", "--env", "prod", "--file", str(path), "--key", "e-1") == 1
+        assert "backends.local-subprocess.memroy_mb: unknown key" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from structlog.testing import capture_logs
 from turnout.errors import ConfigurationError
 from turnout.flags import FlagEvaluator, FlagReloader
 from turnout.flags import reload as reload_module
+from turnout.registry import default_registry
 
 from .support import ENV, KNOWN, document
 
@@ -133,6 +134,22 @@ class TestFlagReloader:
         reloader = FlagReloader(flags_path, check_interval=0, known_backends=KNOWN)
         write(flags_path, 'stage = "live"\ntarget_backend = "e3b"', bump=1)
         assert stage(reloader) == "off"
+
+    def test_option_typo_in_a_reload_keeps_last_good(self, flags_path: Path) -> None:
+        """A reloaded file with a misspelt backend option is refused at its line, with a
+        suggestion, and the configuration in force stays."""
+        models = default_registry().option_models
+        reloader = FlagReloader(flags_path, check_interval=0, option_models=models)
+        write(flags_path, 'stage = "live"\n[environments.prod.backends.e2b]\npool_sise = 4', bump=1)
+        with capture_logs() as logs:
+            assert stage(reloader) == "off"
+        [event] = logs
+        assert event["event"] == "flags_reload_failed"
+        assert (
+            f"{flags_path}:5: environments.prod.backends.e2b.pool_sise: unknown key"
+            in (event["error"])
+        )
+        assert "did you mean 'pool_size'?" in event["error"]
 
     def test_check_now_reports_change(self, flags_path: Path) -> None:
         """check_now says whether a new configuration was applied."""

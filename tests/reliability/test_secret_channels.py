@@ -56,7 +56,7 @@ def closed_port() -> int:
 def flags_text(api_url: str | None, secret_url: str) -> str:
     """Three environments: `canary` (e2b at the unreachable URL when `api_url` is given,
     else from E2B_API_URL), one whose Python interpreter path holds the key canary, and one
-    whose e2b options hold both canaries (shown, never run)."""
+    whose e2b options hold the URL canary (shown, never run)."""
     url_line = f'api_url = "{api_url}"' if api_url else ""
     return f"""schema_version = 1
 [environments.{ENV}]
@@ -84,7 +84,6 @@ stage = "off"
 
 [environments.{OPTIONS_ENV}.backends.e2b]
 api_url = "{secret_url}"
-api_key = "{KEY_CANARY}"
 """
 
 
@@ -270,11 +269,23 @@ class TestCli:
     def test_flags_show_keeps_the_endpoint_but_not_its_credentials(
         self, planted: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """The api_url is shown with `[redacted]` userinfo; api_key's value is replaced."""
+        """The api_url is shown with `[redacted]` userinfo."""
         _, printed = cli(capsys, "flags", "show", "--env", OPTIONS_ENV, "--json")
         options = json.loads(printed)["settings"]["backends"]["e2b"]
         assert options["api_url"].startswith("http://[redacted]@127.0.0.1:")
-        assert options["api_key"] == "[redacted]"
+
+    @pytest.mark.parametrize("command", ["validate", "show"])
+    def test_a_key_pasted_into_the_options_is_refused_without_its_value(
+        self, planted: Path, capsys: pytest.CaptureFixture[str], command: str
+    ) -> None:
+        """An API key written into the e2b options is an unknown key: the refusal names the
+        key path and never prints the value."""
+        text = planted.read_text() + f'api_key = "{KEY_CANARY}"\n'
+        planted.write_text(text)
+        status, printed = cli(capsys, "flags", command, "--flags", str(planted))
+        assert status != 0
+        assert "backends.e2b.api_key" in printed
+        assert leaks(printed) == []
 
     @pytest.mark.parametrize("as_json", [True, False], ids=["json", "human"])
     def test_backends_prints_no_canary(

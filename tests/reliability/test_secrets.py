@@ -313,9 +313,8 @@ stage = "off"
 api_key = "{SETTINGS_SECRET}"
 template = ["{SETTINGS_SECRET}"]
 """
-        engine = Engine(ENVIRONMENT, flags=parse_flags(text), registry=default_registry())
-        with pytest.raises(ConfigurationError) as caught:
-            engine.backend("e2b")
+        with pytest.raises(ConfigurationError) as caught:  # refused as the engine starts
+            Engine(ENVIRONMENT, flags=parse_flags(text), registry=default_registry())
         assert "api_key" in caught.value.message
         assert SETTINGS_SECRET not in json.dumps(caught.value.to_dict())
 

@@ -58,6 +58,8 @@ def handle(arguments: argparse.Namespace) -> int:
             f"\n{description.id}{deprecated} (plugin {description.plugin})\n"
             f"  {description.description}\n  {status}\n"
         )
+        if description.endpoint is not None:
+            sys.stdout.write(f"  endpoint: {description.endpoint}\n")
         if description.capabilities is not None:
             for key, value in description.to_dict()["capabilities"].items():
                 sys.stdout.write(f"  {key}: {_shown(key, value)}\n")

@@ -3,7 +3,9 @@
 Operators run `validate` before an edit lands (a running process would keep its last good
 configuration and log `flags_reload_failed`), `show` to see what an environment really does
 with every default filled in, and `explain` to answer "why did this execution run there?".
-Backend ids are checked against the backends registered in this installation.
+Backend ids and options are checked against the backends registered in this installation;
+`validate` also warns when an environment uses a backend that cannot be built there
+(`turnout.flags.readiness`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from turnout.flags import (
     current_environment,
     load_flags,
 )
+from turnout.flags.readiness import backend_warnings, option_notes
 from turnout.registry import default_registry
 
 __all__ = ["register"]
@@ -67,7 +70,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(path: Path | None) -> FlagFile:
-    return load_flags(path, known_backends=default_registry().ids)
+    registry = default_registry()
+    return load_flags(path, known_backends=registry.ids, option_models=registry.option_models)
 
 
 def handle_validate(arguments: argparse.Namespace) -> int:
@@ -85,8 +89,18 @@ def handle_validate(arguments: argparse.Namespace) -> int:
         return 1
     except TurnoutError as error:
         return print_error(error, as_json=arguments.json)
+    registry = default_registry()
+    notes, warnings = option_notes(flags, registry), backend_warnings(flags, registry)
     if arguments.json:
-        print_json({"valid": True, "source": flags.source, "environments": _summaries(flags)})
+        summaries = {
+            name: {
+                "summary": _summary(environment),
+                "notes": [*environment.notes(), *notes[name]],
+                "warnings": warnings[name],
+            }
+            for name, environment in flags.environments.items()
+        }
+        print_json({"valid": True, "source": flags.source, "environments": summaries})
         return 0
     environments = flags.environments
     sys.stdout.write(
@@ -96,15 +110,10 @@ def handle_validate(arguments: argparse.Namespace) -> int:
     width = max(len(name) for name in environments)
     for name, environment in environments.items():
         sys.stdout.write(f"  {name:<{width}}  {_summary(environment)}\n")
-        sys.stdout.writelines(f"  {'':<{width}}  note: {note}\n" for note in environment.notes())
+        lines = [f"note: {note}" for note in [*environment.notes(), *notes[name]]]
+        lines += [f"warning: {warning}" for warning in warnings[name]]
+        sys.stdout.writelines(f"  {'':<{width}}  {line}\n" for line in lines)
     return 0
-
-
-def _summaries(flags: FlagFile) -> dict[str, Any]:
-    return {
-        name: {"summary": _summary(environment), "notes": environment.notes()}
-        for name, environment in flags.environments.items()
-    }
 
 
 def _summary(environment: EnvironmentFlags) -> str:

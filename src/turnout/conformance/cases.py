@@ -31,6 +31,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from turnout.errors import ConfigurationError, ValidationError
+from turnout.field_errors import field_problems, summarize
 from turnout.models import Capabilities
 
 __all__ = [
@@ -559,14 +560,6 @@ class _CaseFile(BaseModel):
     cases: list[dict[str, Any]] = Field(default_factory=list)
 
 
-def _describe(error: Any) -> str:
-    location = ".".join(str(part) for part in error.get("loc", ()))
-    message = str(error.get("msg", "is invalid"))
-    if error.get("type") == "extra_forbidden":
-        message = "unknown key"
-    return f"{location}: {message}" if location else message
-
-
 def load_case_file(path: Path) -> list[Case]:
     """Read one theme file; a problem raises `CaseFileError` naming the file and case."""
     try:
@@ -578,7 +571,7 @@ def load_case_file(path: Path) -> list[Case]:
     try:
         document = _CaseFile.model_validate(raw)
     except pydantic.ValidationError as exc:
-        problems = "; ".join(_describe(error) for error in exc.errors())
+        problems = summarize(field_problems(exc, schema=_CaseFile))
         raise CaseFileError(f"{path}: {problems}") from None
     theme = path.stem
     cases: list[Case] = []
@@ -587,7 +580,7 @@ def load_case_file(path: Path) -> list[Case]:
         try:
             parsed = RawCase.model_validate(entry)
         except pydantic.ValidationError as exc:
-            problems = "; ".join(_describe(error) for error in exc.errors())
+            problems = summarize(field_problems(exc, schema=RawCase))
             raise CaseFileError(f"{path}: case {label!r}: {problems}") from None
         except ValueError as exc:  # raised outside pydantic's wrapping (nested helpers)
             raise CaseFileError(f"{path}: case {label!r}: {exc}") from None

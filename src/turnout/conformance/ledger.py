@@ -26,6 +26,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from turnout.conformance.cases import CaseFileError
+from turnout.field_errors import field_problems, summarize
 
 __all__ = ["Ledger", "LedgerEntry"]
 
@@ -67,10 +68,7 @@ class Ledger:
         try:
             document = _LedgerFile.model_validate(raw)
         except pydantic.ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
-                for error in exc.errors()
-            )
+            problems = summarize(field_problems(exc, schema=_LedgerFile))
             raise CaseFileError(f"{path}: {problems}") from None
         seen: set[tuple[str, str]] = set()
         known = set(known_cases) if known_cases is not None else None

@@ -44,6 +44,7 @@ from turnout.conformance.expectations import Observation, abbreviate, first_diff
 from turnout.conformance.report import ParityReport, ReportItem
 from turnout.conformance.runner import CaseResult, ConformanceRunner, Progress, Status
 from turnout.errors import ValidationError
+from turnout.field_errors import field_problems, summarize
 from turnout.timemask import mask_time, matches_masked
 
 __all__ = [
@@ -138,10 +139,7 @@ def load_corpus(path: Path) -> list[ReplayNode]:
         try:
             line = _Line.model_validate(data)
         except pydantic.ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
-                for error in exc.errors()
-            )
+            problems = summarize(field_problems(exc, schema=_Line))
             raise ValidationError(
                 where,
                 problems,

@@ -25,6 +25,7 @@ from turnout.conformance.backends import BackendUnderTest
 from turnout.conformance.ledger import Ledger
 from turnout.conformance.runner import UNEXPECTED, CaseResult
 from turnout.conformance.selection import Selection
+from turnout.models import Capabilities
 from turnout.redaction import scrub_data, scrub_text
 
 __all__ = ["ParityReport", "ReportItem", "Verdict", "decide", "render_markdown"]
@@ -264,19 +265,28 @@ def _totals_cell(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{count} {status}" for status, count in counts.items()) or "—"
 
 
-def _capability_cells(backend: BackendUnderTest) -> list[str]:
-    caps = backend.capabilities
-    if caps is None:
-        return ["unavailable: " + _cell(backend.unavailable or ""), "", "", "", "", ""]
-    memory = "none" if caps.memory_limit_mb is None else f"{caps.memory_limit_mb} MB"
-    return [
-        ", ".join(sorted(caps.languages)),
-        caps.isolation,
-        "yes" if caps.network_access else "no",
-        f"{memory} ({caps.memory_enforcement})",
-        f"{caps.max_output_bytes} B",
-        f"{caps.max_result_bytes} B",
-    ]
+def _capability_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "none"
+    if isinstance(value, frozenset | set | list | tuple):
+        return ", ".join(sorted(str(item) for item in value))
+    return _cell(str(value))
+
+
+def _capability_rows(backends: Sequence[BackendUnderTest]) -> list[str]:
+    """Every declared capability (each field of `Capabilities`, in its order) per backend,
+    as each instance declared it where it ran."""
+    lines = ["| capability | " + " | ".join(f"`{b.id}`" for b in backends) + " |"]
+    lines.append("|---|" + "---|" * len(backends))
+    for name in Capabilities.model_fields:
+        cells = [
+            "—" if b.capabilities is None else _capability_value(getattr(b.capabilities, name))
+            for b in backends
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def render_markdown(report: ParityReport) -> str:
@@ -302,19 +312,23 @@ def render_markdown(report: ParityReport) -> str:
     lines += [
         "## Backends",
         "",
-        "| backend | endpoint | plugin | languages | isolation | network | memory limit "
-        "| max output | max result |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| backend | endpoint | plugin | available |",
+        "|---|---|---|---|",
     ]
     for backend in report.backends:
         name = f"`{backend.id}`" + (" (deprecated)" if backend.deprecated else "")
-        cells = [
-            name,
-            _endpoint_cell(backend.endpoint),
-            backend.plugin,
-            *_capability_cells(backend),
-        ]
+        available = "yes" if backend.capabilities is not None else "no"
+        if backend.unavailable:
+            available += ": " + _cell(backend.unavailable)
+        cells = [name, _endpoint_cell(backend.endpoint), backend.plugin, available]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Capabilities, as each backend declared them for the instance that ran here (its "
+        "configured options, at its endpoint):",
+        "",
+        *_capability_rows(report.backends),
+    ]
     lines += ["", "## Totals per theme", "", "| theme | " + " | ".join(ids) + " |"]
     lines.append("|---|" + "---|" * len(ids))
     for theme, per_backend in report.totals().items():

@@ -4,6 +4,7 @@ the move from the legacy backend to the target proceeds (see docs/flags.md).
     stages.py     the five migration stages and bucketing key kinds
     schema.py     the file's shape and cross-key rules (pydantic, strict)
     loading.py    finding, reading and validating the file; located error messages
+    options.py    backend options tables, checked against each backend's options model
     bucketing.py  Unleash's normalized murmur3 buckets and stage ranges
     ignore.py     shadow comparison ignore rules (JSON-path-like patterns)
     evaluate.py   the per-execution `Decision`; `FlagEvaluator.decide` never raises
@@ -18,11 +19,13 @@ from turnout.flags.loading import (
     FLAGS_FILE_VARIABLE,
     FlagFileError,
     Problem,
+    check_backend_options,
     current_environment,
     load_flags,
     locate_flags_file,
     parse_flags,
 )
+from turnout.flags.options import OptionModels
 from turnout.flags.reload import DEFAULT_CHECK_INTERVAL, FlagReloader
 from turnout.flags.schema import (
     DEFAULT_LEGACY_BACKEND,
@@ -54,12 +57,14 @@ __all__ = [
     "FlagFileError",
     "FlagReloader",
     "IgnoreRule",
+    "OptionModels",
     "Overrides",
     "PathSegment",
     "Problem",
     "Rollout",
     "Stage",
     "bucket",
+    "check_backend_options",
     "current_environment",
     "decide",
     "load_flags",

@@ -16,11 +16,12 @@ import tomllib
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pydantic
 
 from turnout.errors import ConfigurationError
+from turnout.field_errors import FieldProblem, field_problems, suggestion
+from turnout.flags.options import OptionModels, backend_option_problems
 from turnout.flags.schema import ENVIRONMENT_VARIABLE, FlagFile
 from turnout.flags.stages import BUCKETING_KEYS, STAGES
 
@@ -29,6 +30,7 @@ __all__ = [
     "FLAGS_FILE_VARIABLE",
     "FlagFileError",
     "Problem",
+    "check_backend_options",
     "current_environment",
     "load_flags",
     "locate_flags_file",
@@ -82,7 +84,10 @@ def locate_flags_file(explicit: str | Path | None = None) -> Path:
 
 
 def load_flags(
-    path: str | Path | None = None, *, known_backends: Collection[str] | None = None
+    path: str | Path | None = None,
+    *,
+    known_backends: Collection[str] | None = None,
+    option_models: OptionModels | None = None,
 ) -> FlagFile:
     """Read and validate the flag file, all or nothing (see `parse_flags`)."""
     located = locate_flags_file(path)
@@ -90,30 +95,63 @@ def load_flags(
         text = located.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"{located}: cannot read the flag file: {exc}") from None
-    return parse_flags(text, source=str(located), known_backends=known_backends)
+    return parse_flags(
+        text, source=str(located), known_backends=known_backends, option_models=option_models
+    )
 
 
 def parse_flags(
-    text: str, *, source: str = "<memory>", known_backends: Collection[str] | None = None
+    text: str,
+    *,
+    source: str = "<memory>",
+    known_backends: Collection[str] | None = None,
+    option_models: OptionModels | None = None,
 ) -> FlagFile:
     """Validate flag-file text; raise `FlagFileError` listing every problem.
 
     `known_backends`, when given, is the set of backend ids that exist (the registry's);
-    any other id in the file is an error. Without it, ids are not checked.
+    any other id in the file is an error. Without it, ids are not checked. `option_models`
+    (`BackendRegistry.option_models`) checks each backend's options table against the
+    model its class declares (see `turnout.flags.options`).
     """
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise FlagFileError([_toml_problem(exc, text, source)]) from None
+    problems = [
+        _located(found, text, source) for found in backend_option_problems(raw, option_models or {})
+    ]
     context = {"known_backends": None if known_backends is None else frozenset(known_backends)}
+    flags: FlagFile | None = None
     try:
         flags = FlagFile.model_validate(raw, context=context)
     except pydantic.ValidationError as exc:
-        problems = [_describe(error, text, source) for error in exc.errors()]
+        problems += [
+            _located(found, text, source)
+            for found in field_problems(exc, schema=FlagFile, reword=_flag_wording)
+        ]
+    if problems or flags is None:
         problems.sort(key=lambda problem: problem.line or 0)
-        raise FlagFileError(problems) from None
+        raise FlagFileError(problems) from None  # pydantic's report is in the problems
     flags._source = source
     return flags
+
+
+def check_backend_options(flags: FlagFile, option_models: OptionModels) -> None:
+    """Check the options tables of flags parsed without `option_models` (an engine given a
+    `FlagFile`); `FlagFileError` names each problem (without lines: there is no text)."""
+    raw = {
+        "environments": {
+            name: {"backends": environment.backends}
+            for name, environment in flags.environments.items()
+        }
+    }
+    problems = [
+        Problem(flags.source, None, found.field, found.message)
+        for found in backend_option_problems(raw, option_models)
+    ]
+    if problems:
+        raise FlagFileError(problems)
 
 
 _DUPLICATE = re.compile(r"^(Cannot overwrite|Cannot declare|Cannot redefine|Cannot mutate)")
@@ -136,33 +174,33 @@ def _toml_problem(exc: tomllib.TOMLDecodeError, text: str, source: str) -> Probl
     return Problem(source, line, "", f"not valid TOML: {detail}")
 
 
-def _describe(error: Any, text: str, source: str) -> Problem:
-    location = [str(part) for part in error.get("loc", ()) if part != "[key]"]
-    kind = error.get("type")
-    if kind == "extra_forbidden":
-        problem = _unknown_key(location)
-    elif kind == "missing":
-        problem = "is required"
-    elif kind == "literal_error" and location and location[-2:-1] != ["bucket_by"]:
-        noun = "schema version" if location == ["schema_version"] else "stage"
-        allowed = "1" if noun == "schema version" else ", ".join(STAGES)
-        problem = f"{error.get('input')!r} is not a {noun} (allowed: {allowed})"
-    elif kind == "literal_error":
-        problem = f"{error.get('input')!r} is not a bucketing key ({', '.join(BUCKETING_KEYS)})"
-    else:
-        problem = str(error.get("msg", "is invalid"))
-    return Problem(source, _line_of(text, location), ".".join(location) or "<top level>", problem)
+def _located(found: FieldProblem, text: str, source: str) -> Problem:
+    line = _line_of(text, list(found.path))
+    return Problem(source, line, found.field or "<top level>", found.message)
 
 
-def _unknown_key(location: list[str]) -> str:
-    if len(location) == 4 and location[2] == "rollout":
-        return f"unknown key: rollout keys are stage names ({', '.join(STAGES)})"
-    if len(location) == 3 and location[0] == "environments" and location[2] == "backend":
+def _flag_wording(problem: FieldProblem) -> str | None:
+    """The flag file's own words for its choices and for keys that moved."""
+    path, value = problem.path, problem.value
+    if problem.kind == "literal_error" and path == ("schema_version",):
+        return f"{value!r} is not a schema version (allowed: 1)"
+    if problem.kind == "literal_error" and path[-2:-1] == ("bucket_by",):
+        hint = suggestion(str(value), BUCKETING_KEYS)
+        return f"{value!r} is not a bucketing key ({', '.join(BUCKETING_KEYS)}){hint}"
+    if problem.kind == "literal_error":
+        hint = suggestion(str(value), STAGES)
+        return f"{value!r} is not a stage (allowed: {', '.join(STAGES)}){hint}"
+    if problem.kind != "extra_forbidden":
+        return None
+    if len(path) == 4 and path[2] == "rollout":
+        hint = suggestion(path[3], STAGES)
+        return f"unknown key: rollout keys are stage names ({', '.join(STAGES)}){hint}"
+    if len(path) == 3 and path[0] == "environments" and path[2] == "backend":
         return (
             "unknown key: `backend` was replaced by `stage` (with legacy_backend and "
             "target_backend); see docs/flags.md"
         )
-    return "unknown key"
+    return None
 
 
 _PART = r"(?:\"(?:[^\"\\]|\\.)*\"|'[^']*'|[A-Za-z0-9_-]+)"

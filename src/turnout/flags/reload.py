@@ -7,6 +7,10 @@ file replaces the configuration as a whole (`flags_reloaded`); an invalid or mis
 leaves the last good configuration in force and logs one `flags_reload_failed` error per
 change, never raising. Rolling back is therefore one edit, and a typo in that edit cannot
 take the service down.
+
+`on_change` lets the owner of the configuration take part: it is called with a valid new
+configuration before it applies (the engine rebuilds the backends whose options changed),
+and raising a `TurnoutError` refuses the reload like an invalid file.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 
 from turnout.errors import TurnoutError
 from turnout.flags.loading import load_flags, locate_flags_file
+from turnout.flags.options import OptionModels
 from turnout.flags.schema import FlagFile
 from turnout.logging import get_logger
 
@@ -55,16 +60,20 @@ class FlagReloader:
         *,
         check_interval: float = DEFAULT_CHECK_INTERVAL,
         known_backends: Collection[str] | None = None,
+        option_models: OptionModels | None = None,
+        on_change: Callable[[FlagFile], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._path = locate_flags_file(path)
         self._known = None if known_backends is None else frozenset(known_backends)
+        self._option_models = dict(option_models or {})
+        self._on_change = on_change
         self._interval = check_interval
         self._clock = clock
         self._lock = threading.Lock()
         # Stat before reading: an edit racing with the read is seen at the next check.
         self._signature = _signature(self._path)
-        self._flags = load_flags(self._path, known_backends=self._known)
+        self._flags = self._load()
         self._next_check = clock() + check_interval
 
     @property
@@ -86,6 +95,9 @@ class FlagReloader:
         with self._lock:
             return self._check()
 
+    def _load(self) -> FlagFile:
+        return load_flags(self._path, known_backends=self._known, option_models=self._option_models)
+
     def _check(self) -> bool:
         self._next_check = self._clock() + self._interval
         try:
@@ -95,7 +107,9 @@ class FlagReloader:
             self._signature = signature
             if signature is None:
                 raise TurnoutError(f"{self._path}: the flag file is gone")
-            flags = load_flags(self._path, known_backends=self._known)
+            flags = self._load()
+            if self._on_change is not None:
+                self._on_change(flags)
         except Exception as exc:
             message = exc.message if isinstance(exc, TurnoutError) else repr(exc)
             with contextlib.suppress(Exception):

@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from turnout.backend import BackendSettings
 from turnout.errors import ConfigurationError
 from turnout.flags.bucketing import StageRange, stage_ranges
 from turnout.flags.ignore import IgnoreRule, parse_ignore_rule
@@ -221,12 +222,32 @@ class EnvironmentFlags(BaseModel):
         the way back (and explicit `--backend local-subprocess` runs still work)."""
         return self.legacy_allowed and self.reachable_stages != {"complete"}
 
+    def stages_using(self) -> dict[str, list[Stage]]:
+        """For each backend that some reachable stage runs, as the answer or as the
+        comparison (shadow candidate, fallback), those stages in migration order. The same
+        rules as `turnout.flags.evaluate.decide`, kill switch included."""
+        killed = not self.legacy_allowed
+        using: dict[str, list[Stage]] = {}
+        for stage in STAGES:
+            if stage not in self.reachable_stages:
+                continue
+            runs = [self.target_backend]
+            if stage in _LEGACY_STAGES and not killed:
+                runs = [self.legacy_backend] + (runs if stage != "off" else [])
+            for backend_id in runs:
+                using.setdefault(backend_id, []).append(stage)
+        return using
+
+    def answering_backend(self, stage: Stage) -> str:
+        """The backend whose result callers get at `stage` (the kill switch included)."""
+        if stage in ("off", "shadow") and self.legacy_allowed:
+            return self.legacy_backend
+        return self.target_backend
+
     @property
     def backend(self) -> str:
         """The authoritative backend of the default stage (kept for callers of schema v0)."""
-        if self.stage in ("off", "shadow") and self.legacy_allowed:
-            return self.legacy_backend
-        return self.target_backend
+        return self.answering_backend(self.stage)
 
     @property
     def ignore_rules(self) -> tuple[IgnoreRule, ...]:
@@ -240,6 +261,14 @@ class EnvironmentFlags(BaseModel):
     def options_for(self, backend_id: str) -> dict[str, Any]:
         """A copy of backend `backend_id`'s options table (empty when there is none)."""
         return dict(self.backends.get(backend_id, {}))
+
+    def backend_settings(self, backend_id: str) -> BackendSettings:
+        """What backend `backend_id` is built with in this environment."""
+        return BackendSettings(
+            environment=self._name,
+            options=self.options_for(backend_id),
+            legacy_allowed=self.legacy_may_load,
+        )
 
     def notes(self) -> list[str]:
         """Valid but noteworthy settings an operator should see (`turnout flags validate`)."""

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,6 +26,7 @@ from turnout import (
 )
 from turnout.comparison import VOLATILE_METADATA
 from turnout.contract import prepare_request
+from turnout.engine import Engine
 from turnout.models import parse_config
 
 pytestmark = pytest.mark.usefixtures("e2b_url")
@@ -387,6 +391,43 @@ class TestConfiguration:
         """Reports can say which endpoint executions went to."""
         assert e2b_url in backend().endpoint
 
+    def test_capabilities_at_a_local_server_are_namespaces_without_a_memory_limit(
+        self, e2b_url: str
+    ) -> None:
+        """Against the local E2B-compatible server (an api_url without a key), the instance
+        declares what that server does: kernels in namespaces, memory not limited."""
+        capabilities = backend().capabilities
+        assert (capabilities.isolation, capabilities.memory_enforcement) == ("namespace", "none")
+
+    def test_capabilities_of_the_embedded_server_are_namespaces(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """In development without a key or URL, the embedded local server is declared."""
+        monkeypatch.delenv("E2B_API_URL", raising=False)
+        monkeypatch.delenv("E2B_API_KEY", raising=False)
+        instance = E2BBackend(BackendSettings(environment="development"))
+        assert "local E2B-compatible server" in instance.endpoint
+        assert instance.capabilities.isolation == "namespace"
+
+    def test_capabilities_at_e2b_are_microvms(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """With an API key, calls go to E2B: Firecracker microVMs that bound memory."""
+        monkeypatch.delenv("E2B_API_URL", raising=False)
+        monkeypatch.setenv("E2B_API_KEY", "e2b_placeholder_for_capabilities_test")
+        capabilities = E2BBackend(BackendSettings(environment="production")).capabilities
+        assert (capabilities.isolation, capabilities.memory_enforcement) == (
+            "microvm",
+            "sandbox",
+        )
+
+    @pytest.mark.parametrize("with_key", [False, True])
+    def test_typescript_is_never_declared(
+        self, monkeypatch: pytest.MonkeyPatch, with_key: bool
+    ) -> None:
+        """turnout refuses typescript nodes, so no instance declares TypeScript support."""
+        if with_key:
+            monkeypatch.setenv("E2B_API_KEY", "e2b_placeholder_for_capabilities_test")
+        assert backend().capabilities.supports_typescript is False
+
     @pytest.mark.parametrize("with_key", [False, True])
     def test_endpoint_never_repeats_credentials_in_the_url(
         self, monkeypatch: pytest.MonkeyPatch, with_key: bool
@@ -399,3 +440,66 @@ class TestConfiguration:
         assert "proxy.example/e2b" in label
         assert "hunter2pw" not in label
         assert "tok99" not in label
+
+
+def live_ids(server: ServerProcess) -> set[str]:
+    return {sandbox["sandboxID"] for sandbox in server.stats()["sandboxes"]}
+
+
+async def eventually(condition: Callable[[], bool], what: str, limit_s: float = 30.0) -> None:
+    """Poll until `condition` holds; fail (naming `what`) only if it never does."""
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for: {what}")
+        await asyncio.sleep(0.05)
+
+
+class TestHotReload:
+    async def test_reload_mid_flight_drains_the_old_instance_and_kills_its_sandboxes(
+        self, e2b_server: ServerProcess, tmp_path: Path
+    ) -> None:
+        """output_cap_bytes and pool_size edited while an execution runs: it finishes on the
+        old instance with the old cap, the next one gets the new cap, and every sandbox of
+        the old instance, its warm pool included, is killed once it has drained."""
+        path = tmp_path / "flags.toml"
+        flags = (
+            'schema_version = 1\n[environments.test]\nstage = "complete"\n'
+            "[environments.test.backends.e2b]\noutput_cap_bytes = {cap}\npool_size = {pool}\n"
+        )
+        path.write_text(flags.format(cap=1024, pool=1))
+        engine = Engine("test", flags_path=path, check_interval=0)
+        code = "import time\ntime.sleep({sleep})\nprint('x' * 3000)\nreturn 1"
+
+        async def execute(sleep: float) -> dict[str, Any]:
+            node = parse_config({"language": "python", "code": code.format(sleep=sleep)})
+            return await engine.run(node, {})
+
+        try:
+            old: Any = engine.backend("e2b")
+            running = asyncio.create_task(execute(2))
+            await eventually(
+                lambda: (
+                    getattr(old, "in_flight", 1) == 1
+                    and old.pool is not None
+                    and old.pool.idle == 1
+                ),
+                "the execution to run and the old pool to fill",
+            )
+            old_sandboxes = live_ids(e2b_server)
+            assert len(old_sandboxes) == 2
+            path.write_text(flags.format(cap=2048, pool=0))
+            os.utime(path, (time.time() + 5, time.time() + 5))
+            after = await execute(0)
+            assert after["stdout"].endswith("[turnout: stdout truncated at 2048 bytes]")
+            assert after["metadata"]["sandboxId"] not in old_sandboxes
+            before = await running
+            assert before["stdout"].endswith("[turnout: stdout truncated at 1024 bytes]")
+            assert before["metadata"]["sandboxId"] in old_sandboxes
+            await eventually(lambda: bool(old.closed), "the old instance to close")
+            await eventually(
+                lambda: not live_ids(e2b_server) & old_sandboxes, "the old sandboxes to go"
+            )
+        finally:
+            await engine.aclose()
+        assert live_ids(e2b_server) == set()

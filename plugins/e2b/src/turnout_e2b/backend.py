@@ -41,7 +41,7 @@ from turnout.models import (
     ExecutionResult,
     Language,
 )
-from turnout_e2b.connection import Connection, resolve_connection
+from turnout_e2b.connection import LOCAL_SERVER_KEY, Connection, resolve_connection
 from turnout_e2b.cost import Pricing, usage
 from turnout_e2b.errors import map_exception, translate_errors
 from turnout_e2b.options import BACKEND_ID, E2BOptions, parse_options
@@ -82,11 +82,16 @@ class _Hold:
 
 
 class E2BBackend:
-    """Runs each execution in its own E2B sandbox (Firecracker microVM in the cloud)."""
+    """Runs each execution in its own E2B sandbox (a Firecracker microVM at E2B, kernels in
+    their own namespaces at the local E2B-compatible server)."""
 
     id: ClassVar[str] = BACKEND_ID
     deprecated: ClassVar[bool] = False
-    description: ClassVar[str] = "E2B sandboxes (Firecracker microVMs) through the official SDK"
+    description: ClassVar[str] = (
+        "E2B sandboxes through the official SDK (Firecracker microVMs at E2B; kernels in "
+        "namespaces at the local E2B-compatible server)"
+    )
+    options_model: ClassVar[type[E2BOptions]] = E2BOptions
 
     def __init__(self, settings: BackendSettings) -> None:
         self._settings = settings
@@ -102,23 +107,15 @@ class E2BBackend:
         self._ledger = SandboxLedger(closer=weakref.WeakMethod(self.aclose))
         # Fail at construction, not at the first execution, when no key can be found.
         planned = resolve_connection(self._options, settings.environment, dry_run=True)
-        self._capabilities = Capabilities(
-            languages=frozenset({"python", "javascript"}),
-            isolation="microvm",
-            network_access=True,
-            max_timeout_ms=MAX_TIMEOUT_MS,
-            max_output_bytes=self._options.output_cap_bytes,
-            max_result_bytes=self._options.max_result_bytes,
-            memory_limit_mb=None,
-            memory_enforcement="sandbox",
-            host_environment_visible=False,
-            supports_typescript=True,
-            persistent_filesystem=False,
-            packages=_importable_packages(self._options, embedded=planned.embedded),
-        )
+        self._capabilities = _capabilities(self._options, planned)
 
     @property
     def capabilities(self) -> Capabilities:
+        """What this instance does where its calls go (`endpoint`): at E2B, each execution in
+        a Firecracker microVM of the template's size; at the local E2B-compatible server
+        (embedded, or an `api_url` without a key), each in kernels that run in their own PID
+        and mount namespaces on that host, with no memory limit. TypeScript is refused on
+        either (turnout does not run typescript nodes)."""
         return self._capabilities
 
     @property
@@ -613,6 +610,25 @@ def inline_result(execution: Any) -> bytes | None:
             if isinstance(text, str):
                 return text.encode("utf-8")
     return None
+
+
+def _capabilities(options: E2BOptions, connection: Connection) -> Capabilities:
+    """The capabilities of an instance whose calls go to `connection` (see `capabilities`)."""
+    local_server = connection.embedded or connection.api_key == LOCAL_SERVER_KEY
+    return Capabilities(
+        languages=frozenset({"python", "javascript"}),
+        isolation="namespace" if local_server else "microvm",
+        network_access=True,
+        max_timeout_ms=MAX_TIMEOUT_MS,
+        max_output_bytes=options.output_cap_bytes,
+        max_result_bytes=options.max_result_bytes,
+        memory_limit_mb=None,
+        memory_enforcement="none" if local_server else "sandbox",
+        host_environment_visible=False,
+        supports_typescript=False,
+        persistent_filesystem=False,
+        packages=_importable_packages(options, embedded=connection.embedded),
+    )
 
 
 def _ms_since(started: float) -> float:

@@ -11,10 +11,9 @@ import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
-from turnout.errors import ConfigurationError
+from turnout.backend import parse_backend_options
 from turnout_e2b.packages import TEMPLATE_JAVASCRIPT_PACKAGES, TEMPLATE_PYTHON_PACKAGES
 
 __all__ = ["BACKEND_ID", "E2BOptions", "parse_options"]
@@ -96,13 +95,5 @@ class E2BOptions(BaseModel):
 
 
 def parse_options(raw: Mapping[str, Any]) -> E2BOptions:
-    try:
-        return E2BOptions.model_validate(dict(raw))
-    except pydantic.ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or 'options'}: {error['msg']}"
-            for error in exc.errors()
-        )
-        raise ConfigurationError(
-            f"invalid options for the {BACKEND_ID} backend: {problems}"
-        ) from None
+    """Validate the options table, naming every offending option in one error."""
+    return parse_backend_options(BACKEND_ID, E2BOptions, raw)

@@ -89,6 +89,7 @@ class LocalSubprocessBackend:
         "DEPRECATED: runs code nodes as local child processes (process isolation only, "
         "network not cut); kept for environments not yet moved to a sandboxing backend"
     )
+    options_model: ClassVar[type[LocalSubprocessOptions]] = LocalSubprocessOptions
 
     def __init__(self, settings: BackendSettings) -> None:
         refuse_if_disallowed(settings)

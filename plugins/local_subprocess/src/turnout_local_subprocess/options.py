@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
-from turnout.errors import ConfigurationError
+from turnout.backend import parse_backend_options
 
 __all__ = ["BACKEND_ID", "LocalSubprocessOptions", "parse_options"]
 
@@ -51,24 +50,4 @@ class LocalSubprocessOptions(BaseModel):
 
 def parse_options(raw: Mapping[str, Any]) -> LocalSubprocessOptions:
     """Validate the options table, naming every offending option in one error."""
-    try:
-        return LocalSubprocessOptions.model_validate(dict(raw))
-    except pydantic.ValidationError as exc:
-        problems: dict[str, list[str]] = {}
-        for error in exc.errors():
-            name = str(error["loc"][0]) if error.get("loc") else "options"
-            problems.setdefault(name, []).append(_describe(error))
-        described = "; ".join(
-            f"option {name!r}: {' or '.join(messages)}" for name, messages in problems.items()
-        )
-        allowed = ", ".join(LocalSubprocessOptions.model_fields)
-        raise ConfigurationError(
-            f"invalid options for the {BACKEND_ID} backend in feature_flags.toml: {described} "
-            f"(known options: {allowed})"
-        ) from None
-
-
-def _describe(error: Any) -> str:
-    if error.get("type") == "extra_forbidden":
-        return "unknown option"
-    return str(error.get("msg", "is invalid"))
+    return parse_backend_options(BACKEND_ID, LocalSubprocessOptions, raw)
