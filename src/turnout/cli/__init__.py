@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 from turnout.cli import backends, bench, chaos, conformance, flags, replay, rollout, run
+from turnout.cli.output import escape_unencodable_output
 from turnout.registry import default_registry
 
 __all__ = ["main"]
@@ -24,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="turnout",
         description="Run workflow code nodes on pluggable, feature-flagged backends.",
     )
+    parser.add_argument("--version", action="version", version=f"turnout {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in _COMMANDS:
         command.register(subparsers)
@@ -33,7 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    try:
+        return version("turnout")
+    except PackageNotFoundError:  # pragma: no cover - run from a source tree, not installed
+        return "(not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    escape_unencodable_output()
     parser = build_parser()
     arguments = parser.parse_args(argv)
     status: int = arguments.handler(arguments)

@@ -1,19 +1,41 @@
-"""How the CLI prints results and errors, as JSON or for a human."""
+"""How the CLI prints results and errors, as JSON or for a human.
+
+Whatever a code node printed or returned reaches a terminal or a pipe through here, and it
+may hold text the stream cannot encode (a lone surrogate such as `"\\ud800"`, or any
+non-ASCII character on an ASCII terminal). Such text is escaped, never a crash: JSON falls
+back to `\\uXXXX` escapes (still one valid JSON document), human text to backslash escapes.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 from turnout.errors import CodeExecutionError, TurnoutError, ValidationError
 
-__all__ = ["exit_status", "print_error", "print_json"]
+__all__ = ["escape_unencodable_output", "exit_status", "print_error", "print_json"]
 
 
-def print_json(data: Any) -> None:
-    """Exactly one JSON document on stdout, newline-terminated."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+def escape_unencodable_output() -> None:
+    """Make stdout and stderr escape what their encoding cannot represent (the CLI calls
+    this first; stderr already does so by default, stdout does not)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
+def print_json(data: Any, stream: TextIO | None = None) -> None:
+    """Exactly one JSON document on stdout, newline-terminated: readable UTF-8 when the
+    stream can encode every character, ASCII with `\\uXXXX` escapes when it cannot."""
+    out = stream or sys.stdout
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    try:
+        text.encode(out.encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        text = json.dumps(data, ensure_ascii=True, indent=2)
+    out.write(text + "\n")
 
 
 def exit_status(error: TurnoutError) -> int:
