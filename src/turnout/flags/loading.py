@@ -21,6 +21,7 @@ from typing import Any
 import pydantic
 
 from turnout.errors import ConfigurationError
+from turnout.flags.bounds import MAX_FLAG_FILE_BYTES, FlagFileBoundError, check_bounds
 from turnout.flags.schema import ENVIRONMENT_VARIABLE, FlagFile
 from turnout.flags.stages import BUCKETING_KEYS, STAGES
 
@@ -87,7 +88,7 @@ def load_flags(
     """Read and validate the flag file, all or nothing (see `parse_flags`)."""
     located = locate_flags_file(path)
     try:
-        text = located.read_text(encoding="utf-8")
+        text = _read_bounded(located)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"{located}: cannot read the flag file: {exc}") from None
     return parse_flags(text, source=str(located), known_backends=known_backends)
@@ -101,6 +102,7 @@ def parse_flags(
     `known_backends`, when given, is the set of backend ids that exist (the registry's);
     any other id in the file is an error. Without it, ids are not checked.
     """
+    _check_bounds(text, source)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -114,6 +116,22 @@ def parse_flags(
         raise FlagFileError(problems) from None
     flags._source = source
     return flags
+
+
+def _read_bounded(path: Path) -> str:
+    """The file's text, reading at most one byte past the size bound (so that a huge file
+    is refused by `_check_bounds` without being read whole)."""
+    with path.open("rb") as stream:
+        return stream.read(MAX_FLAG_FILE_BYTES + 1).decode("utf-8")
+
+
+def _check_bounds(text: str, source: str) -> None:
+    """Refuse text over the size or nesting bounds of turnout.flags.bounds, before
+    `tomllib` (which recurses and can take gigabytes) sees it."""
+    try:
+        check_bounds(text)
+    except FlagFileBoundError as exc:
+        raise FlagFileError([Problem(source, exc.line, "", exc.message)]) from None
 
 
 _DUPLICATE = re.compile(r"^(Cannot overwrite|Cannot declare|Cannot redefine|Cannot mutate)")
