@@ -2,21 +2,23 @@
 
 Exit codes are part of the interface: 0 success; 1 the code or the infrastructure failed
 (or the deployment is misconfigured); 2 the input was invalid (bad config, context or
-arguments).
+arguments). The `turnout` program is `entry_point`, which ends the process as
+turnout.cli.process explains; `main` is the same command for callers in-process (tests).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
+from typing import NoReturn
 
 from turnout.cli import backends, bench, chaos, conformance, flags, replay, rollout, run
 from turnout.cli.output import escape_unencodable_output
+from turnout.cli.process import run_as_process
 from turnout.registry import default_registry
 
-__all__ = ["main"]
+__all__ = ["entry_point", "main"]
 
 _COMMANDS = (run, backends, flags, rollout, conformance, replay, chaos, bench)
 
@@ -51,5 +53,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
+def entry_point() -> NoReturn:
+    """The `turnout` program: `main` with the command line, then a clean process exit."""
+    run_as_process(main)
+
+
 if __name__ == "__main__":  # pragma: no cover - `python -m turnout.cli`
-    sys.exit(main())
+    entry_point()
