@@ -101,15 +101,26 @@ def turnout_segment(text: str) -> str:
 
 def turnout_words(text: str) -> list[str]:
     """The words of the turnout command of the line (whitespace split, so that placeholders
-    survive), from `turnout` on; empty for another program."""
-    tokens = text.split()
+    survive; `;` is a word of its own), from `turnout` on; empty for another program."""
+    tokens = re.findall(r"[^\s;]+|;", text)
     for index, token in enumerate(tokens):
         if token in ("turnout", ".venv/bin/turnout") and (
             index == 0 or tokens[index - 1] in SEPARATORS or _ASSIGNMENT.match(tokens[index - 1])
         ):
-            end = next((i for i in range(index, len(tokens)) if tokens[i] in SEPARATORS), None)
-            return tokens[index:end]
+            return tokens[index : _end_of_command(tokens, index)]
     return []
+
+
+def _end_of_command(tokens: list[str], start: int) -> int | None:
+    """Where the command starting at `start` ends: at a separator, unless it is inside
+    a synopsis's brackets (`[FILE | --flags FILE]`: there `|` means "or")."""
+    depth = 0
+    for index in range(start, len(tokens)):
+        token = tokens[index]
+        if token in SEPARATORS and depth == 0:
+            return index
+        depth += token.count("[") + token.count("{") - token.count("]") - token.count("}")
+    return None
 
 
 def strip_comment(line: str) -> str:
