@@ -100,6 +100,15 @@ class TestSize:
         [problem] = caught.value.problems  # type: ignore[attr-defined]
         assert problem.line == MAX_FLAG_FILE_BYTES // 1024 + 1
 
+    def test_a_file_cut_inside_a_character_is_still_refused_for_its_size(
+        self, tmp_path: Path
+    ) -> None:
+        """A big file whose 1 MiB bound falls inside a UTF-8 character gets the size error."""
+        path = tmp_path / "big.toml"
+        path.write_bytes(b"# " + "é".encode() * MAX_FLAG_FILE_BYTES)  # the bound splits an é
+        with pytest.raises(Exception, match="over the limit of 1,048,576 bytes"):
+            load_flags(path)
+
     def test_a_huge_file_is_not_read_whole(self, tmp_path: Path) -> None:
         """A 10 GiB (sparse) flag file is refused after reading 1 MiB, not loaded."""
         path = tmp_path / "huge.toml"

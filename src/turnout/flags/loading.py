@@ -120,9 +120,11 @@ def parse_flags(
 
 def _read_bounded(path: Path) -> str:
     """The file's text, reading at most one byte past the size bound (so that a huge file
-    is refused by `_check_bounds` without being read whole)."""
+    is refused by `_check_bounds` without being read whole). Text cut at the bound may end
+    inside a character: that one is replaced, the size check refuses the file anyway."""
     with path.open("rb") as stream:
-        return stream.read(MAX_FLAG_FILE_BYTES + 1).decode("utf-8")
+        data = stream.read(MAX_FLAG_FILE_BYTES + 1)
+    return data.decode("utf-8", "strict" if len(data) <= MAX_FLAG_FILE_BYTES else "replace")
 
 
 def _check_bounds(text: str, source: str) -> None:
