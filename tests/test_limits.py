@@ -28,6 +28,12 @@ class TestText:
         """An escaped quote keeps the brackets after it inside the string."""
         check_json_text(b'{"x": "\\"' + b"{" * 10_000 + b'"}', "--context", max_bytes=10**6)
 
+    def test_an_escaped_backslash_does_not_escape_the_closing_quote(self) -> None:
+        """After `"\\\\"` the string has ended: deep brackets that follow are counted."""
+        deep = b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1)
+        with pytest.raises(ValidationError, match="limit of 256"):
+            check_json_text(b'{"x": "\\\\", "y": ' + deep + b"}", "--context", max_bytes=10**6)
+
     def test_nesting_past_the_limit_is_refused_with_its_depth(self) -> None:
         """A value nested 257 deep is refused; the message gives the depth and the limit."""
         text = b'{"x": ' + b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1) + b"}"
