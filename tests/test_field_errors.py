@@ -8,7 +8,9 @@ import pydantic
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
+from turnout.errors import ValidationError
 from turnout.field_errors import FieldProblem, field_problems, known_keys, suggestion, summarize
+from turnout.models import parse_config
 
 
 class Inner(BaseModel):
@@ -144,3 +146,11 @@ class TestHelpers:
         assert known_keys(Outer, ["tables", "any"]) == ["pool_size", "memory_mb"]
         assert "inputVariables" in known_keys(Outer)
         assert known_keys(Outer, ["items"]) == []
+
+
+class TestUnprintableValues:
+    def test_an_integer_too_long_to_print_is_named_by_its_kind(self) -> None:
+        """A value whose repr raises (an integer of more than 4,300 digits) is described by
+        its kind instead of crashing the formatter."""
+        with pytest.raises(ValidationError, match="an integer"):
+            parse_config({"language": 10**4300, "code": "return 1"})

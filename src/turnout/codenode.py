@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from turnout.contract import select_inputs
 from turnout.engine import Engine
 from turnout.flags import current_environment
+from turnout.limits import MAX_CONFIG_BYTES, MAX_CONTEXT_BYTES, check_json_value
 from turnout.models import parse_config
 from turnout.shutdown import ShutdownReport, shutdown
 
@@ -59,17 +60,23 @@ async def execute_code_node(
     backend: str | None = None,
     env: str | None = None,
     labels: Mapping[str, str] | None = None,
+    engine: Engine | None = None,
 ) -> dict[str, Any]:
     """Run one code node and return its result envelope (see docs/contract.md).
 
     `backend` overrides the environment's backend (for tests and comparisons); `env` picks
     the environment when the process serves more than one; `labels` (tenant, workflow) are
-    attached to logs and sandboxes. Raises `ValidationError`, `CodeExecutionError`,
-    `InfrastructureError` or `ConfigurationError`, each exactly once.
+    attached to logs and sandboxes; `engine` runs it there instead of on the process's
+    engine for `env` (the CLI's `--flags FILE`). Raises `ValidationError`,
+    `CodeExecutionError`, `InfrastructureError` or `ConfigurationError`, each exactly once.
+    The config and the context are checked against turnout.limits before anything else.
     """
+    check_json_value(config, "config", max_bytes=MAX_CONFIG_BYTES)
+    check_json_value(context, "context", max_bytes=MAX_CONTEXT_BYTES)
     node = parse_config(dict(config))
     inputs = select_inputs(context, node.input_variables)
-    envelope = await default_engine(env).run(node, inputs, backend=backend, labels=labels)
+    runner = engine if engine is not None else default_engine(env)
+    envelope = await runner.run(node, inputs, backend=backend, labels=labels)
     if node.output_variable:
         return {node.output_variable: envelope}
     return envelope

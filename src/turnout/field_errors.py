@@ -204,7 +204,10 @@ def _merged(problems: list[FieldProblem]) -> FieldProblem:
 
 
 def _shown(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an integer too long to print (sys.get_int_max_str_digits)
+        return _kind_of(value)
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 

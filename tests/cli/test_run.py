@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -138,3 +140,124 @@ class TestEntryPoint:
         )
         assert completed.returncode == 0, completed.stderr
         assert json.loads(completed.stdout)["output"] == {"average": 7.25, "count": 4}
+
+
+def nested(depth: int) -> str:
+    """A JSON object whose key `x` holds arrays nested `depth` deep."""
+    return '{"x": ' + "[" * depth + "]" * depth + "}"
+
+
+class TestHostileInput:
+    @pytest.mark.parametrize("option", ["--config", "--context"])
+    def test_a_file_that_is_not_utf8_is_a_validation_error(
+        self, option: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """A non-UTF-8 --config or --context is invalid input: exit 2, one JSON object."""
+        path = tmp_path / "latin1.json"
+        path.write_bytes('{"name": "café"}'.encode("latin-1"))
+        status, out, _ = run_cli(
+            capsys, "--language", "python", "--code", "return 1", option, str(path), "--json"
+        )
+        error = only_json(out)["error"]
+        assert (status, error["type"], error["field"]) == (2, "ValidationError", option)
+        assert "not UTF-8" in error["message"]
+
+    @pytest.mark.parametrize("option", ["--config", "--context"])
+    def test_json_nested_100000_deep_is_refused_naming_the_limit(
+        self, option: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """A 100,000-deep document is refused before decoding, naming the 256-level limit."""
+        path = tmp_path / "deep.json"
+        path.write_text(nested(100_000))
+        status, out, _ = run_cli(
+            capsys, "--language", "python", "--code", "return 1", option, str(path), "--json"
+        )
+        error = only_json(out)["error"]
+        assert (status, error["field"]) == (2, option)
+        assert "limit of 256" in error["message"]
+
+    def test_nesting_up_to_the_limit_is_accepted(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """A context value nested exactly 256 deep still runs (the limit is inclusive)."""
+        path = tmp_path / "deep.json"
+        path.write_text(nested(256))
+        status, out, _ = run_cli(
+            capsys, "--language", "python", "--code", "return 1", "--context", str(path), "--json"
+        )
+        assert (status, only_json(out)["output"]) == (0, 1)
+
+    def test_a_context_over_the_size_limit_is_refused_unread(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        """A context file over 64 MiB is refused naming the limit, without reading it all."""
+        path = tmp_path / "huge.json"
+        with path.open("wb") as stream:
+            stream.truncate(64 * 1024 * 1024 + 1)  # sparse: no disk, no time
+        status, out, _ = run_cli(
+            capsys, "--language", "python", "--code", "1", "--context", str(path), "--json"
+        )
+        error = only_json(out)["error"]
+        assert (status, error["field"]) == (2, "--context")
+        assert "67,108,864 bytes (64 MiB)" in error["message"]
+
+
+class TestStandardInput:
+    def test_context_dash_reads_standard_input(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """`--context -` reads the context from standard input."""
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b'{"n": 21}')))
+        status, out, _ = run_cli(
+            capsys, "--language", "python", "--code", "return n * 2", "--context", "-", "--json"
+        )
+        assert (status, only_json(out)["output"]) == (0, 42)
+
+    def test_config_dash_reads_standard_input(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """`--config -` reads the node config from standard input."""
+        config = b'{"language": "javascript", "code": "return 6 * 7"}'
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(config)))
+        status, out, _ = run_cli(capsys, "--config", "-", "--json")
+        assert (status, only_json(out)["output"]) == (0, 42)
+
+    def test_both_from_standard_input_is_refused(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """Standard input can be read once: --config - with --context - is invalid input."""
+        status, out, _ = run_cli(capsys, "--config", "-", "--context", "-", "--json")
+        assert (status, only_json(out)["error"]["field"]) == (2, "--context")
+
+
+class TestUnencodableOutput:
+    def test_a_lone_surrogate_in_json_output_is_escaped(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """`return "\\ud800"` prints one valid JSON object carrying the surrogate, exit 0."""
+        status, out, _ = run_cli(
+            capsys, "--language", "python", "--code", 'return "\\ud800"', "--json"
+        )
+        assert (status, only_json(out)["output"]) == (0, "\ud800")
+
+    def test_a_lone_surrogate_in_readable_output_is_escaped(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Without --json the surrogate is printed as a backslash escape, exit 0."""
+        status, out, _ = run_cli(capsys, "--language", "javascript", "--code", 'return "a\\ud800b"')
+        assert (status, out.splitlines()[0]) == (0, '"a\\ud800b"')
+
+    def test_an_ascii_terminal_still_gets_one_valid_json_object(self) -> None:
+        """On a stream that only encodes ASCII, --json output is escaped JSON, not a crash."""
+        completed = subprocess.run(
+            [
+                *(str(Path(sys.executable).with_name("turnout")), "run"),
+                *("--backend", "local-subprocess", "--language", "python", "--json"),
+                *("--code", 'return "café \\ud800"'),
+            ],
+            env={**os.environ, "PYTHONIOENCODING": "ascii"},
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stderr
+        assert completed.stdout.isascii()
+        assert json.loads(completed.stdout)["output"] == "café \ud800"

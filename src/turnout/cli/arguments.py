@@ -1,12 +1,15 @@
-"""Argument types shared by the subcommands, so that every command says the same thing
-about the same mistake."""
+"""Argument types and options shared by the subcommands, so that every command says the
+same thing about the same mistake and spells the same option the same way."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 
-__all__ = ["whole_number"]
+from turnout.flags import FLAGS_FILE_VARIABLE
+
+__all__ = ["add_flags_argument", "whole_number"]
 
 
 def whole_number(minimum: int) -> Callable[[str], int]:
@@ -22,3 +25,14 @@ def whole_number(minimum: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def add_flags_argument(parser: argparse.ArgumentParser) -> None:
+    """`--flags FILE`, the one spelling of "which feature flag file" on every command that
+    reads one (stored as `arguments.flags`, None when not given)."""
+    parser.add_argument(
+        "--flags",
+        type=Path,
+        metavar="FILE",
+        help=f"feature flag file (default: ${FLAGS_FILE_VARIABLE}, else ./feature_flags.toml)",
+    )

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from turnout.cli.arguments import add_flags_argument
 from turnout.cli.output import print_error, print_json
 from turnout.engine import Engine
 from turnout.errors import TurnoutError
@@ -23,6 +24,7 @@ def register(subparsers: Any) -> None:
         "it can load in the environment, and its declared capabilities.",
     )
     parser.add_argument("--env", help="environment (default: $TURNOUT_ENV or development)")
+    add_flags_argument(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=handle)
 
@@ -31,7 +33,7 @@ def handle(arguments: argparse.Namespace) -> int:
     environment = current_environment(arguments.env)
     configure_logging(environment)
     try:
-        engine = Engine(environment)
+        engine = Engine(environment, flags_path=arguments.flags)
         descriptions = engine.describe_backends()
     except TurnoutError as error:
         return print_error(error, as_json=arguments.json)

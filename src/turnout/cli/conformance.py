@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from turnout.cli.arguments import add_flags_argument
 from turnout.cli.output import print_error, print_json, print_text
 from turnout.conformance.backends import DEFAULT_REFERENCE, BackendUnderTest
 from turnout.conformance.report import ParityReport
@@ -80,7 +81,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"the legacy backend the others are compared with (default {DEFAULT_REFERENCE})",
     )
     parser.add_argument("--env", help="environment (default: $TURNOUT_ENV or development)")
-    parser.add_argument("--flags", type=Path, metavar="FILE", help="feature flag file")
+    add_flags_argument(parser)
 
 
 class ProgressBar:

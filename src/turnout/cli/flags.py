@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from turnout.cli.arguments import add_flags_argument
 from turnout.cli.output import print_error, print_json, print_text
-from turnout.errors import TurnoutError
+from turnout.errors import TurnoutError, ValidationError
 from turnout.flags import (
     STAGES,
     EnvironmentFlags,
@@ -38,13 +39,16 @@ def register(subparsers: Any) -> None:
         "flags",
         help="validate, show and explain feature flags",
         description="Validate feature_flags.toml, show one environment's effective settings, "
-        "or explain the decision for one execution. The file is FILE or --file, else "
+        "or explain the decision for one execution. The file is --flags FILE, else "
         "$TURNOUT_FLAGS_FILE, else ./feature_flags.toml.",
     )
     commands = parser.add_subparsers(dest="flags_command", required=True, metavar="SUBCOMMAND")
 
     validate = commands.add_parser("validate", help="check a flag file; exit 1 on any problem")
-    validate.add_argument("file", nargs="?", type=Path, help="flag file (default: located)")
+    validate.add_argument(
+        "file", nargs="?", type=Path, metavar="FILE", help="the same as --flags FILE"
+    )
+    add_flags_argument(validate)
     validate.add_argument("--json", action="store_true", help="print one JSON object")
     validate.set_defaults(handler=handle_validate)
 
@@ -65,7 +69,9 @@ def register(subparsers: Any) -> None:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env", help="environment (default: $TURNOUT_ENV or development)")
-    parser.add_argument("--file", type=Path, help="flag file (default: located)")
+    add_flags_argument(parser)
+    # The spelling these two subcommands had before --flags became the one on every command.
+    parser.add_argument("--file", type=Path, dest="flags", help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -74,10 +80,18 @@ def _load(path: Path | None) -> FlagFile:
     return load_flags(path, known_backends=registry.ids, option_models=registry.option_models)
 
 
+def _validated_path(arguments: argparse.Namespace) -> Path | None:
+    """`flags validate FILE` and `flags validate --flags FILE` name the same thing."""
+    if arguments.file is not None and arguments.flags is not None:
+        raise ValidationError("FILE", "give the flag file once: FILE or --flags FILE")
+    path: Path | None = arguments.file or arguments.flags
+    return path
+
+
 def handle_validate(arguments: argparse.Namespace) -> int:
     """Exit 0 with a summary per environment, or 1 with every problem."""
     try:
-        flags = _load(arguments.file)
+        flags = _load(_validated_path(arguments))
     except FlagFileError as error:
         if arguments.json:
             print_json({"error": {**error.to_dict(), "problems": [str(p) for p in error.problems]}})
@@ -138,7 +152,7 @@ def _summary(environment: EnvironmentFlags) -> str:
 
 
 def _select(arguments: argparse.Namespace) -> tuple[FlagFile, str, EnvironmentFlags]:
-    flags = _load(arguments.file)
+    flags = _load(arguments.flags)
     name = current_environment(arguments.env)
     return flags, name, flags.environment(name)
 

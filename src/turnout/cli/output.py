@@ -3,6 +3,11 @@
 Everything printed is scrubbed of secrets (`turnout.redaction`): documents as they are
 printed, errors and envelopes when they are made (their user fields keep what the code
 produced, less any known secret value).
+
+Whatever a code node printed or returned reaches a terminal or a pipe through here, and it
+may hold text the stream cannot encode (a lone surrogate such as `"\\ud800"`, or any
+non-ASCII character on an ASCII terminal). Such text is escaped, never a crash: JSON falls
+back to `\\uXXXX` escapes (still one valid JSON document), human text to backslash escapes.
 """
 
 from __future__ import annotations
@@ -15,12 +20,28 @@ from typing import Any, TextIO
 from turnout.errors import CodeExecutionError, TurnoutError, ValidationError
 from turnout.redaction import scrub_data, scrub_envelope, scrub_text
 
-__all__ = ["exit_status", "print_envelope", "print_error", "print_json", "print_text"]
+__all__ = [
+    "escape_unencodable_output",
+    "exit_status",
+    "print_envelope",
+    "print_error",
+    "print_json",
+    "print_text",
+]
 
 
-def print_json(data: Any) -> None:
+def escape_unencodable_output() -> None:
+    """Make stdout and stderr escape what their encoding cannot represent (the CLI calls
+    this first; stderr already does so by default, stdout does not)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
+def print_json(data: Any, stream: TextIO | None = None) -> None:
     """Exactly one JSON document on stdout, newline-terminated, scrubbed of secrets."""
-    _write_json(scrub_data(data))
+    _write_json(scrub_data(data), stream)
 
 
 def print_envelope(envelope: Mapping[str, Any]) -> None:
@@ -37,8 +58,16 @@ def print_text(text: str, stream: TextIO | None = None) -> None:
     (stream or sys.stdout).write(scrub_text(text))
 
 
-def _write_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+def _write_json(data: Any, stream: TextIO | None = None) -> None:
+    """Readable UTF-8 when the stream can encode every character, ASCII with `\\uXXXX`
+    escapes when it cannot."""
+    out = stream or sys.stdout
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    try:
+        text.encode(out.encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        text = json.dumps(data, ensure_ascii=True, indent=2)
+    out.write(text + "\n")
 
 
 def exit_status(error: TurnoutError) -> int:

@@ -1,4 +1,9 @@
-"""`turnout run`: execute one code node from files or from the command line."""
+"""`turnout run`: execute one code node from files, standard input or the command line.
+
+The config and the context are read as bytes and checked against turnout.limits (size,
+nesting) before they are decoded: a hostile file is an invalid-input error (exit 2), never
+a traceback.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,20 @@ import argparse
 import asyncio
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
+from turnout.cli.arguments import add_flags_argument
 from turnout.cli.output import print_envelope, print_error
-from turnout.codenode import default_engine, execute_code_node
+from turnout.codenode import execute_code_node
+from turnout.engine import Engine
 from turnout.errors import TurnoutError, ValidationError
 from turnout.flags import current_environment
+from turnout.limits import MAX_CONFIG_BYTES, MAX_CONTEXT_BYTES, check_json_text
 from turnout.logging import configure_logging
 
-__all__ = ["register"]
+__all__ = ["read_json_input", "register"]
+
+STDIN = "-"
 
 
 def register(subparsers: Any) -> None:
@@ -25,31 +34,53 @@ def register(subparsers: Any) -> None:
         description="Run one code node and print its result envelope. The config is the "
         "node's stored JSON; --language/--code build one (or override its fields).",
     )
-    parser.add_argument("--config", type=Path, help="node config JSON file")
-    parser.add_argument("--context", type=Path, help="workflow context JSON file (default {})")
+    parser.add_argument("--config", metavar="FILE", help="node config JSON file; - for stdin")
+    parser.add_argument(
+        "--context", metavar="FILE", help="workflow context JSON file (default {}); - for stdin"
+    )
     parser.add_argument("--language", choices=("javascript", "python"))
     parser.add_argument("--code", help="the code itself (instead of a config's `code`)")
     parser.add_argument("--backend", help="backend id (default: the environment's)")
     parser.add_argument("--env", help="environment (default: $TURNOUT_ENV or development)")
+    add_flags_argument(parser)
     parser.add_argument("--json", action="store_true", help="print exactly one JSON object")
     parser.set_defaults(handler=handle)
 
 
-def _read_json(path: Path, option: str) -> Any:
+def read_json_input(source: str, option: str, *, max_bytes: int) -> Any:
+    """The JSON document in file `source` (standard input for `-`), checked against the
+    size and nesting limits before it is decoded; any problem is a `ValidationError` on
+    `option`."""
+    name = "standard input" if source == STDIN else repr(source)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValidationError(option, f"cannot read {str(path)!r}: {exc.strerror}") from None
+        if source == STDIN:
+            data = sys.stdin.buffer.read(max_bytes + 1)
+        else:
+            with open(source, "rb") as stream:
+                data = stream.read(max_bytes + 1)
+    except (OSError, AttributeError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ValidationError(option, f"cannot read {name}: {reason}") from None
+    check_json_text(data, option, max_bytes=max_bytes)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            option,
+            f"{name} is not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start} "
+            "cannot be decoded",
+            "JSON text encoded as UTF-8",
+        ) from None
     try:
         return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValidationError(option, f"{str(path)!r} is not valid JSON: {exc}") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer too long to convert
+        raise ValidationError(option, f"{name} is not valid JSON: {exc}") from None
 
 
 def _node_config(arguments: argparse.Namespace) -> dict[str, Any]:
     config: dict[str, Any] = {}
     if arguments.config is not None:
-        loaded = _read_json(arguments.config, "--config")
+        loaded = read_json_input(arguments.config, "--config", max_bytes=MAX_CONFIG_BYTES)
         if not isinstance(loaded, dict):
             raise ValidationError("--config", "must contain a JSON object")
         config.update(loaded)
@@ -62,14 +93,25 @@ def _node_config(arguments: argparse.Namespace) -> dict[str, Any]:
     return config
 
 
-async def _run(arguments: argparse.Namespace) -> dict[str, Any]:
-    try:
-        context = {} if arguments.context is None else _read_json(arguments.context, "--context")
-        return await execute_code_node(
-            _node_config(arguments), context, backend=arguments.backend, env=arguments.env
+def _inputs(arguments: argparse.Namespace) -> tuple[dict[str, Any], Any]:
+    """The node config and the context, each read once (standard input can be read once)."""
+    if arguments.config == STDIN and arguments.context == STDIN:
+        raise ValidationError(
+            "--context", "only one of --config and --context can be read from standard input"
         )
+    config = _node_config(arguments)
+    if arguments.context is None:
+        return config, {}
+    return config, read_json_input(arguments.context, "--context", max_bytes=MAX_CONTEXT_BYTES)
+
+
+async def _run(arguments: argparse.Namespace) -> dict[str, Any]:
+    config, context = _inputs(arguments)
+    engine = Engine(arguments.env, flags_path=arguments.flags)
+    try:
+        return await execute_code_node(config, context, backend=arguments.backend, engine=engine)
     finally:
-        await default_engine(arguments.env).aclose()
+        await engine.aclose()
 
 
 def handle(arguments: argparse.Namespace) -> int:

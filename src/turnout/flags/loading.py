@@ -21,6 +21,7 @@ import pydantic
 
 from turnout.errors import ConfigurationError
 from turnout.field_errors import FieldProblem, field_problems, suggestion
+from turnout.flags.bounds import MAX_FLAG_FILE_BYTES, FlagFileBoundError, check_bounds
 from turnout.flags.options import OptionModels, backend_option_problems
 from turnout.flags.schema import ENVIRONMENT_VARIABLE, FlagFile
 from turnout.flags.stages import BUCKETING_KEYS, STAGES
@@ -92,7 +93,7 @@ def load_flags(
     """Read and validate the flag file, all or nothing (see `parse_flags`)."""
     located = locate_flags_file(path)
     try:
-        text = located.read_text(encoding="utf-8")
+        text = _read_bounded(located)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"{located}: cannot read the flag file: {exc}") from None
     return parse_flags(
@@ -114,6 +115,7 @@ def parse_flags(
     (`BackendRegistry.option_models`) checks each backend's options table against the
     model its class declares (see `turnout.flags.options`).
     """
+    _check_bounds(text, source)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -152,6 +154,24 @@ def check_backend_options(flags: FlagFile, option_models: OptionModels) -> None:
     ]
     if problems:
         raise FlagFileError(problems)
+
+
+def _read_bounded(path: Path) -> str:
+    """The file's text, reading at most one byte past the size bound (so that a huge file
+    is refused by `_check_bounds` without being read whole). Text cut at the bound may end
+    inside a character: that one is replaced, the size check refuses the file anyway."""
+    with path.open("rb") as stream:
+        data = stream.read(MAX_FLAG_FILE_BYTES + 1)
+    return data.decode("utf-8", "strict" if len(data) <= MAX_FLAG_FILE_BYTES else "replace")
+
+
+def _check_bounds(text: str, source: str) -> None:
+    """Refuse text over the size or nesting bounds of turnout.flags.bounds, before
+    `tomllib` (which recurses and can take gigabytes) sees it."""
+    try:
+        check_bounds(text)
+    except FlagFileBoundError as exc:
+        raise FlagFileError([Problem(source, exc.line, "", exc.message)]) from None
 
 
 _DUPLICATE = re.compile(r"^(Cannot overwrite|Cannot declare|Cannot redefine|Cannot mutate)")

@@ -8,7 +8,9 @@ import re
 import sys
 from typing import Any
 
-from turnout.errors import ConfigurationError, TurnoutError
+from turnout.cli.arguments import add_flags_argument
+from turnout.cli.output import print_error, print_json
+from turnout.errors import TurnoutError
 from turnout.flags import current_environment, load_flags
 from turnout_e2b.connection import resolve_connection
 from turnout_e2b.options import BACKEND_ID, parse_options
@@ -17,6 +19,10 @@ __all__ = ["parse_duration", "register"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+NOTHING_TO_REAP = (
+    "nothing to reap: without E2B_API_KEY or api_url this environment uses a per-process "
+    "embedded server, whose sandboxes die with the process that started it"
+)
 
 
 def parse_duration(text: str) -> float:
@@ -28,22 +34,30 @@ def parse_duration(text: str) -> float:
 
 
 def register(subparsers: Any) -> None:
-    group = subparsers.add_parser("e2b", help="E2B backend tools: local server, reaper")
+    """Add `e2b serve` and `e2b reap` to the `turnout` parser."""
+    from turnout_e2b.server.cli import DESCRIPTION, add_arguments
+
+    group = subparsers.add_parser(
+        "e2b",
+        help="E2B backend tools: local server, reaper",
+        description="Tools of the e2b backend: the local E2B-compatible server and the "
+        "reaper of leaked sandboxes.",
+    )
     commands = group.add_subparsers(dest="e2b_command", required=True, metavar="COMMAND")
     serve = commands.add_parser(
         "serve",
         help="run the local E2B-compatible server (127.0.0.1 by default)",
-        description="Run the local E2B-compatible server. Arguments after `serve` are the "
-        "server's own; see `turnout e2b serve --help`.",
-        add_help=False,
+        description=f"{DESCRIPTION} It prints its URL on stdout once it accepts requests "
+        "and runs until SIGTERM or Ctrl-C. See docs/backends/e2b.md.",
     )
-    serve.add_argument("server_arguments", nargs=argparse.REMAINDER)
+    add_arguments(serve)
     serve.set_defaults(handler=_serve)
     reap = commands.add_parser(
         "reap",
         help="kill leaked turnout sandboxes",
         description="Find sandboxes tagged by turnout (metadata turnout=1) that are older "
-        "than --older-than, and kill them (or only list them with --dry-run).",
+        "than --older-than, and kill them (or only list them with --dry-run). Exit 0 when "
+        "the sweep was made (also when there was nothing to reap), 1 when it could not be.",
     )
     reap.add_argument(
         "--older-than",
@@ -53,54 +67,59 @@ def register(subparsers: Any) -> None:
     )
     reap.add_argument("--dry-run", action="store_true", help="list, do not kill")
     reap.add_argument("--env", help="environment whose e2b options apply")
+    add_flags_argument(reap)
     reap.add_argument("--json", action="store_true", help="print one JSON object")
     reap.set_defaults(handler=_reap)
 
 
 def _serve(arguments: argparse.Namespace) -> int:
-    from turnout_e2b.server.cli import main as serve
+    from turnout_e2b.server.cli import serve
 
-    return serve(arguments.server_arguments)
+    return serve(arguments)
 
 
 def _reap(arguments: argparse.Namespace) -> int:
-    import json
-
     from turnout_e2b.reaper import reap
 
     environment = current_environment(arguments.env)
     try:
-        flags = load_flags().environment(environment)
+        flags = load_flags(arguments.flags).environment(environment)
         options = parse_options(flags.options_for(BACKEND_ID))
         connection = resolve_connection(options, environment)
         if connection.embedded:
-            raise ConfigurationError(
-                "nothing to reap: without E2B_API_KEY or api_url this environment uses a "
-                "per-process embedded server, whose sandboxes die with it"
-            )
+            return _report(arguments, connection.label, [], note=NOTHING_TO_REAP)
         reaped = asyncio.run(
             reap(connection, older_than_s=arguments.older_than, dry_run=arguments.dry_run)
         )
     except TurnoutError as error:
-        sys.stderr.write(f"error: {error.message}\n")
-        return 1
+        return print_error(error, as_json=arguments.json)
+    return _report(arguments, connection.label, [r.to_dict() for r in reaped])
+
+
+def _report(
+    arguments: argparse.Namespace,
+    endpoint: str,
+    sandboxes: list[dict[str, Any]],
+    *,
+    note: str | None = None,
+) -> int:
+    """Print what the sweep found (exit 0: a sweep with nothing to kill is a success)."""
     if arguments.json:
-        sys.stdout.write(
-            json.dumps(
-                {
-                    "endpoint": connection.label,
-                    "dryRun": arguments.dry_run,
-                    "sandboxes": [r.to_dict() for r in reaped],
-                }
-            )
-            + "\n"
-        )
+        result: dict[str, Any] = {
+            "endpoint": endpoint,
+            "dryRun": arguments.dry_run,
+            "sandboxes": sandboxes,
+        }
+        if note is not None:
+            result["note"] = note
+        print_json(result)
+        return 0
+    if note is not None:
+        sys.stdout.write(f"{note}\n")
         return 0
     verb = "would kill" if arguments.dry_run else "killed"
-    for item in reaped:
-        sys.stdout.write(
-            f"{item.sandbox_id}  age {item.age_s:.0f}s  "
-            f"{verb if arguments.dry_run or item.killed else 'already gone'}\n"
-        )
-    sys.stdout.write(f"{len(reaped)} leaked sandbox(es) at {connection.label}\n")
+    for item in sandboxes:
+        done = verb if arguments.dry_run or item["killed"] else "already gone"
+        sys.stdout.write(f"{item['sandboxId']}  age {item['ageSeconds']:.0f}s  {done}\n")
+    sys.stdout.write(f"{len(sandboxes)} leaked sandbox(es) at {endpoint}\n")
     return 0

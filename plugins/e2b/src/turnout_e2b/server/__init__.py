@@ -15,7 +15,26 @@ and through an admin API, so the plugin's failure handling can be tested for rea
 has pytest helpers.
 """
 
-from turnout_e2b.server.config import ServerConfig
-from turnout_e2b.server.runner import LocalE2BServer
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from turnout_e2b.server.config import ServerConfig
+    from turnout_e2b.server.runner import LocalE2BServer
 
 __all__ = ["LocalE2BServer", "ServerConfig"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the server on first use, so that `turnout_e2b.server.cli` (the options of
+    `turnout e2b serve`, read by every `turnout` command) stays cheap to import."""
+    if name == "LocalE2BServer":
+        from turnout_e2b.server.runner import LocalE2BServer
+
+        return LocalE2BServer
+    if name == "ServerConfig":
+        from turnout_e2b.server.config import ServerConfig
+
+        return ServerConfig
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,17 +18,25 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from turnout_e2b.server.config import ServerConfig
-from turnout_e2b.server.runner import LocalE2BServer
 
-__all__ = ["main", "parse_args"]
+__all__ = ["DESCRIPTION", "add_arguments", "main", "parse_args", "serve"]
+
+DESCRIPTION = "A local stand-in for E2B (control plane, code interpreter, envd files)."
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m turnout_e2b.server", description=DESCRIPTION)
+    add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The server's options, on `python -m turnout_e2b.server` and `turnout e2b serve` alike.
+
+    Importing this module does not import the server itself (uvicorn, kernels), so that
+    every `turnout` command can offer `e2b serve` without paying for it.
+    """
     defaults = ServerConfig()
-    parser = argparse.ArgumentParser(
-        prog="python -m turnout_e2b.server",
-        description="A local stand-in for E2B (control plane, code interpreter, envd files).",
-    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to bind (0: a free port)")
     parser.add_argument("--create-delay-ms", type=int, default=defaults.create_delay_ms)
@@ -52,11 +60,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="run kernels without PID/mount namespaces (shared /tmp, host processes visible)",
     )
     parser.add_argument("--log-level", default="warning")
-    return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+    return serve(parse_args(argv))
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the server with parsed options until SIGTERM or Ctrl-C; the exit status."""
+    from turnout_e2b.server.runner import LocalE2BServer
+
     logging.basicConfig(
         level=args.log_level.upper(),
         stream=sys.stderr,
