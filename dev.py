@@ -12,12 +12,15 @@ always has the interpreter that runs this file. The script installs a pinned uv 
     python3 dev.py parity  regenerate docs/parity.md from a conformance run
     python3 dev.py sync    install everything only
 
-Nothing is installed outside this checkout.
+Nothing is installed outside this checkout, except Debian's Chromium for the browser tests
+of the HTML reports: `sync` installs the `chromium` package once per machine where it is
+missing and this runs as root (elsewhere it says how, and those tests are skipped).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -83,6 +86,30 @@ def sync() -> None:
             continue
         _run("npm", "ci", "--omit=dev", "--no-audit", "--no-fund", "--prefix", project)
         marker.write_bytes(lock.read_bytes())
+    _ensure_chromium()
+
+
+CHROMIUM_MISSING = (
+    "note: Chromium is not installed, so the browser tests of the HTML reports (tests/reports) "
+    "will be skipped; install Debian's package as root: apt-get install -y chromium"
+)
+
+
+def _ensure_chromium() -> None:
+    """Debian's Chromium, which the HTML report tests open the reports in (driven by
+    playwright, whose own browser downloads are never used): installed with apt-get when
+    missing and this runs as root, once per machine; otherwise a note saying how."""
+    if shutil.which("chromium"):
+        return
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or not shutil.which("apt-get"):
+        print(CHROMIUM_MISSING, flush=True)
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "chromium"]):
+        print(f"$ {' '.join(command)}", flush=True)
+        if subprocess.run(command, env=env, check=False).returncode != 0:
+            print(CHROMIUM_MISSING, flush=True)
+            return
 
 
 def demo() -> None:
