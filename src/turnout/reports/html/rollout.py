@@ -10,6 +10,7 @@ backend; run latency and cost per backend. Rendered from `RolloutReport.to_dict(
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +214,8 @@ def _hourly(page: Page, report: RolloutReport, timeline: RolloutTimeline, enviro
             col=col,
         )
         figure.update_yaxes(tickformat=".2~%", rangemode="tozero", row=row, col=col)
+    margin = timedelta(minutes=30)
+    figure.update_xaxes(range=[(hours[0] - margin).isoformat(), (hours[-1] + margin).isoformat()])
     figure.update_layout(
         base_layout(barmode="stack", margin={"l": 60, "r": 20, "t": 60, "b": 40}),
         legend={"orientation": "h", "y": 1.08, "x": 0, "title": {"text": "stage "}},
@@ -360,7 +363,11 @@ def _costs(
         ]
     )
     figure.update_layout(
-        base_layout(barmode="stack", margin={"l": 140, "r": 20, "t": 40, "b": 50}),
+        base_layout(
+            barmode="stack",
+            legend={"traceorder": "normal"},
+            margin={"l": 140, "r": 20, "t": 40, "b": 50},
+        ),
         xaxis={"title": {"text": "US dollars"}, "tickprefix": "$"},
     )
     rows = [
