@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,15 @@ def _value(bound: Mapping[str, Any]) -> str:
     return f"{value:.3f}x" if unit == "x" else f"{value:g} {unit}"
 
 
+def _when(started_at: Any) -> str:
+    """The start of the run to the minute, in UTC."""
+    try:
+        moment = datetime.fromisoformat(str(started_at))
+    except ValueError:
+        return str(started_at or "?")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def build_bench_page(raw: Mapping[str, Any]) -> Page:
     report: dict[str, Any] = scrub_data(dict(raw))
     machine = report.get("machine") or {}
@@ -115,7 +125,7 @@ def build_bench_page(raw: Mapping[str, Any]) -> Page:
     page = Page(
         title="Benchmark report",
         subtitle=f"turnout bench ({report.get('mode', '?')}), "
-        f"started {report.get('started_at', '?')}: "
+        f"started {_when(report.get('started_at'))}: "
         f"{machine.get('cpus', '?')} CPUs, Python {machine.get('python', '?')}, load {load}; "
         f"{report.get('duration_s', '?')} s",
         banner=banner,
