@@ -10,6 +10,8 @@ always has the interpreter that runs this file. The script installs a pinned uv 
                            and the conformance suite on every backend (docs/parity.md must
                            be what it produces)
     python3 dev.py parity  regenerate docs/parity.md from a conformance run
+    python3 dev.py screenshots  regenerate docs/images/*-report.png, the HTML reports as
+                           headless Chromium shows them (tests/reports/screenshots.py)
     python3 dev.py sync    install everything only
 
 Nothing is installed outside this checkout, except Debian's Chromium for the browser tests
@@ -171,7 +173,17 @@ def parity() -> None:
     print(f"wrote {PARITY_DOC.relative_to(ROOT)}", flush=True)
 
 
-JOBS = {"sync": sync, "demo": demo, "test": test, "parity": parity}
+def screenshots() -> None:
+    """The report screenshots in docs/images/, from the last full conformance run (made
+    here where there is none), a synthetic rollout log, the recorded bench run and a real
+    chaos run."""
+    sync()
+    if not (ROOT / "reports" / "conformance" / "parity.json").exists():
+        _conformance(ROOT / "reports" / "conformance")
+    _run(_bin(VENV, "python"), "-m", "tests.reports.screenshots")
+
+
+JOBS = {"sync": sync, "demo": demo, "test": test, "parity": parity, "screenshots": screenshots}
 
 if __name__ == "__main__":
     job = sys.argv[1] if len(sys.argv) > 1 else ""

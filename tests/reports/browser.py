@@ -64,8 +64,12 @@ class ReportBrowser:
         self.browser = browser
         self.pages: list[Any] = []
 
-    def open(self, path: Path, screenshot: Path) -> Opened:
-        page = self.browser.new_page(viewport={"width": 1280, "height": 900})
+    def open(
+        self, path: Path, screenshot: Path, *, full_page: bool = True, height: int = 900
+    ) -> Opened:
+        """Open `path`, wait for its charts, and save a screenshot of the whole page (or,
+        without `full_page`, of its first `height` pixels)."""
+        page = self.browser.new_page(viewport={"width": 1280, "height": height})
         self.pages.append(page)
         errors: list[str] = []
         requests: list[str] = []
@@ -86,7 +90,7 @@ class ReportBrowser:
         root = page.locator("html")
         rendered = root.get_attribute("data-charts-rendered")
         screenshot.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(screenshot), full_page=True)
+        page.screenshot(path=str(screenshot), full_page=full_page)
         return Opened(
             charts_expected=page.locator("[data-chart]").count(),
             charts_rendered=None if rendered is None else int(rendered),
