@@ -90,3 +90,18 @@ def test_a_report_without_a_verdict_still_renders() -> None:
     data = samples.hostile_report().to_dict()
     del data["verdict"]
     assert "No verdict" in render_page(build_parity_page(data))
+
+
+def test_a_host_secret_quoted_by_a_result_is_redacted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host secret that a case's message quotes is scrubbed from parity.html, in the
+    tables and in the chart data, as from parity.json and parity.md."""
+    secret = "planted-secret-value-0123456789"
+    monkeypatch.setenv("TURNOUT_REPORT_TEST_API_KEY", secret)
+    data = samples.hostile_report().to_dict()
+    data["items"][4]["theme"] = f"theme {secret}"
+    data["items"][4]["results"]["e2b"]["reason"] = f"the code printed {secret}"
+    page = render_page(build_parity_page(data))
+    assert secret not in page
+    assert "the code printed [redacted]" in page
