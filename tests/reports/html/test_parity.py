@@ -73,6 +73,7 @@ def test_each_divergence_is_listed_with_its_reason(hostile_html: str) -> None:
         ({"decided": False, "deletable": False, "line": "VERDICT: undecided"}, "neutral", "No"),
         ({"decided": False, "state": "partial", "line": "partial"}, "neutral", "Partial run"),
         ({"partial": True, "decided": True, "deletable": True}, "neutral", "Partial run"),
+        ({"decided": False, "line": "VERDICT: none: partial run (--theme)"}, "neutral", "Partial"),
         (None, "neutral", "No verdict"),
     ],
 )

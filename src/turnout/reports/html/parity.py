@@ -59,7 +59,11 @@ def verdict_banner(verdict: Mapping[str, Any] | None) -> Banner:
         return Banner("neutral", "No verdict", "this report carries no verdict")
     line = str(verdict.get("line") or "")
     detail = line.removeprefix("VERDICT: ")
-    partial = verdict.get("partial") is True or verdict.get("state") == "partial"
+    partial = (
+        verdict.get("partial") is True
+        or verdict.get("state") == "partial"
+        or (verdict.get("decided") is not True and "partial" in line.lower())
+    )
     if partial:
         return Banner("neutral", "Partial run, no verdict", detail)
     if verdict.get("decided") is True and verdict.get("deletable") is True:
