@@ -10,14 +10,19 @@ always has the interpreter that runs this file. The script installs a pinned uv 
                            and the conformance suite on every backend (docs/parity.md must
                            be what it produces)
     python3 dev.py parity  regenerate docs/parity.md from a conformance run
+    python3 dev.py screenshots  regenerate docs/images/*-report.png, the HTML reports as
+                           headless Chromium shows them (tests/reports/screenshots.py)
     python3 dev.py sync    install everything only
 
-Nothing is installed outside this checkout.
+Nothing is installed outside this checkout, except Debian's Chromium for the browser tests
+of the HTML reports: `sync` installs the `chromium` package once per machine where it is
+missing and this runs as root (elsewhere it says how, and those tests are skipped).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -83,6 +88,30 @@ def sync() -> None:
             continue
         _run("npm", "ci", "--omit=dev", "--no-audit", "--no-fund", "--prefix", project)
         marker.write_bytes(lock.read_bytes())
+    _ensure_chromium()
+
+
+CHROMIUM_MISSING = (
+    "note: Chromium is not installed, so the browser tests of the HTML reports (tests/reports) "
+    "will be skipped; install Debian's package as root: apt-get install -y chromium"
+)
+
+
+def _ensure_chromium() -> None:
+    """Debian's Chromium, which the HTML report tests open the reports in (driven by
+    playwright, whose own browser downloads are never used): installed with apt-get when
+    missing and this runs as root, once per machine; otherwise a note saying how."""
+    if shutil.which("chromium"):
+        return
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or not shutil.which("apt-get"):
+        print(CHROMIUM_MISSING, flush=True)
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "chromium"]):
+        print(f"$ {' '.join(command)}", flush=True)
+        if subprocess.run(command, env=env, check=False).returncode != 0:
+            print(CHROMIUM_MISSING, flush=True)
+            return
 
 
 def demo() -> None:
@@ -144,7 +173,17 @@ def parity() -> None:
     print(f"wrote {PARITY_DOC.relative_to(ROOT)}", flush=True)
 
 
-JOBS = {"sync": sync, "demo": demo, "test": test, "parity": parity}
+def screenshots() -> None:
+    """The report screenshots in docs/images/, from the last full conformance run (made
+    here where there is none), a synthetic rollout log, the recorded bench run and a real
+    chaos run."""
+    sync()
+    if not (ROOT / "reports" / "conformance" / "parity.json").exists():
+        _conformance(ROOT / "reports" / "conformance")
+    _run(_bin(VENV, "python"), "-m", "tests.reports.screenshots")
+
+
+JOBS = {"sync": sync, "demo": demo, "test": test, "parity": parity, "screenshots": screenshots}
 
 if __name__ == "__main__":
     job = sys.argv[1] if len(sys.argv) > 1 else ""

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from turnout.cli.arguments import whole_number
-from turnout.cli.output import print_json
+from turnout.cli.output import print_error, print_json
+from turnout.errors import TurnoutError
 
 __all__ = ["register"]
 
@@ -31,6 +33,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (< 2 min)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE",
+        help="also write the report as one HTML page with charts: latency distributions "
+        "side by side, each ratio against its bound (needs turnout[reports])",
+    )
     # For tests and investigations: a subset of sections and a fixed repetition count.
     parser.add_argument("--only", type=_sections, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--iterations", type=_positive, default=None, help=argparse.SUPPRESS)
@@ -56,6 +65,14 @@ def handle(arguments: argparse.Namespace) -> int:
     from turnout.bench import run_bench
     from turnout.bench.render import render_text
 
+    if arguments.html is not None:
+        from turnout.reports.html import check_html_target
+
+        try:
+            check_html_target(arguments.html)
+        except TurnoutError as error:
+            return print_error(error, as_json=arguments.json)
+
     def progress(message: str) -> None:
         sys.stderr.write(message + "\n")
         sys.stderr.flush()
@@ -70,4 +87,8 @@ def handle(arguments: argparse.Namespace) -> int:
         print_json(report)
     else:
         sys.stdout.write(render_text(report))
+    if arguments.html is not None:
+        from turnout.reports.html.bench import write_bench_html
+
+        sys.stderr.write(f"wrote {write_bench_html(report, arguments.html)}\n")
     return 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 from typing import Any
 
 from turnout.cli.arguments import whole_number
@@ -55,6 +56,13 @@ def register(subparsers: Any) -> None:
         "(default: the concurrency)",
     )
     parser.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    parser.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE",
+        help="also write the report as one HTML page with charts: outcomes by fault, a "
+        "latency histogram, leaked sandboxes (needs turnout[reports])",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -66,6 +74,10 @@ def handle(arguments: argparse.Namespace) -> int:
 
     try:
         spec = FaultSpec.parse(arguments.faults)
+        if arguments.html is not None:
+            from turnout.reports.html import check_html_target
+
+            check_html_target(arguments.html)
     except TurnoutError as error:
         return print_error(error, as_json=arguments.json)
     options = ChaosOptions(
@@ -90,4 +102,8 @@ def handle(arguments: argparse.Namespace) -> int:
         print_json(report.to_dict())
     else:
         sys.stdout.write(render_text(report))
+    if arguments.html is not None:
+        from turnout.reports.html.chaos import write_chaos_html
+
+        sys.stderr.write(f"wrote {write_chaos_html(report.to_dict(), arguments.html)}\n")
     return 0 if report.ok else 1

@@ -26,6 +26,7 @@ from turnout.conformance.session import ConformanceSession
 from turnout.errors import TurnoutError
 from turnout.flags import current_environment
 from turnout.logging import configure_logging
+from turnout.reports.html import describe_html
 
 __all__ = ["ProgressBar", "add_common_arguments", "print_summary", "register"]
 
@@ -64,7 +65,10 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         help="backend to run on (repeatable; default: every registered backend)",
     )
     parser.add_argument(
-        "--report", type=Path, metavar="DIR", help="write parity.json and parity.md here"
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="write parity.json, parity.md and parity.html (with the reports extra) here",
     )
     parser.add_argument("--json", action="store_true", help="print parity.json's content on stdout")
     parser.add_argument(
@@ -184,6 +188,7 @@ def finish(report: ParityReport, arguments: argparse.Namespace) -> int:
     if arguments.report is not None:
         json_path, md_path = report.write(arguments.report)
         sys.stderr.write(f"wrote {json_path} and {md_path}\n")
+        sys.stderr.write(describe_html(arguments.report / "parity.html") + "\n")
     if arguments.json:
         print_json(report.to_dict())
         sys.stderr.write(report.verdict.line + "\n")

@@ -15,11 +15,12 @@ from __future__ import annotations
 import argparse
 import sys
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 from turnout.cli.arguments import whole_number
 from turnout.cli.output import print_error, print_json
-from turnout.errors import ValidationError
+from turnout.errors import TurnoutError, ValidationError
 from turnout.rollout import Thresholds, read_report, render_text
 
 __all__ = ["register"]
@@ -44,6 +45,13 @@ def register(subparsers: Any) -> None:
     report.add_argument("logfile", metavar="LOGFILE", help="JSON log lines; - for stdin; .gz ok")
     report.add_argument("--json", action="store_true", help="print one JSON object")
     report.add_argument("--env", help="only this environment (default: every one in the log)")
+    report.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE",
+        help="also write the report as one HTML page with charts: rates per hour against "
+        "the gates, latency and cost per backend (needs turnout[reports])",
+    )
     _gate_arguments(report)
     report.set_defaults(handler=handle_report)
 
@@ -138,8 +146,22 @@ def handle_report(arguments: argparse.Namespace) -> int:
         max_fallback_rate=arguments.gate_max_fallback_rate,
         min_hours=arguments.gate_min_hours,
     )
+    timeline = None
     try:
-        report = read_report(arguments.logfile, environment=arguments.env, thresholds=thresholds)
+        if arguments.html is not None:
+            from turnout.reports.html import check_html_target
+            from turnout.reports.timeline import read_with_timeline
+
+            check_html_target(arguments.html)
+            report, timeline = read_with_timeline(
+                arguments.logfile, environment=arguments.env, thresholds=thresholds
+            )
+        else:
+            report = read_report(
+                arguments.logfile, environment=arguments.env, thresholds=thresholds
+            )
+    except TurnoutError as refused:
+        return print_error(refused, as_json=arguments.json)
     except (OSError, EOFError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         error = ValidationError("LOGFILE", f"cannot read {arguments.logfile!r}: {reason}")
@@ -148,4 +170,8 @@ def handle_report(arguments: argparse.Namespace) -> int:
         print_json(report.to_dict())
     else:
         sys.stdout.write(render_text(report))
+    if timeline is not None:
+        from turnout.reports.html.rollout import write_rollout_html
+
+        sys.stderr.write(f"wrote {write_rollout_html(report, timeline, arguments.html)}\n")
     return 0

@@ -27,6 +27,7 @@ from turnout.conformance.runner import UNEXPECTED, CaseResult
 from turnout.conformance.selection import Selection
 from turnout.models import Capabilities
 from turnout.redaction import scrub_data, scrub_text
+from turnout.reports.html import available, write_parity_html
 
 __all__ = ["ParityReport", "ReportItem", "Verdict", "decide", "render_markdown"]
 
@@ -214,7 +215,8 @@ class ParityReport:
         }
 
     def write(self, directory: Path) -> tuple[Path, Path]:
-        """Write parity.json and parity.md into `directory` (created if needed)."""
+        """Write parity.json and parity.md into `directory` (created if needed), and
+        parity.html where the reports extra is installed (`turnout.reports.html`)."""
         directory.mkdir(parents=True, exist_ok=True)
         json_path, md_path = directory / "parity.json", directory / "parity.md"
         json_path.write_text(
@@ -222,6 +224,8 @@ class ParityReport:
             encoding="utf-8",
         )
         md_path.write_text(scrub_text(render_markdown(self)), encoding="utf-8")
+        if available():
+            write_parity_html(self, directory)
         return json_path, md_path
 
 
