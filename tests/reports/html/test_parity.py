@@ -65,23 +65,32 @@ def test_each_divergence_is_listed_with_its_reason(hostile_html: str) -> None:
     assert section.index("timeouts.hang") < section.index("errors.stack")
 
 
+PARTIAL = {"partial": True, "filters": ["--theme config"]}
+WHOLE = {"partial": False, "filters": []}
+
+
 @pytest.mark.parametrize(
-    ("verdict", "state", "heading"),
+    ("verdict", "selection", "state", "heading"),
     [
-        ({"decided": True, "deletable": True, "line": "VERDICT: can go"}, "ok", "can be deleted"),
-        ({"decided": True, "deletable": False, "line": "VERDICT: not yet"}, "fail", "cannot"),
-        ({"decided": False, "deletable": False, "line": "VERDICT: undecided"}, "neutral", "No"),
-        ({"decided": False, "state": "partial", "line": "partial"}, "neutral", "Partial run"),
-        ({"partial": True, "decided": True, "deletable": True}, "neutral", "Partial run"),
-        ({"decided": False, "line": "VERDICT: none: partial run (--theme)"}, "neutral", "Partial"),
-        (None, "neutral", "No verdict"),
+        ({"decided": True, "deletable": True, "line": "VERDICT: can go"}, WHOLE, "ok", "can be"),
+        ({"decided": True, "deletable": False, "line": "VERDICT: not yet"}, None, "fail", "cannot"),
+        (
+            {"decided": False, "deletable": False, "line": "VERDICT: undecided"},
+            None,
+            "neutral",
+            "No",
+        ),
+        ({"decided": False, "line": "VERDICT: none: partial run"}, PARTIAL, "neutral", "Partial"),
+        ({"decided": True, "deletable": True}, PARTIAL, "neutral", "Partial run"),
+        (None, PARTIAL, "neutral", "No verdict"),
     ],
 )
 def test_the_banner_says_what_the_verdict_says(
-    verdict: dict[str, Any] | None, state: str, heading: str
+    verdict: dict[str, Any] | None, selection: dict[str, Any] | None, state: str, heading: str
 ) -> None:
-    """Green only for a decided, deletable verdict; a partial run or missing verdict is grey."""
-    banner = verdict_banner(verdict)
+    """Green only for a decided, deletable verdict of a whole run; a partial selection or a
+    missing verdict is grey."""
+    banner = verdict_banner(verdict, selection)
     assert banner.state == state
     assert heading in banner.heading
 

@@ -52,19 +52,16 @@ def _class_of(status: str) -> int:
     return {"pass": 0, "skip": 1, "accepted": 2}[status]
 
 
-def verdict_banner(verdict: Mapping[str, Any] | None) -> Banner:
+def verdict_banner(
+    verdict: Mapping[str, Any] | None, selection: Mapping[str, Any] | None = None
+) -> Banner:
     """Green when the reference can be deleted, red when it cannot, grey when the run
-    decided nothing (one backend, a filtered selection, an unknown state)."""
+    decided nothing (one backend, a filtered `selection`, an unknown state)."""
     if not verdict:
         return Banner("neutral", "No verdict", "this report carries no verdict")
     line = str(verdict.get("line") or "")
     detail = line.removeprefix("VERDICT: ")
-    partial = (
-        verdict.get("partial") is True
-        or verdict.get("state") == "partial"
-        or (verdict.get("decided") is not True and "partial" in line.lower())
-    )
-    if partial:
+    if selection is not None and selection.get("partial") is True:
         return Banner("neutral", "Partial run, no verdict", detail)
     if verdict.get("decided") is True and verdict.get("deletable") is True:
         return Banner("ok", "Verdict: the legacy backend can be deleted", detail)
@@ -86,7 +83,7 @@ def build_parity_page(raw: Mapping[str, Any]) -> Page:
         title="Parity report" + (" (replay)" if kind == "replay" else ""),
         subtitle=f"turnout {kind}: {len(items)} {noun}s on {', '.join(ids) or 'no backend'}; "
         f"reference (legacy) backend {data.get('reference', '?')}{source}",
-        banner=verdict_banner(data.get("verdict")),
+        banner=verdict_banner(data.get("verdict"), data.get("selection")),
     )
     page.add(_key_figures(items, ids, data.get("reference")))
     page.add(_heat_map(page, items, ids))
