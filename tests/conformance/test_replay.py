@@ -89,6 +89,18 @@ class TestLoadCorpus:
             load_corpus(corpus(tmp_path, NODE, "{not json"))
         assert caught.value.field.endswith("nodes.jsonl:2")
 
+    def test_a_line_nested_too_deeply_names_file_and_line(self, tmp_path: Path) -> None:
+        """A line of 100,000 nested arrays is a ValidationError at FILE:LINE, not a RecursionError."""
+        with pytest.raises(ValidationError) as caught:
+            load_corpus(corpus(tmp_path, NODE, "[" * 100_000 + "]" * 100_000))
+        assert caught.value.field.endswith("nodes.jsonl:2")
+        assert "nested too deeply" in caught.value.problem
+
+    def test_a_path_with_a_nul_byte_is_a_validation_error(self) -> None:
+        """A corpus path containing NUL is refused as unreadable, not a ValueError traceback."""
+        with pytest.raises(ValidationError, match="cannot be read"):
+            load_corpus(Path("nodes\x00.jsonl"))
+
     def test_an_unknown_key_is_refused(self, tmp_path: Path) -> None:
         """A misspelled key (expect instead of expected) is an error, not ignored."""
         with pytest.raises(ValidationError, match="expect"):

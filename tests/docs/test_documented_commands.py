@@ -168,6 +168,13 @@ def corpus(directory: Path) -> dict[str, str]:
     return {}
 
 
+def audit_nodes(directory: Path) -> dict[str, str]:
+    """nodes/: stored node configs as a platform exports them (the example nodes), and a
+    key in the environment, as production workers have (building e2b never calls E2B)."""
+    shutil.copytree(ROOT / "examples" / "nodes", directory / "nodes")
+    return {"E2B_API_KEY": "e2b_" + "0" * 40}
+
+
 def worker_log() -> str:
     """A day of a worker's JSON log, in miniature: one shadow execution and its comparison."""
     from tests.rollout.support import compared, executed
@@ -226,7 +233,9 @@ EXERCISES: dict[str, Run | Serve | Mapped] = {
     ),
     "turnout conformance --theme security --backend local-subprocess --backend e2b "
     "--report /tmp/sec": Mapped(CI_CONFORMANCE, "the full run includes the security theme"),
-    "turnout conformance --backend e2b --theme timeouts --case outputs.return": Run(),
+    "turnout conformance --backend e2b --case outputs.return --case errors.syntax": Run(
+        check=contains("4 cases")
+    ),
     "turnout replay nodes.jsonl --backend local-subprocess --backend e2b "
     "--report replay-report": Run(setup=corpus, check=contains("VERDICT")),
     "pytest tests/test_turnout_conformance.py --conformance-backend my-backend": Mapped(
@@ -277,6 +286,33 @@ EXERCISES: dict[str, Run | Serve | Mapped] = {
         "tests/bench/test_bench.py::TestCommandLine::test_json_report_of_a_tiny_run_has_every_field",
         "the same, with --json",
     ),
+    "turnout audit nodes/ --env production": Run(setup=audit_nodes, check=contains("0 blocked")),
+    "turnout audit nodes/ --env production --report audit-report": Run(
+        setup=audit_nodes, check=contains("audit-report")
+    ),
+    "turnout audit nodes/ exported.jsonl --env staging --run --report audit-report": Mapped(
+        "tests/cli/test_audit.py::test_run_executes_on_both_backends_and_reports_where",
+        "--run on both backends with --report, on the test nodes",
+    ),
+    "turnout audit examples/ --context examples/nodes/context.json": Run(
+        check=contains("0 blocked")
+    ),
+    "python3 dev.py screenshots": Mapped(
+        "tests/reports/html/test_in_browser.py",
+        "the same pages opened in the same browser; the job only keeps their screenshots",
+    ),
+    "kubectl logs -l app=worker --since=26h | turnout rollout report - --env production "
+    "--html rollout.html": Mapped(
+        "tests/cli/test_html_options.py::TestRolloutReport",
+        "--html on a worker log read from stdin",
+    ),
+    "turnout bench --quick --html bench.html": Mapped(
+        "tests/cli/test_html_options.py::TestBench", "--html of a one-section run"
+    ),
+    "turnout chaos --executions 100 --concurrency 20 --html chaos.html": Mapped(
+        "tests/cli/test_html_options.py::TestChaos", "--html of a small chaos run"
+    ),
+    "turnout flags validate feature_flags.toml": Run(check=contains("valid")),
     "turnout backends": Run(setup=tempdir_installed, check=contains("tempdir (plugin tempdir)")),
     'turnout run --backend tempdir --language javascript --code \'console.log("summing"); '
     "numbers.reduce((a, b) => a + b, 0)' --context examples/nodes/context.json": Run(

@@ -122,8 +122,9 @@ def load_corpus(path: Path) -> list[ReplayNode]:
     `ValidationError` naming `FILE:LINE`."""
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValidationError(str(path), f"cannot be read: {exc}") from None
+    except (OSError, ValueError) as exc:
+        # ValueError covers undecodable bytes and a path with a NUL byte in it.
+        raise ValidationError(repr(str(path)), f"cannot be read: {exc}") from None
     nodes: list[ReplayNode] = []
     seen: set[str] = set()
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -134,6 +135,12 @@ def load_corpus(path: Path) -> list[ReplayNode]:
             data = json.loads(raw)
         except ValueError as exc:
             raise ValidationError(where, f"not valid JSON: {exc}") from None
+        except RecursionError:
+            raise ValidationError(
+                where,
+                "is nested too deeply to read",
+                "JSON nested at most a few hundred levels deep",
+            ) from None
         if not isinstance(data, dict):
             raise ValidationError(where, "each line must be a JSON object")
         try:
