@@ -70,14 +70,15 @@ def test_blocked_nodes_exit_1_and_the_table_names_them(
 def test_report_writes_json_and_markdown(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """--report DIR writes audit.json (the --json object) and audit.md."""
-    status, out, _ = audit(
+    """--report DIR writes audit.json (the --json object) and audit.md, and says so on stderr."""
+    status, out, err = audit(
         capsys, str(TEST_NODES / "python.jsonl"), "--report", str(tmp_path), "--json"
     )
     assert json.loads((tmp_path / "audit.json").read_text()) == json.loads(out)
     markdown = (tmp_path / "audit.md").read_text()
     assert markdown.startswith("# turnout audit\n")
     assert "### `py/undefined-global/positive`: blocked" in markdown
+    assert f"wrote {tmp_path / 'audit.json'} and {tmp_path / 'audit.md'}" in err
     assert status == 1
 
 

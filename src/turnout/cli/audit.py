@@ -150,6 +150,9 @@ def handle(arguments: argparse.Namespace) -> int:
             json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
         (arguments.report / "audit.md").write_text(render_markdown(report), encoding="utf-8")
+        sys.stderr.write(
+            f"wrote {arguments.report / 'audit.json'} and {arguments.report / 'audit.md'}\n"
+        )
     if arguments.json:
         print_json(report.to_dict())
     else:
