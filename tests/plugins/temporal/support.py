@@ -81,7 +81,7 @@ class WorkerProcess:
         assert self.process is not None
         return self.process.pid
 
-    def start(self, timeout_s: float = 60.0) -> Self:
+    def start(self, timeout_s: float = 120.0) -> Self:
         """Start the worker and wait for its `worker_started` event."""
         env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost"}
         env.pop("E2B_API_KEY", None)
