@@ -17,6 +17,8 @@ and the profile file every Temporal SDK and CLI reads), else `localhost:7233`, `
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +27,13 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.envconfig import ClientConfigProfile
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 from temporalio.worker import Worker
 
 from turnout import Engine
@@ -39,14 +48,16 @@ __all__ = [
     "DEFAULT_TASK_QUEUE",
     "WorkerSettings",
     "connect",
+    "quiet_runtime",
     "run_worker",
 ]
 
 DEFAULT_ADDRESS = "localhost:7233"
 DEFAULT_NAMESPACE = "default"
 DEFAULT_TASK_QUEUE = "turnout-code-nodes"
-DEFAULT_GRACE_S = 20.0
-"""Within Kubernetes' default 30 s between SIGTERM and SIGKILL, with time left for kills."""
+DEFAULT_GRACE_S = 15.0
+"""With the e2b kill bound (10 s) after it, within Kubernetes' default 30 s between SIGTERM
+and SIGKILL."""
 log = get_logger("turnout.temporal")
 
 
@@ -68,7 +79,23 @@ async def connect(settings: WorkerSettings) -> Client:
     config: dict[str, Any] = dict(ClientConfigProfile.load().to_client_connect_config())
     config["target_host"] = settings.address or config.get("target_host") or DEFAULT_ADDRESS
     config["namespace"] = settings.namespace or config.get("namespace") or DEFAULT_NAMESPACE
-    return await Client.connect(**config)
+    return await Client.connect(**config, runtime=quiet_runtime())
+
+
+@functools.cache
+def quiet_runtime() -> Runtime:
+    """The SDK's runtime, its core's warnings sent to the `temporalio.core` Python logger
+    (stderr unless the application routes it) rather than printed on stdout; one per
+    process."""
+    forwarding = LogForwardingConfig(logger=logging.getLogger("temporalio.core"))
+    return Runtime(
+        telemetry=TelemetryConfig(
+            logging=LoggingConfig(
+                filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                forwarding=forwarding,
+            )
+        )
+    )
 
 
 async def run_worker(
