@@ -48,8 +48,8 @@ class TestGracefulShutdown:
         self, workflows: Workflows, draining_worker: WorkerProcess, e2b: ServerProcess
     ) -> None:
         """SIGTERM: an execution that ends within the grace period returns its envelope;
-        one that would not is cancelled after it, its sandbox killed and its activity left
-        for Temporal to retry; the worker exits 0."""
+        one that would not is cancelled after it, its sandbox killed, and it fails with the
+        retryable ExecutionInterruptedError that Temporal retries; the worker exits 0."""
         drain = Workflows(workflows.client, task_queue=DRAIN_QUEUE)
         long = await drain.start(hang_input("e2b"), maximumAttempts=2)
         sandboxes = await SandboxProbe(e2b).running()
@@ -72,4 +72,6 @@ class TestGracefulShutdown:
         description = await long.describe()
         [pending] = description.raw_description.pending_activities
         assert pending.attempt == 2  # failed retryably: waiting for a worker to retry it
+        last = pending.last_failure.application_failure_info
+        assert (last.type, last.non_retryable) == ("ExecutionInterruptedError", False)
         await long.terminate()
