@@ -10,8 +10,9 @@ execution, and the backend kills the sandbox or process group before the cancell
 on (see `turnout.shutdown`).
 
 How soon a cancellation arrives is the heartbeat interval: the worker sends a heartbeat at
-least every `heartbeat_interval_s` (and at least twice per heartbeat timeout the caller
-set), so a cancelled execution is killed within about one interval plus the kill itself.
+least every `heartbeat_interval_s` (and, when the caller set a shorter heartbeat timeout,
+every 80% of it, the SDK's throttle), so a cancelled execution is killed within about one
+interval plus the kill itself.
 """
 
 from __future__ import annotations
