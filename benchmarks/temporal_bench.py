@@ -34,9 +34,11 @@ from typing import Any
 from temporalio import activity, workflow
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from turnout_e2b.server.testing import ServerProcess
-from turnout_temporal import CodeNodeActivity, RolloutIds, WorkerSettings, connect
+from turnout_temporal import RolloutIds
+from turnout_temporal.activity import CodeNodeActivity
 from turnout_temporal.adapter import run_code_node
 from turnout_temporal.testing import TemporalTestServer
+from turnout_temporal.worker import WorkerSettings, connect
 
 from turnout import Engine
 from turnout.flags import parse_flags

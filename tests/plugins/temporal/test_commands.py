@@ -3,6 +3,8 @@ a bad argument is refused, exit 2."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,3 +41,19 @@ class TestWorkerCommand:
             main(["worker", option, "0"])
         assert exited.value.code == 2
         assert "must be more than 0 seconds" in capsys.readouterr().err
+
+
+class TestStartupCost:
+    def test_other_commands_do_not_import_the_temporal_sdk(self) -> None:
+        """Building the CLI (every `turnout` command does) registers `turnout worker`
+        without importing the Temporal SDK, which costs most of a second."""
+        probe = (
+            "import sys\n"
+            "from turnout.cli import build_parser\n"
+            "build_parser()\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith('temporalio')}))"
+        )
+        loaded = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        )
+        assert loaded.stdout.strip() == "[]"

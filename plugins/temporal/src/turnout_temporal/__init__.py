@@ -4,20 +4,23 @@
 language schedules the activity with `{node, context, tenantId?, workflowId?, executionId?}`
 and gets the envelope back, or an `ApplicationError` that says whether to retry. See
 docs/temporal.md.
+
+Only what needs no Temporal SDK is re-exported here, because every `turnout` command loads
+this package (the plugin hook) and the SDK takes most of a second to import. The worker
+itself is in `turnout_temporal.worker` (`run_worker`, `WorkerSettings`, `connect`), the
+activity in `turnout_temporal.activity` (`CodeNodeActivity`), the error mapping in
+`turnout_temporal.failures`.
 """
 
-from turnout_temporal.activity import ACTIVITY_NAME, DEFAULT_HEARTBEAT_INTERVAL_S, CodeNodeActivity
-from turnout_temporal.failures import failure_type, to_application_error
-from turnout_temporal.inputs import CodeNodeInput, RolloutIds, parse_input
-from turnout_temporal.worker import (
+from turnout_temporal.defaults import (
+    ACTIVITY_NAME,
     DEFAULT_ADDRESS,
     DEFAULT_GRACE_S,
+    DEFAULT_HEARTBEAT_INTERVAL_S,
     DEFAULT_NAMESPACE,
     DEFAULT_TASK_QUEUE,
-    WorkerSettings,
-    connect,
-    run_worker,
 )
+from turnout_temporal.inputs import CodeNodeInput, RolloutIds, parse_input
 
 __all__ = [
     "ACTIVITY_NAME",
@@ -26,13 +29,7 @@ __all__ = [
     "DEFAULT_HEARTBEAT_INTERVAL_S",
     "DEFAULT_NAMESPACE",
     "DEFAULT_TASK_QUEUE",
-    "CodeNodeActivity",
     "CodeNodeInput",
     "RolloutIds",
-    "WorkerSettings",
-    "connect",
-    "failure_type",
     "parse_input",
-    "run_worker",
-    "to_application_error",
 ]

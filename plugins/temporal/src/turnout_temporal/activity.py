@@ -29,13 +29,12 @@ from turnout import Engine
 from turnout.errors import TurnoutError
 from turnout.logging import get_logger
 from turnout_temporal.adapter import run_code_node
+from turnout_temporal.defaults import ACTIVITY_NAME, DEFAULT_HEARTBEAT_INTERVAL_S
 from turnout_temporal.failures import interrupted_by_shutdown, to_application_error
 from turnout_temporal.inputs import RolloutIds, parse_input
 
 __all__ = ["ACTIVITY_NAME", "DEFAULT_HEARTBEAT_INTERVAL_S", "CodeNodeActivity"]
 
-ACTIVITY_NAME = "execute_code_node"
-DEFAULT_HEARTBEAT_INTERVAL_S = 0.5
 log = get_logger("turnout.temporal")
 
 

@@ -16,6 +16,14 @@ from typing import Any
 from turnout.errors import TurnoutError
 from turnout.flags import current_environment
 from turnout.logging import configure_logging, get_logger
+from turnout_temporal.defaults import (
+    ACTIVITY_NAME,
+    DEFAULT_ADDRESS,
+    DEFAULT_GRACE_S,
+    DEFAULT_HEARTBEAT_INTERVAL_S,
+    DEFAULT_NAMESPACE,
+    DEFAULT_TASK_QUEUE,
+)
 
 __all__ = ["register"]
 
@@ -33,14 +41,6 @@ def _positive_seconds(text: str) -> float:
 
 
 def register(subparsers: Any) -> None:
-    from turnout_temporal.activity import ACTIVITY_NAME, DEFAULT_HEARTBEAT_INTERVAL_S
-    from turnout_temporal.worker import (
-        DEFAULT_ADDRESS,
-        DEFAULT_GRACE_S,
-        DEFAULT_NAMESPACE,
-        DEFAULT_TASK_QUEUE,
-    )
-
     parser = subparsers.add_parser(
         "worker",
         help="serve code nodes as a Temporal activity (execute_code_node)",

@@ -38,26 +38,23 @@ from temporalio.worker import Worker
 
 from turnout import Engine
 from turnout.logging import get_logger
-from turnout_temporal.activity import DEFAULT_HEARTBEAT_INTERVAL_S, CodeNodeActivity
+from turnout_temporal.activity import CodeNodeActivity
 from turnout_temporal.concurrency import answering_backends, max_concurrent_activities
+from turnout_temporal.defaults import (
+    DEFAULT_ADDRESS,
+    DEFAULT_GRACE_S,
+    DEFAULT_HEARTBEAT_INTERVAL_S,
+    DEFAULT_NAMESPACE,
+    DEFAULT_TASK_QUEUE,
+)
 
 __all__ = [
-    "DEFAULT_ADDRESS",
-    "DEFAULT_GRACE_S",
-    "DEFAULT_NAMESPACE",
-    "DEFAULT_TASK_QUEUE",
     "WorkerSettings",
     "connect",
     "quiet_runtime",
     "run_worker",
 ]
 
-DEFAULT_ADDRESS = "localhost:7233"
-DEFAULT_NAMESPACE = "default"
-DEFAULT_TASK_QUEUE = "turnout-code-nodes"
-DEFAULT_GRACE_S = 15.0
-"""With the e2b kill bound (10 s) after it, within Kubernetes' default 30 s between SIGTERM
-and SIGKILL."""
 log = get_logger("turnout.temporal")
 
 
