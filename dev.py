@@ -33,9 +33,13 @@ ROOT = Path(__file__).resolve().parent
 BOOTSTRAP = ROOT / ".bootstrap"
 VENV = ROOT / ".venv"
 EXAMPLE_NODES = ("examples/nodes/average.python.json", "examples/nodes/summary.javascript.json")
-# Node packages of the local E2B-compatible server's JavaScript kernel (TypeScript stripping,
-# a parser for top-level await), installed exactly from their lock file.
-NODE_PROJECTS = (ROOT / "plugins/e2b/src/turnout_e2b/server/kernels/js",)
+# Node packages, each installed exactly from its lock file: the local E2B-compatible server's
+# JavaScript kernel (TypeScript stripping, a parser for top-level await), and the Temporal
+# TypeScript SDK of the cross-language test of `turnout worker`.
+NODE_PROJECTS = (
+    ROOT / "plugins/e2b/src/turnout_e2b/server/kernels/js",
+    ROOT / "tests/plugins/temporal/ts",
+)
 
 
 def _bin(env_dir: Path, name: str) -> Path:

@@ -119,6 +119,11 @@ class E2BBackend:
         return self._capabilities
 
     @property
+    def options(self) -> E2BOptions:
+        """The options in force (for tools that size themselves to `max_concurrency`)."""
+        return self._options
+
+    @property
     def pool(self) -> SandboxPool | None:
         """The warm pool, once the first execution started it (None without a pool)."""
         return self._pool
