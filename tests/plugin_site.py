@@ -8,15 +8,19 @@ installer leaves behind, found by `importlib.metadata` as any installed distribu
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-__all__ = ["BROKEN_PLUGINS", "Breakage", "PluginSite"]
+from turnout.registry import DISABLED_PLUGINS_VARIABLE, default_registry
+
+__all__ = ["BROKEN_PLUGINS", "Breakage", "PluginSite", "breakage", "process_site"]
 
 
 class PluginSite:
@@ -50,6 +54,20 @@ class PluginSite:
         """Forget the imported plugin modules, so no later test sees them."""
         for module in self.modules:
             sys.modules.pop(module, None)
+
+
+@contextlib.contextmanager
+def process_site(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PluginSite]:
+    """A site whose plugins the process registry (`default_registry`, what the CLI uses)
+    discovers next to the real ones; rediscovered without them afterwards."""
+    monkeypatch.delenv(DISABLED_PLUGINS_VARIABLE, raising=False)
+    installed = PluginSite(root, monkeypatch)
+    default_registry.cache_clear()
+    try:
+        yield installed
+    finally:
+        installed.remove_modules()
+        default_registry.cache_clear()
 
 
 @dataclass(frozen=True)
@@ -171,3 +189,9 @@ BROKEN_PLUGINS = [
         severity="none",
     ),
 ]
+
+
+def breakage(name: str) -> Breakage:
+    """The breakage of `BROKEN_PLUGINS` called `name`."""
+    [found] = [known for known in BROKEN_PLUGINS if known.name == name]
+    return found
