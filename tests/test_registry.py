@@ -26,7 +26,7 @@ from turnout.registry import (
     discover,
 )
 
-from .plugin_site import BROKEN_PLUGINS, Breakage, PluginSite
+from .plugin_site import BROKEN_PLUGINS, Breakage, PluginSite, breakage
 
 # Installed entry-point plugins (the real backends) are kept out of these tests, so they
 # prove the registry's behaviour and not the state of the venv.
@@ -380,11 +380,6 @@ def issue_of(found: BackendRegistry, plugin: str) -> PluginIssue:
     """The one issue recorded for `plugin`."""
     [issue] = [issue for issue in found.issues if issue.plugin == plugin]
     return issue
-
-
-def breakage(name: str) -> Breakage:
-    [found] = [known for known in BROKEN_PLUGINS if known.name == name]
-    return found
 
 
 @pytest.mark.usefixtures("no_env_disabled")
