@@ -111,6 +111,19 @@ def install(site: PluginSite, broken: Breakage) -> None:
         site.install(name, source)
 
 
+def assert_named_on_stderr(broken: Breakage, err: str) -> None:
+    """The command's stderr names the broken plugin with its reason (a constructor bug is
+    found only when the backend is built, so nothing is said about it at start)."""
+    notices = [line for line in err.splitlines() if line.startswith("turnout: ")]
+    if broken.severity == "none":
+        assert notices == []
+        return
+    assert any(
+        f"turnout: {broken.severity}: plugin {broken.plugin!r}" in line and broken.reason in line
+        for line in notices
+    )
+
+
 BREAKAGES = pytest.mark.parametrize(
     "broken", BROKEN_PLUGINS, ids=[breakage.name for breakage in BROKEN_PLUGINS]
 )
@@ -121,12 +134,15 @@ class TestBrokenPlugins:
     def test_help_still_works(
         self, site: PluginSite, broken: Breakage, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """`turnout --help` exits 0 and lists the commands whatever plugin is broken."""
+        """`turnout --help` exits 0 and lists the commands whatever plugin is broken, and
+        names on stderr each plugin found broken while loading."""
         install(site, broken)
         with pytest.raises(SystemExit) as exit_info:
             main(["--help"])
         assert exit_info.value.code == 0
-        assert "backends" in capsys.readouterr().out
+        captured = capsys.readouterr()
+        assert "backends" in captured.out
+        assert_named_on_stderr(broken, captured.err)
 
     @BREAKAGES
     def test_backends_lists_the_healthy_and_the_broken(
@@ -158,11 +174,14 @@ class TestBrokenPlugins:
     def test_run_on_a_healthy_backend_still_works(
         self, site: PluginSite, broken: Breakage, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """`turnout run` on local-subprocess succeeds next to a broken plugin."""
+        """`turnout run` on local-subprocess succeeds next to a broken plugin, and names on
+        stderr each plugin found broken while loading."""
         install(site, broken)
         argv = ["run", "--backend", "local-subprocess", "--env", "test", "--json"]
         assert main([*argv, "--language", "python", "--code", "return 6 * 7"]) == 0
-        assert json.loads(capsys.readouterr().out)["output"] == 42
+        captured = capsys.readouterr()
+        assert json.loads(captured.out)["output"] == 42
+        assert_named_on_stderr(broken, captured.err)
 
     def test_traceback_only_with_verbose(
         self, site: PluginSite, capsys: pytest.CaptureFixture[str]
