@@ -126,7 +126,7 @@ BROKEN_PLUGINS = [
             + "\n@hookimpl\ndef turnout_register_backends(registry):\n    registry.add(Twin)\n"
             for name in ("twin-one", "twin-two")
         },
-        "backend id 'twin' is registered by several plugins",
+        "backend id 'twin'",
         plugin="twin-two",
         backend="twin",
     ),

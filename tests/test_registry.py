@@ -508,6 +508,28 @@ class TestBrokenPlugins:
             ("shared", "plugin-two"),
         ]
 
+    def test_each_plugin_of_a_conflict_is_told_which_other_plugin_claims_the_id(self) -> None:
+        """Each of two plugins claiming one id gets an issue naming the other (not itself
+        again) and saying the id is unavailable."""
+        plugins = [
+            make_plugin("plugin-one", make_backend("shared")),
+            make_plugin("plugin-two", make_backend("shared")),
+        ]
+        found = discover(extra_plugins=plugins, disabled=NO_INSTALLED)
+        assert [issue_of(found, name).message for name in ("plugin-one", "plugin-two")] == [
+            "registers backend id 'shared', as plugin 'plugin-two' does, so that id is unavailable",
+            "registers backend id 'shared', as plugin 'plugin-one' does, so that id is unavailable",
+        ]
+
+    def test_a_conflict_of_three_names_the_two_others_in_each_issue(self) -> None:
+        """With three plugins claiming one id, each issue names the two others."""
+        plugins = [make_plugin(name, make_backend("shared")) for name in ("a", "b", "c")]
+        found = discover(extra_plugins=plugins, disabled=NO_INSTALLED)
+        assert issue_of(found, "b").message == (
+            "registers backend id 'shared', as plugin 'a' and plugin 'c' do, so that id is "
+            "unavailable"
+        )
+
     def test_claim_of_a_plugin_that_then_breaks_is_withdrawn(self) -> None:
         """A plugin that claims a taken id and then raises is left out; the first plugin
         keeps its backend."""

@@ -273,7 +273,18 @@ class BackendRegistry:
             )
             for plugin, backend_type in claims.items():
                 self._unavailable.append(UnavailableBackend(backend_type, plugin, reason))
-                loader.fail(plugin, f"shares backend id {backend_id!r}: {reason}", left_out=False)
+                others = [
+                    plugin_label(other, loader.distributions.get(other))
+                    for other in claims
+                    if other != plugin
+                ]
+                does = "does" if len(others) == 1 else "do"
+                loader.fail(
+                    plugin,
+                    f"registers backend id {backend_id!r}, as {' and '.join(others)} {does}, "
+                    "so that id is unavailable",
+                    left_out=False,
+                )
         self._conflicts = {}
 
 
