@@ -50,6 +50,15 @@ class PluginSite:
         self.modules.append(module)
         return distribution
 
+    def install_metadata(self, directory: str, files: dict[str, bytes]) -> None:
+        """Install a `directory` (`NAME-VERSION.dist-info`) holding `files` as they are, to
+        stand for a distribution whose metadata is broken."""
+        info = self.root / directory
+        info.mkdir()
+        for name, content in files.items():
+            (info / name).write_bytes(content)
+        importlib.invalidate_caches()
+
     def remove_modules(self) -> None:
         """Forget the imported plugin modules, so no later test sees them."""
         for module in self.modules:

@@ -7,13 +7,15 @@ pluggy refuses), and later each of its hooks is called by itself. A plugin that 
 step is left out whole (unregistered, nothing of it used) and becomes a `PluginIssue`: its
 name, the distribution it came from, the error on one line, and the traceback for whoever
 asks (`turnout backends --verbose`). A typo in one plugin's module so costs that plugin, not
-every command of every backend.
+every command of every backend. A distribution whose metadata does not parse costs only
+itself, and nothing at all when it declares no turnout plugin.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import inspect
+import re
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -154,15 +156,15 @@ class PluginLoader:
         self.issues.append(issue)
         return issue
 
-    def is_left_out(self, plugin: str) -> bool:
-        return any(issue.plugin == plugin and issue.left_out for issue in self.issues)
-
     def load_entry_points(self, group: str) -> None:
         """Import and register every entry point of `group` that is not blocked."""
         for dist in importlib.metadata.distributions():
-            origin = Distribution(dist.name, dist.version)
-            for entry in dist.entry_points:
-                if entry.group != group or self.manager.is_blocked(entry.name):
+            entries = self._entry_points_of(dist, group)
+            if not entries:
+                continue
+            origin = _distribution_of(dist)
+            for entry in entries:
+                if self.manager.is_blocked(entry.name):
                     continue
                 if entry.name in self.distributions:
                     self._second_entry_point(entry.name, origin)
@@ -171,13 +173,36 @@ class PluginLoader:
                 try:
                     plugin = entry.load()
                 except Exception as exc:
-                    self.fail(
-                        entry.name,
-                        f"cannot be imported (entry point {entry.name} = {entry.value}): {one_line(exc)}",
-                        exc,
-                    )
+                    where = f"entry point {entry.name} = {entry.value}"
+                    self.fail(entry.name, f"cannot be imported ({where}): {one_line(exc)}", exc)
                     continue
                 self.register(plugin, entry.name)
+
+    def _entry_points_of(
+        self, dist: importlib.metadata.Distribution, group: str
+    ) -> list[importlib.metadata.EntryPoint]:
+        """The entry points of `group` a distribution declares. Its entry_points.txt may not
+        parse (a line without `=`, bytes that are not UTF-8): that is its plugin's issue when
+        the file has a `group` section, and none of turnout's business otherwise."""
+        try:
+            return [entry for entry in dist.entry_points if entry.group == group]
+        except Exception as exc:
+            try:
+                text = dist.read_text("entry_points.txt") or ""
+            except Exception:
+                return []  # not even text: whether it holds a plugin cannot be told
+            if not re.search(rf"^\s*\[\s*{re.escape(group)}\s*\]", text, re.MULTILINE):
+                return []
+            origin = _distribution_of(dist)
+            if not self.manager.is_blocked(origin.name):
+                self.distributions[origin.name] = origin
+                self.fail(
+                    origin.name,
+                    f"cannot be loaded: its entry_points.txt, which has a [{group}] section, "
+                    f"does not parse ({one_line(exc)}); each entry must read `name = module`",
+                    exc,
+                )
+            return []
 
     def _second_entry_point(self, name: str, origin: Distribution) -> None:
         """A second entry point with a name already loaded: the same distribution seen twice
@@ -260,6 +285,16 @@ class PluginLoader:
             "name the module that holds its @hookimpl functions"
         )
         self.fail(plugin_name, message, severity="warning", left_out=False)
+
+
+def _distribution_of(dist: importlib.metadata.Distribution) -> Distribution:
+    """A distribution's name and version; metadata that is missing or unreadable is said so
+    rather than stopping every other plugin from loading."""
+    try:
+        name, version = dist.name, dist.version
+    except Exception:
+        return Distribution("(unreadable metadata)", "?")
+    return Distribution(name or "(no name)", version or "(no version)")
 
 
 def _unmarked_hooks(plugin: object) -> list[str]:

@@ -223,6 +223,25 @@ class TestBrokenPlugins:
         assert line.startswith(f"turnout: error: plugin 'typo' (distribution {origin} 0.1)")
         assert json.loads(captured.out)["output"] == 1
 
+    def test_help_works_next_to_a_malformed_entry_points_file(
+        self, site: PluginSite, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A distribution whose entry_points.txt does not parse costs no command: --help
+        exits 0 and names that distribution on stderr."""
+        site.install_metadata(
+            "malformed-0.3.dist-info",
+            {
+                "METADATA": b"Metadata-Version: 2.1\nName: malformed\nVersion: 0.3\n",
+                "entry_points.txt": b"[turnout]\nno equals sign\n",
+            },
+        )
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--help"])
+        assert exit_info.value.code == 0
+        captured = capsys.readouterr()
+        assert "backends" in captured.out
+        assert "turnout: error: plugin 'malformed' (distribution malformed 0.3)" in captured.err
+
     def test_plugins_list_the_real_ones_with_their_distributions(
         self, capsys: pytest.CaptureFixture[str]
     ) -> None:
