@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -223,24 +226,34 @@ class TestBrokenPlugins:
         assert line.startswith(f"turnout: error: plugin 'typo' (distribution {origin} 0.1)")
         assert json.loads(captured.out)["output"] == 1
 
-    def test_help_works_next_to_a_malformed_entry_points_file(
-        self, site: PluginSite, capsys: pytest.CaptureFixture[str]
+    def test_turnout_process_starts_next_to_a_plugin_with_undecodable_metadata(
+        self, site: PluginSite
     ) -> None:
-        """A distribution whose entry_points.txt does not parse costs no command: --help
-        exits 0 and names that distribution on stderr."""
+        """A real `turnout --help` process, next to a plugin whose METADATA is not UTF-8,
+        exits 0 and names the plugin on stderr with its distribution said unreadable."""
         site.install_metadata(
-            "malformed-0.3.dist-info",
+            "binary-0.3.dist-info",
             {
-                "METADATA": b"Metadata-Version: 2.1\nName: malformed\nVersion: 0.3\n",
-                "entry_points.txt": b"[turnout]\nno equals sign\n",
+                "METADATA": b"Metadata-Version: 2.1\nName: binary\xff\nVersion: 0.3\n",
+                "entry_points.txt": b"[turnout]\nbinary = turnout_no_such_module_either\n",
             },
         )
-        with pytest.raises(SystemExit) as exit_info:
-            main(["--help"])
-        assert exit_info.value.code == 0
-        captured = capsys.readouterr()
-        assert "backends" in captured.out
-        assert "turnout: error: plugin 'malformed' (distribution malformed 0.3)" in captured.err
+        environment = {**os.environ, "PYTHONPATH": str(site.root)}
+        environment.pop(DISABLED_PLUGINS_VARIABLE, None)
+        finished = subprocess.run(
+            [str(Path(sys.executable).with_name("turnout")), "--help"],
+            capture_output=True,
+            text=True,
+            env=environment,
+            timeout=120,
+            check=False,
+        )
+        assert (finished.returncode, finished.stderr.count("Traceback")) == (0, 0)
+        assert "backends" in finished.stdout
+        assert (
+            "turnout: error: plugin 'binary' (distribution (unreadable metadata) ?) cannot be "
+            "imported"
+        ) in finished.stderr
 
     def test_plugins_list_the_real_ones_with_their_distributions(
         self, capsys: pytest.CaptureFixture[str]
