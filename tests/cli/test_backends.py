@@ -186,6 +186,18 @@ class TestBrokenPlugins:
         assert json.loads(captured.out)["output"] == 42
         assert_named_on_stderr(broken, captured.err)
 
+    def test_conformance_on_a_healthy_backend_still_runs(
+        self, site: PluginSite, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """`turnout conformance` runs its cases on local-subprocess next to a plugin that
+        does not import, and names that plugin on stderr."""
+        install(site, BROKEN_PLUGINS[0])
+        argv = ["conformance", "--backend", "local-subprocess", "--case", "outputs.return"]
+        assert main(argv) == 0
+        captured = capsys.readouterr()
+        assert "local-subprocess: 2 pass" in captured.out
+        assert_named_on_stderr(BROKEN_PLUGINS[0], captured.err)
+
     def test_traceback_only_with_verbose(
         self, site: PluginSite, capsys: pytest.CaptureFixture[str]
     ) -> None:
