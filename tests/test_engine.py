@@ -333,3 +333,71 @@ class TestBackendOptionsAtStart:
         flags = parse_flags(MISSPELT, source="given.toml")
         with pytest.raises(FlagFileError, match=r"backends\.e2b\.pool_sise: unknown key"):
             Engine("prod", flags=flags)
+
+
+class Explosive:
+    """A backend whose constructor has a bug."""
+
+    id: ClassVar[str] = "explosive"
+    deprecated: ClassVar[bool] = False
+    description: ClassVar[str] = "its constructor raises"
+
+    def __init__(self, settings: BackendSettings) -> None:
+        raise RuntimeError("constructor exploded")
+
+
+class ExplosivePlugin:
+    __name__ = "explosive-plugin"
+
+    @staticmethod
+    @hookimpl
+    def turnout_register_backends(registry: Any) -> None:
+        registry.add(Explosive)
+
+
+class HalfPlugin:
+    """A plugin that registers a backend and then breaks."""
+
+    __name__ = "half-plugin"
+
+    @staticmethod
+    @hookimpl
+    def turnout_register_backends(registry: Any) -> None:
+        registry.add(type("Half", (), {"id": "half", "description": "registered, then broke"}))
+        raise RuntimeError("plugin setup failed")
+
+
+class TestBrokenPlugins:
+    async def test_constructor_bug_makes_only_that_backend_unavailable(self) -> None:
+        """A constructor raising RuntimeError: describe_backends lists that backend
+        unavailable with the error class and message, and describes the others."""
+        engine = Engine("test", registry=discover(extra_plugins=[ExplosivePlugin()]))
+        described = {backend.id: backend for backend in engine.describe_backends()}
+        await engine.aclose()
+        reason = described["explosive"].unavailable_reason
+        assert reason is not None
+        assert "RuntimeError: constructor exploded" in reason
+        assert described["local-subprocess"].unavailable_reason is None
+        assert described["local-subprocess"].capabilities is not None
+
+    async def test_flag_file_naming_a_broken_plugins_backend_still_starts(
+        self, tmp_path: Path
+    ) -> None:
+        """An engine starts on flags whose target is a broken plugin's backend: the other
+        backends run, and that one is a ConfigurationError naming the plugin."""
+        path = tmp_path / "flags.toml"
+        path.write_text(
+            'schema_version = 1\n[environments.prod]\nstage = "live"\ntarget_backend = "half"\n',
+            encoding="utf-8",
+        )
+        engine = Engine("prod", flags_path=path, registry=discover(extra_plugins=[HalfPlugin()]))
+        config = parse_config({"language": "python", "code": "return 1"})
+        try:
+            envelope = await engine.run(config, {}, backend="local-subprocess")
+            with pytest.raises(ConfigurationError) as caught:
+                await engine.run(config, {}, backend="half")
+        finally:
+            await engine.aclose()
+        assert envelope["output"] == 1
+        assert "plugin 'half-plugin'" in caught.value.message
+        assert "RuntimeError: plugin setup failed" in caught.value.message

@@ -1,11 +1,9 @@
-"""Tests for turnout.registry and turnout.hookspecs: plugin discovery and backend lookup."""
+"""Tests for turnout.registry, turnout.plugin_loading and turnout.hookspecs: plugin discovery,
+broken plugins, and backend lookup."""
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
-import sys
-import textwrap
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,10 +19,14 @@ from turnout.hookspecs import hookimpl
 from turnout.registry import (
     DISABLED_PLUGINS_VARIABLE,
     BackendRegistry,
+    Distribution,
+    PluginIssue,
     RegisteredBackend,
     default_registry,
     discover,
 )
+
+from .plugin_site import BROKEN_PLUGINS, Breakage, PluginSite, breakage
 
 # Installed entry-point plugins (the real backends) are kept out of these tests, so they
 # prove the registry's behaviour and not the state of the venv.
@@ -122,7 +124,7 @@ class TestBackendRegistryAdd:
     def test_class_without_string_id_rejected(self, bad_id: object) -> None:
         """A class without a non-empty string `id` is a configuration error."""
         backend_type = type("NoId", (), {} if bad_id is None else {"id": bad_id})
-        with pytest.raises(ConfigurationError, match="without a string class attribute `id`"):
+        with pytest.raises(ConfigurationError, match="has no string class attribute `id`"):
             BackendRegistry().add(backend_type)
 
     def test_ids_sorted(self) -> None:
@@ -201,10 +203,10 @@ class TestBackendRegistryGet:
             BackendRegistry().get("e2b")
 
     def test_unknown_id_error_not_chained(self) -> None:
-        """The KeyError behind a failed lookup is suppressed."""
+        """A failed lookup's error carries no chained exception (no KeyError in tracebacks)."""
         with pytest.raises(ConfigurationError) as caught:
             BackendRegistry().get("x")
-        assert caught.value.__suppress_context__ is True
+        assert (caught.value.__cause__, caught.value.__context__) == (None, None)
 
 
 class TestBackendRegistryCreate:
@@ -289,17 +291,20 @@ class TestDiscover:
         )
         assert found.get("fake").plugin == "extra-1"
 
-    def test_duplicate_id_names_both_plugins(self) -> None:
-        """Two plugins registering different classes under one id: the error names both."""
+    def test_duplicate_id_is_unavailable_naming_both_plugins(self) -> None:
+        """Two plugins registering different classes under one id: the id is unavailable,
+        and looking it up names both plugins."""
         plugins = [
             make_plugin("plugin-one", make_backend("shared")),
             make_plugin("plugin-two", make_backend("shared")),
         ]
+        found = discover(extra_plugins=plugins, disabled=NO_INSTALLED)
+        assert "shared" not in found
         with pytest.raises(ConfigurationError) as caught:
-            discover(extra_plugins=plugins, disabled=NO_INSTALLED)
+            found.get("shared")
         assert "'plugin-one'" in caught.value.message
         assert "'plugin-two'" in caught.value.message
-        assert "'shared'" in caught.value.message
+        assert "'shared' is registered by several plugins" in caught.value.message
 
     def test_plugin_name_not_leaked_after_collection(self) -> None:
         """After discovery, a direct add is attributed to <direct>, not the last plugin."""
@@ -348,115 +353,227 @@ class TestDiscover:
 
 
 @pytest.fixture
-def install_plugin(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[[str, str], str]]:
-    """Install a throwaway plugin for real: a module file plus a dist-info directory whose
-    entry point in the `turnout` group names it, on sys.path. Returns the entry-point name."""
-    site = tmp_path / "site"
-    site.mkdir()
-    monkeypatch.syspath_prepend(str(site))
-    modules: list[str] = []
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PluginSite]:
+    """A directory on sys.path into which throwaway plugins are installed for real."""
+    installed = PluginSite(tmp_path / "site", monkeypatch)
+    yield installed
+    installed.remove_modules()
 
-    def install(entry_name: str, source: str) -> str:
-        module = f"throwaway_{entry_name.replace('-', '_')}_{len(modules)}"
-        (site / f"{module}.py").write_text(textwrap.dedent(source), encoding="utf-8")
-        info = site / f"{module}-0.1.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: 0.1\n")
-        (info / "entry_points.txt").write_text(f"[turnout]\n{entry_name} = {module}\n")
-        importlib.invalidate_caches()
-        modules.append(module)
-        return entry_name
 
-    yield install
-    for module in modules:
-        sys.modules.pop(module, None)
+GOOD_PLUGIN = """
+from turnout.hookspecs import hookimpl
+
+class GoodBackend:
+    id = "good"
+    deprecated = False
+    description = "a throwaway backend"
+
+@hookimpl
+def turnout_register_backends(registry):
+    registry.add(GoodBackend)
+"""
+
+BREAKING_AT_DISCOVERY = [breakage for breakage in BROKEN_PLUGINS if breakage.severity != "none"]
+
+
+def issue_of(found: BackendRegistry, plugin: str) -> PluginIssue:
+    """The one issue recorded for `plugin`."""
+    [issue] = [issue for issue in found.issues if issue.plugin == plugin]
+    return issue
 
 
 @pytest.mark.usefixtures("no_env_disabled")
-class TestPluginChecks:
-    def test_misspelt_hook_names_plugin_and_hook(
-        self, install_plugin: Callable[[str, str], str]
+class TestBrokenPlugins:
+    @pytest.mark.parametrize(
+        "broken", BREAKING_AT_DISCOVERY, ids=[known.name for known in BREAKING_AT_DISCOVERY]
+    )
+    def test_broken_plugin_is_an_issue_and_a_healthy_one_still_registers(
+        self, site: PluginSite, broken: Breakage
     ) -> None:
-        """An installed plugin implementing `turnout_register_backend` (no s) is refused,
-        naming the plugin, the hook, and the hook it most likely meant."""
-        install_plugin(
-            "typo-plugin",
-            """
-            from turnout.hookspecs import hookimpl
-
-            @hookimpl
-            def turnout_register_backend(registry):
-                raise AssertionError("never called")
-            """,
+        """Each way of breaking is one issue naming the plugin's distribution and its error
+        on one line, while a healthy plugin installed next to it registers as usual."""
+        origins = {name: site.install(name, source) for name, source in broken.plugins.items()}
+        site.install("good", GOOD_PLUGIN)
+        found = discover(disabled=NO_INSTALLED)
+        assert found.get("good").plugin == "good"
+        issue = issue_of(found, broken.plugin)
+        assert (issue.severity, issue.distribution) == (
+            broken.severity,
+            Distribution(origins[broken.plugin], "0.1"),
         )
-        with pytest.raises(ConfigurationError) as caught:
-            discover(disabled=NO_INSTALLED)
-        message = caught.value.message
-        assert "plugin 'typo-plugin' implements hook 'turnout_register_backend'" in message
-        assert "(did you mean 'turnout_register_backends'?)" in message
-        assert f"{DISABLED_PLUGINS_VARIABLE}=typo-plugin" in message
+        assert broken.reason in issue.message
+        assert "\n" not in issue.message
 
-    def test_hook_without_hookimpl_is_refused(
-        self, install_plugin: Callable[[str, str], str]
-    ) -> None:
-        """A correctly named hook function without @hookimpl is refused, not ignored."""
-        install_plugin(
-            "unmarked",
-            """
-            def turnout_register_backends(registry):
-                raise AssertionError("never called")
-            """,
-        )
-        with pytest.raises(ConfigurationError) as caught:
-            discover(disabled=NO_INSTALLED)
-        assert (
-            "plugin 'unmarked' defines 'turnout_register_backends' without @hookimpl"
-            in caught.value.message
-        )
+    def test_import_error_leaves_the_plugin_out_with_its_traceback(self, site: PluginSite) -> None:
+        """A module that does not import is left out; its traceback is kept for --verbose."""
+        site.install("typo", breakage("entry point does not import").plugins["typo"])
+        issue = issue_of(discover(disabled=NO_INSTALLED), "typo")
+        assert issue.left_out
+        assert issue.traceback is not None
+        assert "Traceback" in issue.traceback
+        assert "ModuleNotFoundError" in issue.traceback
 
-    def test_wrong_hook_argument_is_refused_naming_the_plugin(
-        self, install_plugin: Callable[[str, str], str]
-    ) -> None:
-        """An implementation whose arguments the hook does not provide names its plugin."""
-        install_plugin(
+    def test_misspelt_hook_names_the_hook_it_meant(self, site: PluginSite) -> None:
+        """A plugin implementing `turnout_register_backend` (no s) is left out, unregistered,
+        with the hook it most likely meant and how to disable it."""
+        site.install("misspelt", breakage("misspelt hook").plugins["misspelt"])
+        found = discover(disabled=NO_INSTALLED)
+        issue = issue_of(found, "misspelt")
+        assert "(did you mean 'turnout_register_backends'?)" in issue.message
+        assert f"{DISABLED_PLUGINS_VARIABLE}=misspelt" in issue.describe()
+        assert found.plugin_manager is not None
+        assert not found.plugin_manager.has_plugin("misspelt")
+
+    def test_hook_without_hookimpl_is_left_out(self, site: PluginSite) -> None:
+        """A correctly named hook function without @hookimpl is an issue, not ignored."""
+        site.install("unmarked", "def turnout_register_backends(registry):\n    pass\n")
+        issue = issue_of(discover(disabled=NO_INSTALLED), "unmarked")
+        assert "defines 'turnout_register_backends' without @hookimpl" in issue.message
+        assert issue.left_out
+
+    def test_wrong_hook_argument_is_left_out_naming_the_plugin(self, site: PluginSite) -> None:
+        """An implementation whose arguments the hook does not provide is refused by pluggy,
+        which leaves that plugin out."""
+        site.install(
             "bad-args",
-            """
-            from turnout.hookspecs import hookimpl
-
-            @hookimpl
-            def turnout_register_backends(backends):
-                raise AssertionError("never called")
-            """,
+            "from turnout.hookspecs import hookimpl\n\n"
+            "@hookimpl\ndef turnout_register_backends(backends):\n    pass\n",
         )
-        with pytest.raises(ConfigurationError, match="plugin 'bad-args' cannot be loaded"):
-            discover(disabled=NO_INSTALLED)
+        issue = issue_of(discover(disabled=NO_INSTALLED), "bad-args")
+        assert issue.message.startswith("cannot be registered: ")
+        assert "backends" in issue.message
 
-    def test_installed_plugin_registers_through_its_entry_point(
-        self, install_plugin: Callable[[str, str], str]
+    def test_backend_of_a_plugin_whose_hook_raised_is_unavailable(self, site: PluginSite) -> None:
+        """What a plugin registered before its hook raised is taken back: looking it up names
+        the plugin, its distribution and the error."""
+        raising = breakage("hook raises")
+        origin = site.install("raising", raising.plugins["raising"])
+        found = discover(disabled=NO_INSTALLED)
+        assert "half" not in found
+        assert [entry.id for entry in found.unavailable] == ["half"]
+        with pytest.raises(ConfigurationError) as caught:
+            found.get("half")
+        message = caught.value.message
+        assert f"plugin 'raising' (distribution {origin} 0.1)" in message
+        assert "RuntimeError: plugin setup failed" in message
+
+    def test_unknown_id_names_a_plugin_broken_before_registering(self, site: PluginSite) -> None:
+        """While a plugin that never registered is broken, an unknown id may be one of its:
+        the lookup error names that plugin and its error."""
+        origin = site.install("typo", breakage("entry point does not import").plugins["typo"])
+        with pytest.raises(ConfigurationError) as caught:
+            discover(disabled=NO_INSTALLED).get("tempdir")
+        message = caught.value.message
+        assert f"plugin 'typo' (distribution {origin} 0.1)" in message
+        assert "No module named 'turnout_no_such_module_anywhere'" in message
+
+    def test_known_ids_are_unchecked_while_a_plugin_broke_before_registering(
+        self, site: PluginSite
     ) -> None:
-        """A well-formed throwaway plugin is found and its backend attributed to it."""
-        install_plugin(
-            "good-plugin",
-            """
-            from turnout.hookspecs import hookimpl
+        """known_ids is None while a broken plugin may provide any id, so a flag file naming
+        its backend does not stop the engine for the healthy ones."""
+        site.install("typo", breakage("entry point does not import").plugins["typo"])
+        assert discover(disabled=NO_INSTALLED).known_ids is None
 
-            class GoodBackend:
-                id = "good"
-                deprecated = False
-                description = "a throwaway backend"
+    def test_known_ids_include_unavailable_backends(self, site: PluginSite) -> None:
+        """known_ids holds the usable ids and those a broken plugin registered."""
+        site.install("raising", breakage("hook raises").plugins["raising"])
+        site.install("good", GOOD_PLUGIN)
+        assert discover(disabled=NO_INSTALLED).known_ids == ["good", "half"]
+
+    def test_plugin_registering_nothing_is_a_warning_not_an_error(self, site: PluginSite) -> None:
+        """A plugin with no hooks stays loaded, with a warning that names it."""
+        site.install("idle", breakage("registers nothing").plugins["idle"])
+        issue = issue_of(discover(disabled=NO_INSTALLED), "idle")
+        assert (issue.severity, issue.left_out) == ("warning", False)
+        assert issue.describe().startswith("plugin 'idle' (distribution throwaway-idle-0 0.1)")
+
+    def test_hook_that_adds_no_backend_is_a_warning(self) -> None:
+        """A plugin whose registering hook adds nothing gets a warning saying so."""
+        found = discover(extra_plugins=[make_plugin("adds-none")], disabled=NO_INSTALLED)
+        issue = issue_of(found, "adds-none")
+        assert issue.severity == "warning"
+        assert "registered no backends" in issue.message
+
+    def test_conflict_leaves_each_plugins_other_backends_available(self) -> None:
+        """Only the shared id is unavailable: each plugin's other backends still serve."""
+        plugins = [
+            make_plugin("plugin-one", make_backend("shared"), make_backend("a")),
+            make_plugin("plugin-two", make_backend("shared"), make_backend("b")),
+        ]
+        found = discover(extra_plugins=plugins, disabled=NO_INSTALLED)
+        assert found.ids == ["a", "b"]
+        assert [(entry.id, entry.plugin) for entry in found.unavailable] == [
+            ("shared", "plugin-one"),
+            ("shared", "plugin-two"),
+        ]
+
+    def test_each_plugin_of_a_conflict_is_told_which_other_plugin_claims_the_id(self) -> None:
+        """Each of two plugins claiming one id gets an issue naming the other (not itself
+        again) and saying the id is unavailable."""
+        plugins = [
+            make_plugin("plugin-one", make_backend("shared")),
+            make_plugin("plugin-two", make_backend("shared")),
+        ]
+        found = discover(extra_plugins=plugins, disabled=NO_INSTALLED)
+        assert [issue_of(found, name).message for name in ("plugin-one", "plugin-two")] == [
+            "registers backend id 'shared', as plugin 'plugin-two' does, so that id is unavailable",
+            "registers backend id 'shared', as plugin 'plugin-one' does, so that id is unavailable",
+        ]
+
+    def test_a_conflict_of_three_names_the_two_others_in_each_issue(self) -> None:
+        """With three plugins claiming one id, each issue names the two others."""
+        plugins = [make_plugin(name, make_backend("shared")) for name in ("a", "b", "c")]
+        found = discover(extra_plugins=plugins, disabled=NO_INSTALLED)
+        assert issue_of(found, "b").message == (
+            "registers backend id 'shared', as plugin 'a' and plugin 'c' do, so that id is "
+            "unavailable"
+        )
+
+    def test_claim_of_a_plugin_that_then_breaks_is_withdrawn(self) -> None:
+        """A plugin that claims a taken id and then raises is left out; the first plugin
+        keeps its backend."""
+        first = make_backend("shared")
+
+        class Claimer:
+            __name__ = "claimer"
 
             @hookimpl
-            def turnout_register_backends(registry):
-                registry.add(GoodBackend)
-            """,
+            def turnout_register_backends(self, registry: BackendRegistry) -> None:
+                registry.add(make_backend("shared"))
+                raise RuntimeError("broke after claiming")
+
+        found = discover(
+            extra_plugins=[make_plugin("first", first), Claimer()], disabled=NO_INSTALLED
         )
-        assert discover(disabled=NO_INSTALLED).get("good").plugin == "good-plugin"
+        assert found.get("shared").backend_type is first
+        assert issue_of(found, "claimer").left_out
+
+    def test_same_entry_point_name_in_two_distributions_is_a_warning(
+        self, site: PluginSite
+    ) -> None:
+        """Two distributions declaring one entry-point name: one is loaded, and the other is
+        named in a warning rather than silently ignored."""
+        site.install("good", GOOD_PLUGIN)
+        site.install("good", GOOD_PLUGIN)
+        found = discover(disabled=NO_INSTALLED)
+        assert found.ids == ["good"]
+        issue = issue_of(found, "good")
+        assert issue.severity == "warning"
+        assert "is also declared by distribution throwaway-good-" in issue.message
+
+    def test_installed_plugin_registers_through_its_entry_point(self, site: PluginSite) -> None:
+        """A well-formed throwaway plugin is found, attributed to it, with its distribution
+        and no issue."""
+        origin = site.install("good", GOOD_PLUGIN)
+        found = discover(disabled=NO_INSTALLED)
+        assert found.get("good").plugin == "good"
+        assert found.distribution_of("good") == Distribution(origin, "0.1")
+        assert found.issues == []
 
     def test_hook_wrappers_see_every_plugins_registration(self) -> None:
         """Registration goes through pluggy's call loop: a wrapper runs around each plugin's
-        call and sees what it added."""
+        call and sees what it added, and a wrapper-only plugin is not warned about."""
         seen: list[list[str]] = []
 
         class Watcher:
@@ -476,6 +593,7 @@ class TestPluginChecks:
         found = discover(extra_plugins=plugins, disabled=NO_INSTALLED)
         assert sorted(seen) == [["a"], ["b"]]
         assert (found.get("a").plugin, found.get("b").plugin) == ("one", "two")
+        assert found.issues == []
 
 
 class TestDefaultRegistry:

@@ -13,7 +13,7 @@ import hashlib
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ from turnout.logging import get_logger
 from turnout.migration import DEFAULT_SHADOW_BUDGET, ShadowRunner, may_fall_back
 from turnout.models import Capabilities, CodeNodeConfig, ExecutionResult, parse_labels
 from turnout.redaction import scrub_envelope
-from turnout.registry import BackendRegistry, default_registry
+from turnout.registry import BackendRegistry, Distribution, default_registry
 from turnout.shutdown import InFlight
 
 __all__ = ["BackendDescription", "Engine"]
@@ -67,6 +67,7 @@ class BackendDescription:
     capabilities: Capabilities | None
     unavailable_reason: str | None
     endpoint: str | None = None
+    distribution: Distribution | None = None
 
     def to_dict(self) -> dict[str, Any]:
         caps = self.capabilities.model_dump(mode="json") if self.capabilities else None
@@ -75,6 +76,7 @@ class BackendDescription:
         return {
             "id": self.id,
             "plugin": self.plugin,
+            "distribution": self.distribution.to_dict() if self.distribution else None,
             "description": self.description,
             "deprecated": self.deprecated,
             "available": self.unavailable_reason is None,
@@ -106,7 +108,7 @@ class Engine:
             else FlagReloader(
                 flags_path,
                 check_interval=check_interval,
-                known_backends=self.registry.ids,
+                known_backends=self.registry.known_ids,
                 option_models=self.registry.option_models,
                 on_change=self._instances.apply,
             )
@@ -145,9 +147,13 @@ class Engine:
         self._instances.instrument(wrap)
 
     def describe_backends(self) -> list[BackendDescription]:
+        """Every backend a plugin registered, by id: built here to read its capabilities, or
+        unavailable with the reason. A constructor that raises something other than a turnout
+        error is a bug in its plugin: that backend is unavailable (an execution on it is an
+        `InternalError`), the others are still described. Backends of broken plugins, and
+        ids claimed by several plugins, are listed unavailable with the registry's reason."""
         descriptions = []
         for registered in self.registry:
-            backend_type = registered.backend_type
             capabilities, reason, endpoint = None, None, None
             try:
                 instance = self.backend(registered.id)
@@ -155,18 +161,37 @@ class Engine:
                 endpoint = getattr(instance, "endpoint", None)
             except TurnoutError as exc:
                 reason = exc.message
+            except Exception as exc:  # a bug in the plugin: this backend only
+                reason = (
+                    f"building it raised {type(exc).__name__}: {exc} (a bug in plugin "
+                    f"{registered.plugin!r}; executions on it fail with an InternalError)"
+                )
+            described = self._description(registered.backend_type, registered.plugin, reason)
             descriptions.append(
-                BackendDescription(
-                    id=registered.id,
-                    plugin=registered.plugin,
-                    description=getattr(backend_type, "description", ""),
-                    deprecated=bool(getattr(backend_type, "deprecated", False)),
+                replace(
+                    described,
                     capabilities=capabilities,
-                    unavailable_reason=reason,
                     endpoint=str(endpoint) if endpoint else None,
                 )
             )
-        return descriptions
+        for unavailable in self.registry.unavailable:
+            descriptions.append(
+                self._description(unavailable.backend_type, unavailable.plugin, unavailable.reason)
+            )
+        return sorted(descriptions, key=lambda described: (described.id, described.plugin))
+
+    def _description(
+        self, backend_type: Any, plugin: str, reason: str | None
+    ) -> BackendDescription:
+        return BackendDescription(
+            id=backend_type.id,
+            plugin=plugin,
+            description=getattr(backend_type, "description", ""),
+            deprecated=bool(getattr(backend_type, "deprecated", False)),
+            capabilities=None,
+            unavailable_reason=reason,
+            distribution=self.registry.distribution_of(plugin),
+        )
 
     async def run(
         self,

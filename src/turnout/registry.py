@@ -6,16 +6,18 @@ blocks plugins before they are imported, which is how an operator removes a back
 without uninstalling it. Constructing a backend is separate from registering it: a
 deprecated backend is always listed, and refuses to construct where the flags forbid it.
 
-A plugin that cannot work is refused loudly, naming the plugin and the hook: a hook
-turnout does not define (a misspelt `turnout_register_backend`), a `turnout_*` function
-without `@hookimpl`, or an implementation pluggy refuses. Hooks are called through
-pluggy's call loop, so hook wrappers and pluggy's tracing see every call.
+Plugins fail soft but loudly: each is loaded, checked and asked for its backends on its own
+(`turnout.plugin_loading`), so a broken one (a module that does not import, a misspelt
+hook, a hook that raises, a class without `id`) is left out and recorded in `issues`,
+while every other plugin works. Two plugins registering one id make that id unavailable
+(which of them would win is an accident of install order). Looking up a backend a broken
+plugin registered, or may have registered, is a `ConfigurationError` naming the plugin,
+its distribution and its error; `turnout backends` lists them all.
 """
 
 from __future__ import annotations
 
 import functools
-import inspect
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -32,11 +34,29 @@ from turnout.backend import (
     parse_backend_options,
 )
 from turnout.errors import ConfigurationError
-from turnout.field_errors import suggestion
+from turnout.plugin_loading import (
+    DISABLED_PLUGINS_VARIABLE,
+    Distribution,
+    PluginIssue,
+    PluginLoader,
+    each_implementation,
+    one_line,
+    plugin_label,
+)
 
-__all__ = ["BackendRegistry", "RegisteredBackend", "default_registry", "discover"]
+__all__ = [
+    "DISABLED_PLUGINS_VARIABLE",
+    "BackendRegistry",
+    "Distribution",
+    "PluginIssue",
+    "RegisteredBackend",
+    "UnavailableBackend",
+    "default_registry",
+    "discover",
+]
 
-DISABLED_PLUGINS_VARIABLE = "TURNOUT_DISABLED_PLUGINS"
+DIRECT = "<direct>"
+REGISTER_HOOK = f"{hookspecs.PROJECT_NAME}_register_backends"
 
 
 @dataclass(frozen=True)
@@ -51,46 +71,77 @@ class RegisteredBackend:
         return self.backend_type.id
 
 
+@dataclass(frozen=True)
+class UnavailableBackend:
+    """A backend class a plugin registered that cannot be used, and why (its plugin broke
+    after registering it, or another plugin registered the same id)."""
+
+    backend_type: BackendType
+    plugin: str
+    reason: str
+
+    @property
+    def id(self) -> str:
+        return self.backend_type.id
+
+
 class BackendRegistry:
     """Backend classes by id. Plugins call `add`; everything else looks up by id."""
 
     def __init__(self, plugin_manager: pluggy.PluginManager | None = None) -> None:
         self._backends: dict[str, RegisteredBackend] = {}
-        self._current_plugin = "<direct>"
+        self._unavailable: list[UnavailableBackend] = []
+        self._conflicts: dict[str, dict[str, BackendType]] = {}
+        self._current_plugin = DIRECT
         self.plugin_manager = plugin_manager
+        self.issues: list[PluginIssue] = []
+        self.distributions: dict[str, Distribution | None] = {}
 
     def add(self, backend_type: BackendType) -> None:
-        """Register a backend class; a second class with the same id is a configuration error."""
+        """Register a backend class. Outside discovery, a second class with the same id is a
+        configuration error; during it, the id becomes unavailable (see the module)."""
         backend_id = getattr(backend_type, "id", None)
         if not isinstance(backend_id, str) or not backend_id:
             raise ConfigurationError(
-                f"plugin {self._current_plugin!r} registered {backend_type!r} without a "
-                "string class attribute `id`"
+                f"cannot register {backend_type!r}: it has no string class attribute `id`"
             )
         declared = getattr(backend_type, "options_model", None)
         if declared is not None and options_model_of(backend_type) is None:
             raise ConfigurationError(
-                f"plugin {self._current_plugin!r} registered backend {backend_id!r} whose "
-                f"`options_model` ({declared!r}) is not a pydantic model class"
+                f"cannot register backend {backend_id!r} whose `options_model` ({declared!r}) "
+                "is not a pydantic model class"
             )
         existing = self._backends.get(backend_id)
         if existing is not None and existing.backend_type is not backend_type:
-            raise ConfigurationError(
-                f"backend id {backend_id!r} is registered twice: by plugin "
-                f"{existing.plugin!r} and by {self._current_plugin!r}; disable one of them "
-                f"with {DISABLED_PLUGINS_VARIABLE}"
+            if DIRECT in (existing.plugin, self._current_plugin) or (
+                existing.plugin == self._current_plugin
+            ):
+                raise ConfigurationError(
+                    f"backend id {backend_id!r} is registered twice: by plugin "
+                    f"{existing.plugin!r} and by {self._current_plugin!r}; disable one of "
+                    f"them with {DISABLED_PLUGINS_VARIABLE}"
+                )
+            claims = self._conflicts.setdefault(
+                backend_id, {existing.plugin: existing.backend_type}
             )
+            claims[self._current_plugin] = backend_type
+            return
         self._backends[backend_id] = RegisteredBackend(backend_type, self._current_plugin)
 
     def get(self, backend_id: str) -> RegisteredBackend:
-        try:
-            return self._backends[backend_id]
-        except KeyError:
-            known = ", ".join(sorted(self._backends)) or "none"
-            raise ConfigurationError(
-                f"no backend {backend_id!r} is registered (registered: {known}); install its "
-                f"plugin or check {DISABLED_PLUGINS_VARIABLE}"
-            ) from None
+        """The backend registered under `backend_id`, or a `ConfigurationError` saying why
+        there is none: which plugin broke, or which ids are registered."""
+        found = self._backends.get(backend_id)
+        if found is not None:
+            return found
+        reason = self.unavailable_reason(backend_id)
+        if reason is not None:
+            raise ConfigurationError(f"backend {backend_id!r} cannot be used here: {reason}")
+        known = ", ".join(sorted(self._backends)) or "none"
+        raise ConfigurationError(
+            f"no backend {backend_id!r} is registered (registered: {known}); install its "
+            f"plugin or check {DISABLED_PLUGINS_VARIABLE}"
+        )
 
     def create(self, backend_id: str, settings: BackendSettings) -> ExecutionBackend:
         """Construct a backend; its own checks (e.g. the legacy flag) may refuse.
@@ -111,7 +162,59 @@ class BackendRegistry:
 
     @property
     def ids(self) -> list[str]:
+        """The ids of the backends that can be used."""
         return sorted(self._backends)
+
+    @property
+    def unavailable(self) -> list[UnavailableBackend]:
+        """Backends registered by a plugin that broke, or by more than one plugin."""
+        return sorted(self._unavailable, key=lambda entry: (entry.id, entry.plugin))
+
+    @property
+    def broken_plugins(self) -> list[PluginIssue]:
+        """The issues of plugins left out whole, whose backends are unknown or unavailable."""
+        return [issue for issue in self.issues if issue.left_out]
+
+    @property
+    def known_ids(self) -> list[str] | None:
+        """The ids a flag file may name while the process still runs the others: those
+        registered, usable or not. None (ids cannot be checked) while a plugin that broke
+        before registering anything may provide more."""
+        if self._plugins_of_unknown_backends():
+            return None
+        return sorted({*self._backends, *(entry.id for entry in self._unavailable)})
+
+    def unavailable_reason(self, backend_id: str) -> str | None:
+        """Why `backend_id` cannot be used here, when a broken plugin is the reason; None when
+        it is registered, or simply unknown."""
+        if backend_id in self._backends:
+            return None
+        reasons = [entry.reason for entry in self._unavailable if entry.id == backend_id]
+        if reasons:
+            return "; ".join(dict.fromkeys(reasons))
+        suspects = self._plugins_of_unknown_backends()
+        if not suspects:
+            return None
+        known = ", ".join(self.ids) or "none"
+        broken = "; ".join(issue.describe() for issue in suspects)
+        return (
+            f"no loaded plugin registers it (registered: {known}), and a plugin that may "
+            f"provide it is broken: {broken}"
+        )
+
+    def distribution_of(self, plugin: str) -> Distribution | None:
+        return self.distributions.get(plugin)
+
+    def report(self, issue: PluginIssue) -> None:
+        """Record an issue found after discovery (a plugin whose commands failed), once."""
+        seen = {(known.plugin, known.severity, known.message) for known in self.issues}
+        if (issue.plugin, issue.severity, issue.message) not in seen:
+            self.issues.append(issue)
+
+    def _plugins_of_unknown_backends(self) -> list[PluginIssue]:
+        """Broken plugins of which no backend is known: they may provide any id."""
+        named = {entry.plugin for entry in self._unavailable}
+        return [issue for issue in self.broken_plugins if issue.plugin not in named]
 
     def __iter__(self) -> Iterator[RegisteredBackend]:
         return iter(self._backends[backend_id] for backend_id in self.ids)
@@ -119,27 +222,70 @@ class BackendRegistry:
     def __contains__(self, backend_id: object) -> bool:
         return backend_id in self._backends
 
-    def collect(self, manager: pluggy.PluginManager) -> None:
-        """Ask every registered plugin for its backends, remembering who added what.
-
-        Each plugin is called on its own, through pluggy's call loop on a hook caller that
-        leaves the other registering plugins out, so a class is attributed to the plugin
-        that added it while wrappers (`@hookimpl(wrapper=True)`) and tracing still apply.
-        """
-        name = "turnout_register_backends"
-        registering = [
-            impl
-            for impl in getattr(manager.hook, name).get_hookimpls()
-            if not (impl.wrapper or impl.hookwrapper)
-        ]
-        for impl in registering:
-            others = [other.plugin for other in registering if other is not impl]
-            caller = manager.subset_hook_caller(name, remove_plugins=others)
-            self._current_plugin = impl.plugin_name
+    def collect(self, loader: PluginLoader) -> None:
+        """Ask every loaded plugin for its backends, one plugin at a time, remembering who
+        added what. A plugin whose hook raises is left out with what it had added; an id
+        claimed by several plugins is made unavailable for all of them."""
+        manager = loader.manager
+        for plugin, caller in each_implementation(manager, REGISTER_HOOK):
+            before = dict(self._backends)
+            self._current_plugin = plugin
             try:
                 caller(registry=self)
+            except Exception as exc:
+                added = [entry.backend_type for entry in self._backends.values()]
+                added = added[len(before) :] + self._withdraw_claims(plugin)
+                self._backends = before
+                issue = loader.fail(plugin, f"failed in {REGISTER_HOOK}: {one_line(exc)}", exc)
+                self._unavailable += [
+                    UnavailableBackend(backend_type, plugin, issue.describe())
+                    for backend_type in added
+                ]
             finally:
-                self._current_plugin = "<direct>"
+                self._current_plugin = DIRECT
+        self._settle_conflicts(loader)
+        registered = {entry.plugin for entry in self._backends.values()}
+        registered |= {entry.plugin for entry in self._unavailable}
+        for name, _plugin in manager.list_name_plugin():
+            loader.warn_if_idle(name, name in registered)
+
+    def _withdraw_claims(self, plugin: str) -> list[BackendType]:
+        """Take back the ids `plugin` claimed that another plugin had already registered
+        (it broke, so only the other claim stands); returns the classes it claimed them with."""
+        withdrawn = []
+        for backend_id, claims in list(self._conflicts.items()):
+            if plugin in claims:
+                withdrawn.append(claims.pop(plugin))
+                if len(claims) < 2:
+                    del self._conflicts[backend_id]
+        return withdrawn
+
+    def _settle_conflicts(self, loader: PluginLoader) -> None:
+        """Make every id claimed by several plugins unavailable, for each of them."""
+        for backend_id, claims in self._conflicts.items():
+            self._backends.pop(backend_id, None)
+            owners = " and ".join(
+                plugin_label(plugin, loader.distributions.get(plugin)) for plugin in claims
+            )
+            reason = (
+                f"backend id {backend_id!r} is registered by several plugins: {owners}; disable "
+                f"all but one of them with {DISABLED_PLUGINS_VARIABLE}"
+            )
+            for plugin, backend_type in claims.items():
+                self._unavailable.append(UnavailableBackend(backend_type, plugin, reason))
+                others = [
+                    plugin_label(other, loader.distributions.get(other))
+                    for other in claims
+                    if other != plugin
+                ]
+                does = "does" if len(others) == 1 else "do"
+                loader.fail(
+                    plugin,
+                    f"registers backend id {backend_id!r}, as {' and '.join(others)} {does}, "
+                    "so that id is unavailable",
+                    left_out=False,
+                )
+        self._conflicts = {}
 
 
 def _disabled_from_environment() -> set[str]:
@@ -153,91 +299,23 @@ def discover(
     """Build a registry from installed entry points plus `extra_plugins` (tests, embedding).
 
     `disabled` defaults to `TURNOUT_DISABLED_PLUGINS`; blocked plugins are never imported.
+    Never raises for a plugin's fault: a broken plugin is in the registry's `issues`.
     """
-    manager = _PluginManager(hookspecs.PROJECT_NAME)
+    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
     for name in _disabled_from_environment() if disabled is None else set(disabled):
         manager.set_blocked(name)
-    manager.load_setuptools_entrypoints(hookspecs.PROJECT_NAME)
+    loader = PluginLoader(manager)
+    loader.load_entry_points(hookspecs.PROJECT_NAME)
     for index, plugin in enumerate(extra_plugins):
         name = getattr(plugin, "__name__", f"extra-{index}")
         if not manager.is_blocked(name):
-            manager.register(plugin, name=name)
-    _check_hooks(manager)
+            loader.register(plugin, name)
+    loader.check_hooks()
     registry = BackendRegistry(manager)
-    registry.collect(manager)
+    registry.distributions, registry.issues = loader.distributions, loader.issues
+    registry.collect(loader)
     return registry
-
-
-_DISABLE_HINT = f"fix it, or disable the plugin with {DISABLED_PLUGINS_VARIABLE}={{}}"
-
-
-class _PluginManager(pluggy.PluginManager):
-    """pluggy's manager, whose refusal of a plugin names it as an operator knows it (its
-    entry-point name) in a `ConfigurationError`."""
-
-    def register(self, plugin: object, name: str | None = None) -> str | None:
-        try:
-            return super().register(plugin, name)
-        except pluggy.PluginValidationError as exc:
-            shown = name or getattr(plugin, "__name__", repr(plugin))
-            detail = " ".join(str(exc).split())
-            raise ConfigurationError(
-                f"plugin {shown!r} cannot be loaded: {detail}; {_DISABLE_HINT.format(shown)}"
-            ) from None
-
-
-def _check_hooks(manager: pluggy.PluginManager) -> None:
-    """Refuse plugins whose hooks turnout would never call, naming plugin and hook.
-
-    pluggy's `check_pending` finds implementations of hooks no specification defines; a
-    `turnout_*` function without `@hookimpl` is not even seen by pluggy, so it is looked
-    for here."""
-    defined = sorted(
-        name for name in dir(hookspecs) if name.startswith(f"{hookspecs.PROJECT_NAME}_")
-    )
-    problems: list[tuple[str, str]] = []
-    for name, caller in vars(manager.hook).items():
-        if isinstance(caller, pluggy.HookCaller) and not caller.has_spec():
-            for impl in caller.get_hookimpls():
-                if not impl.optionalhook:
-                    hint = suggestion(name, defined)
-                    problems.append(
-                        (
-                            impl.plugin_name,
-                            f"implements hook {name!r}, which turnout does not define{hint}",
-                        )
-                    )
-    for plugin_name, plugin in manager.list_name_plugin():
-        for attribute in _unmarked_hooks(plugin):
-            problems.append(
-                (plugin_name, f"defines {attribute!r} without @hookimpl, so pluggy never calls it")
-            )
-    try:
-        manager.check_pending()
-    except pluggy.PluginValidationError as exc:
-        if not problems:  # pluggy found something the scan above did not: say it as is
-            problems.append((manager.get_name(exc.plugin) or "?", str(exc)))
-    if problems:
-        described = "; ".join(f"plugin {name!r} {problem}" for name, problem in problems)
-        names = ",".join(dict.fromkeys(name for name, _ in problems))
-        raise ConfigurationError(
-            f"{described} (turnout's hooks: {', '.join(defined)}); {_DISABLE_HINT.format(names)}"
-        )
-
-
-def _unmarked_hooks(plugin: object) -> list[str]:
-    """`turnout_*` callables of a plugin that carry no `@hookimpl` mark."""
-    marker = f"{hookspecs.PROJECT_NAME}_impl"
-    found = []
-    for attribute in dir(plugin):
-        if not attribute.startswith(f"{hookspecs.PROJECT_NAME}_"):
-            continue
-        value = inspect.getattr_static(plugin, attribute, None)
-        value = getattr(value, "__func__", value)  # staticmethod / classmethod
-        if callable(value) and not hasattr(value, marker):
-            found.append(attribute)
-    return found
 
 
 @functools.cache

@@ -7,12 +7,15 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from turnout.cli import main
+
+from ..plugin_site import PluginSite, breakage, process_site
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -261,3 +264,39 @@ class TestUnencodableOutput:
         assert completed.returncode == 0, completed.stderr
         assert completed.stdout.isascii()
         assert json.loads(completed.stdout)["output"] == "café \ud800"
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PluginSite]:
+    """Throwaway plugins installed for real next to the real ones, seen by the CLI."""
+    with process_site(tmp_path / "site", monkeypatch) as installed:
+        yield installed
+
+
+class TestBrokenPluginBackends:
+    def test_backend_of_a_broken_plugin_is_a_configuration_error(
+        self, site: PluginSite, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Running a backend whose plugin broke exits 1 with a ConfigurationError naming
+        the plugin, its distribution and the error."""
+        [(name, source)] = breakage("hook raises").plugins.items()
+        origin = site.install(name, source)
+        argv = ["run", "--backend", "half", "--env", "test", "--json"]
+        assert main([*argv, "--language", "python", "--code", "return 1"]) == 1
+        error = json.loads(capsys.readouterr().out)["error"]
+        assert error["type"] == "ConfigurationError"
+        assert f"plugin 'raising' (distribution {origin} 0.1)" in error["message"]
+        assert "RuntimeError: plugin setup failed" in error["message"]
+
+    def test_backend_whose_constructor_raises_is_an_internal_error(
+        self, site: PluginSite, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A constructor raising RuntimeError makes running that backend an InternalError
+        (a bug, not retryable), exit 1."""
+        [(name, source)] = breakage("constructor raises").plugins.items()
+        site.install(name, source)
+        argv = ["run", "--backend", "explosive", "--env", "test", "--json"]
+        assert main([*argv, "--language", "python", "--code", "return 1"]) == 1
+        error = json.loads(capsys.readouterr().out)["error"]
+        assert (error["type"], error["retryable"]) == ("InternalError", False)
+        assert "RuntimeError: constructor exploded" in error["message"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from turnout.cli import flags as flags_command
 from turnout.flags import bucket
 
+from ..plugin_site import PluginSite, breakage, process_site
 from .support import document
 
 REPOSITORY_FLAGS = Path(__file__).resolve().parents[2] / "feature_flags.toml"
@@ -191,3 +193,55 @@ class TestExplain:
         path.write_text(document(MISSPELT_OPTIONS), encoding="utf-8")
         assert run("explain", "--env", "prod", "--file", str(path), "--key", "e-1") == 1
         assert "backends.local-subprocess.memroy_mb: unknown key" in capsys.readouterr().err
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PluginSite]:
+    """Throwaway plugins installed for real next to the real ones, seen by the CLI."""
+    with process_site(tmp_path / "site", monkeypatch) as installed:
+        yield installed
+
+
+class TestBrokenPlugins:
+    def test_validate_names_the_broken_plugin_of_a_backend(
+        self, site: PluginSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A file targeting a backend whose plugin broke after registering it is invalid,
+        with a problem naming the plugin, its distribution and its error."""
+        [(name, source)] = breakage("hook raises").plugins.items()
+        origin = site.install(name, source)
+        path = tmp_path / "flags.toml"
+        path.write_text(document('stage = "live"\ntarget_backend = "half"'), encoding="utf-8")
+        assert run("validate", str(path)) == 1
+        err = capsys.readouterr().err.splitlines()
+        assert err[0] == "invalid: 1 problem"
+        assert err[1].startswith(
+            f"  {path}:4: environments.prod.target_backend: backend 'half' cannot be used "
+            f"here: plugin 'raising' (distribution {origin} 0.1) failed in "
+            "turnout_register_backends: RuntimeError: plugin setup failed"
+        )
+
+    def test_validate_names_a_plugin_that_broke_before_registering(
+        self, site: PluginSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A backend id no plugin registers, while a plugin that never registered is broken:
+        the problem names that plugin, not just "unknown backend"."""
+        [(name, source)] = breakage("entry point does not import").plugins.items()
+        origin = site.install(name, source)
+        path = tmp_path / "flags.toml"
+        path.write_text(document('stage = "live"\ntarget_backend = "tempdir"'), encoding="utf-8")
+        assert run("validate", str(path)) == 1
+        err = capsys.readouterr().err
+        assert "backend 'tempdir' cannot be used here" in err
+        assert f"plugin 'typo' (distribution {origin} 0.1) cannot be imported" in err
+
+    def test_show_still_reads_the_file(
+        self, site: PluginSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """show works on a file naming a broken plugin's backend, as the engine does."""
+        [(name, source)] = breakage("hook raises").plugins.items()
+        site.install(name, source)
+        path = tmp_path / "flags.toml"
+        path.write_text(document('stage = "live"\ntarget_backend = "half"'), encoding="utf-8")
+        assert run("show", "--env", "prod", "--flags", str(path)) == 0
+        assert 'target_backend = "half"' in capsys.readouterr().out

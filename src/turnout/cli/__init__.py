@@ -4,22 +4,34 @@ Exit codes are part of the interface: 0 success; 1 the code or the infrastructur
 (or the deployment is misconfigured); 2 the input was invalid (bad config, context or
 arguments). The `turnout` program is `entry_point`, which ends the process as
 turnout.cli.process explains; `main` is the same command for callers in-process (tests).
+
+A broken plugin costs only itself: every command still works with the others, and each
+command starts by saying on stderr, one line per plugin, what is wrong (`turnout backends`
+lists it, `--verbose` with the traceback). A plugin's `turnout_add_commands` is called on
+its own; when it fails, the commands it had added are taken out again and it is reported.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+import traceback
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
-from typing import NoReturn
+from typing import Any, NoReturn
+
+import pluggy
 
 from turnout.cli import audit, backends, bench, chaos, conformance, flags, replay, rollout, run
 from turnout.cli.output import escape_unencodable_output
 from turnout.cli.process import run_as_process
-from turnout.registry import default_registry
+from turnout.plugin_loading import PluginIssue, each_implementation, one_line
+from turnout.redaction import scrub_text
+from turnout.registry import BackendRegistry, default_registry
 
 __all__ = ["entry_point", "main"]
 
+COMMANDS_HOOK = "turnout_add_commands"
 _COMMANDS = (run, backends, flags, rollout, conformance, replay, audit, chaos, bench)
 
 
@@ -32,10 +44,51 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in _COMMANDS:
         command.register(subparsers)
-    manager = default_registry().plugin_manager
-    if manager is not None:
-        manager.hook.turnout_add_commands(subparsers=subparsers)
+    registry = default_registry()
+    if registry.plugin_manager is not None:
+        _add_plugin_commands(registry, registry.plugin_manager, subparsers)
     return parser
+
+
+def _add_plugin_commands(
+    registry: BackendRegistry, manager: pluggy.PluginManager, subparsers: Any
+) -> None:
+    """Each plugin's `turnout_add_commands` on its own; one that raises is reported and
+    the commands it added before raising are removed (they may be half built)."""
+    for plugin, caller in each_implementation(manager, COMMANDS_HOOK):
+        before = set(subparsers.choices)
+        try:
+            caller(subparsers=subparsers)
+        except Exception as exc:
+            _remove_commands(subparsers, set(subparsers.choices) - before)
+            registry.report(
+                PluginIssue(
+                    plugin=plugin,
+                    distribution=registry.distribution_of(plugin),
+                    severity="error",
+                    message=f"failed in {COMMANDS_HOOK}: {one_line(exc)}; its commands are "
+                    "not available",
+                    traceback="".join(traceback.format_exception(exc)),
+                )
+            )
+
+
+def _remove_commands(subparsers: Any, names: set[str]) -> None:
+    """Take commands out of the parser: out of `choices`, and out of the help listing."""
+    for name in names:
+        subparsers.choices.pop(name, None)
+    subparsers._choices_actions[:] = [
+        action for action in subparsers._choices_actions if action.dest not in names
+    ]
+
+
+def _report_plugin_issues(registry: BackendRegistry) -> None:
+    """One line on stderr per plugin issue, so no command hides a broken install."""
+    for issue in registry.issues:
+        sys.stderr.write(
+            f"turnout: {issue.severity}: {scrub_text(issue.describe())} "
+            "(`turnout backends` lists it)\n"
+        )
 
 
 def _version() -> str:
@@ -48,6 +101,7 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     escape_unencodable_output()
     parser = build_parser()
+    _report_plugin_issues(default_registry())
     arguments = parser.parse_args(argv)
     status: int = arguments.handler(arguments)
     return status

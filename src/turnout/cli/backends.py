@@ -1,4 +1,9 @@
-"""`turnout backends`: what is registered, whether it can load here, and what it can do."""
+"""`turnout backends`: what is registered, whether it can load here, and what it can do.
+
+Broken plugins are listed too, each with its distribution and its error on one line
+(`--verbose` adds the traceback), so that one bad install is found here instead of
+breaking every command (see `turnout.registry`).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,12 @@ import sys
 from typing import Any
 
 from turnout.cli.arguments import add_flags_argument
-from turnout.cli.output import print_error, print_json
+from turnout.cli.output import print_error, print_json, print_text
 from turnout.engine import Engine
 from turnout.errors import TurnoutError
 from turnout.flags import current_environment
 from turnout.logging import configure_logging
+from turnout.registry import BackendRegistry
 
 __all__ = ["register"]
 
@@ -26,6 +32,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--env", help="environment (default: $TURNOUT_ENV or development)")
     add_flags_argument(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--verbose", action="store_true", help="show the traceback of each broken plugin"
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -37,12 +46,14 @@ def handle(arguments: argparse.Namespace) -> int:
         descriptions = engine.describe_backends()
     except TurnoutError as error:
         return print_error(error, as_json=arguments.json)
+    registry = engine.registry
     if arguments.json:
         print_json(
             {
                 "environment": environment,
                 "default": engine.environment_flags.backend,
                 "backends": [d.to_dict() for d in descriptions],
+                "plugins": _plugins(registry, with_traceback=arguments.verbose),
             }
         )
         return 0
@@ -65,7 +76,44 @@ def handle(arguments: argparse.Namespace) -> int:
         if description.capabilities is not None:
             for key, value in description.to_dict()["capabilities"].items():
                 sys.stdout.write(f"  {key}: {_shown(key, value)}\n")
+    _write_issues(registry, verbose=arguments.verbose)
     return 0
+
+
+def _plugins(registry: BackendRegistry, *, with_traceback: bool) -> list[dict[str, Any]]:
+    """Every plugin found (blocked ones are never imported, so not listed): where it came
+    from, whether it is used, the backends it serves, and its issues."""
+    listed = []
+    for name, distribution in sorted(registry.distributions.items()):
+        issues = [issue for issue in registry.issues if issue.plugin == name]
+        listed.append(
+            {
+                "name": name,
+                "distribution": distribution.to_dict() if distribution else None,
+                "loaded": not any(issue.left_out for issue in issues),
+                "backends": [entry.id for entry in registry if entry.plugin == name],
+                "issues": [issue.to_dict(with_traceback=with_traceback) for issue in issues],
+            }
+        )
+    return listed
+
+
+_LABELS = {"warning": "warning", "error": "PROBLEM"}
+
+
+def _write_issues(registry: BackendRegistry, *, verbose: bool) -> None:
+    """Each plugin issue as a short paragraph after the backends: the plugin, its
+    distribution, UNAVAILABLE when it is left out, the error, the fix."""
+    for issue in registry.issues:
+        label = "UNAVAILABLE" if issue.left_out else _LABELS[issue.severity]
+        lines = [f"\n{issue.who}: {label}", f"  {issue.message}"]
+        if issue.severity == "error":
+            lines.append(f"  {issue.hint}")
+        if issue.traceback and verbose:
+            lines += [f"  {line}" for line in issue.traceback.rstrip().splitlines()]
+        elif issue.traceback:
+            lines.append("  (turnout backends --verbose shows the traceback)")
+        print_text("\n".join(lines) + "\n")
 
 
 def _shown(key: str, value: object) -> object:

@@ -75,9 +75,20 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def _load(path: Path | None) -> FlagFile:
+def _load(path: Path | None, *, strict: bool = False) -> FlagFile:
+    """The flag file, checked against this installation's backends. `strict` (validate):
+    a backend whose plugin is broken is a problem naming the plugin. Otherwise (show,
+    explain) such a backend is accepted, as the engine accepts it, so that the settings
+    can still be read while a plugin is broken."""
     registry = default_registry()
-    return load_flags(path, known_backends=registry.ids, option_models=registry.option_models)
+    if strict:
+        return load_flags(
+            path,
+            known_backends=registry.ids,
+            option_models=registry.option_models,
+            unavailable_reason=registry.unavailable_reason,
+        )
+    return load_flags(path, known_backends=registry.known_ids, option_models=registry.option_models)
 
 
 def _validated_path(arguments: argparse.Namespace) -> Path | None:
@@ -91,7 +102,7 @@ def _validated_path(arguments: argparse.Namespace) -> Path | None:
 def handle_validate(arguments: argparse.Namespace) -> int:
     """Exit 0 with a summary per environment, or 1 with every problem."""
     try:
-        flags = _load(_validated_path(arguments))
+        flags = _load(_validated_path(arguments), strict=True)
     except FlagFileError as error:
         if arguments.json:
             print_json({"error": {**error.to_dict(), "problems": [str(p) for p in error.problems]}})

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +89,7 @@ def load_flags(
     *,
     known_backends: Collection[str] | None = None,
     option_models: OptionModels | None = None,
+    unavailable_reason: Callable[[str], str | None] | None = None,
 ) -> FlagFile:
     """Read and validate the flag file, all or nothing (see `parse_flags`)."""
     located = locate_flags_file(path)
@@ -97,7 +98,11 @@ def load_flags(
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"{located}: cannot read the flag file: {exc}") from None
     return parse_flags(
-        text, source=str(located), known_backends=known_backends, option_models=option_models
+        text,
+        source=str(located),
+        known_backends=known_backends,
+        option_models=option_models,
+        unavailable_reason=unavailable_reason,
     )
 
 
@@ -107,13 +112,16 @@ def parse_flags(
     source: str = "<memory>",
     known_backends: Collection[str] | None = None,
     option_models: OptionModels | None = None,
+    unavailable_reason: Callable[[str], str | None] | None = None,
 ) -> FlagFile:
     """Validate flag-file text; raise `FlagFileError` listing every problem.
 
     `known_backends`, when given, is the set of backend ids that exist (the registry's);
     any other id in the file is an error. Without it, ids are not checked. `option_models`
     (`BackendRegistry.option_models`) checks each backend's options table against the
-    model its class declares (see `turnout.flags.options`).
+    model its class declares (see `turnout.flags.options`). `unavailable_reason`
+    (`BackendRegistry.unavailable_reason`) words an id that is not known because a broken
+    plugin registers it, or may.
     """
     _check_bounds(text, source)
     try:
@@ -123,7 +131,10 @@ def parse_flags(
     problems = [
         _located(found, text, source) for found in backend_option_problems(raw, option_models or {})
     ]
-    context = {"known_backends": None if known_backends is None else frozenset(known_backends)}
+    context = {
+        "known_backends": None if known_backends is None else frozenset(known_backends),
+        "unavailable_reason": unavailable_reason,
+    }
     flags: FlagFile | None = None
     try:
         flags = FlagFile.model_validate(raw, context=context)

@@ -4,12 +4,13 @@ Every key is documented in docs/flags.md. Validation is strict (no unknown keys,
 coercion) and collects every problem: the loader turns pydantic's report into one
 `ConfigurationError` naming the file, the line and the key path of each. Backend ids are
 checked against the ids the caller knows (`context={"known_backends": ...}`); without that
-context they are only required to be non-empty.
+context they are only required to be non-empty. An id that is not known but that a broken
+plugin registers or may register is worded by `context["unavailable_reason"](id)`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -48,8 +49,17 @@ _TARGET_STAGES: frozenset[Stage] = frozenset({"shadow", "live", "rampdown", "com
 
 
 def _known_backend(value: str, info: ValidationInfo) -> str:
-    known: Collection[str] | None = (info.context or {}).get("known_backends")
+    context = info.context or {}
+    known: Collection[str] | None = context.get("known_backends")
     if known is not None and value not in known:
+        why: Callable[[str], str | None] | None = context.get("unavailable_reason")
+        reason = why(value) if why is not None else None
+        if reason:  # a broken plugin registered it, or may have: say which
+            raise PydanticCustomError(
+                "unavailable_backend",
+                "backend '{backend}' cannot be used here: {reason}",
+                {"backend": value, "reason": reason},
+            )
         raise PydanticCustomError(
             "unknown_backend",
             "unknown backend id '{backend}' (known: {known})",
