@@ -45,6 +45,14 @@ class TestSameJson:
         found = first_difference({"a": [1, {"b": 2}]}, {"a": [1, {"b": 3}]})
         assert found == 'output["a"][1]["b"]: expected 2, got 3'
 
+    def test_a_list_of_another_length_names_the_items_only_one_side_has(self) -> None:
+        """A leak reported as a list names what leaked, not only how many items there were."""
+        found = first_difference([], ["E2B_API_KEY", "TURNOUT_CONFORMANCE_CANARY"])
+        assert found == (
+            'output: expected 0 items, got 2: only got: "E2B_API_KEY", '
+            '"TURNOUT_CONFORMANCE_CANARY"'
+        )
+
     def test_long_strings_are_compared_at_the_first_differing_character(self) -> None:
         """A difference in a long string says where it starts instead of printing both."""
         found = first_difference("x" * 100 + "a", "x" * 100 + "b")

@@ -186,7 +186,9 @@ def first_difference(
         return None
     if isinstance(expected, list):
         if len(expected) != len(actual):
-            return f"{path}: {left} {len(expected)} items, {right} {len(actual)}"
+            return f"{path}: {left} {len(expected)} items, {right} {len(actual)}" + _extra_items(
+                expected, actual, labels
+            )
         for index, (one, two) in enumerate(zip(expected, actual, strict=True)):
             found = first_difference(one, two, f"{path}[{index}]", labels)
             if found:
@@ -205,6 +207,26 @@ def first_difference(
             )
         return f"{path}: {left} {abbreviate(expected)}, {right} {abbreviate(actual)}"
     return None
+
+
+def _extra_items(expected: list[Any], actual: list[Any], labels: tuple[str, str]) -> str:
+    """The items only one side has (`: only got: "E2B_API_KEY", "PATH"`), so that a list
+    of leaked names or surviving processes is named, not merely counted."""
+    parts = []
+    for name, mine, theirs in ((labels[0], expected, actual), (labels[1], actual, expected)):
+        unmatched = list(theirs)
+        only = []
+        for item in mine:
+            match = next((i for i, other in enumerate(unmatched) if same_json(item, other)), None)
+            if match is None:
+                only.append(item)
+            else:
+                del unmatched[match]
+        if only:
+            shown = ", ".join(abbreviate(item, 60) for item in only[:8])
+            more = f" (+{len(only) - 8} more)" if len(only) > 8 else ""
+            parts.append(f"only {name}: {shown}{more}")
+    return (": " + "; ".join(parts)) if parts else ""
 
 
 _ISO_DATETIME = re.compile(
