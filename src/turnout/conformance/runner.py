@@ -28,10 +28,11 @@ from typing import Any, Literal
 
 from turnout.conformance.backends import DEFAULT_REFERENCE, BackendUnderTest
 from turnout.conformance.cases import PLACEHOLDER, Case, Step
+from turnout.conformance.deadline import OverdueError, bounded, deadline_ms
 from turnout.conformance.differential import compare, normalize
 from turnout.conformance.expectations import ErrorInfo, Observation, check
 from turnout.conformance.ledger import Ledger
-from turnout.conformance.timing import RUN_LABEL, ProvisioningClock
+from turnout.conformance.timing import RUN_LABEL, ProvisioningClock, counted_provisioning
 from turnout.contract import select_inputs
 from turnout.engine import Engine
 from turnout.errors import InfrastructureError, TurnoutError
@@ -169,10 +170,13 @@ class ConformanceRunner:
         context: Mapping[str, Any],
         *,
         labels: Mapping[str, str] | None = None,
+        max_wall_ms: int | None = None,
     ) -> Observation:
         """Execute one node as `execute_code_node` would, on `backend_id`; never raises a
         `TurnoutError` (it becomes the observation). A retryable infrastructure failure that
-        happened before the code started is retried once."""
+        happened before the code started is retried once. The call is given up (cancelled)
+        after `deadline_ms(max_wall_ms, timeout)`: the observation then says it was overdue.
+        """
         for attempt in (1, 2):
             run_key = uuid.uuid4().hex
             run_labels = {**(labels or {}), RUN_LABEL: run_key}
@@ -180,9 +184,13 @@ class ConformanceRunner:
             try:
                 node = parse_config(dict(config))
                 inputs = select_inputs(context, node.input_variables)
-                envelope = await self.engine.run(
-                    node, inputs, backend=backend_id, labels=run_labels
+                envelope = await bounded(
+                    self.engine.run(node, inputs, backend=backend_id, labels=run_labels),
+                    deadline_ms(max_wall_ms, node.timeout),
+                    max_wall_ms,
                 )
+            except OverdueError as overdue:
+                return self._failed(None, started, self._clock.take(run_key), overdue.message)
             except InfrastructureError as error:
                 if attempt == 1 and error.retryable and not error.started:
                     self._clock.take(run_key)
@@ -191,21 +199,26 @@ class ConformanceRunner:
                 return self._failed(error, started, self._clock.take(run_key))
             except TurnoutError as error:
                 return self._failed(error, started, self._clock.take(run_key))
-            provisioning = self._clock.take(run_key)
-            wall_ms = (time.perf_counter() - started) * 1000 - provisioning
+            reported = self._clock.take(run_key)
+            counted = counted_provisioning(reported)
+            wall_ms = (time.perf_counter() - started) * 1000 - counted
             if node.output_variable:
                 envelope = {node.output_variable: envelope}
-            return Observation.from_return(envelope, wall_ms, provisioning)
+            return Observation.from_return(envelope, wall_ms, counted, reported)
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
-    def _failed(error: TurnoutError, started: float, provisioning: float) -> Observation:
-        wall_ms = (time.perf_counter() - started) * 1000 - provisioning
+    def _failed(
+        error: TurnoutError | None, started: float, reported: float, overdue: str | None = None
+    ) -> Observation:
+        counted = counted_provisioning(reported)
         return Observation(
             envelope=None,
-            error=ErrorInfo.from_exception(error),
-            wall_ms=wall_ms,
-            provisioning_ms=provisioning,
+            error=None if error is None else ErrorInfo.from_exception(error),
+            wall_ms=(time.perf_counter() - started) * 1000 - counted,
+            provisioning_ms=counted,
+            provisioning_reported_ms=reported,
+            overdue=overdue,
         )
 
     async def run_case(self, case: Case, backend: BackendUnderTest) -> CaseResult:
@@ -225,7 +238,11 @@ class ConformanceRunner:
         try:
             context = case.build_context()
             observation = await self.run_node(
-                backend.id, _prepared(case.config, marker, capabilities), context, labels=labels
+                backend.id,
+                _prepared(case.config, marker, capabilities),
+                context,
+                labels=labels,
+                max_wall_ms=case.expect.max_wall_ms,
             )
             problems = check(case.expect, observation, context=context, capabilities=capabilities)
             if case.expect.no_survivors and capabilities.isolation == "process":
@@ -261,6 +278,7 @@ class ConformanceRunner:
             _prepared(step.config, marker, backend.capabilities),
             step.context,
             labels=labels,
+            max_wall_ms=step.expect.max_wall_ms,
         )
         problems = check(
             step.expect, observation, context=step.context, capabilities=backend.capabilities
