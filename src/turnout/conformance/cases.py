@@ -277,8 +277,9 @@ class Expectation(BaseModel):
     min_wall_ms: int | None = Field(default=None, ge=0)
     no_survivors: bool = Field(
         default=False,
-        description="no process whose command line holds the case's {{marker}} is left "
-        "(checked on this host for process-isolated backends)",
+        description="no process carrying the case's {{marker}} (in its command line, its "
+        "environment or a file it holds open) is left; checked on this host for "
+        "process-isolated backends (see conformance.survivors)",
     )
 
     @model_validator(mode="after")
@@ -292,6 +293,14 @@ class Expectation(BaseModel):
             raise ValueError(f"give at most one of {', '.join(chosen)}")
         if self.error is not None and (chosen or self.output_channel or self.wrapped_as):
             raise ValueError("an expected error cannot also expect an output")
+        if (
+            self.no_survivors
+            and self.error is not None
+            and (self.error.line is not None or self.error.line_between is not None)
+        ):
+            raise ValueError(
+                "no_survivors puts a line before the code, so it cannot also expect an error line"
+            )
         if self.output is not None:
             check_json_value(self.output, "output")
         if self.output_json is not None:

@@ -17,13 +17,10 @@ stale).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Literal
 
 from turnout.conformance.backends import DEFAULT_REFERENCE, BackendUnderTest
@@ -32,6 +29,7 @@ from turnout.conformance.deadline import OverdueError, bounded, deadline_ms
 from turnout.conformance.differential import compare, normalize
 from turnout.conformance.expectations import ErrorInfo, Observation, check
 from turnout.conformance.ledger import Ledger
+from turnout.conformance.survivors import host_survivors, prelude
 from turnout.conformance.timing import RUN_LABEL, ProvisioningClock, counted_provisioning
 from turnout.contract import select_inputs
 from turnout.engine import Engine
@@ -96,29 +94,6 @@ class CaseResult:
         return data
 
 
-def host_survivors(marker: str) -> list[str]:
-    """Live processes on this host whose command line contains `marker` (zombies excluded)."""
-    found: list[str] = []
-    own = os.getpid()
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return found
-    for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) == own:
-            continue
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            command = (
-                (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
-            )
-            if marker not in command:
-                continue
-            stat = (entry / "stat").read_text()
-            if stat[stat.rindex(")") + 2 :].split()[0] in ("Z", "X"):
-                continue
-            found.append(f"pid {entry.name}: {command.strip()[:120]}")
-    return found
-
-
 def _substitute(code: str, marker: str, capabilities: Capabilities) -> str:
     def value(match: Any) -> str:
         name = match.group(1)
@@ -129,10 +104,18 @@ def _substitute(code: str, marker: str, capabilities: Capabilities) -> str:
     return PLACEHOLDER.sub(value, code)
 
 
-def _prepared(config: Mapping[str, Any], marker: str, capabilities: Capabilities) -> dict[str, Any]:
+def _prepared(
+    config: Mapping[str, Any], marker: str, capabilities: Capabilities, *, marked: bool = False
+) -> dict[str, Any]:
+    """The config to run: placeholders substituted and, when `marked`, the survivor prelude
+    put before the code (see conformance.survivors)."""
     prepared = dict(config)
-    if isinstance(prepared.get("code"), str):
-        prepared["code"] = _substitute(prepared["code"], marker, capabilities)
+    code = prepared.get("code")
+    if isinstance(code, str):
+        prepared["code"] = _substitute(code, marker, capabilities)
+        language = prepared.get("language")
+        if marked and isinstance(language, str):
+            prepared["code"] = prelude(language, marker) + prepared["code"]
     return prepared
 
 
@@ -239,7 +222,7 @@ class ConformanceRunner:
             context = case.build_context()
             observation = await self.run_node(
                 backend.id,
-                _prepared(case.config, marker, capabilities),
+                _prepared(case.config, marker, capabilities, marked=case.expect.no_survivors),
                 context,
                 labels=labels,
                 max_wall_ms=case.expect.max_wall_ms,
