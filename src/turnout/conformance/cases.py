@@ -370,6 +370,12 @@ class RawCase(BaseModel):
     then: Step | None = None
     slow: bool = False
     differential_ignore: list[str] = Field(default_factory=list)
+    cancel_after_ms: int | None = Field(
+        default=None, ge=1, le=60_000, description="the runner cancels the call this late"
+    )
+    close_after_ms: int | None = Field(
+        default=None, ge=1, le=60_000, description="aclose() this late, on a fresh instance"
+    )
 
     @field_validator("id")
     @classmethod
@@ -428,6 +434,17 @@ class RawCase(BaseModel):
                     name.startswith("cap.") and name[4:] in CAPABILITY_PLACEHOLDERS
                 ):
                     raise ValueError(f"unknown placeholder {{{{{name}}}}} in code")
+        lifecycle = [name for name in ("cancel_after_ms", "close_after_ms") if getattr(self, name)]
+        if len(lifecycle) > 1:
+            raise ValueError("give cancel_after_ms or close_after_ms, not both")
+        expectations = [self.expect, *self.expect_by_language.values()]
+        if lifecycle and any(e.error is not None or e.expects_output for e in expectations):
+            raise ValueError(
+                f"{lifecycle[0]}: the call ends by the runner's doing, so expect no output and "
+                "no error (only time, streams and survivors)"
+            )
+        if self.close_after_ms and self.then is not None:
+            raise ValueError("close_after_ms closes the instance: a follow-up cannot run on it")
         for name in ("context_json", "config_json"):
             text = getattr(self, name)
             if text is None:
@@ -474,6 +491,13 @@ class Case:
     slow: bool
     differential_ignore: tuple[str, ...]
     source: str
+    cancel_after_ms: int | None = None
+    close_after_ms: int | None = None
+
+    @property
+    def exclusive(self) -> bool:
+        """Runs after every other case, alone: it checks this host's process tree."""
+        return self.close_after_ms is not None
 
     @property
     def language(self) -> str | None:
@@ -558,6 +582,8 @@ def _case(
         slow=raw.slow,
         differential_ignore=tuple(raw.differential_ignore),
         source=source,
+        cancel_after_ms=raw.cancel_after_ms,
+        close_after_ms=raw.close_after_ms,
     )
 
 

@@ -79,7 +79,8 @@ class Observation:
     what a case's wall-time bounds are checked against. `provisioning_ms` is what the
     backend reported (`provisioning_reported_ms`) up to the cap. `overdue` says why there
     is neither an envelope nor an error: the call gave no result within the runner's
-    deadline (see conformance.deadline).
+    deadline (see conformance.deadline). `cancelled`: the caller cancelled the call and
+    it ended as asked, raising CancelledError (see conformance.lifecycle).
     """
 
     envelope: Mapping[str, Any] | None
@@ -90,6 +91,7 @@ class Observation:
     provisioning_ms: float = 0.0
     provisioning_reported_ms: float = 0.0
     overdue: str | None = None
+    cancelled: bool = False
 
     @classmethod
     def from_return(
@@ -136,6 +138,8 @@ class Observation:
     def summary(self) -> str:
         if self.overdue is not None:
             return f"no result: {self.overdue}"
+        if self.cancelled:
+            return "cancelled"
         if self.error is not None:
             return self.error.summary()
         output = (self.envelope or {}).get("output")
@@ -351,13 +355,16 @@ def check(
     problems = list(observation.extra_problems)
     if observation.overdue is not None:
         return [observation.overdue, *problems]
-    if expect.error is not None:
+    if observation.cancelled:
+        pass  # neither an envelope nor an error to compare: only the time is checked
+    elif expect.error is not None:
         problems.extend(_check_error(expect.error, observation))
     elif observation.error is not None:
         problems.append(f"expected success, got {observation.error.summary()}")
     else:
         problems.extend(_check_envelope(expect, observation, context))
-    problems.extend(_check_streams(expect, observation, capabilities))
+    if not observation.cancelled:
+        problems.extend(_check_streams(expect, observation, capabilities))
     if expect.max_wall_ms is not None and observation.wall_ms > expect.max_wall_ms:
         problems.append(
             f"took {observation.wall_ms:.0f} ms, more than the {expect.max_wall_ms} ms allowed"

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+from collections.abc import Collection
 from pathlib import Path
 
-__all__ = ["HELD_FILE_PREFIX", "MARKER_VARIABLE", "host_survivors", "prelude"]
+__all__ = ["HELD_FILE_PREFIX", "MARKER_VARIABLE", "host_survivors", "kill_carriers", "prelude"]
 
 MARKER_VARIABLE = "TURNOUT_CONFORMANCE_MARKER"
 HELD_FILE_PREFIX = ".turnout-held-"
@@ -83,10 +85,35 @@ def host_survivors(marker: str) -> list[str]:
             continue
         with contextlib.suppress(OSError, ValueError, IndexError):
             raw = (entry / "cmdline").read_bytes()
-            command = raw.replace(b"\0", b" ").decode("utf-8", "replace").strip()
+            command = raw.replace(b"\0", b" ").decode("utf-8", "replace")
             how = _found_by(entry, marker, command)
+            command = " ".join(command.split())
             if how is None or _state(entry) in ("Z", "X"):
                 continue
             shown = command[:_COMMAND_SHOWN] + ("…" if len(command) > _COMMAND_SHOWN else "")
             found.append(f"pid {entry.name} (found by {how}): {shown or '[no command line]'}")
     return found
+
+
+def kill_carriers(markers: Collection[str]) -> int:
+    """SIGKILL every live process of this host carrying one of `markers` (what a backend
+    under test failed to stop); returns how many were signalled. Only markers this process
+    handed out are ever given, so nothing else is touched."""
+    killed = 0
+    own = os.getpid()
+    wanted = [marker.encode() for marker in markers if marker]
+    for entry in Path("/proc").iterdir() if wanted else ():
+        if not entry.name.isdigit() or int(entry.name) == own:
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            marks = [(entry / "cmdline").read_bytes()]
+            with contextlib.suppress(OSError):
+                marks.append((entry / "environ").read_bytes())
+            with contextlib.suppress(OSError):
+                marks += [
+                    os.readlink(entry / "fd" / fd).encode() for fd in os.listdir(entry / "fd")
+                ]
+            if any(marker in mark for marker in wanted for mark in marks):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed += 1
+    return killed
