@@ -1,0 +1,79 @@
+"""The catalogue of mutants: complete, documented, and each pointed at real cases."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from turnout.backend import BackendSettings, truncation_marker
+from turnout.conformance.cases import load_cases
+from turnout.conformance.mutants import MUTANTS, MutantBackend
+from turnout.conformance.mutants.catalog import InputsSpliced, TruncationUnmarked
+from turnout.contract import prepare_request
+from turnout.models import ExecutionResult, parse_config
+
+from ..support import fake_backend, registry_of
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "conformance.md"
+
+
+def documented_mutants() -> list[str]:
+    """The mutant ids in the table of docs/conformance.md's mutants section."""
+    text = DOCS.read_text(encoding="utf-8")
+    section = text.split("## Mutants", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^\| `(mutant-[a-z-]+)` \|", section, re.M)
+
+
+class TestCatalog:
+    def test_every_documented_mutant_exists_and_every_mutant_is_documented(self) -> None:
+        """docs/conformance.md lists exactly the mutants the catalogue holds, once each."""
+        assert sorted(documented_mutants()) == sorted(mutant.id for mutant in MUTANTS)
+
+    def test_every_mutant_names_its_rule_its_cases_and_what_they_show(self) -> None:
+        """A mutant without a rule, first cases or an expected problem proves nothing clear."""
+        incomplete = [m.id for m in MUTANTS if not (m.rule and m.tries_first and m.shows)]
+        assert incomplete == []
+
+    def test_the_cases_a_mutant_tries_first_exist(self) -> None:
+        """Each case named in tries_first is a case of the packaged suite."""
+        known = {case.id for case in load_cases()}
+        unknown = {m.id: c for m in MUTANTS for c in m.tries_first if c not in known}
+        assert unknown == {}
+
+    def test_ids_are_unique(self) -> None:
+        """Two mutants never share an id (the registry would refuse the second)."""
+        ids = [mutant.id for mutant in MUTANTS]
+        assert len(ids) == len(set(ids))
+
+
+def bound(mutant: type[MutantBackend]) -> MutantBackend:
+    """The mutant over a fake reference declaring a 1024-byte output cap."""
+    return mutant.bind(registry_of(fake_backend("ref")), "ref")(BackendSettings())
+
+
+class TestMutantHooks:
+    def test_truncation_unmarked_drops_only_the_marker(self) -> None:
+        """The kept bytes stay; only the marker line goes, and the flag stays set."""
+        marker = truncation_marker("stdout", 1024)
+        cut = ExecutionResult(stdout="x" * 1024 + marker, stdout_truncated=True)
+        request = prepare_request(
+            parse_config({"language": "python", "code": "x"}),
+            {},
+            execution_id="e",
+            max_result_bytes=10,
+        )
+        result = bound(TruncationUnmarked).result(request, cut)
+        assert (result.stdout, result.stdout_truncated) == ("x" * 1024, True)
+
+    def test_inputs_spliced_puts_the_payload_text_into_the_program(self) -> None:
+        """The launcher carries the payload as a string literal instead of base64."""
+        config = parse_config({"language": "python", "code": "return path"})
+        request = prepare_request(
+            config, {"path": "C:\\new"}, execution_id="e", max_result_bytes=10
+        )
+        spliced = bound(InputsSpliced).request(request)
+        assert spliced.program.startswith(
+            request.program[: request.program.rindex("__turnout_run")]
+        )
+        assert "'''{" in spliced.program
+        assert "C:\\\\new" in spliced.program
