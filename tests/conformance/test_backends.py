@@ -9,6 +9,7 @@ import pytest
 from turnout.conformance.backends import (
     build_engine,
     describe_backends,
+    flag_target,
     refresh_endpoints,
     select_backends,
 )
@@ -51,6 +52,12 @@ class TestBuildEngine:
         registry = registry_of(fake_backend("mine"), fake_backend("other"))
         engine = build_engine(registry, environment="development")
         assert engine.flags.source == "feature_flags.toml"
+        assert flag_target(engine) == "other"
+
+    def test_an_in_memory_configuration_has_no_target_to_mark(self) -> None:
+        """Without a flag file no backend is the migration's target."""
+        registry = registry_of(fake_backend("mine"), fake_backend("other"))
+        assert flag_target(build_engine(registry, backend_ids=["mine", "other"])) is None
 
 
 @pytest.mark.usefixtures("no_flag_file")

@@ -26,6 +26,7 @@ __all__ = [
     "BackendUnderTest",
     "build_engine",
     "describe_backends",
+    "flag_target",
     "refresh_endpoints",
     "select_backends",
 ]
@@ -111,6 +112,15 @@ def build_engine(
     if flags_path is not None or _flag_file_exists(flags_path):
         return Engine(current_environment(environment), flags_path=flags_path, registry=chosen)
     return _synthesized_engine(chosen, backend_ids)
+
+
+def flag_target(engine: Engine) -> str | None:
+    """The flag file's target_backend for the engine's environment: the backend the
+    migration moves to, marked in the verdict. None when there is no flag file (the suite
+    made up its own configuration, whose target means nothing)."""
+    if engine.environment == SYNTHESIZED_ENVIRONMENT:
+        return None
+    return engine.environment_flags.target_backend
 
 
 def _max_concurrency(instance: object) -> int | None:

@@ -25,6 +25,7 @@ from turnout.conformance.backends import (
     BackendUnderTest,
     build_engine,
     describe_backends,
+    flag_target,
     refresh_endpoints,
     select_backends,
 )
@@ -173,6 +174,7 @@ class ConformanceSession:
             items=items,
             ledger=self.ledger,
             selection=selection,
+            flag_target=flag_target(self.engine),
         )
 
     async def aclose(self) -> None:
