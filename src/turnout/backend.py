@@ -31,6 +31,8 @@ __all__ = [
     "BackendSettings",
     "BackendType",
     "ExecutionBackend",
+    "declared_endpoint",
+    "declared_max_concurrency",
     "provisioning_ms",
     "truncation_marker",
 ]
@@ -68,7 +70,17 @@ class BackendSettings:
 
 @runtime_checkable
 class ExecutionBackend(Protocol):
-    """An instance that runs prepared programs. Created per process, shared by executions."""
+    """An instance that runs prepared programs. Created per process, shared by executions.
+
+    Two members are optional (a protocol cannot say so; `declared_endpoint` and
+    `declared_max_concurrency` are the one place they are read):
+
+    - `endpoint: str`: where executions go, for reports ("E2B cloud", a local server's URL);
+      without it, the backend runs locally;
+    - `max_concurrency: int`: how many executions the instance runs at once before it makes
+      the next wait; the conformance suite never has more in flight, so that its time
+      bounds never include a wait in the backend's own queue.
+    """
 
     id: ClassVar[str]
 
@@ -103,3 +115,18 @@ class BackendType(Protocol):
     def description(self) -> str: ...
 
     def __call__(self, settings: BackendSettings) -> ExecutionBackend: ...
+
+
+def declared_endpoint(backend: object) -> str | None:
+    """The optional `endpoint` of a backend instance (see ExecutionBackend), or None."""
+    value = getattr(backend, "endpoint", None)
+    return str(value) if value else None
+
+
+def declared_max_concurrency(backend: object) -> int | None:
+    """The optional `max_concurrency` of a backend instance (see ExecutionBackend), or None
+    when it has none or it is not a positive integer."""
+    value = getattr(backend, "max_concurrency", None)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return None

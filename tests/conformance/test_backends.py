@@ -84,3 +84,11 @@ class TestDescribeBackends:
         engine = build_engine(registry_of(remote), backend_ids=["remote"])
         [backend] = describe_backends(engine, ["remote"])
         assert backend.endpoint == "https://sandbox.example"
+
+    def test_a_declared_max_concurrency_limits_the_run(self) -> None:
+        """The protocol's optional `max_concurrency` member is what the runner stays under."""
+        limited = fake_backend("limited")
+        limited.max_concurrency = 3  # type: ignore[attr-defined]
+        engine = build_engine(registry_of(limited), backend_ids=["limited"])
+        [backend] = describe_backends(engine, ["limited"])
+        assert backend.max_concurrency == 3
