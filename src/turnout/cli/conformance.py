@@ -188,7 +188,9 @@ async def _run(arguments: argparse.Namespace, progress: ProgressBar) -> ParityRe
         results = await session.run(progress=progress)
         return session.report(results)
     finally:
-        await session.aclose()
+        ended = await session.aclose()
+        if ended:
+            progress.stream.write(f"ended {ended} process(es) the backends left running\n")
 
 
 def finish(report: ParityReport, arguments: argparse.Namespace) -> int:

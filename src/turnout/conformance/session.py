@@ -34,6 +34,7 @@ from turnout.conformance.ledger import Ledger
 from turnout.conformance.report import ParityReport, ReportItem
 from turnout.conformance.runner import CaseResult, ConformanceRunner, Progress
 from turnout.conformance.selection import Selection
+from turnout.conformance.survivors import kill_carriers
 from turnout.engine import Engine
 from turnout.registry import BackendRegistry, default_registry
 
@@ -177,8 +178,15 @@ class ConformanceSession:
             flag_target=flag_target(self.engine),
         )
 
-    async def aclose(self) -> None:
-        await self.engine.aclose()
+    async def aclose(self) -> int:
+        """Close the backends, then end what they left running: every process still
+        carrying one of this run's markers is killed (a survivor the report named must not
+        keep running on the host). Returns how many were."""
+        try:
+            await self.engine.aclose()
+        finally:
+            ended = await asyncio.to_thread(kill_carriers, self.runner.markers)
+        return ended
 
 
 class LoopThread:
