@@ -15,6 +15,9 @@ Rules a backend keeps (the conformance suite checks them):
 - Whatever the backend creates for an execution (process, sandbox) is destroyed on every
   path, cancellation included.
 - User code never sees the host environment.
+
+Each rule has a mutant in `turnout.conformance.mutants`: a backend that breaks it, which the
+suite must refuse (docs/conformance.md, "Mutants"). A new rule comes with its mutant.
 """
 
 from __future__ import annotations
