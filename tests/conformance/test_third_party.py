@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -68,11 +69,12 @@ VARIANTS: Mapping[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
 
 
 def documented(label: str, language: str) -> str:
-    """The code block of docs/writing-a-backend.md that follows "`label`:"."""
+    """The code block of docs/writing-a-backend.md that follows "`label`:" (dedented: a
+    block inside a list item is indented with it)."""
     text = DOCS.read_text(encoding="utf-8")
-    found = re.search(rf"`{re.escape(label)}`:\s*```{language}\n(.*?)```", text, re.S)
+    found = re.search(rf"`{re.escape(label)}`:\s*```{language}\n(.*?)^ *```", text, re.S | re.M)
     assert found, f"{DOCS} no longer shows {label} in a {language} block"
-    return found.group(1)
+    return textwrap.dedent(found.group(1))
 
 
 def uv() -> str:
