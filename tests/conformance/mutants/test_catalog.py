@@ -15,6 +15,7 @@ from turnout.models import ExecutionResult, parse_config
 from ..support import fake_backend, registry_of
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "conformance.md"
+AUTHOR_PAGE = DOCS.with_name("writing-a-backend.md")
 
 
 def documented_mutants() -> list[str]:
@@ -24,10 +25,31 @@ def documented_mutants() -> list[str]:
     return re.findall(r"^\| `(mutant-[a-z-]+)` \|", section, re.M)
 
 
+def mutants_per_rule() -> dict[str, list[str]]:
+    """The numbered rules of writing-a-backend.md's "The rules", each with the mutant ids
+    its text names."""
+    text = AUTHOR_PAGE.read_text(encoding="utf-8")
+    section = text.split("## The rules", 1)[1].split("\n## ", 1)[0]
+    rules = re.split(r"^(?=\d+\. )", section, flags=re.M)[1:]
+    return {rule.split("**")[1]: re.findall(r"`(mutant-[a-z-]+)`", rule) for rule in rules}
+
+
 class TestCatalog:
     def test_every_documented_mutant_exists_and_every_mutant_is_documented(self) -> None:
         """docs/conformance.md lists exactly the mutants the catalogue holds, once each."""
         assert sorted(documented_mutants()) == sorted(mutant.id for mutant in MUTANTS)
+
+    def test_every_rule_of_the_author_page_has_a_mutant(self) -> None:
+        """Each numbered rule a backend author reads names at least one mutant that breaks it."""
+        rules = mutants_per_rule()
+        assert len(rules) >= 9
+        assert [rule for rule, mutants in rules.items() if not mutants] == []
+
+    def test_every_mutant_is_named_by_a_rule_of_the_author_page(self) -> None:
+        """Every mutant of the catalogue is named under the rule it breaks, and only real
+        mutants are named."""
+        named = {mutant for mutants in mutants_per_rule().values() for mutant in mutants}
+        assert named == {mutant.id for mutant in MUTANTS}
 
     def test_every_mutant_names_its_rule_its_cases_and_what_they_show(self) -> None:
         """A mutant without a rule, first cases or an expected problem proves nothing clear."""

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from turnout.backend import truncation_marker
 from turnout.conformance.mutants.base import MutantBackend
+from turnout.errors import InfrastructureError
 from turnout.models import MAX_TIMEOUT_MS, Capabilities, ExecutionRequest, ExecutionResult
 
 __all__ = ["MUTANTS"]
@@ -291,6 +292,56 @@ class InputsSpliced(MutantBackend):
         return request.model_copy(update={"program": request.program[: found.start()] + launcher})
 
 
+class UserFailureRaised(MutantBackend):
+    """Raises an infrastructure error when the program exits with a non-zero status, as a
+    backend does that lets a vendor's "command failed" exception through its translation:
+    a user's failure becomes a retryable error, so the code may run twice."""
+
+    id = "mutant-user-failure-raised"
+    rule = "a user-code failure is a result, not an exception"
+    tries_first = ("errors.python-os-exit",)
+    shows = "got InfrastructureError"
+
+    def result(self, request: ExecutionRequest, result: ExecutionResult) -> ExecutionResult:
+        if result.termination == "exited" and result.exit_code not in (None, 0):
+            raise InfrastructureError(
+                f"the program exited with status {result.exit_code}", started=True, backend=self.id
+            )
+        return result
+
+
+class CancellationTranslated(MutantBackend):
+    """Turns the caller's cancellation into an infrastructure error, as a translation layer
+    catching `BaseException` does: the caller that gave up gets an error to retry instead of
+    its cancellation (the reference still stops the program)."""
+
+    id = "mutant-cancellation-translated"
+    rule = "a cancelled execution raises CancelledError, nothing else"
+    tries_first = ("lifecycle.cancelled-mid-run.python",)
+    shows = "instead of raising CancelledError"
+
+    async def execute(self, request: ExecutionRequest) -> ExecutionResult:
+        try:
+            return await self.reference.execute(request)
+        except asyncio.CancelledError as cancelled:
+            raise InfrastructureError(
+                "the execution was interrupted", started=True, backend=self.id
+            ) from cancelled
+
+
+class FilesDropped(MutantBackend):
+    """Runs the program without writing the request's `files`, as a backend that uploads
+    only the program does (large payloads travel as a file, so their nodes find no input)."""
+
+    id = "mutant-files-dropped"
+    rule = "files are written before the program starts"
+    tries_first = ("size.array-100k-input.python",)
+    shows = "got CodeExecutionError"
+
+    def request(self, request: ExecutionRequest) -> ExecutionRequest:
+        return request.model_copy(update={"files": {}})
+
+
 MUTANTS: tuple[type[MutantBackend], ...] = (
     TimeoutIgnored,
     TimeoutLate,
@@ -308,4 +359,7 @@ MUTANTS: tuple[type[MutantBackend], ...] = (
     WrongErrorKind,
     WrongLine,
     InputsSpliced,
+    UserFailureRaised,
+    CancellationTranslated,
+    FilesDropped,
 )
