@@ -17,7 +17,9 @@ Rules a backend keeps (the conformance suite checks them):
 - User code never sees the host environment.
 
 Each rule has a mutant in `turnout.conformance.mutants`: a backend that breaks it, which the
-suite must refuse (docs/conformance.md, "Mutants"). A new rule comes with its mutant.
+suite must refuse (docs/conformance.md, "Mutants"). A new rule comes with its mutant, and
+with its entry among docs/writing-a-backend.md's numbered rules naming that mutant (a test
+checks every rule there names one).
 """
 
 from __future__ import annotations
