@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
+
+import pytest
 
 from turnout.backend import BackendSettings, truncation_marker
 from turnout.conformance.cases import load_cases
 from turnout.conformance.mutants import MUTANTS, MutantBackend
-from turnout.conformance.mutants.catalog import InputsSpliced, TruncationUnmarked
+from turnout.conformance.mutants.catalog import (
+    CancellationTranslated,
+    FilesDropped,
+    InputsSpliced,
+    TruncationUnmarked,
+    UserFailureRaised,
+)
 from turnout.contract import prepare_request
-from turnout.models import ExecutionResult, parse_config
+from turnout.errors import InfrastructureError
+from turnout.models import ExecutionRequest, ExecutionResult, parse_config
 
 from ..support import fake_backend, registry_of
 
@@ -68,9 +78,16 @@ class TestCatalog:
         assert len(ids) == len(set(ids))
 
 
-def bound(mutant: type[MutantBackend]) -> MutantBackend:
-    """The mutant over a fake reference declaring a 1024-byte output cap."""
-    return mutant.bind(registry_of(fake_backend("ref")), "ref")(BackendSettings())
+def bound(mutant: type[MutantBackend], sleep_s: float = 0.0) -> MutantBackend:
+    """The mutant over a fake reference declaring a 1024-byte output cap, answering after
+    `sleep_s`."""
+    return mutant.bind(registry_of(fake_backend("ref", sleep_s=sleep_s)), "ref")(BackendSettings())
+
+
+def python_request(code: str = "x", inputs: dict[str, str] | None = None) -> ExecutionRequest:
+    """A prepared request for a Python node, as the engine would give it."""
+    config = parse_config({"language": "python", "code": code})
+    return prepare_request(config, inputs or {}, execution_id="e", max_result_bytes=10)
 
 
 class TestMutantHooks:
@@ -99,3 +116,31 @@ class TestMutantHooks:
         )
         assert "'''{" in spliced.program
         assert "C:\\\\new" in spliced.program
+
+    def test_user_failure_raised_raises_on_a_nonzero_exit(self) -> None:
+        """A program that exited with status 5 becomes a retryable InfrastructureError."""
+        exited = ExecutionResult(stdout="going\n", exit_code=5)
+        with pytest.raises(InfrastructureError, match="exited with status 5") as raised:
+            bound(UserFailureRaised).result(python_request(), exited)
+        assert raised.value.retryable
+
+    def test_user_failure_raised_returns_a_zero_exit(self) -> None:
+        """A program that exited with status 0 is returned as it was."""
+        exited = ExecutionResult(stdout="fine\n", exit_code=0)
+        assert bound(UserFailureRaised).result(python_request(), exited) == exited
+
+    def test_files_dropped_sends_no_files(self) -> None:
+        """A payload large enough to travel as a file reaches the reference without it."""
+        request = python_request("return big", {"big": "x" * (300 * 1024)})
+        assert request.files
+        assert bound(FilesDropped).request(request).files == {}
+
+    async def test_cancellation_translated_raises_an_infrastructure_error(self) -> None:
+        """A cancelled call ends with InfrastructureError instead of CancelledError."""
+        mutant = bound(CancellationTranslated, sleep_s=30)
+        call = asyncio.ensure_future(mutant.execute(python_request()))
+        await asyncio.sleep(0.05)
+        call.cancel()
+        with pytest.raises(InfrastructureError, match="interrupted"):
+            await call
+        await mutant.aclose()
