@@ -7,8 +7,9 @@ always has the interpreter that runs this file. The script installs a pinned uv 
 
     python3 dev.py demo    install everything, run the example code nodes, print envelopes
     python3 dev.py test    install everything, run lint, type checks, the whole test suite,
-                           and the conformance suite on every backend (docs/parity.md must
-                           be what it produces)
+                           the conformance suite against every mutant (each must be
+                           caught), and the conformance suite on every backend
+                           (docs/parity.md must be what it produces)
     python3 dev.py parity  regenerate docs/parity.md from a conformance run
     python3 dev.py screenshots  regenerate docs/images/*-report.png, the HTML reports as
                            headless Chromium shows them (tests/reports/screenshots.py)
@@ -140,7 +141,14 @@ def test() -> None:
     _run(python, "-m", "mypy")
     _run(python, "-m", "pytest", *sys.argv[2:])
     if len(sys.argv) == 2:  # the whole job, not a pytest selection
+        _check_mutants()
         _check_parity()
+
+
+def _check_mutants() -> None:
+    """The suite against every deliberately broken backend: each must be caught
+    (docs/conformance.md, "Mutants"); the command fails otherwise."""
+    _run(_bin(VENV, "turnout"), "conformance", "--mutants")
 
 
 PARITY_BACKENDS = ("local-subprocess", "e2b")

@@ -15,6 +15,11 @@ Rules a backend keeps (the conformance suite checks them):
 - Whatever the backend creates for an execution (process, sandbox) is destroyed on every
   path, cancellation included.
 - User code never sees the host environment.
+
+Each rule has a mutant in `turnout.conformance.mutants`: a backend that breaks it, which the
+suite must refuse (docs/conformance.md, "Mutants"). A new rule comes with its mutant, and
+with its entry among docs/writing-a-backend.md's numbered rules naming that mutant (a test
+checks every rule there names one).
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ __all__ = [
     "ExecutionBackend",
     "options_model_of",
     "parse_backend_options",
+    "declared_endpoint",
+    "declared_max_concurrency",
     "provisioning_ms",
     "truncation_marker",
 ]
@@ -78,7 +85,17 @@ class BackendSettings:
 
 @runtime_checkable
 class ExecutionBackend(Protocol):
-    """An instance that runs prepared programs. Created per process, shared by executions."""
+    """An instance that runs prepared programs. Created per process, shared by executions.
+
+    Two members are optional (a protocol cannot say so; `declared_endpoint` and
+    `declared_max_concurrency` are the one place they are read):
+
+    - `endpoint: str`: where executions go, for reports ("E2B cloud", a local server's URL);
+      without it, the backend runs locally;
+    - `max_concurrency: int`: how many executions the instance runs at once before it makes
+      the next wait; the conformance suite never has more in flight, so that its time
+      bounds never include a wait in the backend's own queue.
+    """
 
     id: ClassVar[str]
 
@@ -144,3 +161,16 @@ def parse_backend_options(
             f"invalid options for the {backend_id} backend in feature_flags.toml "
             f"([environments.<env>.backends.{backend_id}]): {problems}"
         ) from None
+def declared_endpoint(backend: object) -> str | None:
+    """The optional `endpoint` of a backend instance (see ExecutionBackend), or None."""
+    value = getattr(backend, "endpoint", None)
+    return str(value) if value else None
+
+
+def declared_max_concurrency(backend: object) -> int | None:
+    """The optional `max_concurrency` of a backend instance (see ExecutionBackend), or None
+    when it has none or it is not a positive integer."""
+    value = getattr(backend, "max_concurrency", None)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return None

@@ -46,8 +46,8 @@ def fake_backend(
     sleep_s: float = 0.0,
 ) -> type:
     """A backend class whose every execution returns `value` (channel return) and `stdout`,
-    after `sleep_s`, reporting `timings_ms`; with `broken`, its constructor raises that
-    message instead."""
+    after `sleep_s` (except the runner's untimed warm-up), reporting `timings_ms`; with
+    `broken`, its constructor raises that message instead."""
 
     class FakeBackend:
         id = backend_id
@@ -66,7 +66,7 @@ def fake_backend(
 
         async def execute(self, request: ExecutionRequest) -> ExecutionResult:
             self.executions.append(request)
-            if sleep_s:
+            if sleep_s and request.labels.get("suite") != "conformance-warm-up":
                 await asyncio.sleep(sleep_s)
             outcome = {"ok": True, "channel": "return", "value": value}
             return ExecutionResult(

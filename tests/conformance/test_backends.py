@@ -9,6 +9,7 @@ import pytest
 from turnout.conformance.backends import (
     build_engine,
     describe_backends,
+    flag_target,
     refresh_endpoints,
     select_backends,
 )
@@ -51,6 +52,12 @@ class TestBuildEngine:
         registry = registry_of(fake_backend("mine"), fake_backend("other"))
         engine = build_engine(registry, environment="development")
         assert engine.flags.source == "feature_flags.toml"
+        assert flag_target(engine) == "other"
+
+    def test_an_in_memory_configuration_has_no_target_to_mark(self) -> None:
+        """Without a flag file no backend is the migration's target."""
+        registry = registry_of(fake_backend("mine"), fake_backend("other"))
+        assert flag_target(build_engine(registry, backend_ids=["mine", "other"])) is None
 
 
 @pytest.mark.usefixtures("no_flag_file")
@@ -77,3 +84,11 @@ class TestDescribeBackends:
         engine = build_engine(registry_of(remote), backend_ids=["remote"])
         [backend] = describe_backends(engine, ["remote"])
         assert backend.endpoint == "https://sandbox.example"
+
+    def test_a_declared_max_concurrency_limits_the_run(self) -> None:
+        """The protocol's optional `max_concurrency` member is what the runner stays under."""
+        limited = fake_backend("limited")
+        limited.max_concurrency = 3  # type: ignore[attr-defined]
+        engine = build_engine(registry_of(limited), backend_ids=["limited"])
+        [backend] = describe_backends(engine, ["limited"])
+        assert backend.max_concurrency == 3

@@ -116,6 +116,22 @@ class TestLoadCaseFile:
         with pytest.raises(CaseFileError, match="at most one of output, output_json"):
             load_case_file(path)
 
+    def test_no_survivors_with_an_error_line_is_refused(self, tmp_path: Path) -> None:
+        """The survivor prelude moves the code down a line, so the two cannot be combined."""
+        path = write_cases(
+            tmp_path,
+            "t",
+            """
+            [[cases]]
+            id = "t.line"
+            description = "d"
+            config = { language = "python", code = "raise ValueError()" }
+            expect = { no_survivors = true, error = { kind = "runtime", line = 1 } }
+            """,
+        )
+        with pytest.raises(CaseFileError, match="cannot also expect an error line"):
+            load_case_file(path)
+
     def test_an_unknown_placeholder_is_refused(self, tmp_path: Path) -> None:
         """Only {{marker}} and {{cap.<declared limit>}} may appear in code."""
         path = write_cases(

@@ -93,6 +93,31 @@ class TestConformanceCommand:
         assert "local-subprocess" in capsys.readouterr().err
 
 
+class TestMutantsMode:
+    def test_a_caught_mutant_is_named_with_its_case_and_exits_0(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """--mutants prints the case that caught each mutant, then the summary."""
+        status = main("conformance", "--mutants", "--mutant", "mutant-wrong-line")
+        lines = capsys.readouterr().out.splitlines()
+        assert status == 0
+        assert lines[0].startswith(
+            "mutant-wrong-line (breaks: the result file is returned as the program wrote it): "
+            "caught by errors.syntax.python after "
+        )
+        assert lines[-1].startswith("MUTANTS: 1 of 1 caught in ")
+
+    def test_filters_cannot_narrow_a_hunt(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """A hunt runs the whole suite: --theme with --mutants is invalid input."""
+        assert main("conformance", "--mutants", "--theme", "errors") == 2
+        assert "--theme cannot be combined with --mutants" in capsys.readouterr().err
+
+    def test_an_unknown_mutant_exits_2(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """A mistyped mutant id is refused, naming the known ones."""
+        assert main("conformance", "--mutant", "mutant-nope") == 2
+        assert "mutant-timeout-late" in capsys.readouterr().err
+
+
 THEMED_CASES = """
 [[cases]]
 id = "config.one"

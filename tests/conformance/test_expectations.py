@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from turnout.backend import truncation_marker
@@ -44,6 +45,13 @@ class TestSameJson:
         """A difference deep inside a value is reported with the path to it."""
         found = first_difference({"a": [1, {"b": 2}]}, {"a": [1, {"b": 3}]})
         assert found == 'output["a"][1]["b"]: expected 2, got 3'
+
+    def test_a_list_of_another_length_names_the_items_only_one_side_has(self) -> None:
+        """A leak reported as a list names what leaked, not only how many items there were."""
+        found = first_difference([], ["E2B_API_KEY", "TURNOUT_CONFORMANCE_CANARY"])
+        assert found == (
+            'output: expected 0 items, got 2: only got: "E2B_API_KEY", "TURNOUT_CONFORMANCE_CANARY"'
+        )
 
     def test_long_strings_are_compared_at_the_first_differing_character(self) -> None:
         """A difference in a long string says where it starts instead of printing both."""
@@ -141,6 +149,21 @@ class TestCheck:
         """A run slower than max_wall_ms fails, saying how long it took."""
         found = problems({"max_wall_ms": 5}, success(1, wall_ms=12))
         assert found == ["took 12 ms, more than the 5 ms allowed"]
+
+    def test_a_failing_bound_shows_the_provisioning_claimed_beyond_the_cap(self) -> None:
+        """When the backend claimed more provisioning than was left out, both are shown."""
+        observation = replace(
+            success(1, wall_ms=9000), provisioning_ms=10000, provisioning_reported_ms=15000
+        )
+        assert problems({"max_wall_ms": 4500}, observation) == [
+            "took 9000 ms, more than the 4500 ms allowed (after 10000 ms of provisioning, not "
+            "counted: the backend reported 15000 ms, and at most 10000 ms is left out)"
+        ]
+
+    def test_an_overdue_call_is_the_one_problem(self) -> None:
+        """A call the runner gave up on fails for that, whatever else was expected."""
+        observation = Observation(None, None, 3000, overdue="no result within 3000 ms")
+        assert problems({"output": 1}, observation) == ["no result within 3000 ms"]
 
     def test_wrapping_must_match_output_variable(self) -> None:
         """An envelope expected under outputVariable must be wrapped under that name."""

@@ -202,6 +202,23 @@ class TestVerdict:
         output, _ = run_project(tmp_path_factory, value=2, backends=("local-subprocess", "fake"))
         assert "turnout conformance: VERDICT: local-subprocess can be deleted" in output
 
+    def test_the_report_shows_skips_and_counts_them(
+        self, tmp_path_factory: pytest.TempPathFactory
+    ) -> None:
+        """A case pytest skips (a capability the backend lacks) is a skip in parity.md's
+        matrix and totals, never a blank cell."""
+        _, project = run_project(
+            tmp_path_factory,
+            value=2,
+            backends=("local-subprocess", "fake"),
+            arguments=("--conformance-report", "out"),
+        )
+        text = (project / "out" / "parity.md").read_text()
+        skip = "skip: needs language javascript; the backend declares python"
+        assert f"| `t.javascript` | {skip} | {skip} |" in text
+        assert "| **all** | 1 pass, 1 skip | 1 pass, 1 skip |" in text
+        assert "—" not in text
+
     def test_a_keyword_selection_is_partial_and_recorded(
         self, tmp_path_factory: pytest.TempPathFactory
     ) -> None:

@@ -99,6 +99,45 @@ class TestDecide:
         verdict = decide([], BACKENDS[1:], reference=LEGACY)
         assert "did not run" in verdict.line
 
+    def test_each_candidate_gets_its_line_and_the_flag_files_target_comes_last(self) -> None:
+        """With two targets, one line each; the flag file's target is marked, comes last
+        and decides, even where another target would cover the reference."""
+        backends = [*BACKENDS, backend_under_test("tempdir")]
+        passing = item("a", "pass", "fail")
+        passing = ReportItem(
+            "a", "t", "d", {**passing.results, "tempdir": result("a", "tempdir", "pass")}
+        )
+        verdict = decide([passing], backends, reference=LEGACY, flag_target=TARGET)
+        assert verdict.lines == [
+            "VERDICT for tempdir: local-subprocess can be deleted: every case that passes on "
+            "it (1) passes on tempdir",
+            "VERDICT for e2b (the flag file's target_backend): local-subprocess cannot be "
+            "deleted yet: 1 of 1 cases that pass on local-subprocess do not pass on e2b: a",
+        ]
+        assert (verdict.deletable, verdict.covering) == (False, ("tempdir",))
+
+    def test_without_a_flag_target_any_covering_candidate_decides(self) -> None:
+        """No flag file: the reference can go when some candidate covers it."""
+        backends = [*BACKENDS, backend_under_test("tempdir")]
+        verdict = decide([item("a", "pass", "pass")], backends, reference=LEGACY)
+        assert verdict.deletable
+        assert len(verdict.lines) == 2
+
+    def test_every_verdict_line_is_in_the_markdown(self) -> None:
+        """parity.md shows each candidate's line."""
+        backends = [*BACKENDS, backend_under_test("tempdir")]
+        built = ParityReport.build(
+            kind="conformance",
+            reference=LEGACY,
+            backends=backends,
+            items=[item("a", "pass", "pass")],
+            flag_target=TARGET,
+        )
+        text = render_markdown(built)
+        assert "**VERDICT for tempdir: " in text
+        assert "**VERDICT for e2b (the flag file's target_backend): " in text
+        assert built.to_dict()["verdict"]["flag_target"] == TARGET
+
     def test_a_long_list_of_blockers_is_shortened(self) -> None:
         """More than twelve blocking cases are listed as the first twelve and a count."""
         items = [item(f"c{n:02}", "pass", "fail") for n in range(15)]

@@ -15,6 +15,7 @@ import pytest
 from turnout.conformance.cases import Case
 from turnout.conformance.ledger import Ledger, LedgerEntry
 from turnout.conformance.runner import _slots, conclude, host_survivors
+from turnout.conformance.timing import PROVISIONING_CAP_MS
 
 from .support import fake_backend, make_runner, one_case, result
 
@@ -75,6 +76,33 @@ class TestRunNode:
         elapsed_ms = (time.perf_counter() - started) * 1000
         assert observation.provisioning_ms == 300.0
         assert 0 <= observation.wall_ms <= elapsed_ms - 300.0
+
+    async def test_provisioning_beyond_the_cap_counts_as_the_codes_time(self) -> None:
+        """A backend that reports more provisioning than the cap gets only the cap left out
+        of its wall time, and both figures are kept."""
+        runner = make_runner(fake_backend("ref", timings_ms={"create": PROVISIONING_CAP_MS + 5000}))
+        observation = await runner.run_node("ref", {"language": "python", "code": "x"}, {})
+        assert observation.provisioning_ms == PROVISIONING_CAP_MS
+        assert observation.provisioning_reported_ms == PROVISIONING_CAP_MS + 5000
+
+    async def test_a_call_past_its_deadline_is_cancelled_and_said_to_be_overdue(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A backend that keeps a call running past max_wall_ms plus the provisioning cap is
+        cancelled by the runner, and the observation says so instead of waiting forever."""
+        monkeypatch.setattr("turnout.conformance.deadline.PROVISIONING_CAP_MS", 100.0)
+        hanging = fake_backend("ref", sleep_s=30)
+        runner = make_runner(hanging)
+        started = time.perf_counter()
+        observation = await runner.run_node(
+            "ref", {"language": "python", "code": "x"}, {}, max_wall_ms=100
+        )
+        assert time.perf_counter() - started < 5
+        assert observation.overdue == (
+            "no result within 200 ms (the 100 ms allowed plus at most 100 ms of "
+            "provisioning); the runner cancelled the call"
+        )
+        assert observation.summary().startswith("no result: no result within 200 ms")
 
 
 class TestRun:

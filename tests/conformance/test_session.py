@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -13,6 +19,7 @@ from turnout.conformance.session import (
     LoopThread,
     planted_secrets,
 )
+from turnout.conformance.survivors import host_survivors
 
 from .support import backend_under_test, fake_backend, registry_of, write_cases
 
@@ -75,6 +82,31 @@ class TestConformanceSession:
             ("t.one.python", "pass"),
             ("t.one.javascript", "pass"),
         ]
+
+    def test_closing_ends_what_carries_the_runs_markers(self, tmp_path: Path) -> None:
+        """A process a backend left running with one of the run's markers is killed when the
+        session closes; nothing else is."""
+        cases = tmp_path / "cases"
+        write_cases(cases, "t", CASE)
+        session = ConformanceSession.open(
+            registry=registry_of(fake_backend("ref")), cases_dir=cases, reference="ref"
+        )
+        marker = f"turnout-conformance-{uuid.uuid4().hex[:16]}"
+        session.runner.markers.add(marker)
+        sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+        survivor = subprocess.Popen([*sleeper, marker])
+        bystander = subprocess.Popen(sleeper)
+        try:
+            deadline = time.monotonic() + 10  # until the survivor has exec'd its command line
+            while not host_survivors(marker) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert asyncio.run(session.aclose()) == 1
+            assert survivor.wait(timeout=10) == -signal.SIGKILL
+            assert bystander.poll() is None
+        finally:
+            for process in (survivor, bystander):
+                process.kill()
+                process.wait()
 
     def test_a_custom_case_directory_has_an_empty_ledger_by_default(self, tmp_path: Path) -> None:
         """The shipped ledger only applies to the shipped cases."""

@@ -1,109 +1,305 @@
-"""A third-party backend, installed through a real entry point, runs the suite.
+"""The plugin author's path, walked as docs/writing-a-backend.md tells it, in a fresh
+virtual environment: install turnout with its `conformance` extra and the example backend
+(examples/backends/tempdir, registered by its entry point), run the whole suite on it
+(it passes), try it with the documented flag file, run the pytest route, and see broken
+variants of it refused. The page's code blocks are the example's files, byte for byte.
 
-The plugin is the complete example of docs/writing-a-backend.md (`turnout-tempdir`), taken
-from the page itself, so the documented example is proven against the suite. It is
-"installed" as a distribution would be: a package plus a `*.dist-info` directory with an
-`entry_points.txt` in the `turnout` group, on PYTHONPATH. `importlib.metadata` finds it
-there exactly as it finds a pip-installed wheel, so discovery goes through the same path
-as in production (no `extra_plugins`). Its author's test module is the one-line import of
-the suite, and pytest runs it in a separate process, as a plugin's CI would.
+Everything is installed offline, from uv's cache, at the versions of uv.lock: the fresh
+environment gets the lock's packages through a `pylock.toml` export, then turnout, the
+example and local-subprocess from their directories.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import textwrap
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "writing-a-backend.md"
-# Themes whose cases a process-isolated backend without memory limit or isolation
-# guarantees can run: the contract itself (inputs, outputs, conversion, errors, config) and
-# the real-world node shapes.
-THEMES = ("inputs", "outputs", "conversion", "errors", "config", "legacy")
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs" / "writing-a-backend.md"
+EXAMPLE = ROOT / "examples" / "backends" / "tempdir"
+MODULE = EXAMPLE / "src" / "turnout_tempdir" / "__init__.py"
+TIMEOUT_S = 600
+
+pytestmark = pytest.mark.slow
+
+# Broken variants of the example: each replaces one piece of its source (the replaced text
+# must be there) and is refused by the cases named, on the language given.
+KILL = "os.killpg(transport.get_pid(), signal.SIGKILL)"
+SWEEP = 'await asyncio.to_thread(_kill_marked, f"{TOKEN_VARIABLE}={token}".encode())'
+VARIANTS: Mapping[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
+    "tempdir-environment-leaked": (
+        (('"PATH": os.defpath,', '**os.environ,\n        "PATH": os.defpath,'),),
+        ("isolation.host-secrets-invisible.python",),
+    ),
+    "tempdir-children-survive": (
+        ((KILL, "pass  # nothing is killed"), (SWEEP, "pass")),
+        ("isolation.timeout-stops-child-processes.python",),
+    ),
+    "tempdir-daemons-survive": (
+        ((SWEEP, "pass  # what left the session is left alone"),),
+        ("security.daemonized-grandchild-at-timeout.python",),
+    ),
+    "tempdir-truncation-unmarked": (
+        (
+            (
+                "return text + truncation_marker(name, self.cap) if self.truncated(fd) else text",
+                "return text",
+            ),
+        ),
+        ("size.stdout-flood.python",),
+    ),
+    "tempdir-self-kill-retryable": (
+        (('return capture, "exited", 128 - returncode', 'return capture, "killed", None'),),
+        ("errors.self-kill.python",),
+    ),
+    "tempdir-timeout-late": (
+        (("timeout=timeout_s)", "timeout=2 * timeout_s)"),),
+        ("timeouts.late-enforcement-shows.python",),
+    ),
+}
 
 
-def documented_plugin() -> str:
-    """The source of `src/turnout_tempdir/__init__.py` as docs/writing-a-backend.md shows it."""
+def documented(label: str, language: str) -> str:
+    """The code block of docs/writing-a-backend.md that follows "`label`:" (dedented: a
+    block inside a list item is indented with it)."""
     text = DOCS.read_text(encoding="utf-8")
-    match = re.search(r"`src/turnout_tempdir/__init__\.py`:\s*```python\n(.*?)```", text, re.S)
-    assert match, f"{DOCS} no longer shows src/turnout_tempdir/__init__.py in a python block"
-    return match.group(1)
+    found = re.search(rf"`{re.escape(label)}`:\s*```{language}\n(.*?)^ *```", text, re.S | re.M)
+    assert found, f"{DOCS} no longer shows {label} in a {language} block"
+    return textwrap.dedent(found.group(1))
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A directory laid out like site-packages after `pip install turnout-tempdir`."""
-    root = tmp_path_factory.mktemp("site")
-    (root / "turnout_tempdir").mkdir()
-    (root / "turnout_tempdir" / "__init__.py").write_text(documented_plugin())
-    info = root / "turnout_tempdir-0.1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: turnout-tempdir\nVersion: 0.1.0\n")
-    (info / "entry_points.txt").write_text("[turnout]\ntempdir = turnout_tempdir\n")
-    return root
+def uv() -> str:
+    """The uv that `python3 dev.py sync` installed (or one on PATH)."""
+    found = ROOT / ".bootstrap" / "bin" / "uv"
+    if found.exists():
+        return str(found)
+    on_path = shutil.which("uv")
+    assert on_path, "uv is needed: run `python3 dev.py sync`"
+    return on_path
 
 
-@pytest.fixture(scope="module")
-def suite_run(
-    site: Path, tmp_path_factory: pytest.TempPathFactory
+def run(
+    argv: list[str], *, cwd: Path, env: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """The plugin author's run: pytest on the suite, tempdir beside local-subprocess."""
-    project = tmp_path_factory.mktemp("author")
-    (project / "test_conformance.py").write_text(
-        "from turnout.conformance.suite import *  # noqa: F403\n"
-    )
-    themes = [argument for theme in THEMES for argument in ("--conformance-theme", theme)]
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "--conformance-backend",
-        "local-subprocess",
-        "--conformance-backend",
-        "tempdir",
-        "--conformance-examples",
-        "3",
-        "--conformance-report",
-        str(project / "report"),
-        *themes,
-    ]
-    environment = {**os.environ, "PYTHONPATH": str(site)}
+    # An author's shell: neither this repository's flag file nor its test environment.
+    ignored = ("TURNOUT_FLAGS_FILE", "TURNOUT_ENV")
+    environment = {k: v for k, v in os.environ.items() if k not in ignored}
+    environment.update(env or {})
     return subprocess.run(
-        command, cwd=project, env=environment, capture_output=True, text=True, timeout=300
+        argv, cwd=cwd, env=environment, capture_output=True, text=True, timeout=TIMEOUT_S
     )
 
 
-class TestThirdPartyPlugin:
-    def test_the_entry_point_is_discovered(self, site: Path) -> None:
-        """The dist-info on PYTHONPATH registers `tempdir` through the `turnout` group."""
+def output(completed: subprocess.CompletedProcess[str]) -> str:
+    return f"exit {completed.returncode}\n{completed.stdout[-6000:]}\n{completed.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh environment: the lock's packages, turnout[conformance], the example and
+    local-subprocess, all offline."""
+    place = tmp_path_factory.mktemp("fresh")
+    python = getattr(sys, "_base_executable", None) or sys.executable
+    lock = place / "pylock.toml"
+    steps = [
+        [uv(), "venv", "--offline", "-q", str(place / "venv"), "--python", python],
+        [
+            uv(),
+            "export",
+            "--frozen",
+            "--format",
+            "pylock.toml",
+            "--extra",
+            "conformance",
+            "--no-dev",
+            "--no-emit-workspace",
+            "--package",
+            "turnout",
+            "-q",
+            "-o",
+            str(lock),
+        ],
+        [uv(), "pip", "install", "--offline", "-q", "-p", str(place / "venv"), "-r", str(lock)],
+        [
+            uv(),
+            "pip",
+            "install",
+            "--offline",
+            "-q",
+            "-p",
+            str(place / "venv"),
+            "--no-deps",
+            f"{ROOT}[conformance]",
+            str(EXAMPLE),
+            str(ROOT / "plugins" / "local_subprocess"),
+        ],
+    ]
+    for step in steps:
+        completed = run(step, cwd=ROOT, env={"UV_NO_PROGRESS": "1"})
+        assert completed.returncode == 0, output(completed)
+    return place / "venv" / "bin"
+
+
+@pytest.fixture(scope="module")
+def author(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The author's working directory (no feature_flags.toml in it, at first)."""
+    return tmp_path_factory.mktemp("author")
+
+
+@pytest.fixture(scope="module")
+def whole_suite(venv: Path, author: Path) -> subprocess.CompletedProcess[str]:
+    """`turnout conformance --backend tempdir --report report`, as the page says."""
+    return run(
+        [str(venv / "turnout"), "conformance", "--backend", "tempdir", "--report", "report"],
+        cwd=author,
+    )
+
+
+class TestThePage:
+    def test_the_pages_pyproject_is_the_examples(self) -> None:
+        """The pyproject.toml the page shows is the example's file."""
+        shown = documented("examples/backends/tempdir/pyproject.toml", "toml")
+        assert shown == (EXAMPLE / "pyproject.toml").read_text(encoding="utf-8")
+
+    def test_the_pages_module_is_the_examples(self) -> None:
+        """The backend module the page shows is the example's file."""
+        shown = documented("examples/backends/tempdir/src/turnout_tempdir/__init__.py", "python")
+        assert shown == MODULE.read_text(encoding="utf-8")
+
+    def test_every_variant_breaks_the_example_where_it_says(self) -> None:
+        """Each broken variant's replaced text is in the example (or it would test nothing)."""
+        source = MODULE.read_text(encoding="utf-8")
+        missing = [
+            (name, old)
+            for name, (replacements, _) in VARIANTS.items()
+            for old, _ in replacements
+            if source.count(old) != 1
+        ]
+        assert missing == []
+
+
+class TestInAFreshEnvironment:
+    def test_the_entry_point_registers_the_backend(self, venv: Path, author: Path) -> None:
+        """Installed, the example is found through its `turnout` entry point."""
         code = "from turnout.registry import discover; print(discover().ids)"
-        completed = subprocess.run(
-            [sys.executable, "-c", code],
-            env={**os.environ, "PYTHONPATH": str(site)},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
+        completed = run([str(venv / "python"), "-c", code], cwd=author)
+        assert "'tempdir'" in completed.stdout, output(completed)
+
+    def test_the_whole_suite_passes_on_the_example(
+        self, whole_suite: subprocess.CompletedProcess[str]
+    ) -> None:
+        """No flag file, the whole suite, nothing unexpected: exit status 0."""
+        assert whole_suite.returncode == 0, output(whole_suite)
+        assert "UNEXPECTED" not in whole_suite.stdout
+
+    def test_the_report_covers_the_example(
+        self, whole_suite: subprocess.CompletedProcess[str], author: Path
+    ) -> None:
+        """parity.json covers every case of the suite on tempdir."""
+        data = json.loads((author / "report" / "parity.json").read_text())
+        assert data["selection"]["partial"] is False, output(whole_suite)
+        assert [backend["id"] for backend in data["backends"]] == ["tempdir"]
+
+    def test_the_documented_flag_file_lets_backends_and_run_work(
+        self, venv: Path, tmp_path: Path
+    ) -> None:
+        """With the page's flag file, `turnout backends` lists the example and `turnout run`
+        runs a node on it."""
+        flags = documented("feature_flags.toml", "toml")
+        (tmp_path / "feature_flags.toml").write_text(flags)
+        (tmp_path / "context.json").write_text('{"numbers": [1, 2, 3]}')
+        listed = run([str(venv / "turnout"), "backends"], cwd=tmp_path)
+        assert "tempdir (plugin tempdir)\n  example:" in listed.stdout, output(listed)
+        code = 'console.log("summing"); numbers.reduce((a, b) => a + b, 0)'
+        ran = run(
+            [
+                str(venv / "turnout"),
+                "run",
+                "--language",
+                "javascript",
+                "--code",
+                code,
+                "--context",
+                "context.json",
+            ],
+            cwd=tmp_path,
         )
-        assert "'tempdir'" in completed.stdout
+        assert ran.stdout.startswith("6\n--- stdout ---\nsumming\n--- tempdir, javascript"), output(
+            ran
+        )
 
-    def test_the_suite_passes_on_the_documented_example(
-        self, suite_run: subprocess.CompletedProcess[str]
-    ) -> None:
-        """Every selected case and property passes on tempdir, compared with local-subprocess."""
-        assert suite_run.returncode == 0, suite_run.stdout[-4000:] + suite_run.stderr[-2000:]
+    def test_the_pytest_route_runs_cases_and_properties(self, venv: Path, tmp_path: Path) -> None:
+        """The one-line test module, with the extra's pytest and Hypothesis: a theme's cases
+        and the properties pass (none skipped for want of Hypothesis)."""
+        (tmp_path / "test_conformance.py").write_text(
+            documented("tests/test_conformance.py", "python")
+        )
+        completed = run(
+            [
+                str(venv / "python"),
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-rs",
+                "--conformance-backend",
+                "tempdir",
+                "--conformance-theme",
+                "outputs",
+                "--conformance-examples",
+                "3",
+            ],
+            cwd=tmp_path,
+        )
+        assert completed.returncode == 0, output(completed)
+        assert "skipped" not in completed.stdout.splitlines()[-1], output(completed)
 
-    def test_the_report_covers_the_third_party_backend(
-        self, suite_run: subprocess.CompletedProcess[str], tmp_path_factory: pytest.TempPathFactory
-    ) -> None:
-        """The parity report written by the plugin has a tempdir column."""
-        reports = list(tmp_path_factory.getbasetemp().glob("author*/report/parity.md"))
-        assert reports, suite_run.stdout[-2000:]
-        assert "`tempdir`" in reports[0].read_text()
+    def test_broken_variants_are_refused(self, venv: Path, tmp_path: Path) -> None:
+        """Each broken variant of the example fails the case about the rule it breaks."""
+        site = tmp_path / "variants"
+        info = site / "turnout_tempdir_variants-0.1.0.dist-info"
+        info.mkdir(parents=True)
+        source = MODULE.read_text(encoding="utf-8")
+        points = ["[turnout]"]
+        for name, (replacements, _) in VARIANTS.items():
+            module = name.replace("-", "_")
+            broken = source.replace('BACKEND_ID = "tempdir"', f'BACKEND_ID = "{name}"')
+            for old, new in replacements:
+                broken = broken.replace(old, new)
+            (site / f"{module}.py").write_text(broken)
+            points.append(f"{name} = {module}")
+        (info / "METADATA").write_text(
+            "Metadata-Version: 2.1\nName: turnout-tempdir-variants\nVersion: 0.1.0\n"
+        )
+        (info / "entry_points.txt").write_text("\n".join(points) + "\n")
+        backends = [arg for name in VARIANTS for arg in ("--backend", name)]
+        cases = sorted({case for _, catching in VARIANTS.values() for case in catching})
+        completed = run(
+            [str(venv / "turnout"), "conformance", "--json", *backends]
+            + [arg for case in cases for arg in ("--case", case)],
+            cwd=tmp_path,
+            env={"PYTHONPATH": str(site)},
+        )
+        assert completed.returncode == 1, output(completed)
+        results = {
+            (item["id"], backend): result["status"]
+            for item in json.loads(completed.stdout)["items"]
+            for backend, result in item["results"].items()
+        }
+        passed = {
+            (name, case, results.get((case, name)))
+            for name, (_, catching) in VARIANTS.items()
+            for case in catching
+            if results.get((case, name)) != "fail"
+        }
+        assert passed == set(), completed.stderr[-3000:]

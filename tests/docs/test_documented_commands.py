@@ -233,6 +233,12 @@ EXERCISES: dict[str, Run | Serve | Mapped] = {
     ),
     "turnout conformance --theme security --backend local-subprocess --backend e2b "
     "--report /tmp/sec": Mapped(CI_CONFORMANCE, "the full run includes the security theme"),
+    "turnout conformance --backend e2b --theme outputs": Run(
+        check=contains("VERDICT: none: partial run")
+    ),
+    "turnout conformance --mutants": Mapped(
+        CI_CONFORMANCE, "`dev.py test` runs the mutant hunt after the suite"
+    ),
     "turnout conformance --backend e2b --case outputs.return --case errors.syntax": Run(
         check=contains("partial run, 4 of")
     ),

@@ -51,6 +51,19 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--ledger", type=Path, metavar="FILE", help="divergence ledger (default: packaged)"
     )
+    parser.add_argument(
+        "--mutants",
+        action="store_true",
+        help="prove the suite catches broken backends: run it against every mutant of the "
+        "reference (deliberately broken wrappers of it) and fail unless each is caught",
+    )
+    parser.add_argument(
+        "--mutant",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="with --mutants: only this mutant (repeatable)",
+    )
     add_common_arguments(parser)
     parser.set_defaults(handler=handle)
 
@@ -180,7 +193,9 @@ async def _run(arguments: argparse.Namespace, progress: ProgressBar) -> ParityRe
         results = await session.run(progress=progress)
         return session.report(results)
     finally:
-        await session.aclose()
+        ended = await session.aclose()
+        if ended:
+            progress.stream.write(f"ended {ended} process(es) the backends left running\n")
 
 
 def finish(report: ParityReport, arguments: argparse.Namespace) -> int:
@@ -201,9 +216,63 @@ def finish(report: ParityReport, arguments: argparse.Namespace) -> int:
 
 def handle(arguments: argparse.Namespace) -> int:
     configure_logging(current_environment(arguments.env), level=logging.ERROR)
+    if arguments.mutants or arguments.mutant:
+        return handle_mutants(arguments)
     progress = ProgressBar()
     try:
         report = asyncio.run(_run(arguments, progress))
     except TurnoutError as error:
         return print_error(error, as_json=arguments.json)
     return finish(report, arguments)
+
+
+def handle_mutants(arguments: argparse.Namespace) -> int:
+    """`--mutants`: one line per mutant (the case that caught it, or that none did), then
+    the summary; exit 1 unless every mutant is caught."""
+    from turnout.conformance.mutants import MUTANTS, run_mutants
+
+    misplaced = [
+        name
+        for name, given in (
+            ("--theme", arguments.theme),
+            ("--case", arguments.case),
+            ("--backend", arguments.backend),
+            ("--report", arguments.report),
+        )
+        if given
+    ]
+    unknown = sorted(set(arguments.mutant) - {mutant.id for mutant in MUTANTS})
+    if misplaced or unknown:
+        problem = (
+            f"{', '.join(misplaced)} cannot be combined with --mutants (the hunt runs the whole "
+            "suite on every mutant)"
+            if misplaced
+            else f"unknown mutant(s) {', '.join(unknown)}; known: "
+            + ", ".join(mutant.id for mutant in MUTANTS)
+        )
+        sys.stderr.write(f"Error: {problem}\n")
+        return 2
+
+    def found(mutant: str, result: CaseResult) -> None:
+        sys.stderr.write(f"{mutant}: failed {result.case_id}\n")
+
+    try:
+        report = asyncio.run(
+            run_mutants(
+                reference=arguments.reference,
+                only=arguments.mutant,
+                cases_dir=arguments.cases,
+                environment=arguments.env,
+                flags_path=arguments.flags,
+                on_catch=found,
+            )
+        )
+    except TurnoutError as error:
+        return print_error(error, as_json=arguments.json)
+    if arguments.json:
+        print_json(report.to_dict())
+    else:
+        for catch in report.catches:
+            print_text(catch.line() + "\n")
+        print_text(report.summary() + "\n")
+    return 0 if report.ok else 1

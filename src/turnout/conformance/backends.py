@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from turnout.backend import declared_endpoint, declared_max_concurrency
 from turnout.engine import Engine
 from turnout.errors import TurnoutError, ValidationError
 from turnout.flags import FLAGS_FILE_VARIABLE, current_environment, parse_flags
@@ -26,6 +27,7 @@ __all__ = [
     "BackendUnderTest",
     "build_engine",
     "describe_backends",
+    "flag_target",
     "refresh_endpoints",
     "select_backends",
 ]
@@ -113,13 +115,13 @@ def build_engine(
     return _synthesized_engine(chosen, backend_ids)
 
 
-def _max_concurrency(instance: object) -> int | None:
-    """A backend's own limit on simultaneous executions, when it exposes one."""
-    for holder in (instance, getattr(instance, "options", None)):
-        value = getattr(holder, "max_concurrency", None)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-    return None
+def flag_target(engine: Engine) -> str | None:
+    """The flag file's target_backend for the engine's environment: the backend the
+    migration moves to, marked in the verdict. None when there is no flag file (the suite
+    made up its own configuration, whose target means nothing)."""
+    if engine.environment == SYNTHESIZED_ENVIRONMENT:
+        return None
+    return engine.environment_flags.target_backend
 
 
 def describe_backends(engine: Engine, backend_ids: Sequence[str]) -> list[BackendUnderTest]:
@@ -131,7 +133,7 @@ def describe_backends(engine: Engine, backend_ids: Sequence[str]) -> list[Backen
         try:
             instance = engine.backend(backend_id)
             capabilities = instance.capabilities
-            endpoint = getattr(instance, "endpoint", None)
+            endpoint = declared_endpoint(instance)
         except Exception as error:  # a plugin's constructor may fail in any way
             message = error.message if isinstance(error, TurnoutError) else repr(error)
             described.append(
@@ -147,7 +149,7 @@ def describe_backends(engine: Engine, backend_ids: Sequence[str]) -> list[Backen
                 deprecated=deprecated,
                 endpoint=str(endpoint) if endpoint else "local",
                 capabilities=capabilities,
-                max_concurrency=_max_concurrency(instance),
+                max_concurrency=declared_max_concurrency(instance),
             )
         )
     return described
@@ -163,7 +165,7 @@ def refresh_endpoints(
         endpoint = backend.endpoint
         if backend.unavailable is None:
             try:
-                endpoint = str(getattr(engine.backend(backend.id), "endpoint", None) or "local")
+                endpoint = declared_endpoint(engine.backend(backend.id)) or "local"
             except Exception:  # reporting must not fail because a label cannot be read
                 endpoint = backend.endpoint
         refreshed.append(replace(backend, endpoint=endpoint))

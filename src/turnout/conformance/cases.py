@@ -278,8 +278,9 @@ class Expectation(BaseModel):
     min_wall_ms: int | None = Field(default=None, ge=0)
     no_survivors: bool = Field(
         default=False,
-        description="no process whose command line holds the case's {{marker}} is left "
-        "(checked on this host for process-isolated backends)",
+        description="no process carrying the case's {{marker}} (in its command line, its "
+        "environment or a file it holds open) is left; checked on this host for "
+        "process-isolated backends (see conformance.survivors)",
     )
 
     @model_validator(mode="after")
@@ -293,6 +294,14 @@ class Expectation(BaseModel):
             raise ValueError(f"give at most one of {', '.join(chosen)}")
         if self.error is not None and (chosen or self.output_channel or self.wrapped_as):
             raise ValueError("an expected error cannot also expect an output")
+        if (
+            self.no_survivors
+            and self.error is not None
+            and (self.error.line is not None or self.error.line_between is not None)
+        ):
+            raise ValueError(
+                "no_survivors puts a line before the code, so it cannot also expect an error line"
+            )
         if self.output is not None:
             check_json_value(self.output, "output")
         if self.output_json is not None:
@@ -362,6 +371,12 @@ class RawCase(BaseModel):
     then: Step | None = None
     slow: bool = False
     differential_ignore: list[str] = Field(default_factory=list)
+    cancel_after_ms: int | None = Field(
+        default=None, ge=1, le=60_000, description="the runner cancels the call this late"
+    )
+    close_after_ms: int | None = Field(
+        default=None, ge=1, le=60_000, description="aclose() this late, on a fresh instance"
+    )
 
     @field_validator("id")
     @classmethod
@@ -420,6 +435,17 @@ class RawCase(BaseModel):
                     name.startswith("cap.") and name[4:] in CAPABILITY_PLACEHOLDERS
                 ):
                     raise ValueError(f"unknown placeholder {{{{{name}}}}} in code")
+        lifecycle = [name for name in ("cancel_after_ms", "close_after_ms") if getattr(self, name)]
+        if len(lifecycle) > 1:
+            raise ValueError("give cancel_after_ms or close_after_ms, not both")
+        expectations = [self.expect, *self.expect_by_language.values()]
+        if lifecycle and any(e.error is not None or e.expects_output for e in expectations):
+            raise ValueError(
+                f"{lifecycle[0]}: the call ends by the runner's doing, so expect no output and "
+                "no error (only time, streams and survivors)"
+            )
+        if self.close_after_ms and self.then is not None:
+            raise ValueError("close_after_ms closes the instance: a follow-up cannot run on it")
         for name in ("context_json", "config_json"):
             text = getattr(self, name)
             if text is None:
@@ -466,6 +492,13 @@ class Case:
     slow: bool
     differential_ignore: tuple[str, ...]
     source: str
+    cancel_after_ms: int | None = None
+    close_after_ms: int | None = None
+
+    @property
+    def exclusive(self) -> bool:
+        """Runs after every other case, alone: it checks this host's process tree."""
+        return self.close_after_ms is not None
 
     @property
     def language(self) -> str | None:
@@ -550,6 +583,8 @@ def _case(
         slow=raw.slow,
         differential_ignore=tuple(raw.differential_ignore),
         source=source,
+        cancel_after_ms=raw.cancel_after_ms,
+        close_after_ms=raw.close_after_ms,
     )
 
 

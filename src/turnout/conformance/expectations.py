@@ -76,7 +76,11 @@ class Observation:
 
     `wall_ms` is the caller's wall time less `provisioning_ms`, the time the backend spent
     getting a slot and a sandbox before the code could start (see conformance.timing):
-    what a case's wall-time bounds are checked against.
+    what a case's wall-time bounds are checked against. `provisioning_ms` is what the
+    backend reported (`provisioning_reported_ms`) up to the cap. `overdue` says why there
+    is neither an envelope nor an error: the call gave no result within the runner's
+    deadline (see conformance.deadline). `cancelled`: the caller cancelled the call and
+    it ended as asked, raising CancelledError (see conformance.lifecycle).
     """
 
     envelope: Mapping[str, Any] | None
@@ -85,16 +89,31 @@ class Observation:
     wrapped_as: str | None = None
     extra_problems: tuple[str, ...] = field(default=())
     provisioning_ms: float = 0.0
+    provisioning_reported_ms: float = 0.0
+    overdue: str | None = None
+    cancelled: bool = False
 
     @classmethod
     def from_return(
-        cls, returned: Mapping[str, Any], wall_ms: float, provisioning_ms: float = 0.0
+        cls,
+        returned: Mapping[str, Any],
+        wall_ms: float,
+        provisioning_ms: float = 0.0,
+        provisioning_reported_ms: float | None = None,
     ) -> Observation:
         """From what `execute_code_node` returned: `{outputVariable: envelope}` is unwrapped."""
+        reported = provisioning_ms if provisioning_reported_ms is None else provisioning_reported_ms
+        name = None
         if "metadata" not in returned and len(returned) == 1:
-            [(name, envelope)] = returned.items()
-            return cls(envelope, None, wall_ms, name, provisioning_ms=provisioning_ms)
-        return cls(returned, None, wall_ms, provisioning_ms=provisioning_ms)
+            [(name, returned)] = returned.items()
+        return cls(
+            returned,
+            None,
+            wall_ms,
+            name,
+            provisioning_ms=provisioning_ms,
+            provisioning_reported_ms=reported,
+        )
 
     @property
     def ok(self) -> bool:
@@ -117,6 +136,10 @@ class Observation:
         return (self.envelope or {}).get("metadata", {}) if self.error is None else {}
 
     def summary(self) -> str:
+        if self.overdue is not None:
+            return f"no result: {self.overdue}"
+        if self.cancelled:
+            return "cancelled"
         if self.error is not None:
             return self.error.summary()
         output = (self.envelope or {}).get("output")
@@ -186,7 +209,9 @@ def first_difference(
         return None
     if isinstance(expected, list):
         if len(expected) != len(actual):
-            return f"{path}: {left} {len(expected)} items, {right} {len(actual)}"
+            return f"{path}: {left} {len(expected)} items, {right} {len(actual)}" + _extra_items(
+                expected, actual, labels
+            )
         for index, (one, two) in enumerate(zip(expected, actual, strict=True)):
             found = first_difference(one, two, f"{path}[{index}]", labels)
             if found:
@@ -205,6 +230,26 @@ def first_difference(
             )
         return f"{path}: {left} {abbreviate(expected)}, {right} {abbreviate(actual)}"
     return None
+
+
+def _extra_items(expected: list[Any], actual: list[Any], labels: tuple[str, str]) -> str:
+    """The items only one side has (`: only got: "E2B_API_KEY", "PATH"`), so that a list
+    of leaked names or surviving processes is named, not merely counted."""
+    parts = []
+    for name, mine, theirs in ((labels[0], expected, actual), (labels[1], actual, expected)):
+        unmatched = list(theirs)
+        only = []
+        for item in mine:
+            match = next((i for i, other in enumerate(unmatched) if same_json(item, other)), None)
+            if match is None:
+                only.append(item)
+            else:
+                del unmatched[match]
+        if only:
+            shown = ", ".join(abbreviate(item, 60) for item in only[:8])
+            more = f" (+{len(only) - 8} more)" if len(only) > 8 else ""
+            parts.append(f"only {name}: {shown}{more}")
+    return (": " + "; ".join(parts)) if parts else ""
 
 
 _ISO_DATETIME = re.compile(
@@ -308,28 +353,39 @@ def check(
 ) -> list[str]:
     """Every way `observation` misses `expect` (empty: it meets it)."""
     problems = list(observation.extra_problems)
-    if expect.error is not None:
+    if observation.overdue is not None:
+        return [observation.overdue, *problems]
+    if observation.cancelled:
+        pass  # neither an envelope nor an error to compare: only the time is checked
+    elif expect.error is not None:
         problems.extend(_check_error(expect.error, observation))
     elif observation.error is not None:
         problems.append(f"expected success, got {observation.error.summary()}")
     else:
         problems.extend(_check_envelope(expect, observation, context))
-    problems.extend(_check_streams(expect, observation, capabilities))
+    if not observation.cancelled:
+        problems.extend(_check_streams(expect, observation, capabilities))
     if expect.max_wall_ms is not None and observation.wall_ms > expect.max_wall_ms:
-        provisioning = observation.provisioning_ms
         problems.append(
             f"took {observation.wall_ms:.0f} ms, more than the {expect.max_wall_ms} ms allowed"
-            + (
-                f" (after {provisioning:.0f} ms of provisioning, not counted)"
-                if provisioning
-                else ""
-            )
+            + _provisioning_note(observation)
         )
     if expect.min_wall_ms is not None and observation.wall_ms < expect.min_wall_ms:
         problems.append(
             f"took {observation.wall_ms:.0f} ms, less than the {expect.min_wall_ms} ms expected"
         )
     return problems
+
+
+def _provisioning_note(observation: Observation) -> str:
+    """What was left out of a failing wall time, and what the backend claimed beyond that."""
+    counted, reported = observation.provisioning_ms, observation.provisioning_reported_ms
+    if reported > counted:
+        return (
+            f" (after {counted:.0f} ms of provisioning, not counted: the backend reported "
+            f"{reported:.0f} ms, and at most {counted:.0f} ms is left out)"
+        )
+    return f" (after {counted:.0f} ms of provisioning, not counted)" if counted else ""
 
 
 def _check_error(expect: ErrorExpectation, observation: Observation) -> list[str]:

@@ -289,4 +289,5 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     """End the summary with the verdict, as `turnout conformance` ends its output."""
     state = config.stash.get(_STATE, None)
     if state is not None and state.verdict_line is not None:
-        terminalreporter.write_line(f"turnout conformance: {state.verdict_line}")
+        for line in state.verdict_line.split("\n"):  # one line per candidate target
+            terminalreporter.write_line(f"turnout conformance: {line}")

@@ -332,6 +332,7 @@ def replay_report(
     backends: Sequence[BackendUnderTest],
     reference: str,
     source: str,
+    flag_target: str | None = None,
 ) -> ParityReport:
     """The parity report of a replay: one row per node, the same verdict rule."""
     by_node: dict[str, dict[str, CaseResult]] = {}
@@ -348,5 +349,10 @@ def replay_report(
         for node in nodes
     ]
     return ParityReport.build(
-        kind="replay", reference=reference, backends=backends, items=items, source=source
+        kind="replay",
+        reference=reference,
+        backends=backends,
+        items=items,
+        source=source,
+        flag_target=flag_target,
     )

@@ -48,19 +48,30 @@ class ReportItem:
 
 @dataclass(frozen=True)
 class Verdict:
-    """Whether the reference backend can be deleted, and what blocks it per target."""
+    """Whether the reference backend can be deleted, and what blocks it per target.
+
+    `line` is one line per candidate target (one line when there is one target); with
+    several, `flag_target` (the flag file's `target_backend`) is marked and comes last, and
+    `deletable` is its answer (any target's, when the flag file names none of them)."""
 
     decided: bool
     deletable: bool
     line: str
     covering: tuple[str, ...] = ()
     blocking: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    flag_target: str | None = None
+
+    @property
+    def lines(self) -> list[str]:
+        return self.line.split("\n")
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "decided": self.decided,
             "deletable": self.deletable,
             "line": self.line,
+            "lines": self.lines,
+            "flag_target": self.flag_target,
             "covering": list(self.covering),
             "blocking": {target: list(ids) for target, ids in self.blocking.items()},
         }
@@ -78,8 +89,10 @@ def decide(
     reference: str,
     noun: str = "case",
     selection: Selection | None = None,
+    flag_target: str | None = None,
 ) -> Verdict:
-    """The verdict line (see the module docstring); none for a partial `selection`."""
+    """The verdict (see the module docstring); none for a partial `selection`.
+    `flag_target` is the flag file's target_backend, marked where several targets ran."""
     if selection is not None and selection.partial:
         return Verdict(False, False, selection.verdict_line(reference))
     ids = [backend.id for backend in backends]
@@ -115,25 +128,56 @@ def decide(
         )
     covering = tuple(target for target in targets if not blocking[target])
     count = len(reference_passes)
+    if len(targets) > 1:
+        return _per_target(targets, blocking, accepted, count, reference, noun, flag_target)
+    [target] = targets
     if covering:
-        details = "; ".join(
-            f"{target}"
-            + (f" ({accepted[target]} accepted divergences)" if accepted[target] else "")
-            for target in covering
-        )
+        extra = f" ({accepted[target]} accepted divergences)" if accepted[target] else ""
         line = (
             f"VERDICT: {reference} can be deleted: every {noun} that passes on it ({count}) "
-            f"passes on {details}"
+            f"passes on {target}{extra}"
         )
-        return Verdict(True, True, line, covering, blocking)
-    reasons = "; ".join(
+        return Verdict(True, True, line, covering, blocking, flag_target)
+    reasons = (
         f"on {target}, {len(blocking[target])} of {count} {noun}s that pass on {reference} "
         f"do not pass: {_listed(blocking[target])}"
-        for target in targets
     )
-    return Verdict(
-        True, False, f"VERDICT: {reference} cannot be deleted yet: {reasons}", (), blocking
-    )
+    line = f"VERDICT: {reference} cannot be deleted yet: {reasons}"
+    return Verdict(True, False, line, (), blocking, flag_target)
+
+
+def _per_target(
+    targets: Sequence[str],
+    blocking: Mapping[str, tuple[str, ...]],
+    accepted: Mapping[str, int],
+    count: int,
+    reference: str,
+    noun: str,
+    flag_target: str | None,
+) -> Verdict:
+    """One verdict line per candidate target, the flag file's target marked and last."""
+    ordered = sorted(targets, key=lambda target: target == flag_target)
+    lines = []
+    for target in ordered:
+        mark = " (the flag file's target_backend)" if target == flag_target else ""
+        head = f"VERDICT for {target}{mark}: {reference}"
+        if not blocking[target]:
+            extra = f" ({accepted[target]} accepted divergences)" if accepted[target] else ""
+            lines.append(
+                f"{head} can be deleted: every {noun} that passes on it ({count}) passes on "
+                f"{target}{extra}"
+            )
+        else:
+            lines.append(
+                f"{head} cannot be deleted yet: {len(blocking[target])} of {count} {noun}s that "
+                f"pass on {reference} do not pass on {target}: {_listed(blocking[target])}"
+            )
+    covering = tuple(target for target in targets if not blocking[target])
+    if flag_target is not None and flag_target in blocking:
+        deletable = not blocking[flag_target]
+    else:
+        deletable = bool(covering)
+    return Verdict(True, deletable, "\n".join(lines), covering, blocking, flag_target)
 
 
 @dataclass(frozen=True)
@@ -160,11 +204,20 @@ class ParityReport:
         ledger: Ledger | None = None,
         source: str = "",
         selection: Selection | None = None,
+        flag_target: str | None = None,
     ) -> ParityReport:
         """The report of `items`; `selection` (conformance runs) says what part of the
-        suite they are, and a partial one gets no verdict."""
+        suite they are, and a partial one gets no verdict; `flag_target` is the flag file's
+        target_backend, marked in the verdict where several targets ran."""
         noun = "case" if kind == "conformance" else "node"
-        verdict = decide(items, backends, reference=reference, noun=noun, selection=selection)
+        verdict = decide(
+            items,
+            backends,
+            reference=reference,
+            noun=noun,
+            selection=selection,
+            flag_target=flag_target,
+        )
         return cls(kind, reference, backends, items, ledger or Ledger(), verdict, source, selection)
 
     @property
@@ -304,9 +357,9 @@ def render_markdown(report: ParityReport) -> str:
         f"Generated by `{command}`; do not edit by hand. Reference (legacy) backend: "
         f"`{report.reference}`." + (f" Corpus: `{report.source}`." if report.source else ""),
         "",
-        f"**{report.verdict.line}**",
-        "",
     ]
+    for line in report.verdict.lines:
+        lines += [f"**{line}**", ""]
     if report.selection is not None and report.selection.partial:
         lines += [
             f"**Partial run**: {report.selection.describe()}. It shows how these cases behave; "

@@ -6,32 +6,28 @@ into an `Observation`. `run` runs every case on every backend, at most `concurre
 time per backend and never more than the backend's own `max_concurrency` (so no execution
 waits in a backend's internal queue and wall-clock bounds measure the execution itself).
 Slow cases (the 30 s default-timeout ones) start first, in slots of their own, so they
-overlap with everything else instead of adding to the total.
-
-`conclude` then applies, in order: the differential comparison with the reference backend
-(a target that meets the expectations but differs from the reference fails), and the
-divergence ledger (a listed failure is accepted; a listed pass fails the run: the entry is
-stale).
+overlap with everything else instead of adding to the total; cases that close a backend
+run last, alone (see conformance.lifecycle). `conclude` (conformance.results) then turns
+the raw results into conclusions.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from turnout.conformance.backends import DEFAULT_REFERENCE, BackendUnderTest
 from turnout.conformance.cases import PLACEHOLDER, Case, Step
-from turnout.conformance.differential import compare, normalize
+from turnout.conformance.deadline import OverdueError, bounded, deadline_ms
 from turnout.conformance.expectations import ErrorInfo, Observation, check
 from turnout.conformance.ledger import Ledger
-from turnout.conformance.timing import RUN_LABEL, ProvisioningClock
+from turnout.conformance.lifecycle import observe_cancelled, observe_closed
+from turnout.conformance.results import UNEXPECTED, CaseResult, Status, conclude
+from turnout.conformance.survivors import host_survivors, prelude
+from turnout.conformance.timing import RUN_LABEL, ProvisioningClock, counted_provisioning
 from turnout.contract import select_inputs
 from turnout.engine import Engine
 from turnout.errors import InfrastructureError, TurnoutError
@@ -47,75 +43,9 @@ __all__ = [
     "host_survivors",
 ]
 
-Status = Literal["pass", "fail", "skip", "error", "xfail", "xpass"]
-#: Statuses that make a run fail: a broken expectation, an infrastructure error, or a
-#: ledger entry that no longer describes a failure.
-UNEXPECTED: frozenset[str] = frozenset({"fail", "error", "xpass"})
 Progress = Callable[[int, int, "CaseResult"], None]
 INFRASTRUCTURE_RETRY_DELAY_S = 1.0
 SURVIVOR_SETTLE_S = 0.5
-
-
-@dataclass(frozen=True)
-class CaseResult:
-    """How one case went on one backend.
-
-    `raw_status` is what the run itself showed (pass, fail, skip, error); `status` is the
-    conclusion after the differential and the ledger (adds xfail and xpass).
-    """
-
-    case_id: str
-    theme: str
-    backend: str
-    status: Status
-    reason: str = ""
-    problems: tuple[str, ...] = ()
-    differences: tuple[str, ...] = ()
-    raw_status: Status | None = None
-    accepted: str | None = None
-    wall_ms: float | None = None
-    observation: Observation | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def unexpected(self) -> bool:
-        return self.status in UNEXPECTED
-
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"status": self.status}
-        if self.reason:
-            data["reason"] = self.reason
-        if self.problems:
-            data["problems"] = list(self.problems)
-        if self.differences:
-            data["differences"] = list(self.differences)
-        if self.accepted:
-            data["accepted_divergence"] = self.accepted
-        if self.wall_ms is not None:
-            data["wall_ms"] = round(self.wall_ms)
-        return data
-
-
-def host_survivors(marker: str) -> list[str]:
-    """Live processes on this host whose command line contains `marker` (zombies excluded)."""
-    found: list[str] = []
-    own = os.getpid()
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return found
-    for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) == own:
-            continue
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            command = (
-                (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
-            )
-            if marker not in command:
-                continue
-            stat = (entry / "stat").read_text()
-            if stat[stat.rindex(")") + 2 :].split()[0] in ("Z", "X"):
-                continue
-            found.append(f"pid {entry.name}: {command.strip()[:120]}")
-    return found
 
 
 def _substitute(code: str, marker: str, capabilities: Capabilities) -> str:
@@ -128,10 +58,18 @@ def _substitute(code: str, marker: str, capabilities: Capabilities) -> str:
     return PLACEHOLDER.sub(value, code)
 
 
-def _prepared(config: Mapping[str, Any], marker: str, capabilities: Capabilities) -> dict[str, Any]:
+def _prepared(
+    config: Mapping[str, Any], marker: str, capabilities: Capabilities, *, marked: bool = False
+) -> dict[str, Any]:
+    """The config to run: placeholders substituted and, when `marked`, the survivor prelude
+    put before the code (see conformance.survivors)."""
     prepared = dict(config)
-    if isinstance(prepared.get("code"), str):
-        prepared["code"] = _substitute(prepared["code"], marker, capabilities)
+    code = prepared.get("code")
+    if isinstance(code, str):
+        prepared["code"] = _substitute(code, marker, capabilities)
+        language = prepared.get("language")
+        if marked and isinstance(language, str):
+            prepared["code"] = prelude(language, marker) + prepared["code"]
     return prepared
 
 
@@ -155,6 +93,9 @@ class ConformanceRunner:
         self.ledger = ledger or Ledger()
         self.reference = reference
         self._warm: set[str] = set()
+        #: Every marker this runner gave a case, so that what a broken backend left running
+        #: can be found and ended afterwards (`survivors.kill_carriers`).
+        self.markers: set[str] = set()
 
     def backend(self, backend_id: str) -> BackendUnderTest:
         for backend in self.backends:
@@ -169,10 +110,16 @@ class ConformanceRunner:
         context: Mapping[str, Any],
         *,
         labels: Mapping[str, str] | None = None,
+        max_wall_ms: int | None = None,
+        engine: Engine | None = None,
     ) -> Observation:
         """Execute one node as `execute_code_node` would, on `backend_id`; never raises a
         `TurnoutError` (it becomes the observation). A retryable infrastructure failure that
-        happened before the code started is retried once."""
+        happened before the code started is retried once. The call is given up (cancelled)
+        after `deadline_ms(max_wall_ms, timeout)`: the observation then says it was overdue.
+        `engine` replaces the runner's own (closing cases run on an engine of their own).
+        """
+        engine = engine or self.engine
         for attempt in (1, 2):
             run_key = uuid.uuid4().hex
             run_labels = {**(labels or {}), RUN_LABEL: run_key}
@@ -180,9 +127,13 @@ class ConformanceRunner:
             try:
                 node = parse_config(dict(config))
                 inputs = select_inputs(context, node.input_variables)
-                envelope = await self.engine.run(
-                    node, inputs, backend=backend_id, labels=run_labels
+                envelope = await bounded(
+                    engine.run(node, inputs, backend=backend_id, labels=run_labels),
+                    deadline_ms(max_wall_ms, node.timeout),
+                    max_wall_ms,
                 )
+            except OverdueError as overdue:
+                return self._failed(None, started, self._clock.take(run_key), overdue.message)
             except InfrastructureError as error:
                 if attempt == 1 and error.retryable and not error.started:
                     self._clock.take(run_key)
@@ -191,21 +142,26 @@ class ConformanceRunner:
                 return self._failed(error, started, self._clock.take(run_key))
             except TurnoutError as error:
                 return self._failed(error, started, self._clock.take(run_key))
-            provisioning = self._clock.take(run_key)
-            wall_ms = (time.perf_counter() - started) * 1000 - provisioning
+            reported = self._clock.take(run_key)
+            counted = counted_provisioning(reported)
+            wall_ms = (time.perf_counter() - started) * 1000 - counted
             if node.output_variable:
                 envelope = {node.output_variable: envelope}
-            return Observation.from_return(envelope, wall_ms, provisioning)
+            return Observation.from_return(envelope, wall_ms, counted, reported)
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
-    def _failed(error: TurnoutError, started: float, provisioning: float) -> Observation:
-        wall_ms = (time.perf_counter() - started) * 1000 - provisioning
+    def _failed(
+        error: TurnoutError | None, started: float, reported: float, overdue: str | None = None
+    ) -> Observation:
+        counted = counted_provisioning(reported)
         return Observation(
             envelope=None,
-            error=ErrorInfo.from_exception(error),
-            wall_ms=wall_ms,
-            provisioning_ms=provisioning,
+            error=None if error is None else ErrorInfo.from_exception(error),
+            wall_ms=(time.perf_counter() - started) * 1000 - counted,
+            provisioning_ms=counted,
+            provisioning_reported_ms=reported,
+            overdue=overdue,
         )
 
     async def run_case(self, case: Case, backend: BackendUnderTest) -> CaseResult:
@@ -221,13 +177,13 @@ class ConformanceRunner:
         if unmet is not None:
             return result("skip", unmet)
         marker = f"turnout-conformance-{uuid.uuid4().hex[:16]}"
+        self.markers.add(marker)
         labels = {"suite": "conformance"}
         try:
             context = case.build_context()
-            observation = await self.run_node(
-                backend.id, _prepared(case.config, marker, capabilities), context, labels=labels
-            )
-            problems = check(case.expect, observation, context=context, capabilities=capabilities)
+            config = _prepared(case.config, marker, capabilities, marked=case.expect.no_survivors)
+            observation, problems = await self._observe(case, backend, config, context, labels)
+            problems += check(case.expect, observation, context=context, capabilities=capabilities)
             if case.expect.no_survivors and capabilities.isolation == "process":
                 problems.extend(await self._survivors(marker))
             if case.then is not None:
@@ -241,6 +197,73 @@ class ConformanceRunner:
             wall_ms=observation.wall_ms,
             observation=observation,
         )
+
+    async def _observe(
+        self,
+        case: Case,
+        backend: BackendUnderTest,
+        config: Mapping[str, Any],
+        context: Mapping[str, Any],
+        labels: Mapping[str, str],
+    ) -> tuple[Observation, list[str]]:
+        """Run the case's execution as the case says: plainly, cancelled by the caller, or
+        with the backend closed under it (see conformance.lifecycle)."""
+        if case.cancel_after_ms is not None:
+            call = self._call(self.engine, backend.id, config, context, labels)
+            return await observe_cancelled(call, case.cancel_after_ms), []
+        if case.close_after_ms is not None:
+            return await self._closing(case, backend, config, context, labels)
+        observation = await self.run_node(
+            backend.id, config, context, labels=labels, max_wall_ms=case.expect.max_wall_ms
+        )
+        return observation, []
+
+    @staticmethod
+    async def _call(
+        engine: Engine,
+        backend_id: str,
+        config: Mapping[str, Any],
+        context: Mapping[str, Any],
+        labels: Mapping[str, str],
+    ) -> dict[str, Any]:
+        node = parse_config(dict(config))
+        inputs = select_inputs(context, node.input_variables)
+        return await engine.run(node, inputs, backend=backend_id, labels=dict(labels))
+
+    async def _closing(
+        self,
+        case: Case,
+        backend: BackendUnderTest,
+        config: Mapping[str, Any],
+        context: Mapping[str, Any],
+        labels: Mapping[str, str],
+    ) -> tuple[Observation, list[str]]:
+        """The case on a fresh instance of the backend, closed while the case runs."""
+        assert case.close_after_ms is not None
+        assert backend.capabilities is not None
+        own = self.engine
+        engine = Engine(own.environment, flags=own.flags, registry=own.registry)
+        engine.instrument(self._clock.wrap)
+        language = str(config.get("language") or sorted(backend.capabilities.languages)[0])
+        try:
+            return await observe_closed(
+                lambda: self.run_node(
+                    backend.id,
+                    config,
+                    context,
+                    labels=labels,
+                    engine=engine,
+                    max_wall_ms=case.expect.max_wall_ms,
+                ),
+                lambda: self.run_node(
+                    backend.id, {"language": language, "code": "return 1"}, {}, engine=engine
+                ),
+                engine.aclose,
+                case.close_after_ms,
+                tree=backend.capabilities.isolation == "process",
+            )
+        finally:
+            await engine.aclose()  # safe twice; also after a failure before the close
 
     async def _survivors(self, marker: str) -> list[str]:
         # Scanning /proc reads a file per process: off the event loop, so that the other
@@ -261,13 +284,14 @@ class ConformanceRunner:
             _prepared(step.config, marker, backend.capabilities),
             step.context,
             labels=labels,
+            max_wall_ms=step.expect.max_wall_ms,
         )
         problems = check(
             step.expect, observation, context=step.context, capabilities=backend.capabilities
         )
         return [f"follow-up execution: {problem}" for problem in problems]
 
-    async def _warm_up(self, backends: Iterable[BackendUnderTest]) -> None:
+    async def warm_up(self, backends: Iterable[BackendUnderTest]) -> None:
         """One untimed execution per backend before its first case, once per runner.
 
         The first execution of a process pays one-time costs that are not the behaviour a
@@ -303,7 +327,7 @@ class ConformanceRunner:
         """Run the given (case, backend) pairs concurrently within limits, then `conclude`.
 
         Results come back in the order of `pairs`."""
-        await self._warm_up({backend.id: backend for _, backend in pairs}.values())
+        await self.warm_up({backend.id: backend for _, backend in pairs}.values())
         total = len(pairs)
         done = 0
         n_slow = {
@@ -325,9 +349,14 @@ class ConformanceRunner:
                 progress(done, total, outcome)
             return index, outcome
 
-        # Slow cases are started first, so they overlap with everything else.
-        order = sorted(range(total), key=lambda index: not pairs[index][0].slow)
+        # Slow cases are started first, so they overlap with everything else; cases that
+        # look at this host's whole process tree run after all of them, one at a time.
+        shared = [index for index in range(total) if not pairs[index][0].exclusive]
+        order = sorted(shared, key=lambda index: not pairs[index][0].slow)
         finished = await asyncio.gather(*(one(i, *pairs[i]) for i in order))
+        for index in range(total):
+            if pairs[index][0].exclusive:
+                finished.append(await one(index, *pairs[index]))
         raw = [result for _, result in sorted(finished, key=lambda pair: pair[0])]
         cases = list({case.id: case for case, _ in pairs}.values())
         return conclude(cases, raw, reference=self.reference, ledger=self.ledger)
@@ -352,70 +381,3 @@ def _slots(
     slow = min(n_slow, max(1, total - 1)) if n_slow else 1
     normal = max(1, min(concurrency, total - (slow if n_slow else 0)))
     return asyncio.Semaphore(normal), asyncio.Semaphore(slow)
-
-
-def conclude(
-    cases: Sequence[Case],
-    results: Sequence[CaseResult],
-    *,
-    reference: str = DEFAULT_REFERENCE,
-    ledger: Ledger | None = None,
-) -> list[CaseResult]:
-    """Apply the differential comparison with `reference`, then the ledger, to raw results.
-
-    A target is held to the reference's envelope only where the reference meets the case's
-    expectations: where the reference itself is wrong, differing from it is no fault, and
-    the differences are kept for the report without changing the target's status."""
-    book = ledger or Ledger()
-    by_case = {case.id: case for case in cases}
-    now = time.time()
-    references = {
-        r.case_id: r
-        for r in results
-        if r.backend == reference
-        and r.observation is not None
-        and (r.raw_status or r.status) == "pass"
-    }
-    concluded = []
-    for result in results:
-        raw = result.raw_status or result.status
-        updated = replace(result, raw_status=raw)
-        base = references.get(result.case_id)
-        if (
-            result.backend != reference
-            and base is not None
-            and base.observation is not None
-            and result.observation is not None
-        ):
-            case = by_case[result.case_id]
-            differences = compare(
-                normalize(base.observation, now=now),
-                normalize(result.observation, now=now),
-                ignore=case.differential_ignore,
-                names=(reference, result.backend),
-            )
-            if differences:
-                reason = f"differs from {reference}: {differences[0]}"
-                updated = replace(
-                    updated,
-                    differences=tuple(differences),
-                    status="fail" if raw == "pass" else raw,
-                    raw_status="fail" if raw == "pass" else raw,
-                    reason=reason if raw == "pass" else updated.reason,
-                )
-        entry = book.entry(result.case_id, result.backend)
-        if entry is not None:
-            if updated.status in ("fail", "error"):
-                updated = replace(updated, status="xfail", accepted=entry.reason)
-            elif updated.status == "skip":  # lacks a capability the case needs: accepted
-                updated = replace(updated, accepted=entry.reason)
-            elif updated.status == "pass":
-                updated = replace(
-                    updated,
-                    status="xpass",
-                    reason=f"passes, but the ledger ({book.source}) still lists it as a "
-                    f"divergence decided {entry.decided}: remove the entry",
-                    accepted=entry.reason,
-                )
-        concluded.append(updated)
-    return concluded

@@ -25,6 +25,7 @@ from turnout.conformance.backends import (
     BackendUnderTest,
     build_engine,
     describe_backends,
+    flag_target,
     refresh_endpoints,
     select_backends,
 )
@@ -33,6 +34,7 @@ from turnout.conformance.ledger import Ledger
 from turnout.conformance.report import ParityReport, ReportItem
 from turnout.conformance.runner import CaseResult, ConformanceRunner, Progress
 from turnout.conformance.selection import Selection
+from turnout.conformance.survivors import kill_carriers
 from turnout.engine import Engine
 from turnout.registry import BackendRegistry, default_registry
 
@@ -173,10 +175,18 @@ class ConformanceSession:
             items=items,
             ledger=self.ledger,
             selection=selection,
+            flag_target=flag_target(self.engine),
         )
 
-    async def aclose(self) -> None:
-        await self.engine.aclose()
+    async def aclose(self) -> int:
+        """Close the backends, then end what they left running: every process still
+        carrying one of this run's markers is killed (a survivor the report named must not
+        keep running on the host). Returns how many were."""
+        try:
+            await self.engine.aclose()
+        finally:
+            ended = await asyncio.to_thread(kill_carriers, self.runner.markers)
+        return ended
 
 
 class LoopThread:

@@ -24,6 +24,7 @@ from turnout import (
     InternalError,
     execute_code_node,
 )
+from turnout.backend import declared_max_concurrency
 from turnout.comparison import VOLATILE_METADATA
 from turnout.contract import prepare_request
 from turnout.engine import Engine
@@ -386,6 +387,10 @@ class TestConfiguration:
         """A typo in the backend's options table is reported, not ignored."""
         with pytest.raises(ConfigurationError, match="templat"):
             backend(templat="x")
+
+    def test_max_concurrency_is_declared_as_the_protocol_says(self) -> None:
+        """The option is exposed as the protocol's optional `max_concurrency` member."""
+        assert declared_max_concurrency(backend(max_concurrency=3)) == 3
 
     def test_endpoint_names_the_local_server(self, e2b_url: str) -> None:
         """Reports can say which endpoint executions went to."""

@@ -20,7 +20,7 @@ from turnout_local_subprocess.cgroups import Jail
 from turnout_local_subprocess.cgroups import probe as probe_cgroups
 from turnout_local_subprocess.limits import Confinement
 
-from turnout.backend import BackendSettings, ExecutionBackend
+from turnout.backend import BackendSettings, ExecutionBackend, declared_max_concurrency
 from turnout.contract.outcome import decode_result
 from turnout.errors import CodeExecutionError, ConfigurationError, InfrastructureError
 
@@ -806,6 +806,13 @@ class TestConstruction:
         assert "legacy_allowed = false" in message
         assert "feature_flags.toml" in message
         assert "e2b" in message
+
+    def test_max_concurrency_is_declared_as_the_protocol_says(self):
+        """The option is exposed as the protocol's optional `max_concurrency` member."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", LegacyBackendDeprecationWarning)
+            backend = LocalSubprocessBackend(BackendSettings(options={"max_concurrency": 3}))
+        assert declared_max_concurrency(backend) == 3
 
     def test_misspelt_option_is_rejected(self):
         """An unknown option such as `memroy_mb` is a ConfigurationError naming it."""

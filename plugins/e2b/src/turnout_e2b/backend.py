@@ -129,6 +129,11 @@ class E2BBackend:
         return self._pool
 
     @property
+    def max_concurrency(self) -> int:
+        """Executions run at once; more wait for a slot (the optional protocol member)."""
+        return self._options.max_concurrency
+
+    @property
     def endpoint(self) -> str:
         """Where executions go, for reports: the E2B cloud or a local server's URL."""
         if self._connection is not None:

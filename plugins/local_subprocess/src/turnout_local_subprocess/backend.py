@@ -137,6 +137,11 @@ class LocalSubprocessBackend:
     def options(self) -> LocalSubprocessOptions:
         return self._options
 
+    @property
+    def max_concurrency(self) -> int:
+        """Executions run at once; more wait for a slot (the optional protocol member)."""
+        return self._options.max_concurrency
+
     async def execute(self, request: ExecutionRequest) -> ExecutionResult:
         """Run one program; waits for a free slot first when max_concurrency are running.
 
