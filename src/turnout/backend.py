@@ -41,10 +41,10 @@ __all__ = [
     "BackendSettings",
     "BackendType",
     "ExecutionBackend",
-    "options_model_of",
-    "parse_backend_options",
     "declared_endpoint",
     "declared_max_concurrency",
+    "options_model_of",
+    "parse_backend_options",
     "provisioning_ms",
     "truncation_marker",
 ]
@@ -161,6 +161,8 @@ def parse_backend_options(
             f"invalid options for the {backend_id} backend in feature_flags.toml "
             f"([environments.<env>.backends.{backend_id}]): {problems}"
         ) from None
+
+
 def declared_endpoint(backend: object) -> str | None:
     """The optional `endpoint` of a backend instance (see ExecutionBackend), or None."""
     value = getattr(backend, "endpoint", None)
