@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pytest
-import structlog
-from structlog.testing import capture_logs
 
 from turnout import (
     BackendSettings,
@@ -26,7 +24,8 @@ from turnout import (
 )
 from turnout.backend import ExecutionBackend
 from turnout.errors import InternalError
-from turnout.logging import configure_logging
+from turnout.log_output import reset as reset_logging
+from turnout.logging import capture_logs, configure_logging
 from turnout.registry import discover
 
 SECRET_INPUT = "input-value-that-must-not-be-logged"
@@ -168,13 +167,13 @@ class BuggyPlugin:
 
 @pytest.fixture
 def json_log() -> Iterator[io.StringIO]:
-    """structlog renders JSON lines into a buffer for the test, as in production."""
+    """turnout's events as JSON lines in a buffer for the test, as in production."""
     stream = io.StringIO()
     configure_logging("test", json_lines=True, stream=stream)
     try:
         yield stream
     finally:
-        structlog.reset_defaults()
+        reset_logging()
 
 
 class TestInternalErrors:

@@ -21,8 +21,7 @@ import subprocess
 import threading
 from collections.abc import Mapping, Sequence
 
-import structlog
-
+from turnout.logging import get_logger
 from turnout.models import Language
 
 __all__ = [
@@ -34,7 +33,7 @@ __all__ = [
     "provides",
 ]
 
-log = structlog.get_logger("turnout.packages")
+log = get_logger("turnout.packages")
 
 PROBE_TIMEOUT_S = 20.0
 PYTHON_PROBE = (

@@ -29,11 +29,10 @@ import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import structlog
-
 from turnout.backend import BackendSettings
 from turnout.contract import runtime_source
 from turnout.errors import InfrastructureError
+from turnout.logging import get_logger
 from turnout.models import (
     MAX_TIMEOUT_MS,
     Capabilities,
@@ -55,7 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = ["E2BBackend"]
 
-log = structlog.get_logger("turnout.e2b")
+log = get_logger("turnout.e2b")
 SDK_LANGUAGE = {"python": "python", "javascript": "js"}
 RUN_CODE_BACKSTOP_S = 5.0
 EXECUTION_KEY = "turnout_execution_id"

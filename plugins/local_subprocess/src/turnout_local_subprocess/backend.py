@@ -18,10 +18,9 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-import structlog
-
 from turnout.backend import BackendSettings
 from turnout.errors import ConfigurationError, InfrastructureError
+from turnout.logging import get_logger
 from turnout.models import (
     MAX_TIMEOUT_MS,
     Capabilities,
@@ -42,7 +41,7 @@ from turnout_local_subprocess.workdir import ResultFile, Workspace
 
 __all__ = ["LocalSubprocessBackend"]
 
-logger = structlog.get_logger("turnout.local_subprocess")
+logger = get_logger("turnout.local_subprocess")
 
 # Default Python: the base interpreter turnout itself runs on. Not `python3` from PATH, which
 # may be a version-manager shim (pyenv adds ~60 ms and its own variables per start), and not
