@@ -3,7 +3,7 @@ the move from the legacy backend to the target proceeds (see docs/flags.md).
 
     stages.py     the five migration stages and bucketing key kinds
     schema.py     the file's shape and cross-key rules (pydantic, strict)
-    loading.py    finding, reading and validating the file; located error messages
+    loading.py    finding, reading and validating the file or data; located error messages
     bucketing.py  Unleash's normalized murmur3 buckets and stage ranges
     ignore.py     shadow comparison ignore rules (JSON-path-like patterns)
     evaluate.py   the per-execution `Decision`; `FlagEvaluator.decide` never raises
@@ -15,13 +15,17 @@ from turnout.flags.evaluate import SHADOW_SAMPLE_SUFFIX, Decision, FlagEvaluator
 from turnout.flags.ignore import IgnoreRule, PathSegment, parse_ignore_rule
 from turnout.flags.loading import (
     DEFAULT_ENVIRONMENT,
+    DEFAULT_FLAGS_FILE,
     FLAGS_FILE_VARIABLE,
+    MAPPING_SOURCE,
     FlagFileError,
     Problem,
     current_environment,
+    flags_from_mapping,
     load_flags,
     locate_flags_file,
     parse_flags,
+    validate_flags,
 )
 from turnout.flags.reload import DEFAULT_CHECK_INTERVAL, FlagReloader
 from turnout.flags.schema import (
@@ -40,10 +44,12 @@ __all__ = [
     "BUCKETS",
     "DEFAULT_CHECK_INTERVAL",
     "DEFAULT_ENVIRONMENT",
+    "DEFAULT_FLAGS_FILE",
     "DEFAULT_LEGACY_BACKEND",
     "DEFAULT_TARGET_BACKEND",
     "ENVIRONMENT_VARIABLE",
     "FLAGS_FILE_VARIABLE",
+    "MAPPING_SOURCE",
     "SHADOW_SAMPLE_SUFFIX",
     "STAGES",
     "BucketingKey",
@@ -62,10 +68,12 @@ __all__ = [
     "bucket",
     "current_environment",
     "decide",
+    "flags_from_mapping",
     "load_flags",
     "locate_flags_file",
     "parse_flags",
     "parse_ignore_rule",
     "stage_for_bucket",
     "stage_ranges",
+    "validate_flags",
 ]
