@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,14 +40,14 @@ from turnout.flags import (
     FlagReloader,
     current_environment,
 )
-from turnout.logging import get_logger
+from turnout.logging import get_logger, install_stdlib_redaction
 from turnout.migration import DEFAULT_SHADOW_BUDGET, ShadowRunner, may_fall_back
 from turnout.models import Capabilities, CodeNodeConfig, ExecutionResult
 from turnout.redaction import scrub_envelope
 from turnout.registry import BackendRegistry, default_registry
 from turnout.shutdown import InFlight
 
-__all__ = ["BackendDescription", "Engine"]
+__all__ = ["BackendDescription", "Engine", "rollout_labels"]
 
 log = get_logger("turnout.execution")
 
@@ -85,7 +85,7 @@ class Engine:
         self,
         environment: str | None = None,
         *,
-        flags: FlagFile | None = None,
+        flags: FlagFile | FlagReloader | None = None,
         flags_path: str | Path | None = None,
         registry: BackendRegistry | None = None,
         check_interval: float = DEFAULT_CHECK_INTERVAL,
@@ -104,6 +104,7 @@ class Engine:
         self.evaluator.flags.environment(self.environment)  # an unknown environment fails now
         self.shadow = ShadowRunner(shadow_budget)
         self.in_flight = InFlight()  # what turnout.shutdown interrupts
+        install_stdlib_redaction()  # the HTTP and SDK loggers under backends, in any set-up
         self._backends: dict[str, ExecutionBackend] = {}
         self._wrappers: list[Callable[[ExecutionBackend], ExecutionBackend]] = []
 
@@ -171,6 +172,9 @@ class Engine:
         *,
         backend: str | None = None,
         labels: dict[str, str] | None = None,
+        tenant_id: str | None = None,
+        workflow_id: str | None = None,
+        execution_id: str | None = None,
     ) -> dict[str, Any]:
         """Execute once and return the result envelope, or raise one classified error.
 
@@ -179,7 +183,13 @@ class Engine:
         whether falling back is allowed (see `turnout.migration`). Interrupted by shutdown: a
         retryable `ExecutionInterruptedError`; the caller's own cancellation propagates as
         `asyncio.CancelledError` (`turnout.shutdown`).
+
+        The rollout ids (`tenant_id`, `workflow_id`, `execution_id`: the platform's
+        execution, not turnout's id of this run) are the only bucketing keys; they are
+        also the labels `tenant`, `workflow` and `execution` of the event and the sandbox.
+        `labels` with those keys still work as ids (the parameters win).
         """
+        labels = rollout_labels(labels, tenant_id, workflow_id, execution_id)
         try:
             return await self.in_flight.run(self._run(config, inputs, backend, labels))
         except TurnoutError as error:
@@ -191,9 +201,8 @@ class Engine:
         config: CodeNodeConfig,
         inputs: dict[str, Any],
         backend: str | None,
-        labels: dict[str, str] | None,
+        labels: dict[str, str],
     ) -> dict[str, Any]:
-        labels = dict(labels or {})
         execution_id = uuid.uuid4().hex
         if backend is not None:
             return await self.run_on(
@@ -203,8 +212,9 @@ class Engine:
             self.environment,
             tenant_id=labels.get("tenant"),
             workflow_id=labels.get("workflow"),
-            execution_key=labels.get("execution") or execution_id,
+            execution_key=labels.get("execution"),
             side_effect_free=config.side_effect_free,
+            sample_key=execution_id,
         )
         fields = {
             "execution_id": execution_id,
@@ -341,6 +351,25 @@ class Engine:
         backends, self._backends = list(self._backends.values()), {}
         for instance in backends:
             await instance.aclose()
+
+
+def rollout_labels(
+    labels: Mapping[str, str] | None,
+    tenant_id: str | None,
+    workflow_id: str | None,
+    execution_id: str | None,
+) -> dict[str, str]:
+    """`labels` with the rollout ids given as parameters under `tenant`, `workflow` and
+    `execution` (a parameter wins over a label of the same name; an empty one is no id)."""
+    merged = dict(labels or {})
+    for key, value in (
+        ("tenant", tenant_id),
+        ("workflow", workflow_id),
+        ("execution", execution_id),
+    ):
+        if value:
+            merged[key] = value
+    return merged
 
 
 def _check_capabilities(config: CodeNodeConfig, backend_id: str, caps: Capabilities) -> None:
