@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from turnout.cli.output import print_envelope, print_error
-from turnout.codenode import default_engine, execute_code_node
 from turnout.errors import TurnoutError, ValidationError
 from turnout.flags import current_environment
 from turnout.logging import configure_logging
@@ -31,6 +30,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--code", help="the code itself (instead of a config's `code`)")
     parser.add_argument("--backend", help="backend id (default: the environment's)")
     parser.add_argument("--env", help="environment (default: $TURNOUT_ENV or development)")
+    parser.add_argument("--tenant", help="tenant id (rollout bucketing, event and sandbox labels)")
+    parser.add_argument("--workflow", help="workflow id (rollout bucketing and labels)")
+    parser.add_argument(
+        "--execution-id", help="the platform's execution id (rollout bucketing and labels)"
+    )
     parser.add_argument("--json", action="store_true", help="print exactly one JSON object")
     parser.set_defaults(handler=handle)
 
@@ -63,13 +67,20 @@ def _node_config(arguments: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _run(arguments: argparse.Namespace) -> dict[str, Any]:
-    try:
-        context = {} if arguments.context is None else _read_json(arguments.context, "--context")
-        return await execute_code_node(
-            _node_config(arguments), context, backend=arguments.backend, env=arguments.env
+    from turnout.client import Client
+
+    context = {} if arguments.context is None else _read_json(arguments.context, "--context")
+    config = _node_config(arguments)
+    async with Client(environment=arguments.env) as client:
+        envelope = await client.execute(
+            config,
+            context,
+            backend=arguments.backend,
+            tenant_id=arguments.tenant,
+            workflow_id=arguments.workflow,
+            execution_id=arguments.execution_id,
         )
-    finally:
-        await default_engine(arguments.env).aclose()
+    return envelope.to_dict()
 
 
 def handle(arguments: argparse.Namespace) -> int:
