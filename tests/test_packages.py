@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 import sys
 
 import pytest
 
-from turnout.packages import interpreter_commands, module_root, probe, provides
+from turnout.packages import PYTHON_PROBE, interpreter_commands, module_root, probe, provides
 
 ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent/turnout-test-home"}
 
@@ -48,6 +50,23 @@ def test_probe_lists_what_python_and_node_import() -> None:
     assert "winreg" not in found["python"]  # standard library, but not on this platform
     assert {"fs", "fs/promises", "http", "crypto"} <= found["javascript"]
     assert "lodash" not in found["javascript"]
+
+
+def test_python_probe_finds_what_find_spec_finds() -> None:
+    """The probe's answer is every stdlib module `importlib.util.find_spec` finds plus every
+    top-level module on the path: what the interpreter can import, nothing else."""
+    reference = (
+        "import importlib.util, json, pkgutil, sys\n"
+        "found = {n for n in sys.stdlib_module_names if importlib.util.find_spec(n)}\n"
+        "print(json.dumps(sorted(found | {m.name for m in pkgutil.iter_modules()})))"
+    )
+    answers = [
+        subprocess.run(
+            [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+        for code in (reference, PYTHON_PROBE)
+    ]
+    assert json.loads(answers[1]) == json.loads(answers[0])
 
 
 def test_probe_leaves_out_an_interpreter_that_cannot_answer() -> None:

@@ -52,17 +52,23 @@ class Client:
         grace_s: float = DEFAULT_GRACE_S,
         check_interval: float = DEFAULT_CHECK_INTERVAL,
         shadow_budget: int = DEFAULT_SHADOW_BUDGET,
+        keep_warm: bool = True,
     ) -> None:
         """`flags`: a mapping, a path, a `FlagFile` or None (see `turnout.flag_source`);
         `environment`: the flags' environment (default `$TURNOUT_ENV`, else development);
-        `grace_s`: how long closing waits for executions in flight.
+        `grace_s`: how long closing waits for executions in flight; `keep_warm=False` for
+        a client that runs one execution and goes (backends prepare nothing ahead).
 
         Raises `ConfigurationError` now for bad flags or an unknown environment.
         """
         registry = registry if registry is not None else default_registry()
         source = flag_source(flags, known_backends=registry.ids, check_interval=check_interval)
         self._engine = Engine(
-            environment, flags=source, registry=registry, shadow_budget=shadow_budget
+            environment,
+            flags=source,
+            registry=registry,
+            shadow_budget=shadow_budget,
+            keep_warm=keep_warm,
         )
         self.grace_s = grace_s
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -90,8 +90,10 @@ class Engine:
         registry: BackendRegistry | None = None,
         check_interval: float = DEFAULT_CHECK_INTERVAL,
         shadow_budget: int = DEFAULT_SHADOW_BUDGET,
+        keep_warm: bool = True,
     ) -> None:
         self.environment = current_environment(environment)
+        self.keep_warm = keep_warm  # BackendSettings.keep_warm of every backend built
         self.registry = registry if registry is not None else default_registry()
         source: FlagFile | FlagReloader = (
             flags
@@ -123,6 +125,7 @@ class Engine:
             environment=self.environment,
             options=flags.options_for(backend_id),
             legacy_allowed=flags.legacy_may_load,
+            keep_warm=self.keep_warm,
         )
 
     def backend(self, backend_id: str | None = None) -> ExecutionBackend:

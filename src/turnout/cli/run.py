@@ -71,7 +71,8 @@ async def _run(arguments: argparse.Namespace) -> dict[str, Any]:
 
     context = {} if arguments.context is None else _read_json(arguments.context, "--context")
     config = _node_config(arguments)
-    async with Client(environment=arguments.env) as client:
+    # One execution, then the process ends: nothing is worth preparing ahead.
+    async with Client(environment=arguments.env, keep_warm=False) as client:
         envelope = await client.execute(
             config,
             context,

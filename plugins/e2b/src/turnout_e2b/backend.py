@@ -182,8 +182,9 @@ class E2BBackend:
         return self._connection
 
     def _ensure_pool(self) -> SandboxPool | None:
-        """The pool, started on the first execution (never at construction)."""
-        if self._options.pool_size == 0:
+        """The pool, started on the first execution (never at construction); none where the
+        engine said not to keep warm (a one-shot process)."""
+        if self._options.pool_size == 0 or not self._settings.keep_warm:
             return None
         if self._pool is None:
             self._pool = SandboxPool(
