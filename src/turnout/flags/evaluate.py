@@ -59,7 +59,7 @@ class Decision:
     ignore_rules: tuple[IgnoreRule, ...] = field(default=(), repr=False)
 
     def to_log(self) -> dict[str, Any]:
-        """Fields to add to the execution's structlog event. `environment` is left out
+        """Fields to add to the execution's log event. `environment` is left out
         because that event already has it; the bucketing key's value is never logged.
         """
         return {
