@@ -12,11 +12,11 @@ from typing import Any, ClassVar
 import psutil
 import pydantic
 import pytest
-from structlog.testing import capture_logs
 
 from turnout import Engine, parse_config
 from turnout.backend import BackendSettings
 from turnout.errors import ConfigurationError
+from turnout.logging import capture_logs
 from turnout.models import MAX_TIMEOUT_MS, Capabilities, ExecutionRequest, ExecutionResult
 from turnout.registry import BackendRegistry
 

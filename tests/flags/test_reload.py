@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
-from structlog.testing import capture_logs
 
 from turnout.errors import ConfigurationError
 from turnout.flags import FlagEvaluator, FlagReloader
 from turnout.flags import reload as reload_module
+from turnout.logging import capture_logs
 from turnout.registry import default_registry
 
 from .support import ENV, KNOWN, document

@@ -9,46 +9,61 @@ turnout.cli.process explains; `main` is the same command for callers in-process 
 from __future__ import annotations
 
 import argparse
+import importlib
+import sys
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
-from turnout.cli import audit, backends, bench, chaos, conformance, flags, replay, rollout, run
 from turnout.cli.output import escape_unencodable_output
 from turnout.cli.process import run_as_process
-from turnout.registry import default_registry
 
 __all__ = ["entry_point", "main"]
 
-_COMMANDS = (run, backends, flags, rollout, conformance, replay, audit, chaos, bench)
+#: The built-in commands, each in the module of the same name, in `--help` order.
+_COMMANDS: tuple[str, ...] = ("run", "backends", "flags", "rollout", "conformance", "replay")
+_COMMANDS += ("audit", "chaos", "bench")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The `turnout` parser: every command, or only the built-in command `only` (a command
+    pays for its own imports only: `turnout run` does not load the audit's parsers)."""
     parser = argparse.ArgumentParser(
         prog="turnout",
         description="Run workflow code nodes on pluggable, feature-flagged backends.",
     )
-    parser.add_argument("--version", action="version", version=f"turnout {_version()}")
+    if only is None:  # `turnout --version` names no command; a command's run skips the lookup
+        parser.add_argument("--version", action="version", version=f"turnout {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in _COMMANDS:
-        command.register(subparsers)
-    manager = default_registry().plugin_manager
-    if manager is not None:
-        manager.hook.turnout_add_commands(subparsers=subparsers)
+    for name in (only,) if only else _COMMANDS:
+        importlib.import_module(f"turnout.cli.{name}").register(subparsers)
+    if only is None:
+        from turnout.registry import default_registry
+
+        manager = default_registry().plugin_manager
+        if manager is not None:
+            manager.hook.turnout_add_commands(subparsers=subparsers)
     return parser
 
 
 def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("turnout")
     except PackageNotFoundError:  # pragma: no cover - run from a source tree, not installed
         return "(not installed)"
 
 
+def _builtin_command(argv: Sequence[str]) -> str | None:
+    """The built-in command `argv` starts with, if it starts with one."""
+    return argv[0] if argv and argv[0] in _COMMANDS else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     escape_unencodable_output()
-    parser = build_parser()
-    arguments = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_builtin_command(words))
+    arguments = parser.parse_args(words)
     status: int = arguments.handler(arguments)
     return status
 
