@@ -64,6 +64,16 @@ class TestFlagsFromCode:
             Client(flags(stage="shadw"), "test")
         assert caught.value.message.startswith("<flags>: environments.test.stage: 'shadw'")
 
+    def test_a_misspelt_backend_option_fails_when_the_client_is_made(self) -> None:
+        """An options table holding a typo is refused at construction by the backend's
+        options model, located by key path with a suggestion."""
+        with pytest.raises(ConfigurationError) as caught:
+            Client(flags(backends={"e2b": {"pool_sise": 4}}), "test")
+        assert caught.value.message == (
+            "<flags>: environments.test.backends.e2b.pool_sise: unknown key "
+            "(did you mean 'pool_size'?)"
+        )
+
     def test_an_unknown_environment_fails_when_the_client_is_made(self) -> None:
         """An environment the flags do not define is a ConfigurationError naming those
         they do."""
@@ -86,6 +96,20 @@ class TestFlagsFromCode:
         assert "Client(flags=...)" in message
         assert "TURNOUT_FLAGS_FILE" in message
         assert "feature_flags.toml" in message
+
+
+class TestInputLimits:
+    async def test_a_context_nested_past_the_limit_is_a_validation_error(self) -> None:
+        """A context nested 100,000 deep is refused naming the 256-level limit, never a
+        RecursionError."""
+        context = {"value": 1, "deep": []}
+        for _ in range(100_000):
+            context["deep"] = [context["deep"]]
+        async with Client(flags(), "test") as client:
+            with pytest.raises(ValidationError) as caught:
+                await client.execute(NODE, context)
+        assert caught.value.field == "context.deep"
+        assert "limit of 256" in caught.value.message
 
 
 class TestTypedEnvelope:
