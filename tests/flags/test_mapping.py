@@ -9,6 +9,7 @@ from types import MappingProxyType
 import pytest
 
 from turnout.flags import MAPPING_SOURCE, FlagFileError, Problem, flags_from_mapping, parse_flags
+from turnout.registry import default_registry
 
 from .support import KNOWN, document
 
@@ -52,6 +53,25 @@ def test_the_same_problems_with_the_same_messages(body: str) -> None:
     found = mapping_problems(text)
     assert sorted((problem.key_path, problem.message) for problem in found) == expected
     assert {(problem.source, problem.line) for problem in found} == {(MAPPING_SOURCE, None)}
+
+
+def test_options_tables_get_the_files_checks() -> None:
+    """With the backends' options models, data and file report the same options problems
+    (a typo with its suggestion, a value of the wrong type)."""
+    text = document(
+        'stage = "off"\n[environments.prod.backends.e2b]\npool_sise = 4\nmax_wait_s = "x"'
+    )
+    models = default_registry().option_models
+    with pytest.raises(FlagFileError) as from_file:
+        parse_flags(text, source="flags.toml", known_backends=KNOWN, option_models=models)
+    with pytest.raises(FlagFileError) as from_data:
+        flags_from_mapping(tomllib.loads(text), known_backends=KNOWN, option_models=models)
+    expected = [(p.key_path, p.message) for p in from_file.value.problems]
+    assert [(p.key_path, p.message) for p in from_data.value.problems] == expected
+    assert (
+        "environments.prod.backends.e2b.pool_sise",
+        "unknown key (did you mean 'pool_size'?)",
+    ) in (expected)
 
 
 def test_a_problem_reads_as_source_key_path_message() -> None:
