@@ -90,7 +90,8 @@ class TestLoadCorpus:
         assert caught.value.field.endswith("nodes.jsonl:2")
 
     def test_a_line_nested_too_deeply_names_file_and_line(self, tmp_path: Path) -> None:
-        """A line of 100,000 nested arrays is a ValidationError at FILE:LINE, not a RecursionError."""
+        """A line of 100,000 nested arrays is a ValidationError at FILE:LINE, not a
+        RecursionError."""
         with pytest.raises(ValidationError) as caught:
             load_corpus(corpus(tmp_path, NODE, "[" * 100_000 + "]" * 100_000))
         assert caught.value.field.endswith("nodes.jsonl:2")
