@@ -304,3 +304,28 @@ class TestRolloutIds:
             )
             explained[tenant] = json.loads(printed.stdout)["stage"]
         assert tenants == explained
+
+    @pytest.mark.parametrize("environment", ["ids", "development"])
+    def test_a_canary_key_in_an_id_never_reaches_the_cli_log(
+        self, environment: str, tmp_path: Path
+    ) -> None:
+        """The CLI's own log output on stderr (JSON lines outside development, the console
+        in it) shows a tenant id holding an E2B key as [redacted], never the key."""
+        flags = tmp_path / "flags.toml"
+        flags.write_text(f'schema_version = 1\n[environments.{environment}]\nstage = "off"\n')
+        canary = "e2b_" + "c4a7" * 10
+        result = subprocess.run(
+            [
+                *(sys.executable, "-m", "turnout.cli", "run", "--flags", str(flags)),
+                *("--env", environment, "--language", "python", "--code", "return 1"),
+                *("--backend", "local-subprocess", "--tenant", canary, "--json"),
+            ],
+            capture_output=True,
+            text=True,
+            env={"PATH": "/usr/bin:/bin"},
+            check=True,
+        )
+        assert json.loads(result.stdout)["output"] == 1
+        assert "code_node_executed" in result.stderr
+        assert "[redacted]" in result.stderr
+        assert canary not in result.stderr + result.stdout
