@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-import structlog
+
+from turnout.log_output import reset as reset_logging
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TURNOUT_FLAGS_FILE", str(ROOT / "feature_flags.toml"))
@@ -14,11 +15,7 @@ os.environ.setdefault("TURNOUT_ENV", "test")
 
 
 @pytest.fixture(autouse=True)
-def _quiet_structlog() -> None:
-    """Start every test from one structlog configuration (a CLI test may have set a level
-    filter that would hide later tests' events), rendering nothing to stdout."""
-    structlog.reset_defaults()
-    structlog.configure(
-        processors=[structlog.processors.KeyValueRenderer()],
-        logger_factory=structlog.ReturnLoggerFactory(),
-    )
+def _quiet_logging() -> None:
+    """Start every test with turnout's logging as an application that configured nothing
+    finds it (a CLI test may have attached its stderr handler and set a level)."""
+    reset_logging()

@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-import structlog
-from structlog.testing import capture_logs
 
 from turnout import (
     BackendSettings,
@@ -28,7 +26,8 @@ from turnout import (
 from turnout.backend import ExecutionBackend
 from turnout.errors import InternalError
 from turnout.flags import FlagFileError, parse_flags
-from turnout.logging import configure_logging
+from turnout.log_output import reset as reset_logging
+from turnout.logging import capture_logs, configure_logging
 from turnout.registry import discover
 
 SECRET_INPUT = "input-value-that-must-not-be-logged"
@@ -174,13 +173,13 @@ class BuggyPlugin:
 
 @pytest.fixture
 def json_log() -> Iterator[io.StringIO]:
-    """structlog renders JSON lines into a buffer for the test, as in production."""
+    """turnout's events as JSON lines in a buffer for the test, as in production."""
     stream = io.StringIO()
     configure_logging("test", json_lines=True, stream=stream)
     try:
         yield stream
     finally:
-        structlog.reset_defaults()
+        reset_logging()
 
 
 class TestInternalErrors:
@@ -401,3 +400,45 @@ class TestBrokenPlugins:
         assert envelope["output"] == 1
         assert "plugin 'half-plugin'" in caught.value.message
         assert "RuntimeError: plugin setup failed" in caught.value.message
+
+
+class TestRolloutIds:
+    async def test_without_ids_every_execution_gets_the_default_stage(self) -> None:
+        """With half the buckets in shadow, executions without ids all get `stage` (they
+        were bucketed by turnout's random execution id and changed stage per call)."""
+        flags = parse_flags(
+            'schema_version = 1\n[environments.test]\nstage = "off"\n'
+            "[environments.test.rollout]\nshadow = 50\n"
+        )
+        engine = Engine("test", flags=flags)
+        config = parse_config({"language": "python", "code": "return 1"})
+        try:
+            with capture_logs() as logs:
+                for _ in range(16):
+                    await engine.run(config, {})
+        finally:
+            await engine.aclose()
+        stages = {e["stage"] for e in logs if e["event"] == "code_node_executed"}
+        assert stages == {"off"}
+
+    async def test_ids_are_labels_and_parameters_win(self, engine: Engine) -> None:
+        """The ids become the labels tenant, workflow and execution; a parameter wins over
+        a label of the same name, and other labels are kept."""
+        config = parse_config({"language": "python", "code": "return 1"})
+        with capture_logs() as logs:
+            await engine.run(
+                config,
+                {},
+                labels={"tenant": "old", "node": "n-1"},
+                tenant_id="t-1",
+                workflow_id="wf-1",
+                execution_id="run-1",
+            )
+        [event] = [e for e in logs if e["event"] == "code_node_executed"]
+        labels = {key: value for key, value in event.items() if key.startswith("label_")}
+        assert labels == {
+            "label_tenant": "t-1",
+            "label_node": "n-1",
+            "label_workflow": "wf-1",
+            "label_execution": "run-1",
+        }

@@ -12,11 +12,12 @@ from typing import Any, ClassVar
 import psutil
 import pydantic
 import pytest
-from structlog.testing import capture_logs
 
+import turnout
 from turnout import Engine, parse_config
 from turnout.backend import BackendSettings
 from turnout.errors import ConfigurationError
+from turnout.logging import capture_logs
 from turnout.models import MAX_TIMEOUT_MS, Capabilities, ExecutionRequest, ExecutionResult
 from turnout.registry import BackendRegistry
 
@@ -298,3 +299,69 @@ class TestApply:
         with capture_logs() as logs:
             assert engine.environment_flags.stage == "shadow"
         assert "no environment 'prod'" in logs[0]["error"]
+
+
+def fake_registry() -> BackendRegistry:
+    FakeBackend.built.clear()
+    registry = BackendRegistry()
+    registry.add(FakeBackend)
+    registry.add(FakeTarget)
+    return registry
+
+
+class TestThroughClient:
+    async def test_a_client_on_a_flag_file_rebuilds_a_backend_whose_options_change(
+        self, tmp_path: Path
+    ) -> None:
+        """A `Client` given a flag file's path applies an options edit on reload: new
+        executions get a new instance with the new options, the old one is closed."""
+        path = tmp_path / "flags.toml"
+        write_flags(path, fakes(), bump=0)
+        async with turnout.Client(path, ENV, registry=fake_registry(), check_interval=0) as client:
+            before = inner(client.engine, "fake-target")
+            write_flags(path, fakes(target_mode="fast"), bump=1)
+            envelope = await client.execute({"language": "python", "code": "return 1"}, {})
+            after = inner(client.engine, "fake-target")
+            assert (envelope.metadata.backend, after.options.mode) == ("fake-legacy", "fast")
+            assert after is not before
+            await wait_until(lambda: before.closed)
+
+    async def test_a_client_reload_with_a_misspelt_option_keeps_the_last_good_flags(
+        self, tmp_path: Path
+    ) -> None:
+        """A typo in an options table edited under a running `Client` is refused at the
+        file's line with a suggestion, and the instance and flags in force stay."""
+        path = tmp_path / "flags.toml"
+        write_flags(path, fakes(), bump=0)
+        async with turnout.Client(path, ENV, registry=fake_registry(), check_interval=0) as client:
+            before = inner(client.engine, "fake-target")
+            write_flags(path, fakes(stage="live").replace('mode = "normal"', 'mdoe = "x"'), bump=1)
+            with capture_logs() as logs:
+                assert client.flags.environment(ENV).stage == "shadow"
+            [failed] = [e for e in logs if e["event"] == "flags_reload_failed"]
+            assert (
+                f"{path}:8: environments.prod.backends.fake-legacy.mdoe: unknown key"
+                in (failed["error"])
+            )
+            assert "did you mean 'mode'?" in failed["error"]
+            assert inner(client.engine, "fake-target") is before
+
+    async def test_a_one_shot_process_stays_one_shot_across_reloads(self, tmp_path: Path) -> None:
+        """With keep_warm=False, a reload that changes no option keeps the instance, and
+        one that does builds the new instance with keep_warm=False too."""
+        path = tmp_path / "flags.toml"
+        write_flags(path, fakes(), bump=0)
+        engine = Engine(
+            ENV, flags_path=path, registry=fake_registry(), check_interval=0, keep_warm=False
+        )
+        try:
+            before = engine.backend("fake-target")
+            write_flags(path, fakes(stage="off"), bump=1)
+            assert engine.environment_flags.stage == "off"
+            assert engine.backend("fake-target") is before
+            write_flags(path, fakes(stage="off", target_mode="fast"), bump=2)
+            after: Any = engine.backend("fake-target")
+            assert after is not before
+            assert (after.inner.options.mode, after.settings.keep_warm) == ("fast", False)
+        finally:
+            await engine.aclose()

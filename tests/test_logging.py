@@ -1,10 +1,12 @@
-"""Tests for turnout.logging: the redaction processor and the structlog configuration."""
+"""Tests for turnout.logging: events are stdlib records of `turnout.*` loggers, scrubbed
+before any handler sees them, printed by nobody unless the application asked."""
 
 from __future__ import annotations
 
-import io
-import json
 import logging
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +15,8 @@ import structlog
 from structlog.testing import LogCapture
 
 from turnout.logging import (
-    configure_logging,
+    EVENT_ATTRIBUTE,
+    capture_logs,
     get_logger,
     install_stdlib_redaction,
     redact_secrets,
@@ -153,131 +156,186 @@ class TestRedactSecretsInPipeline:
         ]
 
 
-def json_lines(stream: io.StringIO) -> list[dict[str, Any]]:
-    """Parse every line written to `stream` as one JSON object."""
-    return [json.loads(line) for line in stream.getvalue().splitlines()]
+class Records(logging.Handler):
+    """An application's own handler: keeps every record it is given."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
 
 
-class TestConfigureLoggingJson:
-    def test_one_json_object_per_event(self) -> None:
-        """Each event becomes exactly one line holding one JSON object."""
-        stream = io.StringIO()
-        configure_logging("production", json_lines=True, stream=stream)
-        log = get_logger("turnout.test")
-        log.info("first", n=1)
-        log.warning("second", n=2)
-        events = json_lines(stream)
-        assert [event["event"] for event in events] == ["first", "second"]
-        assert [event["n"] for event in events] == [1, 2]
+@pytest.fixture
+def app_handler() -> Iterator[Records]:
+    """A handler the application attached to the root logger, with turnout at DEBUG."""
+    handler, root, turnout = Records(), logging.getLogger(), logging.getLogger("turnout")
+    root.addHandler(handler)
+    turnout.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        turnout.setLevel(logging.NOTSET)
 
-    def test_level_and_timestamp_added(self) -> None:
-        """Every JSON event carries its level and an ISO UTC timestamp."""
-        stream = io.StringIO()
-        configure_logging("production", json_lines=True, stream=stream)
-        get_logger("turnout.test").warning("hello")
-        (event,) = json_lines(stream)
-        assert event["level"] == "warning"
-        assert event["timestamp"].endswith("Z")
 
-    def test_planted_secret_redacted(self) -> None:
-        """A secret bound as a field or written in the message never reaches the stream."""
-        stream = io.StringIO()
-        configure_logging("production", json_lines=True, stream=stream)
-        get_logger("turnout.test").info(f"key is {E2B_KEY}", E2B_API_KEY=E2B_KEY, token="t0k")
-        text = stream.getvalue()
+class TestEventRecords:
+    def test_an_event_is_a_record_of_its_named_logger(self, app_handler: Records) -> None:
+        """An event reaches the application's handlers as a record of its `turnout.*`
+        logger, with a readable message and the fields as a dict."""
+        get_logger("turnout.execution").info("code_node_executed", backend="e2b", n=3)
+        [record] = app_handler.records
+        assert (record.name, record.levelno) == ("turnout.execution", logging.INFO)
+        assert record.getMessage() == "code_node_executed backend=e2b n=3"
+        assert getattr(record, EVENT_ATTRIBUTE) == {
+            "event": "code_node_executed",
+            "backend": "e2b",
+            "n": 3,
+        }
+
+    def test_the_record_names_the_caller(self, app_handler: Records) -> None:
+        """The record's location is the code that logged, not turnout.logging."""
+        get_logger("turnout.test").warning("here")
+        assert app_handler.records[0].funcName == "test_the_record_names_the_caller"
+
+    def test_a_canary_secret_is_scrubbed_before_any_handler(self, app_handler: Records) -> None:
+        """A secret in a field, a label and the message is gone from what the
+        application's own handler receives."""
+        get_logger("turnout.test").info(f"using {E2B_KEY}", label_tenant=E2B_KEY, token="t0k")
+        [record] = app_handler.records
+        text = record.getMessage() + repr(getattr(record, EVENT_ATTRIBUTE))
         assert E2B_KEY not in text
         assert "t0k" not in text
-        (event,) = json_lines(stream)
-        assert event["E2B_API_KEY"] == REDACTED
-        assert event["event"] == f"key is {REDACTED}"
+        assert getattr(record, EVENT_ATTRIBUTE)["label_tenant"] == REDACTED
 
-    def test_secret_in_exception_traceback_redacted(self) -> None:
-        """A secret inside a logged exception's traceback text is redacted."""
-        stream = io.StringIO()
-        configure_logging("production", json_lines=True, stream=stream)
+    def test_a_logged_traceback_is_scrubbed(self, app_handler: Records) -> None:
+        """An exception's traceback travels as scrubbed text; a stdlib formatter prints it."""
         try:
             raise RuntimeError(f"upstream rejected {E2B_KEY}")
         except RuntimeError:
             get_logger("turnout.test").exception("failed")
-        assert E2B_KEY not in stream.getvalue()
-        assert "RuntimeError" in json_lines(stream)[0]["exception"]
+        [record] = app_handler.records
+        formatted = logging.Formatter().format(record)
+        assert "RuntimeError" in formatted
+        assert E2B_KEY not in formatted
 
-    def test_secret_in_bound_exception_object_redacted(self) -> None:
-        """A secret in the text of a non-string field value (an exception) is redacted."""
-        stream = io.StringIO()
-        configure_logging("production", json_lines=True, stream=stream)
-        error = ValueError(f"request with Bearer {BEARER_TOKEN} was refused")
-        get_logger("turnout.test").warning("backend error", error=error)
-        assert BEARER_TOKEN not in stream.getvalue()
+    def test_exc_info_may_be_an_exception(self, app_handler: Records) -> None:
+        """`exc_info=error` carries that error's traceback."""
+        get_logger("turnout.test").error("failed", exc_info=ValueError("boom"))
+        assert "ValueError: boom" in (app_handler.records[0].exc_text or "")
 
-    def test_level_filters(self) -> None:
-        """Events below the configured level are dropped."""
-        stream = io.StringIO()
-        configure_logging("production", json_lines=True, stream=stream, level=logging.WARNING)
-        log = get_logger("turnout.test")
-        log.info("dropped")
-        log.error("kept")
-        assert [event["event"] for event in json_lines(stream)] == ["kept"]
-
-    def test_non_development_defaults_to_json(self) -> None:
-        """Outside development, json_lines=None means JSON output."""
-        stream = io.StringIO()
-        configure_logging("staging", stream=stream)
-        get_logger("turnout.test").info("hello")
-        assert json_lines(stream)[0]["event"] == "hello"
-
-    def test_bound_context_kept(self) -> None:
+    def test_bound_fields_are_on_every_event(self, app_handler: Records) -> None:
         """Fields bound on a logger appear on every event it emits."""
-        stream = io.StringIO()
-        configure_logging("production", json_lines=True, stream=stream)
         get_logger("turnout.test").bind(execution_id="e1").info("done")
-        assert json_lines(stream)[0]["execution_id"] == "e1"
+        assert getattr(app_handler.records[0], EVENT_ATTRIBUTE)["execution_id"] == "e1"
 
-    def test_contextvars_merged(self) -> None:
-        """Context variables bound with structlog.contextvars appear on events."""
-        stream = io.StringIO()
-        configure_logging("production", json_lines=True, stream=stream)
-        with structlog.contextvars.bound_contextvars(node="n1"):
+    def test_a_level_nobody_listens_to_makes_no_record(self) -> None:
+        """Below the logger's level nothing is scrubbed or made (the record factory is not
+        even called)."""
+        made: list[str] = []
+        previous = logging.getLogRecordFactory()
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            made.append(args[0])
+            return previous(*args, **kwargs)
+
+        logging.setLogRecordFactory(factory)
+        try:
+            get_logger("turnout.test").info("unheard")
+        finally:
+            logging.setLogRecordFactory(previous)
+        assert made == []
+
+    def test_structlog_contextvars_of_the_application_are_merged(
+        self, app_handler: Records
+    ) -> None:
+        """Fields an application bound with structlog.contextvars appear on events."""
+        with structlog.contextvars.bound_contextvars(request_id="r1"):
             get_logger("turnout.test").info("done")
-        assert json_lines(stream)[0]["node"] == "n1"
+        assert getattr(app_handler.records[0], EVENT_ATTRIBUTE)["request_id"] == "r1"
 
 
-class TestConfigureLoggingConsole:
-    def test_development_uses_console(self) -> None:
-        """In development the output is a readable console line, not JSON."""
-        stream = io.StringIO()
-        configure_logging("development", stream=stream)
-        get_logger("turnout.test").info("hello", n=1)
-        line = stream.getvalue()
-        assert "hello" in line
-        assert "n=1" in line
-        with pytest.raises(json.JSONDecodeError):
-            json.loads(line)
+class TestCaptureLogs:
+    def test_collects_events_of_every_turnout_logger(self) -> None:
+        """capture_logs sees turnout's and plugins' loggers, with the level name."""
+        with capture_logs() as logs:
+            get_logger("turnout.execution").debug("a", n=1)
+            get_logger("turnout.e2b").warning("b")
+        assert logs == [
+            {"event": "a", "n": 1, "log_level": "debug"},
+            {"event": "b", "log_level": "warning"},
+        ]
 
-    def test_console_has_no_colour_codes(self) -> None:
-        """The console renderer writes no ANSI escape codes."""
-        stream = io.StringIO()
-        configure_logging("development", stream=stream)
-        get_logger("turnout.test").info("hello")
-        assert "\x1b[" not in stream.getvalue()
+    def test_restores_the_level(self) -> None:
+        """After the block the turnout logger's level is what it was."""
+        with capture_logs():
+            pass
+        assert logging.getLogger("turnout").level == logging.NOTSET
 
-    def test_console_redacts(self) -> None:
-        """Console output is redacted too."""
-        stream = io.StringIO()
-        configure_logging("development", stream=stream)
-        get_logger("turnout.test").info("hello", password="hunter2", note=OPENAI_KEY)
-        text = stream.getvalue()
-        assert "hunter2" not in text
-        assert OPENAI_KEY not in text
-        assert f"password={REDACTED}" in text
 
-    def test_json_lines_false_forces_console(self) -> None:
-        """json_lines=False gives console output even outside development."""
-        stream = io.StringIO()
-        configure_logging("production", json_lines=False, stream=stream)
-        get_logger("turnout.test").info("hello")
-        with pytest.raises(json.JSONDecodeError):
-            json.loads(stream.getvalue())
+def run_python(code: str) -> subprocess.CompletedProcess[str]:
+    """Run `code` in a fresh interpreter (nothing configured), capturing both streams."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+
+class TestQuietByDefault:
+    def test_an_unconfigured_application_sees_nothing(self) -> None:
+        """Warnings and errors of turnout print nothing when the application configured no
+        logging (no last-resort handler on stderr), and nothing ever goes to stdout."""
+        result = run_python(
+            """
+            from turnout.logging import get_logger
+            log = get_logger("turnout.execution")
+            log.error("fallback_to_legacy", error="boom")
+            log.warning("shutdown_complete")
+            log.info("code_node_executed")
+            """
+        )
+        assert (result.stdout, result.stderr) == ("", "")
+
+    def test_basic_config_shows_events_scrubbed(self) -> None:
+        """With `logging.basicConfig`, events appear on stderr as readable lines, a canary
+        label redacted."""
+        result = run_python(
+            f"""
+            import logging
+            logging.basicConfig(level=logging.INFO)
+            from turnout.logging import get_logger
+            get_logger("turnout.execution").info("code_node_executed", label_tenant="{E2B_KEY}")
+            """
+        )
+        assert result.stdout == ""
+        assert "code_node_executed label_tenant=[redacted]" in result.stderr
+        assert E2B_KEY not in result.stderr
+
+    def test_an_application_structlog_configuration_is_left_alone(self) -> None:
+        """turnout neither configures structlog nor routes its events through the
+        application's structlog processors."""
+        result = run_python(
+            """
+            import structlog
+            seen = []
+            def keep(logger, method, event):
+                seen.append(event["event"])
+                raise structlog.DropEvent
+            structlog.configure(processors=[keep])
+            before = structlog.get_config()
+            import turnout
+            from turnout.logging import get_logger
+            get_logger("turnout.execution").error("code_node_executed")
+            structlog.get_logger("app").info("mine")
+            assert structlog.get_config() == before
+            print(seen)
+            """
+        )
+        assert result.stdout == "['mine']\n"
 
 
 class TestStdlibRedaction:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from structlog.testing import capture_logs
 
 from turnout import (
     BackendSettings,
@@ -28,6 +27,7 @@ from turnout import (
     parse_config,
 )
 from turnout.flags import parse_flags
+from turnout.logging import capture_logs
 from turnout.registry import discover
 
 Behaviour = Callable[[ExecutionRequest], Awaitable[ExecutionResult]]

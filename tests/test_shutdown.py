@@ -256,6 +256,7 @@ class TestSyncCallers:
         import threading
 
         from turnout import codenode
+        from turnout.loop_thread import shared_loop_thread
 
         before = descendants()
         node = {"language": "python", "code": HANGS["python"], "timeout": 60_000}
@@ -274,7 +275,8 @@ class TestSyncCallers:
         loop = None
         try:
             for _ in range(400):
-                loop = codenode._sync_loop._loop
+                thread_loop = shared_loop_thread()
+                loop = thread_loop.loop if thread_loop.started else None
                 engines = loop_engines(loop) if loop is not None else []
                 if engines and engines[0].in_flight.count == 1 and descendants() - before:
                     break
@@ -284,7 +286,7 @@ class TestSyncCallers:
             thread.join(timeout=60)
         finally:
             if loop is not None:
-                codenode._engines.pop(loop, None)  # later tests get a fresh engine
+                codenode._clients.pop(loop, None)  # later tests get a fresh client
         assert report is not None
         assert report.interrupted == 1
         [error] = outcome

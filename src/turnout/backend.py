@@ -75,12 +75,16 @@ class BackendSettings:
     `options` comes from the backend's table in feature_flags.toml (for example
     `memory_mb` for local-subprocess), already checked against the class's
     `options_model` when it declares one; `legacy_allowed` is the flag that deprecated
-    backends must honour by refusing to load when it is false.
+    backends must honour by refusing to load when it is false. `keep_warm` says whether
+    the backend may prepare ahead for executions to come (pre-started interpreters, a
+    warm pool): false in a process that runs one execution and exits (`turnout run`),
+    where whatever is prepared ahead is thrown away unused.
     """
 
     environment: str = "development"
     options: Mapping[str, Any] = field(default_factory=dict)
     legacy_allowed: bool = True
+    keep_warm: bool = True
 
 
 @runtime_checkable

@@ -43,14 +43,14 @@ from turnout.flags import (
     current_environment,
 )
 from turnout.instances import BackendInstances
-from turnout.logging import get_logger
+from turnout.logging import get_logger, install_stdlib_redaction
 from turnout.migration import DEFAULT_SHADOW_BUDGET, ShadowRunner, may_fall_back
 from turnout.models import Capabilities, CodeNodeConfig, ExecutionResult, parse_labels
 from turnout.redaction import scrub_envelope
 from turnout.registry import BackendRegistry, Distribution, default_registry
 from turnout.shutdown import InFlight
 
-__all__ = ["BackendDescription", "Engine"]
+__all__ = ["BackendDescription", "Engine", "rollout_labels"]
 
 log = get_logger("turnout.execution")
 
@@ -93,15 +93,17 @@ class Engine:
         self,
         environment: str | None = None,
         *,
-        flags: FlagFile | None = None,
+        flags: FlagFile | FlagReloader | None = None,
         flags_path: str | Path | None = None,
         registry: BackendRegistry | None = None,
         check_interval: float = DEFAULT_CHECK_INTERVAL,
         shadow_budget: int = DEFAULT_SHADOW_BUDGET,
+        keep_warm: bool = True,
     ) -> None:
         self.environment = current_environment(environment)
+        self.keep_warm = keep_warm  # BackendSettings.keep_warm of every backend built
         self.registry = registry if registry is not None else default_registry()
-        self._instances = BackendInstances(self.registry, self.environment)
+        self._instances = BackendInstances(self.registry, self.environment, keep_warm=keep_warm)
         source: FlagFile | FlagReloader = (
             flags
             if flags is not None
@@ -113,12 +115,14 @@ class Engine:
                 on_change=self._instances.apply,
             )
         )
-        if flags is not None:
-            check_backend_options(flags, self.registry.option_models)
+        if isinstance(source, FlagReloader):
+            source.attach(self._instances.apply)  # a reload rebuilds what it changes
+        check_backend_options(_current(source), self.registry.option_models)
         self.evaluator = FlagEvaluator(source)
         self.evaluator.flags.environment(self.environment)  # an unknown environment fails now
         self.shadow = ShadowRunner(shadow_budget)
         self.in_flight = InFlight()  # what turnout.shutdown interrupts
+        install_stdlib_redaction()  # the HTTP and SDK loggers under backends, in any set-up
 
     @property
     def flags(self) -> FlagFile:
@@ -131,7 +135,7 @@ class Engine:
 
     def settings_for(self, backend_id: str) -> BackendSettings:
         """What backend `backend_id` is built with under the flags in force."""
-        return self.environment_flags.backend_settings(backend_id)
+        return self.environment_flags.backend_settings(backend_id, keep_warm=self.keep_warm)
 
     def backend(self, backend_id: str | None = None) -> ExecutionBackend:
         """The live backend instance for `backend_id` (default: the environment's): built
@@ -200,6 +204,9 @@ class Engine:
         *,
         backend: str | None = None,
         labels: Mapping[str, str] | None = None,
+        tenant_id: str | None = None,
+        workflow_id: str | None = None,
+        execution_id: str | None = None,
     ) -> dict[str, Any]:
         """Execute once and return the result envelope, or raise one classified error.
 
@@ -208,9 +215,14 @@ class Engine:
         whether falling back is allowed (see `turnout.migration`). Interrupted by shutdown: a
         retryable `ExecutionInterruptedError`; the caller's own cancellation propagates as
         `asyncio.CancelledError` (`turnout.shutdown`).
+
+        The rollout ids (`tenant_id`, `workflow_id`, `execution_id`: the platform's
+        execution, not turnout's id of this run) are the only bucketing keys; they are
+        also the labels `tenant`, `workflow` and `execution` of the event and the sandbox.
+        `labels` with those keys still work as ids (the parameters win).
         """
         try:
-            checked = parse_labels(labels)
+            checked = rollout_labels(parse_labels(labels), tenant_id, workflow_id, execution_id)
             return await self.in_flight.run(self._run(config, inputs, backend, checked))
         except TurnoutError as error:
             error.add_warnings(config.warnings)  # also on errors raised before any backend
@@ -221,9 +233,8 @@ class Engine:
         config: CodeNodeConfig,
         inputs: dict[str, Any],
         backend: str | None,
-        labels: dict[str, str] | None,
+        labels: dict[str, str],
     ) -> dict[str, Any]:
-        labels = dict(labels or {})
         execution_id = uuid.uuid4().hex
         if backend is not None:
             return await self.run_on(
@@ -233,8 +244,9 @@ class Engine:
             self.environment,
             tenant_id=labels.get("tenant"),
             workflow_id=labels.get("workflow"),
-            execution_key=labels.get("execution") or execution_id,
+            execution_key=labels.get("execution"),
             side_effect_free=config.side_effect_free,
+            sample_key=execution_id,
         )
         fields = {
             "execution_id": execution_id,
@@ -369,6 +381,29 @@ class Engine:
         """Finish shadow comparisons, then close every backend this engine constructed."""
         await self.shadow.aclose()
         await self._instances.aclose()
+
+
+def _current(source: FlagFile | FlagReloader) -> FlagFile:
+    return source.current() if isinstance(source, FlagReloader) else source
+
+
+def rollout_labels(
+    labels: Mapping[str, str] | None,
+    tenant_id: str | None,
+    workflow_id: str | None,
+    execution_id: str | None,
+) -> dict[str, str]:
+    """`labels` with the rollout ids given as parameters under `tenant`, `workflow` and
+    `execution` (a parameter wins over a label of the same name; an empty one is no id)."""
+    merged = dict(labels or {})
+    for key, value in (
+        ("tenant", tenant_id),
+        ("workflow", workflow_id),
+        ("execution", execution_id),
+    ):
+        if value:
+            merged[key] = value
+    return merged
 
 
 def _check_capabilities(config: CodeNodeConfig, backend_id: str, caps: Capabilities) -> None:

@@ -97,9 +97,12 @@ class _Slot:
 class BackendInstances:
     """The live instances of one engine's backends (see the module docstring)."""
 
-    def __init__(self, registry: BackendRegistry, environment: str) -> None:
+    def __init__(
+        self, registry: BackendRegistry, environment: str, *, keep_warm: bool = True
+    ) -> None:
         self._registry = registry
         self._environment = environment
+        self._keep_warm = keep_warm  # the process's, so a reload never changes it
         self._slots: dict[str, _Slot] = {}
         self._wrappers: list[Wrapper] = []
         self._retired: list[_Counted] = []
@@ -136,7 +139,7 @@ class BackendInstances:
         dropped: dict[str, str] = {}
         try:
             for backend_id, slot in self._slots.items():
-                settings = environment.backend_settings(backend_id)
+                settings = environment.backend_settings(backend_id, keep_warm=self._keep_warm)
                 if settings == slot.counted.settings:
                     continue
                 try:

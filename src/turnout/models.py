@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Literal
 
 import pydantic
@@ -218,13 +219,13 @@ class Capabilities(BaseModel):
     host_environment_visible: bool = False
     supports_typescript: bool = False
     persistent_filesystem: bool = False
-    packages: dict[Language, frozenset[str]] = Field(
+    packages: Mapping[Language, frozenset[str]] = Field(
         default_factory=dict,
         description="per language, the top-level modules user code can import (Python import "
         "names; Node built-ins and npm package names); a language not listed is not declared "
-        "(see turnout.packages)",
+        "(see turnout.packages; a backend may give a `ProbedPackages`, found out when read)",
     )
 
     @field_serializer("packages")
-    def _sorted_packages(self, packages: dict[Language, frozenset[str]]) -> dict[str, list[str]]:
+    def _sorted_packages(self, packages: Mapping[Language, frozenset[str]]) -> dict[str, list[str]]:
         return {language: sorted(names) for language, names in sorted(packages.items())}

@@ -11,7 +11,9 @@ Python the names of `sys.stdlib_module_names` it finds (a Linux interpreter has 
 `winreg`) plus every top-level module on its `sys.path`; for Node
 `require('module').builtinModules` plus the packages in its global folders
 (`Module.globalPaths`: `$HOME/.node_modules`, `$PREFIX/lib/node`, ...). A probe runs once per
-process and command, because interpreters do not change under a running worker.
+process and command, because interpreters do not change under a running worker, and only
+when the declaration is read (`ProbedPackages`): running code never needs it, so a process
+that executes nodes and never audits starts no probe.
 """
 
 from __future__ import annotations
@@ -19,28 +21,34 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
-import structlog
-
+from turnout.logging import get_logger
 from turnout.models import Language
 
 __all__ = [
     "NODE_PROBE",
     "PYTHON_PROBE",
+    "ProbedPackages",
     "interpreter_commands",
     "module_root",
     "probe",
     "provides",
 ]
 
-log = structlog.get_logger("turnout.packages")
+log = get_logger("turnout.packages")
 
 PROBE_TIMEOUT_S = 20.0
+#: `sys.stdlib_module_names` the interpreter has (on its path, built in or frozen) plus every
+#: top-level module on its path. The same answer as `importlib.util.find_spec` on each
+#: stdlib name, without its cost (a path search per name: four times the whole probe).
 PYTHON_PROBE = (
-    "import importlib.util, json, pkgutil, sys\n"
-    "found = {n for n in sys.stdlib_module_names if importlib.util.find_spec(n) is not None}\n"
-    "print(json.dumps(sorted(found | {m.name for m in pkgutil.iter_modules()})))"
+    "import json, pkgutil, sys\n"
+    "from importlib.machinery import FrozenImporter\n"
+    "on_path = {m.name for m in pkgutil.iter_modules()}\n"
+    "found = {n for n in sys.stdlib_module_names if n in on_path\n"
+    "         or n in sys.builtin_module_names or FrozenImporter.find_spec(n) is not None}\n"
+    "print(json.dumps(sorted(found | on_path)))"
 )
 NODE_PROBE = r"""
 const Module = require('module'); const fs = require('fs'); const path = require('path');
@@ -93,6 +101,38 @@ def probe(
             _answers[key] = _collect(key[0], process)
         found = {language: _answers[key] for language, key in keys.items()}
     return {language: names for language, names in found.items() if names is not None}
+
+
+class ProbedPackages(Mapping[Language, frozenset[str]]):
+    """A `packages` declaration found out by `probe` when it is first read: looking one
+    language up asks that language's interpreter only; listing the declaration (iterating,
+    `len`, `items`, a dump) asks every interpreter. Languages whose interpreter did not
+    answer are not in it. Answers are `probe`'s, kept per process."""
+
+    def __init__(
+        self, commands: Mapping[Language, Sequence[str]], *, env: Mapping[str, str], cwd: str
+    ) -> None:
+        self._commands = {language: list(argv) for language, argv in commands.items()}
+        self._env = dict(env)
+        self._cwd = cwd
+
+    def _probe(self, languages: Sequence[Language]) -> dict[Language, frozenset[str]]:
+        chosen = {language: self._commands[language] for language in languages}
+        return probe(chosen, env=self._env, cwd=self._cwd)
+
+    def __getitem__(self, language: Language) -> frozenset[str]:
+        if language not in self._commands:
+            raise KeyError(language)
+        return self._probe([language])[language]
+
+    def __iter__(self) -> Iterator[Language]:
+        return iter(self._probe(list(self._commands)))
+
+    def __len__(self) -> int:
+        return len(self._probe(list(self._commands)))
+
+    def __repr__(self) -> str:
+        return f"ProbedPackages(languages={sorted(self._commands)})"
 
 
 _Key = tuple[tuple[str, ...], tuple[tuple[str, str], ...], str]

@@ -202,7 +202,7 @@ def scrub_data(
     only. Logs, which never carry user data, pass an empty set.
 
     Objects that are not JSON-like are rendered through their repr when that repr holds a
-    secret (structlog would render them so), and kept as they are otherwise.
+    secret (a log renderer would write them so), and kept as they are otherwise.
     """
     secrets = known_secrets() if secrets is None else secrets
     if isinstance(value, str):

@@ -164,7 +164,9 @@ async def shutdown(
         interrupted=sum(counts),
         duration_ms=round((time.perf_counter() - started) * 1000, 1),
     )
-    log.warning(
+    # A close with nothing to interrupt is routine (a client leaving `async with`).
+    emit = log.warning if report.interrupted else log.debug
+    emit(
         "shutdown_complete",
         engines=report.engines,
         interrupted=report.interrupted,

@@ -16,6 +16,7 @@ import pytest
 
 from turnout.bench import SECTIONS, run_bench
 from turnout.bench.render import render_text
+from turnout.bench.startup import slowest_imports
 from turnout.bench.stats import Bound, percentile, ratio, summarize
 from turnout.cli import bench as bench_command
 
@@ -118,6 +119,40 @@ class TestE2BSections:
     def test_every_section_has_a_name_the_cli_accepts(self) -> None:
         """The section names are the ones --only takes."""
         assert parse("--only", ",".join(SECTIONS)).only == list(SECTIONS)
+
+
+class TestStartup:
+    def test_slowest_imports_are_ranked_by_their_own_time(self) -> None:
+        """`python -X importtime` lines are read, and ranked by self time, not cumulative."""
+        text = (
+            "import time: self [us] | cumulative | imported package\n"
+            "import time:       120 |        120 |     json.decoder\n"
+            "import time:       900 |       5000 |   pydantic\n"
+            "import time:      3000 |       3100 | asyncio\n"
+        )
+        assert [entry["module"] for entry in slowest_imports(text, 2)] == ["asyncio", "pydantic"]
+        assert slowest_imports(text)[1] == {
+            "module": "pydantic",
+            "self_us": 900,
+            "cumulative_us": 5000,
+        }
+
+    def test_the_section_reports_cpu_figures_and_its_three_bounds(self) -> None:
+        """A one-round startup section measures import turnout, the node's interpreter and
+        turnout run in CPU time, lists the slowest imports, and judges three bounds."""
+        data = run_bench(only=["startup"], iterations=1)
+        figures = data["sections"]["startup"]["figures"]
+        for name in ("python_pass", "import_turnout", "node_interpreter", "turnout_run"):
+            assert figures["cpu_ms"][name]["n"] == 1
+        assert isinstance(figures["cpu_run_added_ms"], float)
+        assert len(figures["slowest_imports_of_run"]) == 12
+        bounds = {bound["name"]: bound for bound in data["bounds"]}
+        assert bounds["import turnout, CPU p50"]["limit"] == 150.0
+        [run_bound] = [bound for name, bound in bounds.items() if name.startswith("turnout run")]
+        assert (run_bound["limit"], run_bound["unit"]) == (250.0, "ms")
+        assert run_bound["value"] == figures["cpu_run_added_ms"]
+        assert len(bounds) == 3
+        assert "turnout run adds" in render_text(data)
 
 
 class TestLazySdk:

@@ -300,3 +300,71 @@ class TestBrokenPluginBackends:
         error = json.loads(capsys.readouterr().out)["error"]
         assert (error["type"], error["retryable"]) == ("InternalError", False)
         assert "RuntimeError: constructor exploded" in error["message"]
+
+
+class TestRolloutIds:
+    def test_ids_decide_the_stage_and_label_the_event(self, tmp_path: Path) -> None:
+        """--tenant, --workflow and --execution-id label the execution's event, and the
+        tenant decides the stage as `flags explain` does."""
+        flags = tmp_path / "flags.toml"
+        flags.write_text(
+            'schema_version = 1\n[environments.ids]\nstage = "off"\nbucket_by = ["tenant"]\n'
+            "[environments.ids.rollout]\nshadow = 50\n"
+        )
+        env = {"TURNOUT_FLAGS_FILE": str(flags), "TURNOUT_ENV": "ids", "PATH": "/usr/bin:/bin"}
+        tenants = {}
+        for tenant in ("acme", "globex", "initech", "umbrella"):
+            result = subprocess.run(
+                [
+                    *(sys.executable, "-m", "turnout.cli", "run", "--language", "python"),
+                    *("--code", "return 1", "--tenant", tenant, "--workflow", "wf-1"),
+                    *("--execution-id", "run-9", "--json"),
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=True,
+            )
+            events = [json.loads(line) for line in result.stderr.splitlines()]
+            [event] = [e for e in events if e["event"] == "code_node_executed"]
+            assert (event["label_workflow"], event["label_execution"]) == ("wf-1", "run-9")
+            tenants[event["label_tenant"]] = event["stage"]
+        explained = {}
+        for tenant in tenants:
+            printed = subprocess.run(
+                [
+                    *(sys.executable, "-m", "turnout.cli", "flags", "explain", "--json"),
+                    *("--tenant", tenant, "--key", "run-9", "--workflow", "wf-1"),
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=True,
+            )
+            explained[tenant] = json.loads(printed.stdout)["stage"]
+        assert tenants == explained
+
+    @pytest.mark.parametrize("environment", ["ids", "development"])
+    def test_a_canary_key_in_an_id_never_reaches_the_cli_log(
+        self, environment: str, tmp_path: Path
+    ) -> None:
+        """The CLI's own log output on stderr (JSON lines outside development, the console
+        in it) shows a tenant id holding an E2B key as [redacted], never the key."""
+        flags = tmp_path / "flags.toml"
+        flags.write_text(f'schema_version = 1\n[environments.{environment}]\nstage = "off"\n')
+        canary = "e2b_" + "c4a7" * 10
+        result = subprocess.run(
+            [
+                *(sys.executable, "-m", "turnout.cli", "run", "--flags", str(flags)),
+                *("--env", environment, "--language", "python", "--code", "return 1"),
+                *("--backend", "local-subprocess", "--tenant", canary, "--json"),
+            ],
+            capture_output=True,
+            text=True,
+            env={"PATH": "/usr/bin:/bin"},
+            check=True,
+        )
+        assert json.loads(result.stdout)["output"] == 1
+        assert "code_node_executed" in result.stderr
+        assert "[redacted]" in result.stderr
+        assert canary not in result.stderr + result.stdout

@@ -16,7 +16,6 @@ import pytest
 from turnout.conformance.session import (
     CANARY_VARIABLE,
     ConformanceSession,
-    LoopThread,
     planted_secrets,
 )
 from turnout.conformance.survivors import host_survivors
@@ -116,17 +115,3 @@ class TestConformanceSession:
             registry=registry_of(fake_backend("ref")), cases_dir=cases
         )
         assert session.ledger.entries == ()
-
-
-class TestLoopThread:
-    def test_coroutines_run_on_the_background_loop(self) -> None:
-        """A synchronous caller gets the coroutine's result."""
-        loop = LoopThread()
-
-        async def answer() -> int:
-            return 42
-
-        try:
-            assert loop.run(answer()) == 42
-        finally:
-            loop.close()

@@ -292,6 +292,11 @@ EXERCISES: dict[str, Run | Serve | Mapped] = {
         "tests/bench/test_bench.py::TestCommandLine::test_json_report_of_a_tiny_run_has_every_field",
         "the same, with --json",
     ),
+    "turnout bench --only startup": Mapped(
+        "tests/bench/test_bench.py::TestStartup::"
+        "test_the_section_reports_cpu_figures_and_its_three_bounds",
+        "the startup section alone, in one round",
+    ),
     "turnout audit nodes/ --env production": Run(setup=audit_nodes, check=contains("0 blocked")),
     "turnout audit nodes/ --env production --report audit-report": Run(
         setup=audit_nodes, check=contains("0 blocked")

@@ -237,6 +237,22 @@ class TestShadowGating:
         runs = {decide(flags, tenant_id="t-1", side_effect_free=True).shadow for _ in range(5)}
         assert len(runs) == 1
 
+    def test_sample_key_samples_when_the_caller_gave_no_execution_id(self) -> None:
+        """turnout's own id of each execution samples it when the caller gave no execution
+        id: one tenant's executions are compared about half the time at 50%."""
+        flags = environment('stage = "shadow"\nshadow_sample_percent = 50')
+        sampled = [
+            decide(flags, tenant_id="t-1", side_effect_free=True, sample_key=f"run-{n}").shadow
+            for n in range(2_000)
+        ]
+        assert 0.45 < sampled.count(True) / len(sampled) < 0.55
+
+    def test_sample_key_never_decides_the_stage(self) -> None:
+        """Without ids, the stage is the default one whatever the sample key."""
+        flags = environment('stage = "off"\nrollout = { shadow = 50 }')
+        stages = {decide(flags, sample_key=f"run-{n}").stage for n in range(500)}
+        assert stages == {"off"}
+
     def test_no_key_not_sampled(self) -> None:
         """With a partial sample and no key at all, nothing is compared."""
         decision = decide_in('stage = "shadow"\nshadow_sample_percent = 50', side_effect_free=True)

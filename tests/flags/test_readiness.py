@@ -3,6 +3,7 @@ uses but cannot build, by building them for real with the environment's settings
 
 from __future__ import annotations
 
+import io
 from typing import ClassVar
 
 import pytest
@@ -10,6 +11,8 @@ import pytest
 from turnout.backend import BackendSettings
 from turnout.flags import parse_flags
 from turnout.flags.readiness import backend_warnings, option_notes
+from turnout.log_output import reset as reset_logging
+from turnout.logging import configure_logging
 from turnout.registry import BackendRegistry, default_registry
 
 from .support import document, flag_file
@@ -53,6 +56,17 @@ class TestBackendWarnings:
     def test_development_may_use_the_local_server(self) -> None:
         """In development the embedded local server stands in for E2B: no warning."""
         assert warnings_for('stage = "shadow"', name="development") == []
+
+    def test_trial_builds_print_no_event(self) -> None:
+        """Building the backends to try them (local-subprocess announces its legacy load)
+        sends no event to the handlers the CLI configured: only the warnings are output."""
+        stream = io.StringIO()
+        configure_logging("staging", json_lines=True, stream=stream)
+        try:
+            warnings_for('stage = "shadow"')
+        finally:
+            reset_logging()
+        assert stream.getvalue() == ""
 
     def test_backends_no_stage_uses_are_not_built(self) -> None:
         """At stage off only legacy runs: the e2b backend is not tried, so no warning."""

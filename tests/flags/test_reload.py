@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
-from structlog.testing import capture_logs
 
 from turnout.errors import ConfigurationError
 from turnout.flags import FlagEvaluator, FlagReloader
 from turnout.flags import reload as reload_module
+from turnout.logging import capture_logs
 from turnout.registry import default_registry
 
 from .support import ENV, KNOWN, document
@@ -164,3 +164,15 @@ class TestFlagReloader:
         assert evaluator.decide(ENV).authoritative == "local-subprocess"
         write(flags_path, 'stage = "complete"', bump=1)
         assert evaluator.decide(ENV).authoritative == "e2b"
+
+    def test_a_reloader_applies_its_reloads_for_one_owner(self, flags_path: Path) -> None:
+        """attach() makes the owner's hook part of every reload; a second owner is
+        refused, since two owners could apply half of a reload."""
+        seen: list[str] = []
+        reloader = FlagReloader(flags_path, check_interval=0)
+        reloader.attach(lambda flags: seen.append(flags.environment(ENV).stage))
+        write(flags_path, 'stage = "live"', bump=1)
+        assert stage(reloader) == "live"
+        assert seen == ["live"]
+        with pytest.raises(ValueError, match="already applies its reloads"):
+            reloader.attach(lambda flags: None)

@@ -106,8 +106,7 @@ def run_bench(
     every repetition count (a smoke test uses 1 or 2). Raises ValueError for an unknown
     section name.
     """
-    import structlog
-
+    from turnout.log_output import preserved
     from turnout.logging import configure_logging
 
     names = list(SECTIONS) if not only else list(dict.fromkeys(only))
@@ -118,12 +117,12 @@ def run_bench(
     context = BenchContext(quick=quick, iterations=iterations)
     started_at = datetime.now(UTC)
     started = time.perf_counter()
-    saved_logging = structlog.get_config()
     try:
         if _needs_server(names) and not e2b_available():
             context.notes.append("turnout-e2b is not installed: e2b measurements skipped")
         context.write_flags()
         with (
+            preserved(),
             context.process_environment(),
             warnings.catch_warnings(),
             open(os.devnull, "w") as sink,
@@ -138,7 +137,6 @@ def run_bench(
                 "a minute: some e2b measurements may overlap kernel starts or kills"
             )
     finally:
-        structlog.configure(**saved_logging)
         context.close()
     bounds: list[Bound] = [bound for result, _ in results.values() for bound in result.bounds]
     mode = "custom" if iterations is not None else ("quick" if quick else "full")

@@ -30,9 +30,17 @@ def _startup(f: dict[str, Any]) -> list[str]:
             )
         return text
 
+    slowest = ", ".join(
+        f"{entry['module']} {entry['self_us'] / 1000:.1f}"
+        for entry in f["slowest_imports_of_run"][:6]
+    )
     return [
         line("python -c pass", "python_pass", None),
         line("python -c 'import turnout'", "import_turnout", "import"),
+        line("the node's interpreter alone", "node_interpreter", None),
+        line(f"`{f['run_command']}`", "turnout_run", None),
+        f"turnout run adds {f['cpu_run_added_ms']:.1f} ms CPU to the node's interpreter",
+        f"slowest imports of turnout run (own ms): {slowest}",
         line("turnout backends", "turnout_backends", "backends"),
         "E2B SDK imported by import turnout / plugin discovery / turnout backends: "
         f"{sdk['sdk_after_import_turnout'] or 'no'} / {sdk['sdk_after_plugin_discovery'] or 'no'}"

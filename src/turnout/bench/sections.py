@@ -10,15 +10,12 @@ kernel ready), so one execution's background kill never lands on the next one's 
 from __future__ import annotations
 
 import asyncio
-import os
-import resource
 import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from turnout.bench.harness import (
@@ -32,6 +29,7 @@ from turnout.bench.harness import (
     run_child,
     settle,
 )
+from turnout.bench.startup import startup
 from turnout.bench.stats import Bound, ratio, summarize
 
 if TYPE_CHECKING:
@@ -86,73 +84,6 @@ async def _interleaved(
             if index >= warmup:
                 samples[name].append(value)
     return samples
-
-
-# -- start-up -----------------------------------------------------------------------------------
-
-
-def _wall_and_cpu_ms(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall time and CPU time (user + system) of one run of `argv`."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    wall = (time.perf_counter() - started) * 1000
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
-    return wall, cpu
-
-
-def _turnout_command() -> list[str]:
-    script = Path(sys.executable).parent / "turnout"
-    if script.is_file() and os.access(script, os.X_OK):
-        return [str(script)]
-    return [sys.executable, "-m", "turnout.cli"]
-
-
-async def startup(context: BenchContext) -> SectionResult:
-    """`turnout backends` and `import turnout` against `python -c pass` (same interpreter),
-    and whether importing turnout imports the E2B SDK."""
-    env = context.child_environment()
-    commands = {
-        "python_pass": [sys.executable, "-c", "pass"],
-        "import_turnout": [sys.executable, "-c", "import turnout"],
-        "turnout_backends": [*_turnout_command(), "backends"],
-    }
-    walls: dict[str, list[float]] = {name: [] for name in commands}
-    cpus: dict[str, list[float]] = {name: [] for name in commands}
-    count = context.count(10, 3)
-    for index in range(count + 1):
-        for name, argv in commands.items():
-            wall, cpu = await asyncio.to_thread(_wall_and_cpu_ms, argv, env)
-            if index > 0:  # the first round warms the page cache
-                walls[name].append(wall)
-                cpus[name].append(cpu)
-    imports = await asyncio.to_thread(run_child, context, "imports", {})
-    figures: dict[str, Any] = {name: _summary(values) for name, values in walls.items()}
-    figures["cpu_ms"] = {name: _summary(values) for name, values in cpus.items()}
-    for name, short in (("turnout_backends", "backends"), ("import_turnout", "import")):
-        figures[f"ratio_{short}_vs_python_p50"] = ratio(
-            _p50(walls[name]), _p50(walls["python_pass"])
-        )
-        figures[f"cpu_ratio_{short}_vs_python_p50"] = ratio(
-            _p50(cpus[name]), _p50(cpus["python_pass"])
-        )
-    figures["sdk_imports"] = imports
-    figures["baseline"] = f"{sys.executable} -c pass"
-    loaded = sorted(
-        set(imports["sdk_after_import_turnout"])
-        | set(imports["sdk_after_plugin_discovery"])
-        | set(imports["sdk_after_describe_backends"])
-    )
-    bound = Bound(
-        "E2B SDK modules loaded by import turnout, discovery and `turnout backends`",
-        "",
-        float(len(loaded)),
-        0.0,
-        True,
-        "modules",
-    )
-    return SectionResult(figures, [bound])
 
 
 # -- local-subprocess overhead ------------------------------------------------------------------
@@ -554,7 +485,7 @@ async def sequential(context: BenchContext) -> SectionResult:
 
 Section = Callable[[BenchContext], Awaitable[SectionResult]]
 SECTIONS: dict[str, tuple[Section, bool]] = {
-    "startup": (startup, False),
+    "startup": (startup, False),  # turnout.bench.startup
     "local-python": (local_overhead("python"), False),
     "local-javascript": (local_overhead("javascript"), False),
     "sequential": (sequential, False),

@@ -25,15 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import resource
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
-
-import structlog
 
 from turnout.chaos.report import ChaosReport, ExecutionRecord
 from turnout.chaos.server import Admin, ChaosServer
@@ -42,6 +41,8 @@ from turnout.contract import select_inputs
 from turnout.engine import Engine
 from turnout.errors import CodeExecutionError, InfrastructureError, TurnoutError
 from turnout.flags import FlagFile, parse_flags
+from turnout.log_output import preserved
+from turnout.logging import event_of
 from turnout.models import parse_config
 
 __all__ = ["ChaosOptions", "run_chaos"]
@@ -325,7 +326,7 @@ class _PeakWatcher:
         self._stopping.set()
 
 
-class _EventCapture:
+class _EventCapture(logging.Handler):
     """Keeps what the run needs from the log events, and drops every line.
 
     Counted: `sandbox_create_retry` and `sandbox_create_failed` (the e2b backend's record
@@ -339,15 +340,15 @@ class _EventCapture:
     COUNTED = frozenset({"sandbox_create_retry", "sandbox_create_failed"})
 
     def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
         self.events: list[str] = []
         self._timings: dict[int, float] = {}
         self.backend_timings: dict[int, dict[str, float]] = {}
         self._ids: dict[str, int] = {}
         self._held_ms: dict[str, float] = {}
 
-    def __call__(
-        self, _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
-    ) -> MutableMapping[str, Any]:
+    def emit(self, record: logging.LogRecord) -> None:
+        event_dict = event_of(record)
         name = event_dict.get("event")
         if isinstance(name, str) and name in self.COUNTED:
             self.events.append(name)
@@ -367,7 +368,6 @@ class _EventCapture:
             seconds, kill_ms = event_dict.get("sandbox_seconds"), event_dict.get("kill_ms")
             if isinstance(seconds, int | float) and isinstance(kill_ms, int | float):
                 self._held_ms[str(event_dict.get("execution_id"))] = seconds * 1000 - kill_ms
-        raise structlog.DropEvent
 
     def count(self, name: str) -> int:
         return sum(1 for event in self.events if event == name)
@@ -383,12 +383,11 @@ class _EventCapture:
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
-        previous = structlog.get_config()
-        structlog.configure(processors=[self], cache_logger_on_first_use=False)
-        try:
+        """The only handler of turnout's events, at every level, while the run goes on."""
+        with preserved() as logger:
+            logger.handlers, logger.propagate = [self], False
+            logger.setLevel(logging.DEBUG)
             yield
-        finally:
-            structlog.configure(**previous)
 
 
 @contextlib.contextmanager

@@ -14,39 +14,46 @@ its own; when it fails, the commands it had added are taken out again and it is 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import traceback
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import pluggy
-
-from turnout.cli import audit, backends, bench, chaos, conformance, flags, replay, rollout, run
 from turnout.cli.output import escape_unencodable_output
 from turnout.cli.process import run_as_process
-from turnout.plugin_loading import PluginIssue, each_implementation, one_line
-from turnout.redaction import scrub_text
-from turnout.registry import BackendRegistry, default_registry
 
 __all__ = ["entry_point", "main"]
 
+if TYPE_CHECKING:
+    import pluggy
+
+    from turnout.registry import BackendRegistry
+
 COMMANDS_HOOK = "turnout_add_commands"
-_COMMANDS = (run, backends, flags, rollout, conformance, replay, audit, chaos, bench)
+#: The built-in commands, each in the module of the same name, in `--help` order.
+_COMMANDS: tuple[str, ...] = ("run", "backends", "flags", "rollout", "conformance", "replay")
+_COMMANDS += ("audit", "chaos", "bench")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The `turnout` parser: every command, or only the built-in command `only` (a command
+    pays for its own imports only: `turnout run` does not load the audit's parsers)."""
     parser = argparse.ArgumentParser(
         prog="turnout",
         description="Run workflow code nodes on pluggable, feature-flagged backends.",
     )
-    parser.add_argument("--version", action="version", version=f"turnout {_version()}")
+    if only is None:  # `turnout --version` names no command; a command's run skips the lookup
+        parser.add_argument("--version", action="version", version=f"turnout {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in _COMMANDS:
-        command.register(subparsers)
-    registry = default_registry()
-    if registry.plugin_manager is not None:
-        _add_plugin_commands(registry, registry.plugin_manager, subparsers)
+    for name in (only,) if only else _COMMANDS:
+        importlib.import_module(f"turnout.cli.{name}").register(subparsers)
+    if only is None:
+        from turnout.registry import default_registry
+
+        registry = default_registry()
+        if registry.plugin_manager is not None:
+            _add_plugin_commands(registry, registry.plugin_manager, subparsers)
     return parser
 
 
@@ -55,6 +62,8 @@ def _add_plugin_commands(
 ) -> None:
     """Each plugin's `turnout_add_commands` on its own; one that raises is reported and
     the commands it added before raising are removed (they may be half built)."""
+    from turnout.plugin_loading import PluginIssue, each_implementation, one_line
+
     for plugin, caller in each_implementation(manager, COMMANDS_HOOK):
         before = set(subparsers.choices)
         try:
@@ -84,6 +93,8 @@ def _remove_commands(subparsers: Any, names: set[str]) -> None:
 
 def _report_plugin_issues(registry: BackendRegistry) -> None:
     """One line on stderr per plugin issue, so no command hides a broken install."""
+    from turnout.redaction import scrub_text
+
     for issue in registry.issues:
         sys.stderr.write(
             f"turnout: {issue.severity}: {scrub_text(issue.describe())} "
@@ -92,17 +103,27 @@ def _report_plugin_issues(registry: BackendRegistry) -> None:
 
 
 def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("turnout")
     except PackageNotFoundError:  # pragma: no cover - run from a source tree, not installed
         return "(not installed)"
 
 
+def _builtin_command(argv: Sequence[str]) -> str | None:
+    """The built-in command `argv` starts with, if it starts with one."""
+    return argv[0] if argv and argv[0] in _COMMANDS else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     escape_unencodable_output()
-    parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_builtin_command(words))
+    from turnout.registry import default_registry
+
     _report_plugin_issues(default_registry())
-    arguments = parser.parse_args(argv)
+    arguments = parser.parse_args(words)
     status: int = arguments.handler(arguments)
     return status
 

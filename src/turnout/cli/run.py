@@ -15,10 +15,8 @@ from typing import Any
 
 from turnout.cli.arguments import add_flags_argument
 from turnout.cli.output import print_envelope, print_error
-from turnout.codenode import execute_code_node
-from turnout.engine import Engine
 from turnout.errors import TurnoutError, ValidationError
-from turnout.flags import current_environment
+from turnout.flags import current_environment, locate_flags_file
 from turnout.limits import MAX_CONFIG_BYTES, MAX_CONTEXT_BYTES, check_json_text
 from turnout.logging import configure_logging
 
@@ -43,6 +41,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--backend", help="backend id (default: the environment's)")
     parser.add_argument("--env", help="environment (default: $TURNOUT_ENV or development)")
     add_flags_argument(parser)
+    parser.add_argument("--tenant", help="tenant id (rollout bucketing, event and sandbox labels)")
+    parser.add_argument("--workflow", help="workflow id (rollout bucketing and labels)")
+    parser.add_argument(
+        "--execution-id", help="the platform's execution id (rollout bucketing and labels)"
+    )
     parser.add_argument("--json", action="store_true", help="print exactly one JSON object")
     parser.set_defaults(handler=handle)
 
@@ -106,12 +109,21 @@ def _inputs(arguments: argparse.Namespace) -> tuple[dict[str, Any], Any]:
 
 
 async def _run(arguments: argparse.Namespace) -> dict[str, Any]:
+    from turnout.client import Client  # here: the other commands do not pay for it
+
     config, context = _inputs(arguments)
-    engine = Engine(arguments.env, flags_path=arguments.flags)
-    try:
-        return await execute_code_node(config, context, backend=arguments.backend, engine=engine)
-    finally:
-        await engine.aclose()
+    flags = locate_flags_file(arguments.flags)  # --flags, else the variable, else ./
+    # One execution, then the process ends: nothing is worth preparing ahead.
+    async with Client(flags, environment=arguments.env, keep_warm=False) as client:
+        envelope = await client.execute(
+            config,
+            context,
+            backend=arguments.backend,
+            tenant_id=arguments.tenant,
+            workflow_id=arguments.workflow,
+            execution_id=arguments.execution_id,
+        )
+    return envelope.to_dict()
 
 
 def handle(arguments: argparse.Namespace) -> int:

@@ -166,7 +166,7 @@ class PluginState:
         if self._loop is None:
             from turnout.conformance.session import LoopThread
 
-            self._loop = LoopThread()
+            self._loop = LoopThread("turnout-conformance")
         return self._loop
 
     def run_items(self, items: list[pytest.Item]) -> dict[tuple[str, str], CaseResult]:

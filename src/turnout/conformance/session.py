@@ -12,13 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import threading
 import uuid
-from collections.abc import Coroutine, Iterator, Sequence
-from concurrent.futures import Future
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
 from turnout.conformance.backends import (
     DEFAULT_REFERENCE,
@@ -36,6 +33,7 @@ from turnout.conformance.runner import CaseResult, ConformanceRunner, Progress
 from turnout.conformance.selection import Selection
 from turnout.conformance.survivors import kill_carriers
 from turnout.engine import Engine
+from turnout.loop_thread import LoopThread
 from turnout.registry import BackendRegistry, default_registry
 
 __all__ = [
@@ -46,7 +44,6 @@ __all__ = [
     "planted_secrets",
 ]
 
-T = TypeVar("T")
 CANARY_VARIABLE = "TURNOUT_CONFORMANCE_CANARY"
 PLANTED_SECRET_VARIABLE = "TURNOUT_CONFORMANCE_API_KEY"
 E2B_KEY_VARIABLE = "E2B_API_KEY"
@@ -187,26 +184,3 @@ class ConformanceSession:
         finally:
             ended = await asyncio.to_thread(kill_carriers, self.runner.markers)
         return ended
-
-
-class LoopThread:
-    """One event loop on a daemon thread, for synchronous callers (pytest items, Hypothesis
-    examples) that must share live backends: backends hold loop-bound resources."""
-
-    def __init__(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="turnout-conformance", daemon=True
-        )
-        self._thread.start()
-
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        future: Future[T] = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
-        return future.result()
-
-    def close(self) -> None:
-        if self._loop.is_closed():
-            return
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()

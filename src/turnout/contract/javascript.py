@@ -5,15 +5,17 @@ when it is an expression statement, becomes `__turnout__.last = await (<expr>);`
 it needs a real parser, and the sandbox's Node has none installed, so it runs here, on the
 host, with tree-sitter. The rewrite adds no line, so error line numbers stay the user's.
 Code that does not parse is passed through untouched: V8 then reports the syntax error with
-its own message and line.
+its own message and line. tree-sitter is loaded with the first JavaScript node, so a
+process that runs only Python never pays for it.
 """
 
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
-import tree_sitter
-import tree_sitter_javascript
+if TYPE_CHECKING:
+    import tree_sitter
 
 __all__ = ["prepare_body"]
 
@@ -22,6 +24,9 @@ _SKIPPED = frozenset({"comment", "empty_statement", "hash_bang_line"})
 
 @functools.cache
 def _parser() -> tree_sitter.Parser:
+    import tree_sitter
+    import tree_sitter_javascript
+
     return tree_sitter.Parser(tree_sitter.Language(tree_sitter_javascript.language()))
 
 

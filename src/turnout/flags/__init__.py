@@ -3,7 +3,7 @@ the move from the legacy backend to the target proceeds (see docs/flags.md).
 
     stages.py     the five migration stages and bucketing key kinds
     schema.py     the file's shape and cross-key rules (pydantic, strict)
-    loading.py    finding, reading and validating the file; located error messages
+    loading.py    finding, reading and validating the file or data; located error messages
     options.py    backend options tables, checked against each backend's options model
     bucketing.py  Unleash's normalized murmur3 buckets and stage ranges
     ignore.py     shadow comparison ignore rules (JSON-path-like patterns)
@@ -16,14 +16,18 @@ from turnout.flags.evaluate import SHADOW_SAMPLE_SUFFIX, Decision, FlagEvaluator
 from turnout.flags.ignore import IgnoreRule, PathSegment, parse_ignore_rule
 from turnout.flags.loading import (
     DEFAULT_ENVIRONMENT,
+    DEFAULT_FLAGS_FILE,
     FLAGS_FILE_VARIABLE,
+    MAPPING_SOURCE,
     FlagFileError,
     Problem,
     check_backend_options,
     current_environment,
+    flags_from_mapping,
     load_flags,
     locate_flags_file,
     parse_flags,
+    validate_flags,
 )
 from turnout.flags.options import OptionModels
 from turnout.flags.reload import DEFAULT_CHECK_INTERVAL, FlagReloader
@@ -43,10 +47,12 @@ __all__ = [
     "BUCKETS",
     "DEFAULT_CHECK_INTERVAL",
     "DEFAULT_ENVIRONMENT",
+    "DEFAULT_FLAGS_FILE",
     "DEFAULT_LEGACY_BACKEND",
     "DEFAULT_TARGET_BACKEND",
     "ENVIRONMENT_VARIABLE",
     "FLAGS_FILE_VARIABLE",
+    "MAPPING_SOURCE",
     "SHADOW_SAMPLE_SUFFIX",
     "STAGES",
     "BucketingKey",
@@ -67,10 +73,12 @@ __all__ = [
     "check_backend_options",
     "current_environment",
     "decide",
+    "flags_from_mapping",
     "load_flags",
     "locate_flags_file",
     "parse_flags",
     "parse_ignore_rule",
     "stage_for_bucket",
     "stage_ranges",
+    "validate_flags",
 ]

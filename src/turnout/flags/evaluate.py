@@ -5,11 +5,15 @@
 comparison or fallback, whose `reason` names the failure. The order of evaluation:
 
 1. the stage: workflow override, else tenant override, else the rollout bucket of the first
-   bucketing key the request has (`bucket_by`), else the environment's `stage`;
+   bucketing key the request has (`bucket_by`), else the environment's `stage`; the keys
+   are the ids the caller gave (tenant, workflow, execution), never one turnout made up,
+   so the same ids always get the same stage and an execution without ids gets `stage`;
 2. the kill switch: with `legacy_allowed = false`, stages that would run legacy run the
    target only, and nothing is compared or falls back;
 3. shadow: the candidate runs only when the node is side-effect-free (or its workflow is on
-   `shadow_workflows`) and the execution is sampled (`shadow_sample_percent`);
+   `shadow_workflows`) and the execution is sampled (`shadow_sample_percent`, by the
+   caller's execution id, else the `sample_key` turnout gives each execution, else the
+   first bucketing key);
 4. fallback: only in `live`, only with `fallback_to_legacy` and legacy not killed.
 """
 
@@ -55,7 +59,7 @@ class Decision:
     ignore_rules: tuple[IgnoreRule, ...] = field(default=(), repr=False)
 
     def to_log(self) -> dict[str, Any]:
-        """Fields to add to the execution's structlog event. `environment` is left out
+        """Fields to add to the execution's log event. `environment` is left out
         because that event already has it; the bucketing key's value is never logged.
         """
         return {
@@ -78,9 +82,14 @@ def decide(
     workflow_id: str | None = None,
     execution_key: str | None = None,
     side_effect_free: bool = False,
+    sample_key: str | None = None,
 ) -> Decision:
     """The decision for one execution in the environment `flags` describe (may raise on
     malformed input; the hot path calls it through `FlagEvaluator.decide`, which cannot).
+
+    `execution_key` is the caller's execution id, a rollout key like the tenant and the
+    workflow; `sample_key` (turnout's own id of this execution) only samples shadow runs
+    when the caller gave no execution id.
     """
     keys: dict[BucketingKey, str | None] = {
         "tenant": _text(tenant_id),
@@ -99,7 +108,9 @@ def decide(
         candidate = flags.target_backend
     elif stage == "live" and not killed:
         candidate = flags.legacy_backend
-    shadow = candidate is not None and _shadow(flags, keys, side_effect_free, reasons)
+    shadow = candidate is not None and _shadow(
+        flags, keys, side_effect_free, reasons, _text(sample_key)
+    )
     return Decision(
         environment=flags.name,
         stage=stage,
@@ -156,6 +167,7 @@ def _shadow(
     keys: dict[BucketingKey, str | None],
     side_effect_free: bool,
     reasons: list[str],
+    sample_key: str | None = None,
 ) -> bool:
     if side_effect_free:
         why = "side-effect-free node"
@@ -171,8 +183,10 @@ def _shadow(
     if percent <= 0:
         reasons.append("no shadow: shadow_sample_percent = 0")
         return False
-    key = keys["execution"] or next(
-        (keys[kind] for kind in flags.bucket_by if keys[kind] is not None), None
+    key = (
+        keys["execution"]
+        or sample_key
+        or next((keys[kind] for kind in flags.bucket_by if keys[kind] is not None), None)
     )
     if key is None:
         reasons.append("no shadow: no key to sample by")
@@ -205,6 +219,7 @@ class FlagEvaluator:
         workflow_id: str | None = None,
         execution_key: str | None = None,
         side_effect_free: bool = False,
+        sample_key: str | None = None,
     ) -> Decision:
         """The decision for one execution; never raises (see the module docstring)."""
         flags: EnvironmentFlags | None = None
@@ -218,6 +233,7 @@ class FlagEvaluator:
                 workflow_id=workflow_id,
                 execution_key=execution_key,
                 side_effect_free=bool(side_effect_free),
+                sample_key=sample_key,
             )
         except Exception as exc:  # the hot path must not raise; say why in the decision
             problem = f"flag evaluation failed: {_describe(exc)}"

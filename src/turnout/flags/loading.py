@@ -6,6 +6,8 @@ Where the file is: the path given explicitly, else `TURNOUT_FLAGS_FILE`, else
 
 Every problem is reported at once, each as `FILE:LINE: key.path: problem` (the line where
 it can be found: TOML parsers keep no positions, so `_line_of` finds it in the text).
+Flags given as data (`flags_from_mapping`, what `turnout.Client(flags={...})` takes) go
+through the same validation, located as `<flags>: key.path: problem`.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pydantic
 
@@ -28,17 +31,24 @@ from turnout.flags.stages import BUCKETING_KEYS, STAGES
 
 __all__ = [
     "DEFAULT_ENVIRONMENT",
+    "DEFAULT_FLAGS_FILE",
     "FLAGS_FILE_VARIABLE",
+    "MAPPING_SOURCE",
     "FlagFileError",
     "Problem",
     "check_backend_options",
     "current_environment",
+    "flags_from_mapping",
     "load_flags",
     "locate_flags_file",
     "parse_flags",
+    "validate_flags",
 ]
 
 FLAGS_FILE_VARIABLE = "TURNOUT_FLAGS_FILE"
+DEFAULT_FLAGS_FILE = "feature_flags.toml"
+#: Where flags given as data are said to come from in messages.
+MAPPING_SOURCE = "<flags>"
 DEFAULT_ENVIRONMENT = "development"
 
 
@@ -75,7 +85,7 @@ def current_environment(explicit: str | None = None) -> str:
 
 def locate_flags_file(explicit: str | Path | None = None) -> Path:
     """The flag file's path: `explicit`, else `TURNOUT_FLAGS_FILE`, else ./feature_flags.toml."""
-    candidate = explicit or os.environ.get(FLAGS_FILE_VARIABLE) or "feature_flags.toml"
+    candidate = explicit or os.environ.get(FLAGS_FILE_VARIABLE) or DEFAULT_FLAGS_FILE
     path = Path(candidate)
     if not path.is_file():
         raise ConfigurationError(
@@ -128,6 +138,58 @@ def parse_flags(
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise FlagFileError([_toml_problem(exc, text, source)]) from None
+    return validate_flags(
+        raw,
+        source=source,
+        text=text,
+        known_backends=known_backends,
+        option_models=option_models,
+        unavailable_reason=unavailable_reason,
+    )
+
+
+def flags_from_mapping(
+    data: Mapping[str, Any],
+    *,
+    source: str = MAPPING_SOURCE,
+    known_backends: Collection[str] | None = None,
+    option_models: OptionModels | None = None,
+    unavailable_reason: Callable[[str], str | None] | None = None,
+) -> FlagFile:
+    """Validate flags given as data (what the file's TOML decodes to) by the same schema and
+    rules as the file, with the same messages; each problem is located by its key path
+    (`<flags>: environments.production.stage: ...`) instead of a line.
+
+    Nested mappings and sequences are taken as TOML's tables and arrays (a tuple is a list).
+    """
+    if not isinstance(data, Mapping):
+        raise FlagFileError(
+            [Problem(source, None, "", f"must be a mapping, got {type(data).__name__}")]
+        )
+    return validate_flags(
+        _as_toml_data(data),
+        source=source,
+        known_backends=known_backends,
+        option_models=option_models,
+        unavailable_reason=unavailable_reason,
+    )
+
+
+def validate_flags(
+    raw: Any,
+    *,
+    source: str,
+    text: str | None = None,
+    known_backends: Collection[str] | None = None,
+    option_models: OptionModels | None = None,
+    unavailable_reason: Callable[[str], str | None] | None = None,
+) -> FlagFile:
+    """The one validation path of flags, read from a file or given as data: the schema
+    (`FlagFile`), its cross-key rules and, with `option_models`
+    (`BackendRegistry.option_models`), each backend's options table against the model its
+    class declares (see `turnout.flags.options`); `FlagFileError` lists every problem,
+    located on a line of `text` when there is one."""
+    text = text or ""
     problems = [
         _located(found, text, source) for found in backend_option_problems(raw, option_models or {})
     ]
@@ -183,6 +245,16 @@ def _check_bounds(text: str, source: str) -> None:
         check_bounds(text)
     except FlagFileBoundError as exc:
         raise FlagFileError([Problem(source, exc.line, "", exc.message)]) from None
+
+
+def _as_toml_data(value: Any) -> Any:
+    """`value` with mappings as dicts and lists or tuples as lists, as TOML would give them
+    (the schema is strict: it takes a dict and a list, not any mapping or sequence)."""
+    if isinstance(value, Mapping):
+        return {key: _as_toml_data(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_as_toml_data(item) for item in value]
+    return value
 
 
 _DUPLICATE = re.compile(r"^(Cannot overwrite|Cannot declare|Cannot redefine|Cannot mutate)")

@@ -18,13 +18,15 @@ itself: it needs the registry, which the flag schema does not.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import warnings
-
-import structlog.testing
+from collections.abc import Iterator
 
 from turnout.errors import TurnoutError
 from turnout.flags.schema import EnvironmentFlags, FlagFile
 from turnout.flags.stages import Stage
+from turnout.log_output import preserved
 from turnout.registry import BackendRegistry
 
 __all__ = ["backend_warnings", "option_notes"]
@@ -62,7 +64,7 @@ def _refusal(
     """Why `backend_id` cannot be built in `environment` (None: it can)."""
     if backend_id not in registry:
         return None  # without the registry's ids the schema let it through; nothing to try
-    with warnings.catch_warnings(), structlog.testing.capture_logs():
+    with warnings.catch_warnings(), _silenced():
         warnings.simplefilter("ignore")
         try:
             instance = registry.create(backend_id, environment.backend_settings(backend_id))
@@ -93,3 +95,13 @@ def _role(environment: EnvironmentFlags, backend_id: str, stage: Stage) -> str:
     if stage == "live":
         return "runs the shadow comparison and is the fallback"
     return "runs the shadow comparison"
+
+
+@contextlib.contextmanager
+def _silenced() -> Iterator[None]:
+    """No event of turnout's reaches any handler meanwhile: a trial construction's events
+    (a deprecation notice, a warm-up) are not the operator's business, its answer is."""
+    with preserved() as logger:
+        logger.handlers = [logging.NullHandler()]
+        logger.propagate = False
+        yield

@@ -81,6 +81,15 @@ class FlagReloader:
         """The file being watched."""
         return self._path
 
+    def attach(self, on_change: Callable[[FlagFile], None]) -> None:
+        """Make `on_change` the owner's part in every reload (see the module docstring): for
+        an engine given a reloader that someone else made (`turnout.Client`). A reloader
+        serves one owner; a second one is refused, since two owners could half-apply."""
+        with self._lock:
+            if self._on_change is not None and self._on_change != on_change:
+                raise ValueError("this FlagReloader already applies its reloads elsewhere")
+            self._on_change = on_change
+
     def current(self) -> FlagFile:
         """The configuration in force, after a cheap change check when one is due."""
         if self._clock() >= self._next_check and self._lock.acquire(blocking=False):

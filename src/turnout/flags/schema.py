@@ -272,12 +272,14 @@ class EnvironmentFlags(BaseModel):
         """A copy of backend `backend_id`'s options table (empty when there is none)."""
         return dict(self.backends.get(backend_id, {}))
 
-    def backend_settings(self, backend_id: str) -> BackendSettings:
-        """What backend `backend_id` is built with in this environment."""
+    def backend_settings(self, backend_id: str, *, keep_warm: bool = True) -> BackendSettings:
+        """What backend `backend_id` is built with in this environment (`keep_warm` is the
+        process's, not the file's: see `BackendSettings`)."""
         return BackendSettings(
             environment=self._name,
             options=self.options_for(backend_id),
             legacy_allowed=self.legacy_may_load,
+            keep_warm=keep_warm,
         )
 
     def notes(self) -> list[str]:

@@ -124,7 +124,7 @@ def classify_outcome(event: dict[str, Any]) -> OutcomeClass:
 
 
 def event_time(event: dict[str, Any]) -> datetime | None:
-    """The event's `timestamp` (ISO 8601, as structlog writes it; UTC when it names no
+    """The event's `timestamp` (ISO 8601, as turnout.log_output writes it; UTC when it names no
     offset), or None when it is missing or unreadable."""
     value = event.get("timestamp")
     if not isinstance(value, str):

@@ -8,13 +8,13 @@ import time
 from typing import Any
 
 import pytest
-from structlog.testing import capture_logs
 from turnout_e2b import E2BBackend
 from turnout_e2b.cost import Pricing, usage
 from turnout_e2b.options import parse_options
 
 from turnout import BackendSettings, CodeExecutionError, execute_code_node
 from turnout.contract import prepare_request
+from turnout.logging import capture_logs
 from turnout.models import ExecutionRequest, parse_config
 from turnout.rollout import build_report, render_text
 

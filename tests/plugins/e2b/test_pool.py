@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from structlog.testing import capture_logs
 from turnout_e2b import E2BBackend
 from turnout_e2b.pool import SandboxPool
 from turnout_e2b.server.testing import ServerProcess
@@ -27,6 +26,7 @@ from turnout_e2b.server.testing import ServerProcess
 from turnout import BackendSettings, ConfigurationError
 from turnout.contract import prepare_request
 from turnout.engine import Engine
+from turnout.logging import capture_logs
 from turnout.models import ExecutionRequest, parse_config
 
 pytestmark = pytest.mark.usefixtures("e2b_url")

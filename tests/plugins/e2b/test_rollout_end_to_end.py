@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 
 from turnout import Engine
 from turnout.cli import rollout as rollout_command
 from turnout.errors import CodeExecutionError
 from turnout.flags import Decision, FlagFile, decide, parse_flags
+from turnout.log_output import reset as reset_logging
 from turnout.logging import configure_logging
 from turnout.models import CodeNodeConfig, parse_config
 from turnout.registry import default_registry
@@ -164,17 +164,14 @@ def flags() -> FlagFile:
 
 @pytest.fixture
 def json_log(tmp_path: Path) -> Iterator[Path]:
-    """structlog writes JSON lines to a file for the test's duration, as in production."""
+    """turnout's events as JSON lines in a file for the test's duration, as in production."""
     path = tmp_path / "turnout.log"
     with path.open("w", encoding="utf-8") as stream:
         configure_logging(ENVIRONMENT, json_lines=True, stream=stream)
         try:
             yield path
         finally:
-            structlog.configure(
-                processors=[structlog.processors.KeyValueRenderer()],
-                logger_factory=structlog.ReturnLoggerFactory(),
-            )
+            reset_logging()
 
 
 async def run_batch(engine: Engine) -> Counter[str]:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-import structlog
 from turnout_local_subprocess import LegacyBackendDeprecationWarning, LocalSubprocessBackend
 from turnout_local_subprocess.cgroups import Jail
 from turnout_local_subprocess.cgroups import probe as probe_cgroups
@@ -23,6 +22,7 @@ from turnout_local_subprocess.limits import Confinement
 from turnout.backend import BackendSettings, ExecutionBackend, declared_max_concurrency
 from turnout.contract.outcome import decode_result
 from turnout.errors import CodeExecutionError, ConfigurationError, InfrastructureError
+from turnout.logging import capture_logs
 
 from .support import (
     PYTHON,
@@ -790,7 +790,7 @@ class TestConstruction:
 
     def test_construction_logs_a_warning_event(self):
         """Constructing logs a structured `legacy_backend_loaded` warning with the environment."""
-        with structlog.testing.capture_logs() as logs, warnings.catch_warnings():
+        with capture_logs() as logs, warnings.catch_warnings():
             warnings.simplefilter("ignore", LegacyBackendDeprecationWarning)
             LocalSubprocessBackend(BackendSettings(environment="staging"))
         (event,) = [log for log in logs if log["event"] == "legacy_backend_loaded"]
@@ -860,7 +860,7 @@ class TestConstruction:
         monkeypatch.setattr(
             "turnout_local_subprocess.isolation.find", lambda: (None, "unshare: not permitted")
         )
-        with structlog.testing.capture_logs() as logs:
+        with capture_logs() as logs:
             backend = make_backend()
         assert backend.capabilities.host_environment_visible is True
         (event,) = [log for log in logs if log["event"] == "process_isolation_unavailable"]
@@ -911,7 +911,7 @@ class TestCleanup:
         backend = make_backend(use_cgroups=False)
         monkeypatch.setattr(Confinement, "kill_all", lambda self: False)
         monkeypatch.setattr("turnout_local_subprocess.limits.RELEASE_TIMEOUT_S", 0.5)
-        with structlog.testing.capture_logs() as logs:
+        with capture_logs() as logs:
             started = time.monotonic()
             result = await run(backend, "python", "pass")
             returned = time.monotonic() - started
@@ -932,7 +932,7 @@ class TestCleanup:
         backend = make_backend(prestart_python=0)
         monkeypatch.setattr("turnout_local_subprocess.limits.RELEASE_TIMEOUT_S", 0.05)
         monkeypatch.setattr(Jail, "remove_empty", lambda self: False)
-        with structlog.testing.capture_logs() as logs:
+        with capture_logs() as logs:
             await run(backend, "python", "pass")
             await backend.aclose()
         monkeypatch.undo()

@@ -4,7 +4,6 @@ import warnings
 from typing import Literal
 
 import pytest
-import structlog
 from turnout_local_subprocess import LocalSubprocessBackend
 from turnout_local_subprocess.deprecation import (
     LegacyBackendDeprecationWarning,
@@ -14,6 +13,7 @@ from turnout_local_subprocess.deprecation import (
 
 from turnout.backend import BackendSettings
 from turnout.errors import ConfigurationError
+from turnout.logging import capture_logs
 from turnout.registry import BackendRegistry
 
 from .support import PYTHON
@@ -41,7 +41,7 @@ class TestAnnounceLegacyLoad:
     def test_warning_and_event(self):
         """One LegacyBackendDeprecationWarning and one `legacy_backend_loaded` warning event."""
         with (
-            structlog.testing.capture_logs() as logs,
+            capture_logs() as logs,
             pytest.warns(LegacyBackendDeprecationWarning, match="'qa'"),
         ):
             announce_legacy_load(

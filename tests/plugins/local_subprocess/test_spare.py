@@ -10,11 +10,14 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 
 import psutil
-from turnout_local_subprocess import LocalSubprocessBackend
+from turnout_local_subprocess import LegacyBackendDeprecationWarning, LocalSubprocessBackend
 
-from .support import BackendFactory, exists, run
+from turnout.backend import BackendSettings
+
+from .support import PYTHON, BackendFactory, exists, run
 
 WHO_AM_I = (
     "import json, os, sys\n"
@@ -109,6 +112,21 @@ class TestSpare:
             assert result.timings_ms["spawn"] > 0.0
         await asyncio.sleep(0.2)
         assert backend._spares == []
+
+    async def test_no_spare_where_the_engine_says_not_to_keep_warm(self) -> None:
+        """A one-shot process (BackendSettings.keep_warm false, `turnout run`) starts no
+        spare: nothing is prepared that would be thrown away."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", LegacyBackendDeprecationWarning)
+            backend = LocalSubprocessBackend(
+                BackendSettings(environment="test", options={"python": PYTHON}, keep_warm=False)
+            )
+        try:
+            await run(backend, "python", "pass")
+            await asyncio.sleep(0.2)
+            assert (backend._spares, backend._spare_starts) == ([], set())
+        finally:
+            await backend.aclose()
 
     def test_a_dead_worker_leaves_no_spare_running(self) -> None:
         """A worker killed outright (no aclose) takes its spare with it: the spare reads

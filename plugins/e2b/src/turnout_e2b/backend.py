@@ -29,11 +29,10 @@ import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import structlog
-
 from turnout.backend import BackendSettings
 from turnout.contract import runtime_source
 from turnout.errors import InfrastructureError
+from turnout.logging import get_logger
 from turnout.models import (
     MAX_TIMEOUT_MS,
     Capabilities,
@@ -55,7 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = ["E2BBackend"]
 
-log = structlog.get_logger("turnout.e2b")
+log = get_logger("turnout.e2b")
 SDK_LANGUAGE = {"python": "python", "javascript": "js"}
 RUN_CODE_BACKSTOP_S = 5.0
 EXECUTION_KEY = "turnout_execution_id"
@@ -190,8 +189,9 @@ class E2BBackend:
         return self._connection
 
     def _ensure_pool(self) -> SandboxPool | None:
-        """The pool, started on the first execution (never at construction)."""
-        if self._options.pool_size == 0:
+        """The pool, started on the first execution (never at construction); none where the
+        engine said not to keep warm (a one-shot process)."""
+        if self._options.pool_size == 0 or not self._settings.keep_warm:
             return None
         if self._pool is None:
             self._pool = SandboxPool(

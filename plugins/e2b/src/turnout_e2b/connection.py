@@ -21,10 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import structlog
-
 from turnout.errors import ConfigurationError
-from turnout.logging import install_stdlib_redaction
+from turnout.logging import get_logger, install_stdlib_redaction
 from turnout.redaction import redact_url
 from turnout_e2b.options import E2BOptions
 
@@ -32,7 +30,7 @@ __all__ = ["EMBEDDED_ENVIRONMENTS", "Connection", "resolve_connection"]
 
 EMBEDDED_ENVIRONMENTS = frozenset({"development", "test"})
 LOCAL_SERVER_KEY = "turnout-local-server"
-log = structlog.get_logger("turnout.e2b")
+log = get_logger("turnout.e2b")
 
 
 @dataclass

@@ -17,12 +17,12 @@ retryable error that would send the same bug round again.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-
-import httpx
 
 from turnout.errors import ConfigurationError, InfrastructureError, InternalError, TurnoutError
 from turnout_e2b.options import BACKEND_ID
@@ -110,20 +110,33 @@ SDK_EXCEPTION_TABLE: dict[str, Factory] = {
     "SecretNotFoundException": _infrastructure(False, "secret not found"),
 }
 
-# Failures the SDK lets escape raw (measured, see docs/backends/e2b.md); the built-in
-# classes among them only when the SDK or its transport raised them (`raised_by_vendor`).
-_RAW: tuple[tuple[type[BaseException], Factory], ...] = (
-    (httpx.ConnectError, _infrastructure(True, "could not be reached")),
-    (httpx.TimeoutException, _infrastructure(True, "did not answer in time")),
-    (httpx.RemoteProtocolError, _infrastructure(True, "dropped the connection")),
-    (httpx.ReadError, _infrastructure(True, "connection failed while reading")),
-    (httpx.WriteError, _infrastructure(True, "connection failed while writing")),
-    (httpx.HTTPError, _infrastructure(True, "HTTP failure")),
-    (json.JSONDecodeError, _infrastructure(True, "sent a malformed response")),
-    (KeyError, _infrastructure(True, "sent a response missing a field")),
-    (ValueError, _infrastructure(True, "sent an unexpected response")),
-    (OSError, _infrastructure(True, "connection failure")),
-)
+
+@functools.cache
+def _raw_failures() -> tuple[tuple[type[BaseException], Factory], ...]:
+    """Failures the SDK lets escape raw (measured, see docs/backends/e2b.md); the built-in
+    classes among them only when the SDK or its transport raised them (`raised_by_vendor`).
+    Built on first use: registering the backend must not import httpx (nor what it
+    imports), only an execution that failed needs its classes."""
+    import httpx
+
+    return (
+        (httpx.ConnectError, _infrastructure(True, "could not be reached")),
+        (httpx.TimeoutException, _infrastructure(True, "did not answer in time")),
+        (httpx.RemoteProtocolError, _infrastructure(True, "dropped the connection")),
+        (httpx.ReadError, _infrastructure(True, "connection failed while reading")),
+        (httpx.WriteError, _infrastructure(True, "connection failed while writing")),
+        (httpx.HTTPError, _infrastructure(True, "HTTP failure")),
+        (json.JSONDecodeError, _infrastructure(True, "sent a malformed response")),
+        (KeyError, _infrastructure(True, "sent a response missing a field")),
+        (ValueError, _infrastructure(True, "sent an unexpected response")),
+        (OSError, _infrastructure(True, "connection failure")),
+    )
+
+
+def _is_httpx_error(exc: BaseException) -> bool:
+    """Whether `exc` is an httpx error (none can be while httpx was never imported)."""
+    httpx = sys.modules.get("httpx")
+    return httpx is not None and isinstance(exc, httpx.HTTPError)
 
 
 def map_exception(exc: BaseException, *, started: bool) -> TurnoutError:
@@ -142,7 +155,7 @@ def map_exception(exc: BaseException, *, started: bool) -> TurnoutError:
             factory = SDK_EXCEPTION_TABLE.get(klass.__name__)
             if factory is not None:
                 return factory(exc, started)
-    if isinstance(exc, httpx.HTTPError):
+    if _is_httpx_error(exc):
         return _factory_for(exc)(exc, started)
     if not raised_by_vendor(exc):
         internal = InternalError(
@@ -156,7 +169,7 @@ def map_exception(exc: BaseException, *, started: bool) -> TurnoutError:
 
 
 def _factory_for(exc: BaseException) -> Factory:
-    for raw_type, factory in _RAW:
+    for raw_type, factory in _raw_failures():
         if isinstance(exc, raw_type):
             return factory
     return _infrastructure(False, "SDK failed unexpectedly")

@@ -51,16 +51,15 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from turnout.errors import InfrastructureError
+from turnout.logging import get_logger
 
 if TYPE_CHECKING:
     from e2b_code_interpreter import AsyncSandbox
 
 __all__ = ["PoolStats", "PooledSandbox", "SandboxLedger", "SandboxPool", "kill_leftovers"]
 
-log = structlog.get_logger("turnout.e2b")
+log = get_logger("turnout.e2b")
 
 POOL_KEY = "turnout_pool_key"
 """Metadata key carrying the idempotency key of a pooled sandbox's create call."""

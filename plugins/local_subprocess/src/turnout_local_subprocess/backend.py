@@ -18,10 +18,9 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-import structlog
-
 from turnout.backend import BackendSettings
 from turnout.errors import ConfigurationError, InfrastructureError
+from turnout.logging import get_logger
 from turnout.models import (
     MAX_TIMEOUT_MS,
     Capabilities,
@@ -30,7 +29,7 @@ from turnout.models import (
     Language,
     Termination,
 )
-from turnout.packages import interpreter_commands, probe
+from turnout.packages import ProbedPackages, interpreter_commands
 from turnout_local_subprocess import cgroups, isolation
 from turnout_local_subprocess.deprecation import announce_legacy_load, refuse_if_disallowed
 from turnout_local_subprocess.isolation import InitReport, Namespaces
@@ -42,7 +41,7 @@ from turnout_local_subprocess.workdir import ResultFile, Workspace
 
 __all__ = ["LocalSubprocessBackend"]
 
-logger = structlog.get_logger("turnout.local_subprocess")
+logger = get_logger("turnout.local_subprocess")
 
 # Default Python: the base interpreter turnout itself runs on. Not `python3` from PATH, which
 # may be a version-manager shim (pyenv adds ~60 ms and its own variables per start), and not
@@ -94,6 +93,7 @@ class LocalSubprocessBackend:
     def __init__(self, settings: BackendSettings) -> None:
         refuse_if_disallowed(settings)
         self._options = parse_options(settings.options)
+        self._keep_warm = settings.keep_warm
         self._cgroups = _select_cgroups(self._options)
         self._namespaces = _select_namespaces(self._options)
         if self._options.undumpable_worker and not isolation.mark_worker_undumpable():
@@ -121,8 +121,7 @@ class LocalSubprocessBackend:
             host_environment_visible=not isolated,
             supports_typescript=False,
             persistent_filesystem=not isolated,
-            packages=_importable_packages(self._options),
-        )
+        ).model_copy(update={"packages": _importable_packages(self._options)})
         announce_legacy_load(
             settings,
             memory_enforcement=self._capabilities.memory_enforcement,
@@ -303,8 +302,11 @@ class LocalSubprocessBackend:
         return taken
 
     def _start_spares(self) -> None:
-        """Start preparing spares until `prestart_python` are waiting or being made."""
+        """Start preparing spares until `prestart_python` are waiting or being made (none
+        where the engine said not to keep warm: a one-shot process)."""
         wanted = self._options.prestart_python - len(self._spares) - len(self._spare_starts)
+        if not self._keep_warm:
+            wanted = 0
         for _ in range(0 if self._closed else wanted):
             task = asyncio.get_running_loop().create_task(self._prepare_spare())
             self._spare_starts.add(task)
@@ -505,17 +507,18 @@ def _environment(home: os.PathLike[str]) -> dict[str, str]:
     }
 
 
-def _importable_packages(options: LocalSubprocessOptions) -> dict[Language, frozenset[str]]:
-    """What programs can import: each interpreter asked once per process, with the flags and
-    the environment programs run with (Python's `-I`; the allow-listed variables). A
-    program's HOME is its fresh, empty directory; the probe's is a path that does not exist,
-    which resolves the same modules and keeps the answer cacheable."""
+def _importable_packages(options: LocalSubprocessOptions) -> ProbedPackages:
+    """What programs can import: each interpreter asked once per process, when the
+    declaration is first read (never by an execution), with the flags and the environment
+    programs run with (Python's `-I`; the allow-listed variables). A program's HOME is its
+    fresh, empty directory; the probe's is a path that does not exist, which resolves the
+    same modules and keeps the answer cacheable."""
     found = {
         language: shutil.which(getattr(options, option) or default)
         for language, (option, default) in INTERPRETERS.items()
     }
     commands = interpreter_commands(found["python"], found["javascript"], isolated=True)
-    return probe(commands, env=_environment(Path(PROBE_HOME)), cwd="/")
+    return ProbedPackages(commands, env=_environment(Path(PROBE_HOME)), cwd="/")
 
 
 def _report(

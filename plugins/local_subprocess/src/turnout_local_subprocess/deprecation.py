@@ -17,10 +17,9 @@ from __future__ import annotations
 import sys
 import warnings
 
-import structlog
-
 from turnout.backend import BackendSettings
 from turnout.errors import ConfigurationError
+from turnout.logging import get_logger
 from turnout_local_subprocess.options import BACKEND_ID
 
 __all__ = [
@@ -30,7 +29,7 @@ __all__ = [
     "refuse_if_disallowed",
 ]
 
-logger = structlog.get_logger("turnout.local_subprocess")
+logger = get_logger("turnout.local_subprocess")
 
 INTERNAL_PACKAGES = frozenset({"turnout", "turnout_local_subprocess"})
 
