@@ -190,6 +190,11 @@ def worker_log() -> str:
 # -- what exercises each documented command ---------------------------------------------------
 
 CI_CONFORMANCE = ".ci/run"
+FRESH = "tests/conformance/test_third_party.py::TestInAFreshEnvironment"
+WORKER_TEST = (
+    "tests/plugins/temporal/test_worker.py::TestConcurrency::"
+    "test_the_worker_takes_as_many_activities_as_its_smallest_backend_runs"
+)
 EXERCISES: dict[str, Run | Serve | Mapped] = {
     "python3 dev.py demo": Run(in_checkout=True, check=contains('"average": 7.25', '"summary"')),
     "python3 dev.py test": Mapped(CI_CONFORMANCE, "CI runs exactly this on a clean clone"),
@@ -217,6 +222,13 @@ EXERCISES: dict[str, Run | Serve | Mapped] = {
         check=contains('"kind": "runtime"', "exit 1")
     ),
     "turnout e2b serve --port 49999 --python-pool 2 --javascript-pool 2": Serve(),
+    "E2B_API_KEY=... turnout worker --address temporal.internal:7233 --namespace production "
+    "--env production": Mapped(
+        WORKER_TEST, "starts `turnout worker --address ADDR --env ENV` on Temporal's test server"
+    ),
+    ".venv/bin/turnout worker": Mapped(
+        WORKER_TEST, "the same worker on the test server, started from the checkout's .venv"
+    ),
     "turnout chaos --executions 1000 --concurrency 20 --seed 0": Mapped(
         "tests/chaos/test_chaos_ci.py::TestChaosRun",
         "the same run with 100 executions (docs/reliability.md records a 1,000 one)",
@@ -236,6 +248,25 @@ EXERCISES: dict[str, Run | Serve | Mapped] = {
     "turnout conformance --backend e2b --theme outputs": Run(
         check=contains("VERDICT: none: partial run")
     ),
+    "turnout conformance --mutants --mutant mutant-timeout-late": Run(
+        check=contains("MUTANTS: 1 of 1 caught")
+    ),
+    "turnout conformance --backend tempdir --report report": Mapped(
+        f"{FRESH}::test_the_whole_suite_passes_on_the_example",
+        "step 3 of the author page, in a fresh environment with the example installed",
+    ),
+    "turnout conformance --backend local-subprocess --backend tempdir --report report": Mapped(
+        f"{FRESH}::test_the_report_covers_the_example", "the author page's differential run"
+    ),
+    'turnout run --language javascript --code \'console.log("summing"); '
+    "numbers.reduce((a, b) => a + b, 0)' --context context.json": Mapped(
+        f"{FRESH}::test_the_documented_flag_file_lets_backends_and_run_work",
+        "the author page's flag file, then this run, in the fresh environment",
+    ),
+    "pytest tests/test_conformance.py --conformance-backend tempdir": Mapped(
+        f"{FRESH}::test_the_pytest_route_runs_cases_and_properties",
+        "the author page's pytest route in the fresh environment",
+    ),
     "turnout conformance --mutants": Mapped(
         CI_CONFORMANCE, "`dev.py test` runs the mutant hunt after the suite"
     ),
@@ -245,13 +276,13 @@ EXERCISES: dict[str, Run | Serve | Mapped] = {
     "turnout replay nodes.jsonl --backend local-subprocess --backend e2b "
     "--report replay-report": Run(setup=corpus, check=contains("VERDICT")),
     "pytest tests/test_turnout_conformance.py --conformance-backend my-backend": Mapped(
-        "tests/conformance/test_third_party.py::TestThirdPartyPlugin",
+        f"{FRESH}::test_the_pytest_route_runs_cases_and_properties",
         "a plugin author's project running the suite on the documented example plugin",
     ),
     "pytest tests/test_turnout_conformance.py --conformance-backend local-subprocess "
     "--conformance-backend my-backend --conformance-report parity": Mapped(
-        "tests/conformance/test_third_party.py::TestThirdPartyPlugin",
-        "the same run in differential mode, with the report",
+        f"{FRESH}::test_the_pytest_route_runs_cases_and_properties",
+        "the same pytest route; the differential mode is the CLI's, tested there",
     ),
     "pytest tests/conformance/test_suite.py -k security": Mapped(
         CI_CONFORMANCE,
@@ -325,10 +356,6 @@ EXERCISES: dict[str, Run | Serve | Mapped] = {
     ),
     "turnout flags validate feature_flags.toml": Run(check=contains("valid")),
     "turnout backends": Run(setup=tempdir_installed, check=contains("tempdir (plugin tempdir)")),
-    'turnout run --backend tempdir --language javascript --code \'console.log("summing"); '
-    "numbers.reduce((a, b) => a + b, 0)' --context examples/nodes/context.json": Run(
-        setup=tempdir_installed, check=starts_as_documented
-    ),
 }
 
 
