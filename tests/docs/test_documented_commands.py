@@ -149,12 +149,11 @@ def every_environment_complete(directory: Path) -> dict[str, str]:
 
 
 def tempdir_installed(directory: Path) -> dict[str, str]:
-    """docs/writing-a-backend.md's example plugin installed, as pip would (a dist-info)."""
-    from tests.conformance.test_third_party import documented_plugin
-
+    """docs/writing-a-backend.md's example plugin (examples/backends/tempdir) installed, as
+    pip would (a dist-info)."""
     site = directory / "site"
-    (site / "turnout_tempdir").mkdir(parents=True)
-    (site / "turnout_tempdir" / "__init__.py").write_text(documented_plugin())
+    example = ROOT / "examples" / "backends" / "tempdir" / "src" / "turnout_tempdir"
+    shutil.copytree(example, site / "turnout_tempdir")
     info = site / "turnout_tempdir-0.1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: turnout-tempdir\nVersion: 0.1.0\n")
