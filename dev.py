@@ -33,9 +33,12 @@ ROOT = Path(__file__).resolve().parent
 BOOTSTRAP = ROOT / ".bootstrap"
 VENV = ROOT / ".venv"
 EXAMPLE_NODES = ("examples/nodes/average.python.json", "examples/nodes/summary.javascript.json")
-# Node packages of the local E2B-compatible server's JavaScript kernel (TypeScript stripping,
-# a parser for top-level await), installed exactly from their lock file.
+# Node packages, each installed exactly from its lock file: the local E2B-compatible server's
+# JavaScript kernel (TypeScript stripping, a parser for top-level await), which needs only
+# its runtime packages, and the TypeScript client of `turnout serve`, whose tests need its
+# build tools (the TypeScript compiler, the OpenAPI type generator).
 NODE_PROJECTS = (ROOT / "plugins/e2b/src/turnout_e2b/server/kernels/js",)
+NODE_PROJECTS_WITH_BUILD_TOOLS = (ROOT / "clients/typescript",)
 
 
 def _bin(env_dir: Path, name: str) -> Path:
@@ -81,12 +84,13 @@ def sync() -> None:
     uv = _uv()
     locked = ["--locked"] if (ROOT / "uv.lock").exists() else []
     _run(uv, "sync", "--all-packages", "--all-extras", *locked, env=_uv_env())
-    for project in NODE_PROJECTS:
+    for project in (*NODE_PROJECTS, *NODE_PROJECTS_WITH_BUILD_TOOLS):
         lock = project / "package-lock.json"
         marker = project / "node_modules" / ".turnout-installed"
         if marker.exists() and marker.read_bytes() == lock.read_bytes():
             continue
-        _run("npm", "ci", "--omit=dev", "--no-audit", "--no-fund", "--prefix", project)
+        omit = ["--omit=dev"] if project in NODE_PROJECTS else []
+        _run("npm", "ci", *omit, "--no-audit", "--no-fund", "--prefix", project)
         marker.write_bytes(lock.read_bytes())
     _ensure_chromium()
 

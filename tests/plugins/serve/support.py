@@ -16,6 +16,10 @@ from typing import Any, Self
 import psutil
 from turnout_e2b.server.testing import first_line
 
+import turnout
+from turnout.comparison import normalize_outcome
+from turnout.errors import CodeExecutionError, TurnoutError
+
 ENVIRONMENT = "serve-test"
 ON_E2B = "on-e2b"
 """The tenant the test flags send to e2b (every other execution runs on local-subprocess)."""
@@ -175,13 +179,62 @@ def post_head(length: int | None, token: str | None = TOKEN, *, extra: str = "")
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-def node(language: str, code: str, **fields: Any) -> dict[str, Any]:
-    return {"language": language, "code": code, **fields}
-
-
 def wait_until(condition: Any, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+def node(language: str, code: str, **fields: Any) -> dict[str, Any]:
+    return {"language": language, "code": code, **fields}
+
+
+CASES: list[tuple[str, dict[str, Any], dict[str, Any], str | None]] = [
+    (
+        "javascript-local",
+        node(
+            "javascript",
+            "console.log('rows', rows.length);\nreturn { total: rows.reduce((a, b) => a + b, 0) };",
+            inputVariables=["rows"],
+            outputVariable="summary",
+        ),
+        {"rows": [1, 2, 3], "ignored": True},
+        None,
+    ),
+    (
+        "python-local",
+        node("python", "print('hi')\nresult = {'mean': sum(xs) / len(xs)}"),
+        {"xs": [2, 4]},
+        None,
+    ),
+    ("python-e2b", node("python", "return [n * n for n in range(4)]"), {}, ON_E2B),
+    (
+        "javascript-e2b",
+        node("javascript", "return JSON.parse(text).label;"),
+        {"text": '{"label": "a"}'},
+        ON_E2B,
+    ),
+    ("runtime-error-e2b", node("javascript", "console.log('x');\nnull.field;"), {}, ON_E2B),
+    ("syntax-error-local", node("python", "return ("), {}, None),
+]
+"""(name, node, context, tenant): both languages, both backends, results and user errors."""
+
+
+async def outcome_of(call: Any) -> dict[str, Any]:
+    """An envelope or an error, without what differs from run to run."""
+    try:
+        envelope: turnout.Envelope = await call
+    except TurnoutError as error:
+        return {
+            "error": error.to_dict()
+            if isinstance(error, CodeExecutionError)
+            else normalize_outcome(error)
+        }
+    wire = envelope.to_dict(wrapped=False)
+    return {
+        "variable": envelope.output_variable,
+        "backend": envelope.metadata.backend,
+        **normalize_outcome(wire),
+    }

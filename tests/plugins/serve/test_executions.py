@@ -16,39 +16,9 @@ from turnout_serve.client import ServiceClient
 from turnout_serve.errors import OverloadedError
 
 import turnout
-from turnout.comparison import normalize_outcome
-from turnout.errors import CodeExecutionError, InfrastructureError, TurnoutError
+from turnout.errors import InfrastructureError
 
-from .support import ENVIRONMENT, ON_E2B, ServeProcess, node
-
-CASES: list[tuple[str, dict[str, Any], dict[str, Any], str | None]] = [
-    (
-        "javascript-local",
-        node(
-            "javascript",
-            "console.log('rows', rows.length);\nreturn { total: rows.reduce((a, b) => a + b, 0) };",
-            inputVariables=["rows"],
-            outputVariable="summary",
-        ),
-        {"rows": [1, 2, 3], "ignored": True},
-        None,
-    ),
-    (
-        "python-local",
-        node("python", "print('hi')\nresult = {'mean': sum(xs) / len(xs)}"),
-        {"xs": [2, 4]},
-        None,
-    ),
-    ("python-e2b", node("python", "return [n * n for n in range(4)]"), {}, ON_E2B),
-    (
-        "javascript-e2b",
-        node("javascript", "return JSON.parse(text).label;"),
-        {"text": '{"label": "a"}'},
-        ON_E2B,
-    ),
-    ("runtime-error-e2b", node("javascript", "console.log('x');\nnull.field;"), {}, ON_E2B),
-    ("syntax-error-local", node("python", "return ("), {}, None),
-]
+from .support import CASES, ENVIRONMENT, ON_E2B, ServeProcess, node, outcome_of
 
 
 @pytest.fixture
@@ -56,24 +26,6 @@ async def library(flags_file: Path) -> AsyncIterator[turnout.Client]:
     """The library, with the service's flags, in this test's event loop."""
     async with turnout.Client(flags=flags_file, environment=ENVIRONMENT, keep_warm=False) as client:
         yield client
-
-
-async def outcome_of(call: Any) -> dict[str, Any]:
-    """An envelope or an error, without what differs from run to run."""
-    try:
-        envelope: turnout.Envelope = await call
-    except TurnoutError as error:
-        return {
-            "error": error.to_dict()
-            if isinstance(error, CodeExecutionError)
-            else normalize_outcome(error)
-        }
-    wire = envelope.to_dict(wrapped=False)
-    return {
-        "variable": envelope.output_variable,
-        "backend": envelope.metadata.backend,
-        **normalize_outcome(wire),
-    }
 
 
 class TestSameAsTheLibrary:

@@ -45,8 +45,9 @@ def error_from_response(
         data = json.loads(content) if content else None
     except (ValueError, UnicodeDecodeError):
         data = None
-    if isinstance(data, dict) and isinstance(data.get("error"), dict) and len(data) == 1:
-        return error_from_body(data["error"], status)
+    detail = data.get("error") if isinstance(data, dict) and len(data) == 1 else None
+    if isinstance(detail, dict) and "metadata" not in detail:  # not outputVariable "error"
+        return error_from_body(detail, status)
     if 200 <= status < 300 and data is not None:
         return None
     retry_after = headers.get("retry-after")
