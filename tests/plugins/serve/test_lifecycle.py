@@ -108,3 +108,31 @@ class TestDrain:
         assert interrupted.retryable
         assert await asyncio.to_thread(own_service.wait, 60) == 0
         assert not [pid for pid in runs if running(pid)]
+
+
+class TestDeadline:
+    async def test_past_the_deadline_the_execution_is_cancelled_and_answered_504(
+        self, own_flags: Path
+    ) -> None:
+        """With a provisioning budget of 10 ms, a node busy past its 1 s timeout reaches the
+        request's deadline first: 504 with a retryable DeadlineExceededError, and its
+        process is killed."""
+        service = ServeProcess(own_flags, "--provisioning-budget", "0.01").start()
+        try:
+            before = {child.pid for child in service.children()}
+            busy = node("python", "while True:\n    pass", timeout=1000)
+            async with httpx.AsyncClient(base_url=service.url, headers=service.headers) as http:
+                response = await http.post("/v1/executions", json={"node": busy, "context": {}})
+            assert response.status_code == 504
+            assert response.headers["retry-after"] == "1"
+            error = response.json()["error"]
+            assert (error["type"], error["kind"], error["retryable"]) == (
+                "DeadlineExceededError",
+                "deadline",
+                True,
+            )
+            await asyncio.to_thread(
+                wait_until, lambda: not new_children(service, before), 30, "the kill"
+            )
+        finally:
+            service.stop()
