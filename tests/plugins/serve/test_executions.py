@@ -143,6 +143,24 @@ class TestReadOnlyRoutes:
         )
         assert "turnout_execution_seconds_bucket" in text
 
+    async def test_metrics_count_the_engine_s_runs_by_stage_and_role_and_the_cost(
+        self, client: ServiceClient, service: ServeProcess, e2b: ServerProcess
+    ) -> None:
+        """`/metrics` also counts what the engine's events report: each backend run with its
+        stage and role, fallbacks and shadow verdicts, and the e2b run's sandbox cost."""
+        await client.execute(node("python", "return 1"), {})
+        await client.execute(node("python", "return 1"), {}, tenant_id=ON_E2B)
+        async with httpx.AsyncClient(base_url=service.url) as http:
+            text = (await http.get("/metrics")).text
+        run = (
+            'turnout_engine_runs_total{backend="%s",kind="",outcome="ok",'
+            'role="authoritative",stage="%s"}'
+        )
+        assert run % ("local-subprocess", "off") in text
+        assert run % ("e2b", "rampdown") in text
+        assert "turnout_fallbacks_total 0.0" in text
+        assert 'turnout_cost_usd_total{backend="e2b"}' in text
+
     async def test_an_unreachable_service_is_a_retryable_infrastructure_error(self) -> None:
         """The client names the service it could not reach, as a retryable error."""
         async with ServiceClient("http://127.0.0.1:9") as unreachable:

@@ -76,8 +76,12 @@ def create_app(client: Client, settings: ServiceSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        await client.aclose(settings.grace_s)  # after a drain this returns at once
+        state.metrics.engine.attach()
+        try:
+            yield
+            await client.aclose(settings.grace_s)  # after a drain this returns at once
+        finally:
+            state.metrics.engine.detach()
 
     app = FastAPI(
         title="turnout",

@@ -10,13 +10,17 @@ process (tests) never share counts. What is counted:
 - `turnout_execution_seconds{backend}`: wall time of each execution through the engine;
 - `turnout_executions_in_flight`: executions holding a slot now;
 - `turnout_requests_rejected_total{reason}`: requests refused at the gate (`unauthorized`,
-  `overloaded`, `draining`, `not_json`, `too_large`, `slow_body`).
+  `overloaded`, `draining`, `not_json`, `too_large`, `slow_body`);
+- and what the engine's events say (`turnout_serve.events`): runs by stage and role,
+  shadow verdicts, fallbacks, sandbox time and cost.
 """
 
 from __future__ import annotations
 
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from turnout_serve.events import EngineEventMetrics
 
 __all__ = ["CONTENT_TYPE", "ServiceMetrics"]
 
@@ -52,6 +56,9 @@ class ServiceMetrics:
             ("reason",),
             registry=self.registry,
         )
+        self.engine = EngineEventMetrics(self.registry)
+        """Counts of the engine's events (stages, shadows, fallbacks, cost): see
+        `turnout_serve.events`; attached to the `turnout` logger while the app runs."""
 
     def render(self) -> bytes:
         """The exposition text of every collector."""
