@@ -82,6 +82,16 @@ class TestSameAsTheLibrary:
         assert (body["kind"], body["retryable"]) == ("infrastructure", True)
         assert e2b.stats()["sandboxes"] == []
 
+    @pytest.mark.parametrize("language", ["python", "javascript"])
+    async def test_a_lone_surrogate_in_the_output_is_escaped_not_a_500(
+        self, client: ServiceClient, library: turnout.Client, language: str
+    ) -> None:
+        """A node returning a string UTF-8 cannot encode is answered 200 with the JSON
+        escape, which reads back as the library's output."""
+        lone = node(language, 'return "\\ud800"')
+        served = await client.execute(lone, {})
+        assert served.output == (await library.execute(lone, {})).output == "\ud800"
+
 
 class TestConcurrency:
     async def test_two_executions_run_at_once(self, client: ServiceClient) -> None:

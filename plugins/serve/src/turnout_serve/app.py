@@ -17,7 +17,7 @@ from fastapi import FastAPI, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPBearer
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from turnout.client import Client
 from turnout.errors import CodeExecutionError, InternalError, TurnoutError, ValidationError
@@ -33,6 +33,7 @@ from turnout_serve.execution import ClientDisconnectedError, execute
 from turnout_serve.gate import EXECUTIONS_PATH, Gate, ServiceState
 from turnout_serve.metrics import CONTENT_TYPE, ServiceMetrics
 from turnout_serve.request_errors import from_request_validation
+from turnout_serve.responses import TurnoutJSONResponse
 from turnout_serve.schema import (
     ENVELOPE_RESPONSE,
     ErrorBody,
@@ -89,6 +90,7 @@ def create_app(client: Client, settings: ServiceSettings) -> FastAPI:
         summary="Run workflow code nodes on turnout's feature-flagged backends.",
         docs_url=None,
         redoc_url=None,
+        default_response_class=TurnoutJSONResponse,
         lifespan=lifespan,
     )
     app.state.service = state
@@ -195,15 +197,15 @@ def service_state(app: FastAPI) -> ServiceState:
     return state
 
 
-def error_response(error: TurnoutError) -> JSONResponse:
+def error_response(error: TurnoutError) -> TurnoutJSONResponse:
     """The response for `error`: its body, its status, and Retry-After when retryable."""
     return _json(
         scrub_data(error_body(error)), status_for(error), headers=retry_after_header(error)
     )
 
 
-def _json(data: Any, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(data, status_code=status, headers=headers)
+def _json(data: Any, status: int, headers: dict[str, str] | None = None) -> TurnoutJSONResponse:
+    return TurnoutJSONResponse(data, status_code=status, headers=headers)
 
 
 def _unready_reasons(client: Client, state: ServiceState) -> list[str]:

@@ -24,8 +24,6 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.responses import JSONResponse
-
 from turnout.errors import TurnoutError
 from turnout_serve.errors import (
     AuthenticationError,
@@ -37,6 +35,7 @@ from turnout_serve.errors import (
     status_for,
 )
 from turnout_serve.metrics import ServiceMetrics
+from turnout_serve.responses import TurnoutJSONResponse
 
 __all__ = ["EXECUTIONS_PATH", "Gate", "ServiceState"]
 
@@ -195,7 +194,7 @@ class Gate:
         headers: dict[str, str] | None = None,
     ) -> None:
         self.state.metrics.rejected.labels(reason=reason).inc()
-        response = JSONResponse(
+        response = TurnoutJSONResponse(
             error_body(error),
             status_code=status_for(error),
             headers={**retry_after_header(error), **(headers or {})},
