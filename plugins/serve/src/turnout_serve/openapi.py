@@ -13,6 +13,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from turnout.envelope import Envelope
+from turnout.models import IDENTIFIER
 from turnout_serve.schema import ErrorBody
 
 __all__ = ["complete", "document", "render"]
@@ -44,7 +45,17 @@ def complete(spec: dict[str, Any]) -> dict[str, Any]:
                 invalid["content"] = {"application/json": {"schema": error_body}}
     for default in ("HTTPValidationError", "ValidationError"):
         schemas.pop(default, None)
+    _output_variable_pattern(schemas)
     return spec
+
+
+def _output_variable_pattern(schemas: dict[str, Any]) -> None:
+    """`outputVariable` is checked by a validator, which pydantic's schema does not show:
+    the document states the identifier pattern it enforces."""
+    field = schemas.get("CodeNodeConfig", {}).get("properties", {}).get("outputVariable", {})
+    for branch in field.get("anyOf", []):
+        if branch.get("type") == "string":
+            branch["pattern"] = IDENTIFIER.pattern
 
 
 def render() -> str:
