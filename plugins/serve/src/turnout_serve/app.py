@@ -112,6 +112,7 @@ def create_app(client: Client, settings: ServiceSettings) -> FastAPI:
                 client,
                 body,
                 receive=request.receive,
+                headers=request.headers,
                 provisioning_budget_s=settings.provisioning_budget_s,
                 metrics=state.metrics,
             )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from turnout.client import Client
@@ -28,6 +28,7 @@ from turnout.errors import (
 from turnout_serve.errors import DeadlineExceededError
 from turnout_serve.metrics import ServiceMetrics
 from turnout_serve.schema import ExecutionRequestBody
+from turnout_serve.tracing import execution_span, record_error, record_success
 
 __all__ = ["ClientDisconnectedError", "execute"]
 
@@ -43,11 +44,41 @@ async def execute(
     request: ExecutionRequestBody,
     *,
     receive: Receive,
+    headers: Mapping[str, str],
     provisioning_budget_s: float,
     metrics: ServiceMetrics,
 ) -> Envelope:
-    """Run the request's node on `client`; raise its classified error, a
-    `DeadlineExceededError`, or `ClientDisconnectedError` (nothing to answer)."""
+    """Run the request's node on `client`, in its span (`turnout_serve.tracing`); raise its
+    classified error, a `DeadlineExceededError`, or `ClientDisconnectedError` (nothing to
+    answer)."""
+    with execution_span(client, request, headers) as span:
+        try:
+            envelope = await _watched(
+                client,
+                request,
+                receive=receive,
+                provisioning_budget_s=provisioning_budget_s,
+                metrics=metrics,
+            )
+        except ClientDisconnectedError:
+            record_error(span, None, "cancelled")
+            raise
+        except TurnoutError as error:
+            record_error(span, error, _outcome(error))
+            raise
+        record_success(span, envelope.metadata.backend)
+        return envelope
+
+
+async def _watched(
+    client: Client,
+    request: ExecutionRequestBody,
+    *,
+    receive: Receive,
+    provisioning_budget_s: float,
+    metrics: ServiceMetrics,
+) -> Envelope:
+    """The execution raced against the client's disconnect and the deadline."""
     deadline_s = request.node.timeout / 1000 + provisioning_budget_s
     started = time.perf_counter()
     work = asyncio.ensure_future(
@@ -88,20 +119,25 @@ async def execute(
     return envelope
 
 
+def _outcome(error: TurnoutError) -> str:
+    """The `outcome` label and span attribute of an execution that ended in `error`."""
+    if isinstance(error, CodeExecutionError):
+        return "code_error"
+    if isinstance(error, ValidationError):
+        return "validation_error"
+    if isinstance(error, DeadlineExceededError):
+        return "deadline"
+    if isinstance(error, InfrastructureError):
+        return "infrastructure_error"
+    if isinstance(error, ConfigurationError):
+        return "configuration_error"
+    return "internal_error"
+
+
 def _count(metrics: ServiceMetrics, error: TurnoutError, started: float) -> None:
     backend = str(getattr(error, "backend", None) or "")
-    if isinstance(error, CodeExecutionError):
-        outcome = "code_error"
-    elif isinstance(error, ValidationError):
-        outcome = "validation_error"
-    elif isinstance(error, InfrastructureError):
-        outcome = "infrastructure_error"
-    elif isinstance(error, ConfigurationError):
-        outcome = "configuration_error"
-    else:
-        outcome = "internal_error"
     kind = str(error.to_dict().get("kind", ""))
-    metrics.executions.labels(backend=backend, outcome=outcome, kind=kind).inc()
+    metrics.executions.labels(backend=backend, outcome=_outcome(error), kind=kind).inc()
     metrics.latency.labels(backend=backend).observe(time.perf_counter() - started)
 
 
