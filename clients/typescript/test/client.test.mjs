@@ -97,6 +97,16 @@ test('the example executor replaces the legacy one with one call', async () => {
   assert.equal(failed.error.kind, 'runtime');
 });
 
+test('aborting a request disconnects, and the service cancels the execution', async () => {
+  const node = { language: 'python', code: 'import time\ntime.sleep(60)\nreturn 1', timeout: 120000 };
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 1000);
+  await assert.rejects(client.execute(node, {}, { signal: controller.signal }), (error) => {
+    assert.equal(error.name, 'AbortError');
+    return true;
+  });
+});
+
 test('explain and ready answer', async () => {
   assert.equal(await client.ready(), true);
   const decision = await client.explain({ tenantId: 'on-e2b' });

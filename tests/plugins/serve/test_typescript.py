@@ -17,7 +17,7 @@ import turnout
 from turnout.comparison import normalize_outcome
 from turnout.envelope import Envelope
 
-from .support import CASES, ENVIRONMENT, TOKEN, ServeProcess, outcome_of
+from .support import CASES, ENVIRONMENT, TOKEN, ServeProcess, outcome_of, wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 TS_CLIENT = ROOT / "clients" / "typescript"
@@ -58,7 +58,8 @@ class TestTypeScriptClient:
     ) -> None:
         """The client compiles, its `node:test` tests pass against the live service, and
         each case (both languages, both backends, results and user errors) gets through
-        TypeScript what `turnout.Client` returns, but for timings and ids."""
+        TypeScript what `turnout.Client` returns, but for timings and ids; the execution
+        the TypeScript test aborts leaves no process behind."""
         node = shutil.which("node")
         assert node is not None, "node (20 or newer) is required; see README.md"
         assert (TS_CLIENT / "node_modules").is_dir(), "run `python3 dev.py sync` (npm ci)"
@@ -75,6 +76,7 @@ class TestTypeScriptClient:
                 ]
             )
         )
+        before = {child.pid for child in service.children()}
         status, output = await run(
             node,
             "--test",
@@ -89,6 +91,12 @@ class TestTypeScriptClient:
             },
         )
         assert status == 0, output
+        await asyncio.to_thread(
+            wait_until,
+            lambda: not ({child.pid for child in service.children()} - before),
+            30,
+            "the aborted execution's process to be killed",
+        )
         got = json.loads(results.read_text())
         async with turnout.Client(
             flags=flags_file, environment=ENVIRONMENT, keep_warm=False
