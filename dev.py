@@ -35,12 +35,15 @@ BOOTSTRAP = ROOT / ".bootstrap"
 VENV = ROOT / ".venv"
 EXAMPLE_NODES = ("examples/nodes/average.python.json", "examples/nodes/summary.javascript.json")
 # Node packages, each installed exactly from its lock file: the local E2B-compatible server's
-# JavaScript kernel (TypeScript stripping, a parser for top-level await), and the Temporal
-# TypeScript SDK of the cross-language test of `turnout worker`.
+# JavaScript kernel (TypeScript stripping, a parser for top-level await) and the Temporal
+# TypeScript SDK of the cross-language test of `turnout worker`, which need only their
+# runtime packages, and the TypeScript client of `turnout serve`, whose tests need its
+# build tools (the TypeScript compiler, the OpenAPI type generator).
 NODE_PROJECTS = (
     ROOT / "plugins/e2b/src/turnout_e2b/server/kernels/js",
     ROOT / "tests/plugins/temporal/ts",
 )
+NODE_PROJECTS_WITH_BUILD_TOOLS = (ROOT / "clients/typescript",)
 
 
 def _bin(env_dir: Path, name: str) -> Path:
@@ -86,12 +89,13 @@ def sync() -> None:
     uv = _uv()
     locked = ["--locked"] if (ROOT / "uv.lock").exists() else []
     _run(uv, "sync", "--all-packages", "--all-extras", *locked, env=_uv_env())
-    for project in NODE_PROJECTS:
+    for project in (*NODE_PROJECTS, *NODE_PROJECTS_WITH_BUILD_TOOLS):
         lock = project / "package-lock.json"
         marker = project / "node_modules" / ".turnout-installed"
         if marker.exists() and marker.read_bytes() == lock.read_bytes():
             continue
-        _run("npm", "ci", "--omit=dev", "--no-audit", "--no-fund", "--prefix", project)
+        omit = ["--omit=dev"] if project in NODE_PROJECTS else []
+        _run("npm", "ci", *omit, "--no-audit", "--no-fund", "--prefix", project)
         marker.write_bytes(lock.read_bytes())
     _ensure_chromium()
 

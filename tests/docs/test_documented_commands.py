@@ -68,10 +68,40 @@ class Run:
     """Run in the checkout itself (dev.py's jobs live there), not in a copy."""
 
 
+ServerCheck = Callable[[str, list[str]], None]
+"""Given the server's URL and its argv: assert that it answers with the options given."""
+
+
+def pools_applied(url: str, argv: list[str]) -> None:
+    """`turnout e2b serve`: the admin API reports the kernel pools the line asks for."""
+    with httpx.Client(base_url=url, trust_env=False) as client:
+        config = client.get("/_turnout/admin/config", headers={"X-API-KEY": "docs"}).json()
+    pools = {
+        argv[i].removeprefix("--").removesuffix("-pool"): int(argv[i + 1])
+        for i in range(len(argv) - 1)
+        if argv[i].endswith("-pool")
+    }
+    assert pools
+    assert {language: config["pool_sizes"][language] for language in pools} == pools
+
+
+def runs_a_node(url: str, _: list[str]) -> None:
+    """`turnout serve`: ready, and the node of docs/serve.md's curl example answers 42."""
+    with httpx.Client(base_url=url, trust_env=False, timeout=300) as client:
+        assert client.get("/readyz").status_code == 200
+        answer = client.post(
+            "/v1/executions",
+            json={"node": {"language": "python", "code": "return n * 2"}, "context": {"n": 21}},
+        )
+    assert (answer.status_code, answer.json()["output"]) == (200, 42), answer.text
+
+
 @dataclass(frozen=True)
 class Serve:
-    """Start the server as written (on a free port if its port is taken), check it answers
-    with the options given, stop it: exit status 0."""
+    """Start the server as written, in the checkout (on a free port if its port is
+    taken), `check` that it answers with the options given, stop it: exit status 0."""
+
+    check: ServerCheck = pools_applied
 
 
 @dataclass(frozen=True)
@@ -228,6 +258,7 @@ EXERCISES: dict[str, Run | Serve | Mapped] = {
     ".venv/bin/turnout worker": Mapped(
         WORKER_TEST, "the same worker on the test server, started from the checkout's .venv"
     ),
+    ".venv/bin/turnout serve --port 8080": Serve(check=runs_a_node),
     "turnout chaos --executions 1000 --concurrency 20 --seed 0": Mapped(
         "tests/chaos/test_chaos_ci.py::TestChaosRun",
         "the same run with 100 executions (docs/reliability.md records a 1,000 one)",
@@ -470,12 +501,15 @@ def test_the_documented_command_runs(text: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("text", exercised(Serve), ids=short)
 def test_the_documented_server_starts_and_stops(text: str) -> None:
     """The server command starts with its options (applied), answers, and stops cleanly."""
+    serve = EXERCISES[text]
+    assert isinstance(serve, Serve)
     argv = words(text)
     port = int(argv[argv.index("--port") + 1])
     if not _free(port):  # another process holds the documented port: same options, another
         argv[argv.index("--port") + 1] = str(port := _free_port())
     process = subprocess.Popen(
         argv,
+        cwd=ROOT,
         env=user_environment({}),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -484,15 +518,7 @@ def test_the_documented_server_starts_and_stops(text: str) -> None:
     try:
         assert process.stdout is not None
         assert first_line(process.stdout, 120.0) == f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False) as client:
-            config = client.get("/_turnout/admin/config", headers={"X-API-KEY": "docs"}).json()
-        pools = {
-            argv[i].removeprefix("--").removesuffix("-pool"): int(argv[i + 1])
-            for i in range(len(argv) - 1)
-            if argv[i].endswith("-pool")
-        }
-        assert pools
-        assert {language: config["pool_sizes"][language] for language in pools} == pools
+        serve.check(f"http://127.0.0.1:{port}", argv)
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -1,0 +1,1 @@
+"""turnout serve: run code nodes over HTTP (docs/serve.md)."""
