@@ -358,6 +358,7 @@ class TestConfiguration:
     ) -> None:
         """Without E2B_API_KEY or a server URL, production refuses to construct the backend."""
         monkeypatch.delenv("E2B_API_URL", raising=False)
+        monkeypatch.delenv("E2B_API_KEY", raising=False)
         with pytest.raises(ConfigurationError, match="E2B_API_KEY"):
             E2BBackend(BackendSettings(environment="production"))
 
@@ -376,6 +377,7 @@ class TestConfiguration:
     ) -> None:
         """Userinfo and query values of api_url are redacted in the endpoint label."""
         monkeypatch.delenv("E2B_API_URL", raising=False)
+        monkeypatch.delenv("E2B_API_KEY", raising=False)
         if with_key:
             monkeypatch.setenv("E2B_API_KEY", "e2b_placeholder_for_label_test")
         label = backend(api_url="https://user:hunter2pw@proxy.example/e2b?token=tok99").endpoint

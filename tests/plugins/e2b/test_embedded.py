@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import psutil
 import pytest
 from turnout_e2b import E2BBackend, embedded
@@ -37,3 +38,24 @@ class TestEmbeddedServer:
             or not psutil.pid_exists(pid)
             or (psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
         )
+
+    async def test_the_embedded_server_takes_only_its_random_key(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The embedded server refuses every key but its own random one, which appears in
+        neither its command line nor its environment."""
+        monkeypatch.delenv("E2B_API_KEY", raising=False)
+        try:
+            server = await embedded.shared_server()
+            process = psutil.Process(embedded._process.pid if embedded._process else 0)
+            exposed = " ".join(process.cmdline()) + repr(process.environ())
+            async with httpx.AsyncClient(base_url=server.url, trust_env=False) as client:
+                refused = await client.get(
+                    "/v2/sandboxes", headers={"X-API-KEY": "turnout-local-server"}
+                )
+                accepted = await client.get("/v2/sandboxes", headers={"X-API-KEY": server.api_key})
+        finally:
+            embedded.stop_shared_server()
+        assert len(server.api_key) >= 32
+        assert server.api_key not in exposed
+        assert (refused.status_code, accepted.status_code) == (401, 200)
