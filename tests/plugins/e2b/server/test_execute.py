@@ -140,7 +140,7 @@ class TestStreamFraming:
         self, e2b_server: ServerProcess, shared_sandbox_id: str
     ) -> None:
         """No blank lines; number_of_executions first, end_of_execution last."""
-        lines = await raw_lines(e2b_server.url, shared_sandbox_id, "print('a'); 1")
+        lines = await raw_lines(e2b_server, shared_sandbox_id, "print('a'); 1")
         events = parse(lines)
         assert all(line.strip() for line in lines)
         assert events[0]["type"] == "number_of_executions"
@@ -151,7 +151,7 @@ class TestStreamFraming:
         self, e2b_server: ServerProcess, shared_sandbox_id: str
     ) -> None:
         """stdout events have text and an ISO timestamp."""
-        events = parse(await raw_lines(e2b_server.url, shared_sandbox_id, "print('t')"))
+        events = parse(await raw_lines(e2b_server, shared_sandbox_id, "print('t')"))
         stdout = next(e for e in events if e["type"] == "stdout")
         assert stdout["text"] == "t\n"
         assert "T" in stdout["timestamp"]
@@ -161,7 +161,7 @@ class TestStreamFraming:
     ) -> None:
         """A cell silent for 6 s gets one keepalive line between its outputs."""
         code = "import time; print('a', flush=True); time.sleep(6); print('b')"
-        events = parse(await raw_lines(e2b_server.url, shared_sandbox_id, code))
+        events = parse(await raw_lines(e2b_server, shared_sandbox_id, code))
         assert [e["type"] for e in events] == [
             "number_of_executions",
             "stdout",
@@ -179,7 +179,7 @@ class TestRequests:
         response = httpx.post(
             f"{e2b_server.url}/execute",
             json=execute_body("1", context_id="x", language="python"),
-            headers=execute_headers(shared_sandbox_id),
+            headers=execute_headers(e2b_server, shared_sandbox_id),
             trust_env=False,
         )
         assert (response.status_code, response.json()["code"]) == (400, 400)
@@ -194,7 +194,7 @@ class TestRequests:
         response = httpx.post(
             f"{e2b_server.url}/execute",
             json=execute_body("1"),
-            headers=execute_headers("nosuchsandbox0000000"),
+            headers=execute_headers(e2b_server, "nosuchsandbox0000000"),
             trust_env=False,
         )
         assert response.status_code == 502
@@ -225,7 +225,7 @@ class TestDisconnect:
                 "POST",
                 f"{e2b_server.url}/execute",
                 json=execute_body("import time; time.sleep(30)"),
-                headers=execute_headers(sandbox.sandbox_id),
+                headers=execute_headers(e2b_server, sandbox.sandbox_id),
             ) as response,
         ):
             await response.aiter_lines().__anext__()  # number_of_executions: it runs

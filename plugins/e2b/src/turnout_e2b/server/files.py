@@ -11,8 +11,8 @@ envd as the SDK drives it:
   gzip-encoded) -> `[{"name", "type": "file", "path"}]`. Parent directories are created.
 - `username` is accepted and ignored: one home directory serves every user.
 
-Paths map into the sandbox's directory (see paths.py). With `envd_access_token` enabled,
-/files requires the sandbox's X-Access-Token.
+Paths map into the sandbox's directory (see paths.py). Every route requires the sandbox's
+envd token (X-Access-Token, see routing.py).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from starlette.routing import Route
 
 from turnout_e2b.server.errors import ApiError
 from turnout_e2b.server.paths import host_path
-from turnout_e2b.server.routing import ENVD_PORT, check_access_token, routed_sandbox
+from turnout_e2b.server.routing import ENVD_PORT, routed_sandbox
 from turnout_e2b.server.sandboxes import Sandbox
 from turnout_e2b.server.state import ServerState
 
@@ -52,7 +52,6 @@ def envd_routes(state: ServerState) -> list[Route]:
 
     async def download(request: Request) -> Response:
         sandbox = sandbox_of(request)
-        check_access_token(request, sandbox)
         target, virtual = host_path(sandbox.home, request.query_params.get("path", ""))
         if target.is_dir():
             raise ApiError(400, f"path '{virtual}' is a directory")
@@ -62,7 +61,6 @@ def envd_routes(state: ServerState) -> list[Route]:
 
     async def upload(request: Request) -> Response:
         sandbox = sandbox_of(request)
-        check_access_token(request, sandbox)
         path = request.query_params.get("path")
         content_type = request.headers.get("content-type", "")
         written: list[dict[str, Any]] = []

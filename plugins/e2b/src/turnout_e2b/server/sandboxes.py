@@ -74,7 +74,10 @@ class Sandbox:
     started_at: datetime
     end_at: datetime
     contexts: SandboxContexts
-    access_token: str | None = None
+    access_token: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    """The envd token (`envdAccessToken`), required on envd's routes."""
+    traffic_token: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    """The traffic token (`trafficAccessToken`), required on the Jupyter routes."""
     dead: asyncio.Event = field(default_factory=asyncio.Event)
     timer: asyncio.TimerHandle | None = None
 
@@ -86,9 +89,9 @@ class Sandbox:
             "clientID": self.client_id,
             "envdVersion": envd_version,
             "alias": self.template_id,
+            "envdAccessToken": self.access_token,
+            "trafficAccessToken": self.traffic_token,
         }
-        if self.access_token is not None:
-            body["envdAccessToken"] = self.access_token
         return body
 
     def listed_json(self, envd_version: str) -> dict[str, Any]:
@@ -111,8 +114,7 @@ class Sandbox:
     def detail_json(self, envd_version: str) -> dict[str, Any]:
         """Body of GET /sandboxes/{id} (the SDK's `SandboxDetail` model)."""
         body = self.listed_json(envd_version)
-        if self.access_token is not None:
-            body["envdAccessToken"] = self.access_token
+        body["envdAccessToken"] = self.access_token
         return body
 
 
@@ -228,7 +230,6 @@ class SandboxRegistry:
             started_at=now,
             end_at=now,
             contexts=SandboxContexts(self._pool, home, env, scratch),
-            access_token=secrets.token_urlsafe(24) if self._config.envd_access_token else None,
         )
 
     def get(self, sandbox_id: str) -> Sandbox | None:
