@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import psutil
+
 from turnout.chaos.server import Admin, ChaosServer
 
 

@@ -122,17 +122,36 @@ class TestSandboxEnvironment:
         assert "NO_PROXY" not in names
         assert "PYTEST_CURRENT_TEST" not in names
 
-    async def test_cwd_is_the_sandbox_home(
+    async def test_cwd_and_home_are_home_user_as_at_e2b(
         self, e2b_server: ServerProcess, shared_sandbox: AsyncSandbox
     ) -> None:
-        """The kernel runs in the sandbox's own directory, which is also its HOME."""
-        execution = await shared_sandbox.run_code("import os; [os.getcwd(), os.environ['HOME']]")
-        home = next(
-            s["home"]
-            for s in e2b_server.stats()["sandboxes"]
-            if s["sandboxID"] == shared_sandbox.sandbox_id
+        """Both kernels run in /home/user, which is also HOME, and is the sandbox's own
+        directory on the server (where envd's /files reads and writes)."""
+        if not e2b_server.stats()["isolation"]["enabled"]:
+            pytest.skip("without namespaces there is no /home/user")
+        python = await shared_sandbox.run_code(
+            "import os; open('from-python', 'w').write('p'); [os.getcwd(), os.environ['HOME']]"
         )
-        assert execution.results[0].json == [home, home]
+        javascript = await shared_sandbox.run_code(
+            "JSON.stringify([process.cwd(), require('os').homedir()])", language="js"
+        )
+        assert python.results[0].json == ["/home/user", "/home/user"]
+        assert javascript.text == '["/home/user","/home/user"]'
+        assert await shared_sandbox.files.read("/home/user/from-python") == "p"
+
+    @pytest.mark.parametrize("cwd", ["/root", "/tmp", "/"])
+    async def test_a_context_may_start_anywhere_on_the_sandboxs_machine(
+        self, e2b_server: ServerProcess, shared_sandbox: AsyncSandbox, cwd: str
+    ) -> None:
+        """create_code_context(cwd=...) outside /home/user works, as at E2B."""
+        if not e2b_server.stats()["isolation"]["enabled"]:
+            pytest.skip("without namespaces only /home/user exists")
+        context = await shared_sandbox.create_code_context(cwd=cwd)
+        try:
+            execution = await shared_sandbox.run_code("import os; os.getcwd()", context=context)
+        finally:
+            await shared_sandbox.remove_code_context(context)
+        assert (context.cwd, execution.text) == (cwd, cwd)
 
 
 class TestStreamFraming:

@@ -91,6 +91,42 @@ class TestFileErrors:
         with pytest.raises(InvalidArgumentException):
             await sandbox.files.read("/home/user/etc-link/hostname")
 
+    async def test_a_link_inside_the_home_is_followed_in_the_sandboxs_view(
+        self, sandbox: AsyncSandbox
+    ) -> None:
+        """A link to /home/user/... (a path of the sandbox's machine) is followed, as envd
+        follows it at E2B, for reading and for writing."""
+        await sandbox.run_code(
+            "import os; os.makedirs('data'); open('data/f.txt', 'w').write('through');"
+            " os.symlink('/home/user/data', 'alias')"
+        )
+        assert await sandbox.files.read("alias/f.txt") == "through"
+        await sandbox.files.write("/home/user/alias/g.txt", "written")
+        assert (await sandbox.run_code("open('data/g.txt').read()")).text == "written"
+
+    @pytest.mark.parametrize("target", ["/tmp", "../../..", "/proc/self/root"])
+    async def test_writing_through_a_link_out_of_the_home_is_refused(
+        self, sandbox: AsyncSandbox, target: str
+    ) -> None:
+        """A link leading out of /home/user is never written through."""
+        await sandbox.run_code(f"import os; os.symlink({target!r}, 'out')")
+        with pytest.raises(InvalidArgumentException):
+            await sandbox.files.write("out/escaped.txt", "no")
+
+    async def test_uploads_belong_to_the_sandboxs_user(self, sandbox: AsyncSandbox) -> None:
+        """Uploaded files and the directories made for them are the code's own: it can
+        change and remove them."""
+        await sandbox.files.write("made/up.txt", "up")
+        execution = await sandbox.run_code(
+            "import os, shutil\n"
+            "owners = {os.stat(p).st_uid for p in ('made', 'made/up.txt')}\n"
+            "open('made/up.txt', 'a').write('+')\n"
+            "shutil.rmtree('made')\n"
+            "owners == {os.getuid()}"
+        )
+        assert execution.error is None
+        assert execution.text == "True"
+
     async def test_reading_a_directory_is_refused(self, sandbox: AsyncSandbox) -> None:
         """Reading a directory raises InvalidArgumentException (400)."""
         await sandbox.files.write("dir/file.txt", "x")

@@ -16,7 +16,7 @@ import psutil
 import pytest
 from e2b_code_interpreter import AsyncSandbox
 from turnout_e2b.server import isolation as isolation_module
-from turnout_e2b.server.isolation import Isolation, IsolationError
+from turnout_e2b.server.isolation import CONFINE_SCRIPT, Isolation, IsolationError
 from turnout_e2b.server.testing import ServerProcess
 
 from .support import gone
@@ -288,16 +288,18 @@ class TestBoot:
 
 
 class TestNamespaces:
-    def test_the_wrapped_program_is_pid_2_of_a_new_namespace(self, tools: Isolation) -> None:
-        """A wrapped program runs as PID 2, after the namespace's init."""
+    def test_the_wrapped_program_is_not_the_namespaces_init(self, tools: Isolation) -> None:
+        """A wrapped program runs in a new PID namespace, under its init (PID 1)."""
         completed = subprocess.run(
-            tools.command(["/bin/sh", "-c", 'echo "$$"']),
+            tools.command(["/bin/sh", "-c", 'echo "$$ $PPID"']),
             capture_output=True,
             text=True,
-            timeout=10,
+            timeout=30,
             check=True,
         )
-        assert completed.stdout.strip() == "2"
+        pid, parent = completed.stdout.split()
+        assert int(pid) > 1
+        assert parent == "1"
 
     def test_the_wrapped_program_gets_no_jupyter_parent_pid(self, tools: Isolation) -> None:
         """JPY_PARENT_PID, which would make ipykernel stop itself under PID 1, is removed."""
@@ -306,7 +308,7 @@ class TestNamespaces:
             capture_output=True,
             text=True,
             env={"PATH": os.environ["PATH"], "JPY_PARENT_PID": "1234"},
-            timeout=10,
+            timeout=30,
             check=True,
         )
         assert completed.stdout.strip() == "unset"
@@ -316,76 +318,95 @@ class TestNamespaces:
     ) -> None:
         """Mounting is refused for a process that shares the server's namespaces."""
         (tmp_path / "home").mkdir()
-        scratch = tools.scratch(tmp_path / "scratch", tmp_path / "home")
+        mounts = tools.sandbox(tmp_path / "scratch", tmp_path / "home", 1, 1)
         with pytest.raises(IsolationError, match="namespace of its own"):
-            scratch.check_namespaces(os.getpid())
+            mounts.check_namespaces(os.getpid())
 
-    def test_the_mount_command_refuses_the_servers_mount_namespace(
+    def test_the_attach_script_refuses_the_servers_mount_namespace(
         self, tools: Isolation, tmp_path: Path
     ) -> None:
-        """The shell that mounts refuses when it finds itself in the server's namespace.
+        """The attach script refuses when it finds itself in the server's mount namespace.
 
         Checked inside a throwaway mount namespace, so that a broken guard could only cover
         that namespace's /tmp, never the host's.
         """
         program = (
             "import os, subprocess, sys\n"
-            "from pathlib import Path\n"
-            "from turnout_e2b.server.isolation import Isolation\n"
-            "unshare, nsenter, mount, work, *covered = sys.argv[1:]\n"
-            "tools = Isolation(unshare, nsenter, mount, None, tuple(map(Path, covered)), ())\n"
-            "home = Path(work) / 'home'\n"
-            "home.mkdir()\n"
-            "scratch = tools.scratch(Path(work) / 'scratch', home)\n"
+            "from turnout_e2b.server.confine import clone_tree\n"
+            "python, confine, home, target = sys.argv[1:]\n"
             "guard = os.open('/proc/self/ns/mnt', os.O_RDONLY)\n"
-            "argv = scratch.enter_command(os.getpid(), guard)\n"
-            "argv[3] = '--pid=/proc/self/ns/pid'  # this process's own: the wrong one\n"
-            "done = subprocess.run(argv, pass_fds=(guard,), capture_output=True)\n"
-            "target, source = scratch.mounts[-1]\n"
-            "print(done.returncode, target.samefile(source))\n"
+            "tree = clone_tree(home)\n"
+            'spec = \'{"guard_fd": %d, "binds": [[%d, "%s"]]}\' % (guard, tree, target)\n'
+            "done = subprocess.run([python, '-I', '-S', confine, 'attach', spec],\n"
+            "                      pass_fds=(guard, tree), capture_output=True, text=True)\n"
+            "print(done.returncode, os.path.exists(os.path.join(target, 'marker')))\n"
+            "print(done.stderr)\n"
         )
+        home, target = tmp_path / "home", tmp_path / "target"
+        home.mkdir()
+        target.mkdir()
+        (home / "marker").touch()
         completed = subprocess.run(
-            [tools.unshare, "--mount", "--propagation", "private", "--", sys.executable]
-            + ["-c", program, tools.unshare, tools.nsenter, tools.mount, str(tmp_path)]
-            + [str(path) for path in tools.covered],
+            [
+                *(tools.unshare, "--mount", "--propagation", "private", "--", sys.executable),
+                *("-c", program, sys.executable, str(CONFINE_SCRIPT), str(home), str(target)),
+            ],
             capture_output=True,
             text=True,
             timeout=30,
             check=True,
         )
-        assert completed.stdout.split() == ["99", "False"]
+        status, mounted = completed.stdout.split("\n", 1)[0].split()
+        assert (status, mounted) == ("1", "False")
+        assert "refusing to mount" in completed.stdout
 
 
-class TestScratchLayout:
-    def test_the_home_is_anchored_before_tmp_is_covered(self, tmp_path: Path) -> None:
-        """The fstab binds the home into the scratch /tmp first and covers /tmp last."""
-        root = Path(os.path.realpath(tmp_path))
-        tools = Isolation(
+class TestSandboxLayout:
+    def tools(self, root: Path) -> Isolation:
+        return Isolation(
             unshare="unshare",
             nsenter="nsenter",
-            mount="mount",
-            setpriv=None,
+            setpriv="setpriv",
+            python=sys.executable,
             covered=(root / "covered", Path("/var/tmp")),
-            anchors=(),
+            hidden=(Path("/root"), Path("/home")),
+            anchors=(root / "covered" / "venv", Path("/root/.pyenv")),
         )
-        (root / "covered").mkdir()
-        home = root / "covered" / "sandboxes" / "one"
-        home.mkdir(parents=True)
-        scratch = tools.scratch(root / "covered" / "scratch", home)
-        lines = [line.split() for line in scratch.fstab.read_text().splitlines()]
-        covered_copy = scratch.directory / "-".join((root / "covered").parts[1:])
-        assert lines == [
-            [str(home), str(covered_copy / "sandboxes" / "one"), "none", "bind", "0", "0"],
-            [str(scratch.directory / "var-tmp"), "/var/tmp", "none", "rbind", "0", "0"],
-            [str(covered_copy), str(root / "covered"), "none", "rbind", "0", "0"],
+
+    def test_the_home_goes_on_home_user_then_the_scratch_copies(self, tmp_path: Path) -> None:
+        """A sandbox mounts its directory on /home/user, then one scratch copy per path."""
+        root = Path(os.path.realpath(tmp_path))
+        (root / "home").mkdir()
+        mounts = self.tools(root).sandbox(root / "scratch", root / "home", 7, 8)
+        assert [target for target, _ in mounts.mounts] == [
+            Path("/home/user"),
+            root / "covered",
+            Path("/var/tmp"),
         ]
+        assert mounts.mounts[0][1] == root / "home"
+        assert mounts.keep == (root / "covered" / "venv",)
+        assert (mounts.uid, mounts.gid) == (7, 8)
 
     def test_scratch_directories_are_world_writable_and_sticky(self, tmp_path: Path) -> None:
         """Each private copy has /tmp's mode, 1777."""
-        tools = Isolation("unshare", "nsenter", "mount", None, (Path("/var/tmp"),), ())
         (tmp_path / "home").mkdir()
-        scratch = tools.scratch(tmp_path / "scratch", tmp_path / "home")
-        assert oct(scratch.mounts[0][1].stat().st_mode & 0o7777) == oct(0o1777)
+        mounts = self.tools(tmp_path).sandbox(tmp_path / "scratch", tmp_path / "home", 1, 1)
+        assert oct(mounts.mounts[1][1].stat().st_mode & 0o7777) == oct(0o1777)
+
+    def test_the_seal_hides_root_and_home_and_keeps_what_lies_under_them(
+        self, tmp_path: Path
+    ) -> None:
+        """/root and /home get read-only covers (the interpreter under /root bound back,
+        /home/user made), the scratch paths writable ones, and `writable` is passed on."""
+        root = Path(os.path.realpath(tmp_path))
+        spec = self.tools(root).seal_spec([root / "runtime"])
+        covers = {item["path"]: item for item in spec["covers"]}  # type: ignore[attr-defined]
+        assert covers["/root"]["keep"] == ["/root/.pyenv"]
+        assert covers["/root"]["read_only"] is True
+        assert covers["/home"]["dirs"] == ["/home/user"]
+        assert covers["/var/tmp"]["read_only"] is False
+        assert covers["/var/tmp"]["mode"] == "1777"
+        assert spec["writable"] == [str(root / "runtime")]
 
     def test_find_says_which_tools_are_missing(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -11,12 +11,15 @@ task per channel routes them by parent message id to the cell that is waiting fo
 Setup code (working directory, environment) runs as *silent* cells, which IPython neither
 counts nor stores, so the first user cell is still `In[1]`.
 
-With `isolation`, the kernel command is wrapped to run in a PID and mount namespace of its
-own (see `turnout_e2b.server.isolation`) by a KernelManager whose `format_kernel_cmd`
-prefixes it; the ZMQ sockets are IPC sockets in a directory of the server's, bound by the
-kernel at start-up, before anything is mounted over /tmp, and reached by the server through
-their host paths. It is started "independent", without JPY_PARENT_PID: inside the namespace
-its parent is PID 1, which ipykernel would take for its parent having died.
+With `isolation`, the kernel command is wrapped to run in namespaces of its own (see
+`turnout_e2b.server.isolation`) by a KernelManager whose `format_kernel_cmd` prefixes it;
+the ZMQ sockets are IPC (Unix) sockets in a directory of the server's, the only place the
+sealed kernel may write as it starts, bound by the kernel at start-up, before anything is
+mounted over /tmp, and reached by the server through their host paths: the kernel needs no
+network (it has none). It is started "independent", without JPY_PARENT_PID: inside the
+namespace its parent is PID 1, which ipykernel would take for its parent having died. When
+a sandbox adopts it, it drops root for the sandbox's user in a silent cell (glibc applies
+the change to every thread of the process).
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ from typing import Any
 from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 
-from turnout_e2b.server.isolation import Isolation, Scratch
+from turnout_e2b.server.isolation import Isolation
 from turnout_e2b.server.kernels.base import EventSink, Kernel
+from turnout_e2b.server.sandbox_mounts import SandboxMounts
 
 __all__ = [
     "KernelError",
@@ -111,12 +115,14 @@ def result_event(data: Mapping[str, Any], *, is_main_result: bool) -> dict[str, 
 class _WrappedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernel command runs inside the isolation wrapper."""
 
-    def __init__(self, *, isolation: Isolation, **kwargs: Any) -> None:
+    def __init__(self, *, isolation: Isolation, runtime_dir: Path, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._isolation = isolation
+        self._runtime_dir = runtime_dir
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-        return self._isolation.command(super().format_kernel_cmd(extra_arguments))
+        command = super().format_kernel_cmd(extra_arguments)
+        return self._isolation.command(command, writable=[self._runtime_dir])
 
 
 def _python_literal(value: object) -> str:
@@ -158,16 +164,26 @@ class PythonKernel:
         return None if self._closed or self._dead else self._pid
 
     async def adopt(
-        self, cwd: Path, env_vars: Mapping[str, str], *, scratch: Scratch | None = None
+        self, cwd: str, env_vars: Mapping[str, str], *, sandbox: SandboxMounts | None = None
     ) -> None:
-        if scratch is not None and self._isolated and self._pid is not None:
-            await scratch.enter(self._pid)
+        confined = sandbox if self._isolated and self._pid is not None else None
+        if confined is not None and self._pid is not None:
+            await confined.enter(self._pid)
         self._base_env = dict(env_vars)
+        drop = ""
+        if confined is not None:
+            uid, gid = confined.uid, confined.gid
+            drop = (
+                f"os.setgroups([]), os.setresgid({gid}, {gid}, {gid}), "
+                f"os.setresuid({uid}, {uid}, {uid}), "
+            )
         code = (
-            f"(lambda os: (os.chdir({_python_literal(str(cwd))}), "
+            f"(lambda os: ({drop}os.chdir({_python_literal(cwd)}), "
             f"os.environ.update({_python_literal(self._base_env)})))(__import__('os'))"
         )
         await self._run_silent(code)
+        if confined is not None and self._pid is not None:
+            confined.verify_unprivileged(self._pid)
 
     async def execute(
         self,
@@ -401,7 +417,7 @@ async def start_python_kernel(
     manager = (
         AsyncKernelManager(**settings)
         if isolation is None
-        else _WrappedKernelManager(isolation=isolation, **settings)
+        else _WrappedKernelManager(isolation=isolation, runtime_dir=runtime_dir, **settings)
     )
     # Use this interpreter whatever PATH says (the kernel spec's argv starts with "python").
     if manager.kernel_spec is not None:
