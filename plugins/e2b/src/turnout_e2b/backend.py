@@ -94,11 +94,13 @@ class E2BBackend:
         self._pool: SandboxPool | None = None
         self._ledger = SandboxLedger(closer=weakref.WeakMethod(self.aclose))
         # Fail at construction, not at the first execution, when no key can be found.
-        resolve_connection(self._options, settings.environment, dry_run=True)
+        planned = resolve_connection(self._options, settings.environment, dry_run=True)
         self._capabilities = Capabilities(
             languages=frozenset({"python", "javascript"}),
             isolation="microvm",
-            network_access=True,
+            # The embedded local server's sandboxes have a network of their own with only a
+            # loopback interface (so that they cannot reach the server or each other).
+            network_access=not planned.embedded,
             max_timeout_ms=MAX_TIMEOUT_MS,
             max_output_bytes=self._options.output_cap_bytes,
             max_result_bytes=self._options.max_result_bytes,

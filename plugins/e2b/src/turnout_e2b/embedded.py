@@ -3,8 +3,9 @@ and test when no API key is set.
 
 One server per process, started on first need as a child process (`python -m
 turnout_e2b.server`) bound to 127.0.0.1 on a free port, and stopped when the process exits
-(the server kills every sandbox it holds when it stops). It is a child process rather than
-a thread so that its kernels and their process groups never share the caller's signals.
+(the server kills every sandbox it holds when it stops), or within a second of this process
+dying without stopping it (`--exit-with-parent`). It is a child process rather than a
+thread so that its kernels and their process groups never share the caller's signals.
 
 It always runs with a random API key, made here and handed over on the server's standard
 input (`--api-key-stdin`): never on a command line, in an environment variable or in a
@@ -90,7 +91,9 @@ def _start(create_delay_ms: int) -> EmbeddedServer:
         if _process is not None and _process.poll() is None and _server is not None:
             return _server
         api_key = new_api_key()
-        command = server_command("--api-key-stdin", "--create-delay-ms", str(create_delay_ms))
+        command = server_command(
+            "--api-key-stdin", "--exit-with-parent", "--create-delay-ms", str(create_delay_ms)
+        )
         process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
