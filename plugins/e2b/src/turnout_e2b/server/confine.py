@@ -1,42 +1,30 @@
-"""Shape a kernel's namespaces into a sandbox's machine: run as root, inside them, as a script.
+"""The system calls that turn a kernel's namespaces into a sandbox's machine.
 
-    python -I -S confine.py seal SPEC      (by the kernel's init, before the kernel starts)
-    python -I -S confine.py attach SPEC    (through nsenter, when a sandbox adopts the kernel)
+Why here, in ctypes: Python does not wrap the mount API of Linux 5.12 (open_tree,
+move_mount, mount_setattr) nor setns, and running `mount(8)` or a fresh interpreter inside
+the namespaces for each kernel cost a sandbox create hundreds of milliseconds on a loaded
+machine. `confine` runs in a child forked from the server (see sandbox_mounts.py): a
+single-threaded process may enter another mount namespace, and it inherits the detached
+copies of the sandbox's directories the server made in its own namespace, where they are
+visible. In the kernel's namespaces, as root, it:
 
-Why a script of its own: it runs inside the namespaces a kernel was started in (see
-isolation.py), where only the standard library may be taken for granted (`-I -S`: no site
-directory, no environment), and it needs system calls Python does not wrap (the mount API of
-Linux 5.12: open_tree, move_mount, mount_setattr). SPEC is a JSON object; everything it
-names is a path of the namespace the script runs in.
-
-`seal` makes what every kernel shares, before the kernel runs:
-- the loopback interface of the kernel's own network namespace is brought up (there is
-  no other interface: the sandbox reaches no network, and nothing outside, the server's
-  port included);
-- every mount is made read-only (recursively, from /), so that no file outside the
-  sandbox's own directories can be written, whatever its permissions say; the kernel's own
-  /proc stays writable, and so do the paths in `writable` (the Python kernel's runtime
-  directory, where it binds its sockets as it starts);
-- each of `covers` is hidden under an empty tmpfs of its `mode`, in which only its `keep`
-  paths (the interpreter, when it lives under /root) and the `writable` ones under it are
-  bound back, and its `dirs` (the /home/user mount point) exist; read-only (/root, /home)
-  unless `read_only` is false (/tmp, /var/tmp, /dev/shm: until a sandbox's scratch
-  directories cover them, the kernel writes there, into a 1 MiB tmpfs of its own).
-
-`attach` binds one sandbox into the kernel's mount namespace: each of `binds`
-(`[descriptor, target]`: the sandbox's directory on /home/user, its scratch directories on
-/tmp, /var/tmp and /dev/shm), writable, with the `keep` paths under a target (an
-interpreter under /tmp) bound back read-only. The descriptors are detached copies the
-server made in its own mount namespace (`clone_tree`, with this module imported) and
-handed down: the sandbox's directories lie where the sealed kernel cannot see them. It
-refuses to run in the mount namespace of the process whose descriptor `guard_fd` is open
-on (the server's): mounting over /tmp there would hide the host's /tmp from every process
-on it.
+- brings up the loopback interface of the kernel's own network namespace (there is no
+  other interface: the sandbox reaches no network, and nothing outside, the server's port
+  included);
+- makes every mount read-only (recursively, from /), so that no file outside the sandbox's
+  own directories can be written whatever its permissions say; the kernel's own /proc stays
+  writable;
+- hides each of `covers` (/root, /home) under an empty read-only tmpfs in which only the
+  `keep` paths under it (the interpreter, when it lives under /root) are bound back,
+  read-only, and its `dirs` (the /home/user mount point) exist;
+- mounts each of `binds` (a detached copy of the sandbox's directory on /home/user, of its
+  scratch directories on /tmp, /var/tmp and /dev/shm) writable, with the `keep` paths under
+  it bound back read-only.
 
 Nothing here follows a symbolic link it did not make: mount points are created one
 component at a time, refusing links, because a scratch directory's content is the
 sandbox's own (a link planted there by an earlier kernel of the same sandbox must not
-redirect a mount). Every failure exits with status 1 and one line on stderr.
+redirect a mount). Every failure raises ConfineError naming the step.
 """
 
 from __future__ import annotations
@@ -45,13 +33,12 @@ import contextlib
 import ctypes
 import errno
 import fcntl
-import json
 import os
 import socket
 import struct
-import sys
 from collections.abc import Sequence
-from typing import Any
+
+__all__ = ["ConfineError", "Cover", "clone_tree", "confine", "enter_namespaces"]
 
 # The new mount API has the same system call numbers on every architecture (>= 424).
 SYS_OPEN_TREE = 428
@@ -66,13 +53,18 @@ MOUNT_ATTR_RDONLY = 0x1
 MOUNT_ATTR_NOSUID = 0x2
 MS_NOSUID = 0x2
 MS_NODEV = 0x4
+CLONE_NEWNS = 0x00020000
+CLONE_NEWNET = 0x40000000
 SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
 IFF_UP = 0x1
 IFREQ = struct.Struct("16sH22x")
-COVER_OPTIONS = b"mode=%o,size=1m,nr_inodes=1024"
+COVER_OPTIONS = b"mode=755,size=64k,nr_inodes=256"
 
 _libc = ctypes.CDLL(None, use_errno=True)
+
+Cover = tuple[str, Sequence[str]]
+"""(a directory to hide, the mount points to make in its cover)."""
 
 
 class ConfineError(Exception):
@@ -95,6 +87,18 @@ def _check(result: int, what: str) -> int:
     return result
 
 
+def enter_namespaces(process: int) -> None:
+    """Move this (single-threaded) process into the network and mount namespaces of the
+    process whose /proc directory is open on descriptor `process`."""
+    for name, kind in (("net", CLONE_NEWNET), ("mnt", CLONE_NEWNS)):
+        fd = os.open(f"ns/{name}", os.O_RDONLY | os.O_CLOEXEC, dir_fd=process)
+        try:
+            _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(kind)), f"entering its {name}")
+        finally:
+            os.close(fd)
+    os.chdir("/")
+
+
 def clone_tree(path: str) -> int:
     """A detached copy of the mount tree at `path` (it keeps the flags it had)."""
     flags = OPEN_TREE_CLONE | os.O_CLOEXEC | AT_RECURSIVE
@@ -105,11 +109,11 @@ def clone_tree(path: str) -> int:
             ctypes.c_char_p(os.fsencode(path)),
             ctypes.c_uint(flags),
         ),
-        f"cloning the mounts at {path}",
+        f"copying the mounts at {path}",
     )
 
 
-def attach(tree: int, target: str) -> None:
+def _attach(tree: int, target: str) -> None:
     """Mount a detached tree (from `clone_tree`) on `target`."""
     _check(
         _libc.syscall(
@@ -124,15 +128,12 @@ def attach(tree: int, target: str) -> None:
     )
 
 
-def set_read_only(where: str | int, read_only: bool, *, recursive: bool) -> None:
-    """Make the mount at `where` (a path, or a descriptor from `clone_tree`) read-only or
-    writable, and no-setuid; with `recursive`, every mount under it too."""
+def _set_read_only(where: str | int, read_only: bool, *, recursive: bool) -> None:
+    """Make the mount at `where` (a path, or a detached tree) read-only or writable, and
+    no-setuid; with `recursive`, every mount under it too."""
     attr = _MountAttr()
-    if read_only:
-        attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID
-    else:
-        attr.attr_set = MOUNT_ATTR_NOSUID
-        attr.attr_clr = MOUNT_ATTR_RDONLY
+    attr.attr_set = MOUNT_ATTR_NOSUID | (MOUNT_ATTR_RDONLY if read_only else 0)
+    attr.attr_clr = 0 if read_only else MOUNT_ATTR_RDONLY
     flags = AT_RECURSIVE if recursive else 0
     if isinstance(where, int):
         dirfd, path, flags = where, b"", flags | AT_EMPTY_PATH
@@ -151,27 +152,25 @@ def set_read_only(where: str | int, read_only: bool, *, recursive: bool) -> None
     )
 
 
-def mount_cover(target: str, mode: str) -> None:
-    """An empty tmpfs on `target`, root's, with `mode` (octal digits)."""
-    options = COVER_OPTIONS % int(mode, 8)
+def _mount_cover(target: str) -> None:
+    """An empty tmpfs on `target`, root's, mode 755."""
     _check(
         _libc.mount(
             ctypes.c_char_p(b"tmpfs"),
             ctypes.c_char_p(os.fsencode(target)),
             ctypes.c_char_p(b"tmpfs"),
             ctypes.c_ulong(MS_NOSUID | MS_NODEV),
-            ctypes.c_char_p(options),
+            ctypes.c_char_p(COVER_OPTIONS),
         ),
         f"covering {target}",
     )
 
 
-def make_directories(path: str) -> None:
+def _make_directories(path: str) -> None:
     """Create `path` and its missing parents, never following a symbolic link."""
-    parts = [part for part in path.split("/") if part]
     fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        for part in parts:
+        for part in (part for part in path.split("/") if part):
             if part in (".", ".."):
                 raise ConfineError(f"{path}: not a normalised path")
             with contextlib.suppress(FileExistsError):
@@ -190,7 +189,7 @@ def make_directories(path: str) -> None:
         os.close(fd)
 
 
-def loopback_up() -> None:
+def _loopback_up() -> None:
     """Bring up `lo` in this network namespace."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         request = IFREQ.pack(b"lo", 0)
@@ -199,77 +198,37 @@ def loopback_up() -> None:
 
 
 def _under(path: str, parent: str) -> bool:
-    return path == parent or path.startswith(parent.rstrip("/") + "/")
+    return path != parent and path.startswith(parent.rstrip("/") + "/")
 
 
-def clone_all(paths: Sequence[str], *, read_only: bool) -> list[tuple[str, int]]:
-    """Detached copies of the mounts at `paths` (those that exist), taken before anything
-    is mounted over them; read-only or writable."""
-    trees = []
-    for path in paths:
+def _put_back(kept: Sequence[tuple[str, int]], under: str) -> None:
+    """Mount each kept copy that lies under `under` at its own path again."""
+    for path, tree in kept:
+        if _under(path, under):
+            _make_directories(path)
+            _attach(tree, path)
+
+
+def confine(covers: Sequence[Cover], binds: Sequence[tuple[int, str]], keep: Sequence[str]) -> None:
+    """Seal the namespaces this process is in and attach a sandbox (module docstring)."""
+    _loopback_up()
+    kept = []
+    for path in keep:
         if os.path.exists(path):
             tree = clone_tree(path)
-            set_read_only(tree, read_only, recursive=True)
-            trees.append((path, tree))
-    return trees
-
-
-def put_back(trees: Sequence[tuple[str, int]], under: str) -> None:
-    """Mount each copy from `clone_all` that lies under `under` at its own path again."""
-    for path, tree in trees:
-        if _under(path, under) and path != under:
-            make_directories(path)
-            attach(tree, path)
-
-
-def seal(spec: dict[str, Any]) -> None:
-    if spec.get("loopback", True):
-        loopback_up()
-    covers = spec.get("covers", [])
-    writable = clone_all(spec.get("writable", []), read_only=False)
-    kept = clone_all([path for item in covers for path in item.get("keep", [])], read_only=True)
-    set_read_only("/", True, recursive=True)
-    set_read_only("/proc", False, recursive=False)
-    for item in covers:
-        target = item["path"]
+            _set_read_only(tree, True, recursive=True)
+            kept.append((path, tree))
+    _set_read_only("/", True, recursive=True)
+    _set_read_only("/proc", False, recursive=False)
+    for target, dirs in covers:
         if not os.path.isdir(target):
             raise ConfineError(f"{target} is not a directory")
-        mount_cover(target, item.get("mode", "755"))
-        put_back(kept, target)
-        put_back(writable, target)
-        for path in item.get("dirs", []):
-            make_directories(path)
-        if item.get("read_only", True):
-            set_read_only(target, True, recursive=False)
-    for path, tree in writable:
-        if not any(_under(path, item["path"]) for item in covers):
-            attach(tree, path)
-
-
-def attach_sandbox(spec: dict[str, Any]) -> None:
-    guard = os.stat(f"/proc/self/fd/{spec['guard_fd']}")
-    mine = os.stat("/proc/self/ns/mnt")
-    if (guard.st_dev, guard.st_ino) == (mine.st_dev, mine.st_ino):
-        raise ConfineError("refusing to mount in the server's own mount namespace")
-    kept = clone_all(spec.get("keep", []), read_only=True)
-    for tree, target in spec["binds"]:
-        set_read_only(tree, False, recursive=False)
-        attach(tree, target)
-        put_back(kept, target)
-
-
-def main(argv: list[str]) -> int:
-    if len(argv) != 3 or argv[1] not in ("seal", "attach"):
-        print("usage: confine.py seal|attach SPEC-JSON", file=sys.stderr)
-        return 2
-    try:
-        spec = json.loads(argv[2])
-        (seal if argv[1] == "seal" else attach_sandbox)(spec)
-    except (ConfineError, OSError, ValueError, KeyError, TypeError) as exc:
-        print(f"turnout-confine {argv[1]}: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+        _mount_cover(target)
+        _put_back(kept, target)
+        for path in dirs:
+            _make_directories(path)
+        _set_read_only(target, True, recursive=False)
+    for tree, target in binds:
+        _set_read_only(tree, False, recursive=False)
+        _attach(tree, target)
+        _put_back(kept, target)

@@ -6,28 +6,29 @@ goes, every process in it goes. Locally a kernel runs as
 
     setpriv --pdeathsig KILL --no-new-privs -- \\
         unshare --pid --fork --mount-proc --kill-child --net --ipc -- \\
-        /bin/sh -c INIT turnout-kernel-init PYTHON confine.py SPEC KERNEL-ARGV...
+        /bin/sh -c INIT turnout-kernel-init KERNEL-ARGV...
 
 `unshare` is the process the server starts: the kernel's pid in the admin stats and the
 leader of the process group the server signals. It moves into new mount, network and IPC
-namespaces and forks PID 1 of a new PID namespace, which mounts a /proc of its own and
-runs INIT, a shell that seals the namespaces (`confine.py seal`, as root: every mount
-read-only, /root and /home hidden under empty read-only tmpfs, the interpreter bound back,
-the loopback interface up) and then runs the kernel as its child. The kernel is not PID 1
-itself because the init of a PID namespace ignores every signal it has no handler for, even
-SIGKILL when it comes from inside. Killing the group kills unshare, the init and the
-kernel; the init's death makes the (Linux) kernel kill everything else in the namespace.
-`--kill-child` kills the init if unshare alone dies, `--pdeathsig` kills unshare if the
-server dies without stopping its sandboxes, and `--no-new-privs` means nothing started in
-there can gain privileges through a setuid program or file capabilities.
+namespaces and forks PID 1 of a new PID namespace, which mounts a /proc of its own and runs
+INIT, a shell that runs the kernel as its child and exits with its status. The kernel is
+not PID 1 itself because the init of a PID namespace ignores every signal it has no
+handler for, even SIGKILL when it comes from inside. Killing the group kills unshare, the
+init and the kernel; the init's death makes the (Linux) kernel kill everything else in the
+namespace. `--kill-child` kills the init if unshare alone dies, `--pdeathsig` kills
+unshare if the server dies without stopping its sandboxes, and `--no-new-privs` means
+nothing started in there can gain privileges through a setuid program or file
+capabilities.
 
-A kernel is started (for the pool) before it belongs to a sandbox. When a sandbox adopts it
-(see sandbox_mounts.py), the server enters its namespaces and binds the sandbox's
-directory on /home/user and its scratch directories over /tmp, /var/tmp and /dev/shm
-(`confine.py attach`); then the kernel gives up root for the sandbox's own unprivileged
-uid, and the server checks that every process in there runs as that uid. User code never
-runs as root: it cannot undo a mount, write outside its directories, read another process's
-environment or reach another sandbox by any path.
+A kernel is started (for the pool) before it belongs to a sandbox; no user code runs in it
+until a sandbox adopts it. Then (see sandbox_mounts.py and confine.py) the server shapes
+its namespaces into the sandbox's machine: loopback up and no other network, every mount
+read-only, /root and /home hidden under empty tmpfs with the interpreter bound back, the
+sandbox's directory on /home/user, its scratch directories over /tmp, /var/tmp and
+/dev/shm; then the kernel gives up root for the sandbox's own unprivileged uid, and the
+server checks that every process in there runs as that uid. User code never runs as root:
+it cannot undo a mount, write outside its directories, read another process's environment
+or reach another sandbox or the server by any path.
 
 What it does not give: the Linux kernel and the rest of the filesystem (read-only) are the
 host's; there is no network at all, only the kernel's own loopback; the python and
@@ -40,7 +41,6 @@ without it (see state.py).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import selectors
 import shutil
@@ -61,7 +61,6 @@ from turnout_e2b.server.sandbox_mounts import (
 )
 
 __all__ = [
-    "CONFINE_SCRIPT",
     "HIDDEN_DIRECTORIES",
     "INIT_NAME",
     "SCRATCH_DIRECTORIES",
@@ -73,19 +72,11 @@ __all__ = [
 UNSHARE_FLAGS = ("--pid", "--fork", "--mount-proc", "--kill-child", "--net", "--ipc")
 SHELL = "/bin/sh"
 INIT_NAME = "turnout-kernel-init"
-CONFINE_SCRIPT = Path(__file__).with_name("confine.py")
 # The namespace's PID 1. `"$@"` is not the last command, so the shell forks it rather than
 # exec'ing it, and stays to wait (reaping orphans as it does). JPY_PARENT_PID would make
 # ipykernel stop itself as soon as it sees that its parent is PID 1; the Python kernel is
 # started without it, this only makes sure.
-INIT_SCRIPT = """\
-unset JPY_PARENT_PID
-python=$1 confine=$2 spec=$3
-shift 3
-"$python" -I -S "$confine" seal "$spec" || exit 97
-"$@"
-exit "$?"
-"""
+INIT_SCRIPT = 'unset JPY_PARENT_PID\n"$@"\nexit "$?"\n'
 # Where programs customarily write scratch files; each sandbox gets private copies.
 SCRATCH_DIRECTORIES = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"))
 # Hidden under an empty tmpfs in every kernel: root's home and the users' homes (where
@@ -109,37 +100,15 @@ class Isolation:
     """
 
     unshare: str
-    nsenter: str
     setpriv: str
-    python: str
     covered: tuple[Path, ...]
     hidden: tuple[Path, ...]
     anchors: tuple[Path, ...]
 
-    def seal_spec(self, writable: Sequence[Path] = ()) -> dict[str, object]:
-        """What `confine.py seal` makes of a kernel's namespaces (see its docstring)."""
-        covers = []
-        for path in (*self.hidden, *self.covered):
-            scratch = path in self.covered
-            covers.append(
-                {
-                    "path": str(path),
-                    "mode": "1777" if scratch else "755",
-                    "read_only": not scratch,
-                    "keep": [str(a) for a in self.anchors if a.is_relative_to(path)],
-                    "dirs": [str(SANDBOX_HOME)] if SANDBOX_HOME.is_relative_to(path) else [],
-                }
-            )
-        return {"covers": covers, "writable": [str(p) for p in writable]}
-
-    def command(self, argv: Sequence[str], *, writable: Sequence[Path] = ()) -> list[str]:
-        """`argv` wrapped so that it runs in sealed namespaces of its own.
-
-        `writable`: paths the program must still write to as it starts (nothing else is).
-        """
+    def command(self, argv: Sequence[str]) -> list[str]:
+        """`argv` wrapped so that it runs in namespaces of its own (see the docstring)."""
         guard = [self.setpriv, "--pdeathsig", "KILL", "--no-new-privs", "--"]
-        spec = json.dumps(self.seal_spec(writable), separators=(",", ":"))
-        init = [SHELL, "-c", INIT_SCRIPT, INIT_NAME, self.python, str(CONFINE_SCRIPT), spec]
+        init = [SHELL, "-c", INIT_SCRIPT, INIT_NAME]
         return [*guard, self.unshare, *UNSHARE_FLAGS, "--", *init, *argv]
 
     def sandbox(self, directory: Path, home: Path, uid: int, gid: int) -> SandboxMounts:
@@ -156,14 +125,15 @@ class Isolation:
             source.mkdir()
             os.chmod(source, 0o1777)
             mounts.append((target, source))
-        keep = tuple(a for a in self.anchors if any(a.is_relative_to(t) for t in self.covered))
+        covers = tuple(
+            (str(path), [str(SANDBOX_HOME)] if SANDBOX_HOME.is_relative_to(path) else [])
+            for path in self.hidden
+        )
         return SandboxMounts(
-            nsenter=self.nsenter,
-            python=self.python,
-            confine=str(CONFINE_SCRIPT),
             directory=directory,
+            covers=covers,
             mounts=tuple(mounts),
-            keep=keep,
+            keep=self.anchors,
             uid=uid,
             gid=gid,
         )
@@ -178,7 +148,7 @@ def find(probe_parent: Path) -> tuple[Isolation | None, str]:
     sees them and that nothing else is writable, as a kernel would.
     """
     search = os.pathsep.join([TOOL_PATH, os.environ.get("PATH", "")])
-    tools = {name: shutil.which(name, path=search) for name in ("unshare", "nsenter", "setpriv")}
+    tools = {name: shutil.which(name, path=search) for name in ("unshare", "setpriv")}
     missing = [name for name, path in tools.items() if path is None]
     if missing:
         return None, f"{', '.join(missing)} (util-linux) not found"
@@ -190,9 +160,7 @@ def find(probe_parent: Path) -> tuple[Isolation | None, str]:
     hidden = tuple(_real_directories(HIDDEN_DIRECTORIES))
     isolation = Isolation(
         unshare=str(tools["unshare"]),
-        nsenter=str(tools["nsenter"]),
         setpriv=str(tools["setpriv"]),
-        python=sys.executable,
         covered=covered,
         hidden=hidden,
         anchors=tuple(_static_anchors((*covered, *hidden))),

@@ -1,15 +1,20 @@
-"""One sandbox's mounts and user, made in each of its kernels' namespaces and then checked.
+"""One sandbox's machine and user, made in each of its kernels' namespaces and then checked.
 
-Why: a kernel is started (sealed, as root, see isolation.py) before it belongs to a
-sandbox. When a sandbox adopts it, `SandboxMounts.enter` enters the kernel's mount and PID
-namespaces (`nsenter`) and runs `confine.py attach` there: the sandbox's directory goes on
-/home/user, its scratch directories over /tmp, /var/tmp and /dev/shm. Every kernel of the
-sandbox gets the same ones (its python and javascript kernels, contexts it creates,
-kernels restarted after a crash), so they share /home/user and /tmp like the processes of
-one machine. The kernel then drops root for the sandbox's uid and gid (the kernel does it
-itself: only it can), and `verify_unprivileged` checks, from outside, that every process
-in its namespace but the init runs as that user, with no capability, no supplementary
-group and no way to gain privileges.
+Why: a kernel is started (in namespaces of its own, as root, see isolation.py) before it
+belongs to a sandbox. When a sandbox adopts it, `SandboxMounts.enter` forks a child of the
+server that enters the kernel's network and mount namespaces and shapes them (see
+confine.py): loopback up, the host read-only, /root and /home hidden, the sandbox's
+directory on /home/user, its scratch directories over /tmp, /var/tmp and /dev/shm. Every
+kernel of the sandbox gets the same ones (its python and javascript kernels, contexts it
+creates, kernels restarted after a crash), so they share /home/user and /tmp like the
+processes of one machine. The kernel then drops root for the sandbox's uid and gid (the
+kernel does it itself: only it can), and `verify_unprivileged` checks, from outside, that
+every process in its namespace but the init runs as that user, with no capability, no
+supplementary group and no way to gain privileges.
+
+A forked child rather than a command: a process may enter another mount namespace only
+while it is single-threaded, and starting `nsenter` and an interpreter per kernel cost a
+create hundreds of milliseconds on a loaded machine; the fork costs a few.
 
 Each live sandbox has a uid and gid of its own, SANDBOX_UID_BASE + n (no passwd entry):
 sandboxes cannot signal, trace or read each other's processes or files even by a path
@@ -21,14 +26,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
-import subprocess
+import select
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from turnout_e2b.server.confine import ConfineError, clone_tree
+from turnout_e2b.server.confine import ConfineError, Cover, clone_tree, confine, enter_namespaces
 
 __all__ = [
     "MAX_SANDBOX_USERS",
@@ -41,9 +45,8 @@ __all__ = [
 SANDBOX_UID_BASE = 1_500_000_000
 SANDBOX_GID_BASE = 1_500_000_000
 MAX_SANDBOX_USERS = 65_536
-# Where nsenter and the tools run with; nothing else of the server's environment.
-TOOL_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 ENTER_TIMEOUT_S = 20.0
+MESSAGE_BYTES = 4096
 
 
 class IsolationError(RuntimeError):
@@ -54,11 +57,10 @@ class IsolationError(RuntimeError):
 class SandboxMounts:
     """A sandbox's directories and user, to attach to each of its kernels."""
 
-    nsenter: str
-    python: str
-    confine: str
     directory: Path
     """The sandbox's scratch directory (one copy per covered path inside)."""
+    covers: tuple[Cover, ...]
+    """Directories hidden under an empty tmpfs, with the mount points made in it."""
     mounts: tuple[tuple[Path, Path], ...]
     """(path inside the kernel, the sandbox's directory mounted there)."""
     keep: tuple[Path, ...]
@@ -66,98 +68,58 @@ class SandboxMounts:
     uid: int
     gid: int
 
-    def attach_spec(self, guard_fd: int, trees: Sequence[int]) -> dict[str, object]:
-        """What `confine.py attach` mounts (see its docstring); `trees` are the detached
-        copies of the sandbox's directories, in the order of `mounts`."""
-        targets = [str(target) for target, _ in self.mounts]
-        return {
-            "guard_fd": guard_fd,
-            "binds": [list(pair) for pair in zip(trees, targets, strict=True)],
-            "keep": [str(path) for path in self.keep],
-        }
+    async def enter(self, pid: int) -> None:
+        """Shape the namespaces of the kernel started as `pid` into the sandbox's machine
+        (call it once the kernel runs), then check the result."""
+        with self._namespaces(pid) as namespaces, self._copies() as trees:
+            await asyncio.to_thread(self._confine_in_child, namespaces, trees)
+        self.check(pid)
 
-    def enter_command(self, pid: int, guard_fd: int, trees: Sequence[int]) -> list[str]:
-        """The command that attaches the sandbox to the kernel started as `pid`.
+    def enter_blocking(self, pid: int) -> None:
+        """`enter`, for callers without an event loop (the start-up probe)."""
+        with self._namespaces(pid) as namespaces, self._copies() as trees:
+            self._confine_in_child(namespaces, trees)
+        self.check(pid)
 
-        `pid` is the `unshare` process: it is in the kernel's mount namespace, and its
-        children's PID namespace is the kernel's (the script reads /proc/self, which only
-        resolves in there). `guard_fd` and `trees` must be descriptors the command inherits:
-        `guard_fd` open on the server's own mount namespace (the script refuses to mount
-        there), `trees` the copies of the sandbox's directories (`_copies`).
-        """
-        spec = json.dumps(self.attach_spec(guard_fd, trees), separators=(",", ":"))
-        return [
-            self.nsenter,
-            f"--target={pid}",
-            "--mount",
-            f"--pid=/proc/{pid}/ns/pid_for_children",
-            "--",
-            self.python,
-            "-I",
-            "-S",
-            self.confine,
-            "attach",
-            spec,
-        ]
-
-    def check_namespaces(self, pid: int) -> None:
+    def check_namespaces(self, pid: int, process: int | None = None) -> None:
         """Raise IsolationError unless `pid` is in a mount and PID namespace of its own.
 
-        Mounting over /tmp in the server's own mount namespace would hide the host's /tmp
-        from every process on it; this is checked here and again by the script.
+        Shaping the server's own mount namespace would hide the host's /tmp from every
+        process on it. `process`, a descriptor of /proc/<pid>, pins the process checked.
         """
         for own, theirs in (("mnt", "mnt"), ("pid", "pid_for_children")):
             try:
                 mine = os.stat(f"/proc/self/ns/{own}")
-                other = os.stat(f"/proc/{pid}/ns/{theirs}")
+                if process is None:
+                    other = os.stat(f"/proc/{pid}/ns/{theirs}")
+                else:
+                    other = os.stat(f"ns/{theirs}", dir_fd=process)
             except OSError as exc:
                 raise IsolationError(f"cannot inspect the kernel's namespaces: {exc}") from exc
             if (mine.st_dev, mine.st_ino) == (other.st_dev, other.st_ino):
                 raise IsolationError(f"process {pid} is not in a {own} namespace of its own")
 
-    async def enter(self, pid: int) -> None:
-        """Attach the sandbox to the kernel started as `pid` (once it runs), then check."""
-        self.check_namespaces(pid)
-        with _own_mount_namespace() as guard, self._copies() as trees:
-            process = await asyncio.create_subprocess_exec(
-                *self.enter_command(pid, guard, trees),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                env={"PATH": TOOL_PATH},
-                pass_fds=(guard, *trees),
-            )
-        try:
-            _, stderr = await asyncio.wait_for(process.communicate(), ENTER_TIMEOUT_S)
-        except BaseException as exc:  # timeout or cancellation: never leave it running
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            if isinstance(exc, TimeoutError):
-                raise IsolationError("attaching the sandbox's directories hung") from exc
-            raise
-        self._attached(process.returncode, stderr, pid)
+    @contextlib.contextmanager
+    def _namespaces(self, pid: int) -> Iterator[int]:
+        """A descriptor of the kernel's process, checked to be in namespaces of its own.
 
-    def enter_blocking(self, pid: int) -> None:
-        """`enter`, for callers without an event loop (the start-up probe)."""
-        self.check_namespaces(pid)
-        with _own_mount_namespace() as guard, self._copies() as trees:
-            try:
-                done = subprocess.run(
-                    self.enter_command(pid, guard, trees),
-                    capture_output=True,
-                    env={"PATH": TOOL_PATH},
-                    timeout=ENTER_TIMEOUT_S,
-                    pass_fds=(guard, *trees),
-                    check=False,
-                )
-            except subprocess.TimeoutExpired as exc:
-                raise IsolationError("attaching the sandbox's directories hung") from exc
-        self._attached(done.returncode, done.stderr, pid)
+        Held from the check to the fork, so that a pid reused meanwhile cannot lead the
+        child into another process's namespaces (the child enters through this one).
+        """
+        try:
+            fd = os.open(f"/proc/{pid}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise IsolationError(f"the kernel started as {pid} is gone: {exc}") from exc
+        try:
+            self.check_namespaces(pid, fd)
+            yield fd
+        finally:
+            os.close(fd)
 
     @contextlib.contextmanager
     def _copies(self) -> Iterator[list[int]]:
         """Detached copies of the sandbox's directories, made in the server's own mount
-        namespace (the sealed kernel cannot see them), for the attach command."""
+        namespace (the kernel cannot see them), for the child to mount."""
         trees: list[int] = []
         try:
             for _, source in self.mounts:
@@ -169,14 +131,40 @@ class SandboxMounts:
             for tree in trees:
                 os.close(tree)
 
-    def _attached(self, status: int | None, stderr: bytes, pid: int) -> None:
+    def _confine_in_child(self, process: int, trees: Sequence[int]) -> None:
+        """Fork, and in the child enter the namespaces of the process whose /proc directory
+        `process` is and run `confine` there; raise IsolationError with what it reported."""
+        targets = [str(target) for target, _ in self.mounts]
+        binds = list(zip(trees, targets, strict=True))
+        keep = [str(path) for path in self.keep]
+        readable, writable = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child's work is checked by its effects
+            code = 1
+            try:
+                os.close(readable)
+                enter_namespaces(process)
+                confine(self.covers, binds, keep)
+                code = 0
+            except BaseException as exc:
+                with contextlib.suppress(BaseException):
+                    os.write(writable, f"{type(exc).__name__}: {exc}".encode()[:MESSAGE_BYTES])
+            finally:
+                os._exit(code)
+        os.close(writable)
+        try:
+            ready, _, _ = select.select([readable], [], [], ENTER_TIMEOUT_S)
+            said = os.read(readable, MESSAGE_BYTES).decode("utf-8", "replace") if ready else ""
+        finally:
+            os.close(readable)
+        if not ready:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, 9)
+        _, status = os.waitpid(child, 0)
+        if not ready:
+            raise IsolationError("setting up the sandbox's namespaces hung")
         if status != 0:
-            said = stderr.decode("utf-8", "replace").strip()
-            raise IsolationError(
-                f"attaching the sandbox's directories failed (exit status {status}): "
-                f"{said or 'no message'}"
-            )
-        self.check(pid)
+            raise IsolationError(f"setting up the sandbox's namespaces failed: {said or status}")
 
     def check(self, pid: int) -> None:
         """Raise IsolationError unless every mount point is the sandbox's in that namespace.
@@ -226,16 +214,6 @@ class SandboxMounts:
         if status.get("NoNewPrivs") != "1":
             return "may gain privileges (no_new_privs is not set)"
         return None
-
-
-@contextlib.contextmanager
-def _own_mount_namespace() -> Iterator[int]:
-    """A descriptor open on this process's mount namespace, for the attach guard."""
-    fd = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        yield fd
-    finally:
-        os.close(fd)
 
 
 def _children(pid: int) -> list[int]:

@@ -13,13 +13,12 @@ counts nor stores, so the first user cell is still `In[1]`.
 
 With `isolation`, the kernel command is wrapped to run in namespaces of its own (see
 `turnout_e2b.server.isolation`) by a KernelManager whose `format_kernel_cmd` prefixes it;
-the ZMQ sockets are IPC (Unix) sockets in a directory of the server's, the only place the
-sealed kernel may write as it starts, bound by the kernel at start-up, before anything is
-mounted over /tmp, and reached by the server through their host paths: the kernel needs no
-network (it has none). It is started "independent", without JPY_PARENT_PID: inside the
-namespace its parent is PID 1, which ipykernel would take for its parent having died. When
-a sandbox adopts it, it drops root for the sandbox's user in a silent cell (glibc applies
-the change to every thread of the process).
+the ZMQ sockets are IPC (Unix) sockets in a directory of the server's, bound by the kernel
+at start-up, before anything is mounted over /tmp, and reached by the server through their
+host paths: the kernel needs no network (it has none). It is started "independent",
+without JPY_PARENT_PID: inside the namespace its parent is PID 1, which ipykernel would
+take for its parent having died. When a sandbox adopts it, it drops root for the sandbox's
+user in a silent cell (glibc applies the change to every thread of the process).
 """
 
 from __future__ import annotations
@@ -115,14 +114,12 @@ def result_event(data: Mapping[str, Any], *, is_main_result: bool) -> dict[str, 
 class _WrappedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernel command runs inside the isolation wrapper."""
 
-    def __init__(self, *, isolation: Isolation, runtime_dir: Path, **kwargs: Any) -> None:
+    def __init__(self, *, isolation: Isolation, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._isolation = isolation
-        self._runtime_dir = runtime_dir
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-        command = super().format_kernel_cmd(extra_arguments)
-        return self._isolation.command(command, writable=[self._runtime_dir])
+        return self._isolation.command(super().format_kernel_cmd(extra_arguments))
 
 
 def _python_literal(value: object) -> str:
@@ -417,7 +414,7 @@ async def start_python_kernel(
     manager = (
         AsyncKernelManager(**settings)
         if isolation is None
-        else _WrappedKernelManager(isolation=isolation, runtime_dir=runtime_dir, **settings)
+        else _WrappedKernelManager(isolation=isolation, **settings)
     )
     # Use this interpreter whatever PATH says (the kernel spec's argv starts with "python").
     if manager.kernel_spec is not None:
