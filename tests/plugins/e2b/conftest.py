@@ -19,5 +19,6 @@ def e2b_url(e2b_server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> str:
     and no sandbox alive."""
     e2b_server.reset(kill_sandboxes=True)
     monkeypatch.setenv("E2B_API_URL", e2b_server.url)
+    monkeypatch.setenv("E2B_SANDBOX_URL", e2b_server.url)
     monkeypatch.setenv("E2B_API_KEY", e2b_server.api_key)
     return e2b_server.url

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from typing import Any
 
@@ -97,6 +98,32 @@ class TestSeedChecklist:
         error = await failure(language, code, timeout=2000)
         assert error.kind == "timeout"
         assert time.monotonic() - started < 2000 / 1000 + 1 + 0.5  # + create on a busy box
+
+    @both(
+        "print('early', flush=True)\nimport time\nwhile True:\n    time.sleep(1)",
+        "console.log('early');\nawait new Promise(() => {});",
+    )
+    async def test_output_before_the_deadline_survives_a_stalled_event_loop(
+        self, language: str, code: str, e2b_server: ServerProcess
+    ) -> None:
+        """Output printed in time is in the timeout error even when the caller's event loop
+        was held up across the deadline (as a synchronous process spawn under a fork storm
+        holds it): the deadline's timer must not win over output that already arrived."""
+        loop = asyncio.get_running_loop()
+        before = e2b_server.stats()["counters"].get("executions", 0)
+
+        def hold_the_loop_once_the_code_runs() -> None:
+            while e2b_server.stats()["counters"].get("executions", 0) == before:
+                time.sleep(0.02)
+            # The code prints while the loop is held, until past the 3 s deadline.
+            loop.call_soon_threadsafe(time.sleep, 4.0)
+
+        watcher = threading.Thread(target=hold_the_loop_once_the_code_runs, daemon=True)
+        watcher.start()
+        error = await failure(language, code, timeout=3000)
+        watcher.join(10)
+        assert error.kind == "timeout"
+        assert error.stdout == "early\n"
 
     async def test_javascript_await_that_never_resolves_times_out(self) -> None:
         """A never-settling await is bounded like a busy loop."""

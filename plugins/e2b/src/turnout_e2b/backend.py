@@ -51,6 +51,8 @@ __all__ = ["E2BBackend"]
 log = structlog.get_logger("turnout.e2b")
 SDK_LANGUAGE = {"python": "python", "javascript": "js"}
 RUN_CODE_BACKSTOP_S = 5.0
+DRAIN_ROUNDS = 10
+DRAIN_S = 0.02
 EXECUTION_KEY = "turnout_execution_id"
 """Metadata key that identifies a non-pooled sandbox (see tags.py), for the exit hook."""
 
@@ -421,6 +423,7 @@ class E2BBackend:
             inline = inline_result(execution)
         else:
             termination = "timeout"
+            await _drain_arrived_output(call)
             call.cancel()
             self._abandon(call)
         timings["run"] = _ms_since(run_started)
@@ -532,6 +535,24 @@ class E2BBackend:
             kill_ms=_ms_since(kill_started),
             **{f"label_{key}": value for key, value in hold.labels.items()},
         )
+
+
+async def _drain_arrived_output(call: asyncio.Future[Any]) -> None:
+    """Let output that reached this process before the deadline be handed to the call.
+
+    When the event loop was held up across the deadline (a synchronous process spawn under
+    a fork storm held it for seconds), the deadline's timer and the output that arrived
+    meanwhile are ready at once, and cancelling the call straight away dropped that output:
+    a timeout reported no stdout although the code had printed in time. A few rounds of
+    the event loop, and a few milliseconds for a transport thread to pass on what it read,
+    let it through; output produced after the deadline may come along in that window, as it
+    does on local-subprocess, whose kill lands after the deadline too.
+    """
+    for _ in range(DRAIN_ROUNDS):
+        if call.done():
+            return
+        await asyncio.sleep(0)
+    await asyncio.wait({call}, timeout=DRAIN_S)
 
 
 def cell_text(request: ExecutionRequest) -> str:
