@@ -63,7 +63,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-isolation",
         action="store_true",
-        help="run kernels without PID/mount namespaces (shared /tmp, host processes visible)",
+        help="run kernels unconfined: as the server's user, with the host's processes, "
+        "network and files (only where no untrusted code runs)",
     )
     parser.add_argument("--log-level", default="warning")
     return parser.parse_args(argv)
