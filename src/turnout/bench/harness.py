@@ -150,6 +150,9 @@ class BenchContext:
 
         arguments = [f"--{language}-pool={SERVER_KERNELS}" for language in LANGUAGES]
         self.server = ServerProcess(*arguments).start()
+        # This process's e2b backends send it too (process_environment restores the
+        # variable when the bench ends).
+        os.environ["E2B_API_KEY"] = self.server.api_key
         self.write_flags()
         return self.server
 
