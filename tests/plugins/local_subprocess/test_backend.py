@@ -23,6 +23,7 @@ from turnout_local_subprocess.limits import Confinement
 from turnout.backend import BackendSettings, ExecutionBackend
 from turnout.contract.outcome import decode_result
 from turnout.errors import CodeExecutionError, ConfigurationError, InfrastructureError
+from turnout.models import Language
 
 from .support import (
     PYTHON,
@@ -607,6 +608,28 @@ class TestTimeout:
         program = "print('started', flush=True)\nwhile True: pass"
         result = await run(backend, "python", program, timeout_ms=500)
         assert (result.termination, result.stdout) == ("timeout", "started\n")
+
+    @needs_namespaces
+    @pytest.mark.parametrize("language", ["python", "javascript"])
+    async def test_timeout_stderr_is_only_the_programs(
+        self, make_backend: BackendFactory, monkeypatch: pytest.MonkeyPatch, language: Language
+    ):
+        """A slow kill (as under CPU load, where the worker is preempted between killing the
+        init and killing `unshare`) adds nothing of the wrapper's to the program's stderr."""
+        backend = make_backend(prestart_python=0)
+        kill_group = os.killpg
+
+        def preempted(group: int, number: int) -> None:
+            time.sleep(0.05)
+            kill_group(group, number)
+
+        monkeypatch.setattr(os, "killpg", preempted)
+        program = {
+            "python": "import sys\nprint('started', flush=True)\nwhile True: pass",
+            "javascript": "console.log('started');\nwhile (true) {}",
+        }[language]
+        result = await run(backend, language, program, timeout_ms=700)
+        assert (result.termination, result.stdout, result.stderr) == ("timeout", "started\n", "")
 
     @pytest.mark.parametrize(
         "options",

@@ -116,19 +116,31 @@ class TestStartFailure:
 
 
 class TestReadReport:
-    """The init's report: "x" when ready, then "e<status>" when the program ended."""
+    """The wrapper's channel: READY once set up, then EXIT with the status, amid messages."""
 
     @pytest.mark.parametrize(
         ("data", "expected"),
         [
             (b"", InitReport(ready=False, status=None)),
-            (b"xe0", InitReport(ready=True, status=0)),
-            (b"xe137", InitReport(ready=True, status=137)),
-            (b"x", InitReport(ready=True, status=None)),
-            (b"xe", InitReport(ready=True, status=None)),
-            (b"e0", InitReport(ready=False, status=None)),
+            (b"\0ready\0\0exit 0\0", InitReport(ready=True, status=0)),
+            (b"\0ready\0\0exit 137\0", InitReport(ready=True, status=137)),
+            (b"\0ready\0", InitReport(ready=True, status=None)),
+            (b"\0ready\0\0exit \0", InitReport(ready=True, status=None, said="exit")),
+            (b"\0exit 0\0", InitReport(ready=False, status=None)),
+            (
+                b"\0ready\0unshare: sigprocmask unblock failed: Invalid argument\n",
+                InitReport(
+                    ready=True,
+                    status=None,
+                    said="unshare: sigprocmask unblock failed: Invalid argument",
+                ),
+            ),
+            (
+                b"mount: /tmp: permission denied.\n",
+                InitReport(ready=False, status=None, said="mount: /tmp: permission denied."),
+            ),
         ],
     )
     def test_parsing(self, data: bytes, expected: InitReport):
-        """Ready needs the leading x; a status needs its digits."""
+        """Ready needs its frame; a status needs ready and its digits; the rest is said."""
         assert read_report(data) == expected

@@ -271,7 +271,7 @@ class LocalSubprocessBackend:
                 output_cap=self._options.output_cap_bytes,
                 on_start=on_start,
                 kill_all=confinement.kill_all,
-                report_pipe=self._namespaces is not None,
+                wrapped=self._namespaces is not None,
                 handover=handover,
                 pass_fds=pass_fds,
             )
@@ -367,7 +367,7 @@ class LocalSubprocessBackend:
         if report is None:
             return
         if not report.ready:
-            said = outcome.stderr.text().strip() or "it said nothing"
+            said = report.said or "it said nothing"
             raise InfrastructureError(
                 f"could not set up the execution's namespace: {said}",
                 started=False,

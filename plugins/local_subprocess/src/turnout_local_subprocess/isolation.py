@@ -9,9 +9,20 @@ The command line of one execution:
 namespace (propagation private, so nothing mounted there shows on the host) with a /proc
 of its own. That child is a small shell, the namespace's init (`INIT_SCRIPT`). It
 bind-mounts the execution's private scratch directories over /tmp, /var/tmp and /dev/shm,
-checks that they took, sets the memory rlimit, reports "ready" on its standard input (a
-pipe the worker reads afterwards), then runs the interpreter as its child, waits, and
-reports the program's exit status on the same pipe.
+checks that they took, sets the memory rlimit, reports "ready", then runs the interpreter
+as its child, waits, and reports the program's exit status.
+
+The wrapper's channel: `unshare`'s standard error is the report pipe, not the program's
+stderr, and so is the init's until it reports "ready" (`process.run_program` with
+`wrapped=True`: the child's stdin carries the program's stderr pipe instead, which the
+init hands to the program alone). Whatever the wrapper says (its reports, a failed mount,
+`unshare`'s own complaints) therefore never reaches the program's stderr. That matters
+at every kill: util-linux 2.38 `unshare`, seeing its child die by SIGKILL, tries to
+re-raise the signal on itself, fails to unblock SIGKILL and prints "unshare: sigprocmask
+unblock failed: Invalid argument"; when the worker is preempted between killing the init
+and killing `unshare` (a loaded machine), that line used to end up in the program's
+stderr. The reports are framed by NUL bytes (`READY`, `EXIT`), which no message of the
+tools contains, so the wrapper's other output can share the pipe.
 
 Why the program is not PID 1 itself: the init of a PID namespace ignores every signal
 for which it has no handler when it comes from inside the namespace, itself included, so
@@ -20,8 +31,7 @@ anywhere else, and the shell reports its signal death as 128 + n. Nothing inside
 namespace can kill the init (short of escaping the namespace as root); from outside only
 SIGKILL can. So an execution whose init reported "ready" but no exit status was ended
 from outside (or by an out-of-memory kill of the init itself). `unshare`'s own exit
-status cannot tell: util-linux 2.38 turns its child's death by SIGKILL into exit status 1
-("sigprocmask unblock failed").
+status cannot tell: util-linux 2.38 turns its child's death by SIGKILL into exit status 1.
 
 What the namespace gives: user code sees only its own processes in /proc (not the
 worker, its ancestors or other executions, so not their environments); when the init
@@ -40,6 +50,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -70,14 +81,17 @@ PROBE_TIMEOUT_S = 5.0
 PROBE_LIMIT_KIB = 1 << 20
 
 # $0 is INIT_NAME, so whatever this shell itself reports starts with "turnout-init: ".
-# Before "ready" its errors go to the program's stderr and the missing ready byte marks
-# the execution as not started. Then fd 4 keeps the report pipe, stdin becomes
-# /dev/null, and the shell's own stderr /dev/null too (so that it does not add "Killed"
-# when the program dies by a signal); the subshell that execs the interpreter gets the
-# real stderr back (fd 3) and closes 3 and 4, so the program holds neither. `cd` exports
-# PWD and OLDPWD, which are not on the allow-list, so they are unset again.
+# Its stdin is the program's stderr pipe: it moves to fd 3 at once, and stdin becomes
+# /dev/null. Its stderr is the wrapper's channel (the report pipe): errors before "ready"
+# go there, and the missing ready report marks the execution as not started. Then fd 4
+# keeps the channel and the shell's own stderr becomes /dev/null (so that it does not add
+# "Killed" when the program dies by a signal); the subshell that execs the interpreter
+# gets the program's stderr (fd 3) as its stderr and closes 3 and 4, so the program holds
+# neither. `cd` exports PWD and OLDPWD, which are not on the allow-list, so they are unset
+# again.
 INIT_SCRIPT = """\
 set -e
+exec 3>&0 0</dev/null
 mount=$1 fstab=$2 work=$3 limit=$4 kib=$5
 shift 5
 [ -z "$fstab" ] || "$mount" -n -a -T "$fstab"
@@ -89,37 +103,40 @@ shift
 cd -- "$work"
 unset PWD OLDPWD
 [ -z "$limit" ] || ulimit "$limit" "$kib"
-exec 4>&0 0</dev/null 3>&2 2>/dev/null
-printf x >&4
+exec 4>&2 2>/dev/null
+printf '\\000ready\\000' >&4
 set +e
 (exec 2>&3 3>&- 4>&-; exec "$@")
 status=$?
-printf e%d "$status" >&4
+printf '\\000exit %d\\000' "$status" >&4
 exit "$status"
 """
+READY = b"\0ready\0"
+EXIT = re.compile(rb"\0exit (\d+)\0")
 
 
 @dataclass(frozen=True)
 class InitReport:
-    """What the init wrote on the report pipe.
+    """What the wrapper wrote on its channel.
 
-    `ready`: it set everything up and went on to start the program. `status`: the
+    `ready`: the init set everything up and went on to start the program. `status`: the
     program's exit status as the shell saw it (128 + n for a death by signal n); None if
-    the init never got to report it, because it was killed first.
+    the init never got to report it, because it was killed first. `said`: everything else
+    on the channel, the wrapper's own messages (why it could not set up, for example).
     """
 
     ready: bool
     status: int | None
+    said: str = ""
 
 
 def read_report(data: bytes) -> InitReport:
-    """Parse the report pipe's bytes: "x" once ready, then "e<status>" once the program ended."""
-    if not data.startswith(b"x"):
-        return InitReport(ready=False, status=None)
-    status = data[1:]
-    if status.startswith(b"e") and status[1:].isdigit():
-        return InitReport(ready=True, status=int(status[1:]))
-    return InitReport(ready=True, status=None)
+    """Parse the channel's bytes: READY once set up, then EXIT once the program ended."""
+    ready = READY in data
+    ended = EXIT.search(data) if ready else None
+    rest = EXIT.sub(b"", data.replace(READY, b"")).replace(b"\0", b" ")
+    said = rest.decode("utf-8", "replace").strip()
+    return InitReport(ready=ready, status=int(ended[1]) if ended else None, said=said)
 
 
 @dataclass(frozen=True)
@@ -259,8 +276,9 @@ def _probe(namespaces: Namespaces) -> str | None:
         argv = namespaces.command(workspace, [SHELL, "-c", ":"], limit=("-v", PROBE_LIMIT_KIB))
         completed = subprocess.run(
             argv,
-            stdin=write_end,
-            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=write_end,
             cwd=workspace.work,
             env={"PATH": os.environ.get("PATH", os.defpath)},
             timeout=PROBE_TIMEOUT_S,
@@ -271,7 +289,7 @@ def _probe(namespaces: Namespaces) -> str | None:
         write_end = -1
         os.set_blocking(read_end, False)
         try:
-            report = read_report(os.read(read_end, 64))
+            report = read_report(os.read(read_end, 4096))
         except BlockingIOError:
             report = InitReport(ready=False, status=None)
     except (OSError, subprocess.SubprocessError) as exc:
@@ -281,9 +299,9 @@ def _probe(namespaces: Namespaces) -> str | None:
         if write_end >= 0:
             os.close(write_end)
         workspace.remove()
-    if completed.returncode == 0 and report == InitReport(ready=True, status=0):
+    if completed.returncode == 0 and (report.ready, report.status) == (True, 0):
         return None
-    said = completed.stderr.decode("utf-8", "replace").strip()
+    said = report.said or "it said nothing"
     return f"{namespaces.unshare} failed (exit status {completed.returncode}): {said}"
 
 
