@@ -513,9 +513,10 @@ class TestScratchDirectories:
         self, make_backend: BackendFactory, tmp_path: Path
     ):
         """An interpreter under /tmp cannot be started in the namespace; the error says why."""
-        link = tmp_path / "python3"
-        link.symlink_to(PYTHON)
-        backend = make_backend(python=str(link))
+        script = tmp_path / "python3"
+        script.write_text(f'#!/bin/sh\nexec {PYTHON} "$@"\n')
+        script.chmod(0o755)
+        backend = make_backend(python=str(script))
         with pytest.raises(InfrastructureError, match="isolate_processes = false") as caught:
             await run(backend, "python", "pass")
         assert caught.value.started is False
@@ -853,11 +854,54 @@ class TestConstruction:
         assert capabilities.persistent_filesystem is False
 
     def test_without_namespace_capabilities_admit_it(self, make_backend: BackendFactory):
-        """isolate_processes = false: the worker's environment is readable through /proc
-        and /tmp is shared, so both capabilities say True."""
+        """isolate_processes = false: the worker's environment is readable through /proc,
+        /tmp is shared and code runs as the worker's user, so the capabilities say so."""
         capabilities = make_backend(isolate_processes=False).capabilities
         assert capabilities.host_environment_visible is True
         assert capabilities.persistent_filesystem is True
+        assert capabilities.code_runs_as_worker_user is True
+
+    @needs_namespaces
+    def test_without_the_drop_code_runs_as_the_worker(self, make_backend: BackendFactory):
+        """drop_privileges = false keeps the namespace but not the identity, and says so."""
+        backend = make_backend(drop_privileges=False)
+        assert backend.capabilities.host_environment_visible is False
+        assert backend.capabilities.code_runs_as_worker_user is True
+
+    def test_required_drop_without_namespace_refuses(self):
+        """drop_privileges = true with isolate_processes = false is a ConfigurationError
+        naming both options."""
+        options = {"drop_privileges": True, "isolate_processes": False}
+        with pytest.raises(ConfigurationError, match=r"drop_privileges.*isolate_processes"):
+            LocalSubprocessBackend(BackendSettings(options=options))
+
+    def test_required_drop_missing_refuses(self, monkeypatch: pytest.MonkeyPatch):
+        """drop_privileges = true where the worker cannot switch uid is a ConfigurationError
+        that says why."""
+        monkeypatch.setattr(
+            "turnout_local_subprocess.isolation.find_identity",
+            lambda uid, gid: (None, "the worker does not run as root"),
+        )
+        with pytest.raises(ConfigurationError, match=r"drop_privileges.*not run as root"):
+            LocalSubprocessBackend(BackendSettings(options={"drop_privileges": True}))
+
+    @needs_namespaces
+    def test_auto_without_the_drop_falls_back_and_says_so(
+        self, make_backend: BackendFactory, monkeypatch: pytest.MonkeyPatch
+    ):
+        """drop_privileges = "auto" where the worker cannot switch uid (not root) keeps
+        today's behaviour, logs why, and the capability says code runs as the worker."""
+        monkeypatch.setattr(
+            "turnout_local_subprocess.isolation.find_identity",
+            lambda uid, gid: (None, "the worker does not run as root"),
+        )
+        with structlog.testing.capture_logs() as logs:
+            backend = make_backend()
+        assert backend.capabilities.code_runs_as_worker_user is True
+        (event,) = [log for log in logs if log["event"] == "privilege_drop_unavailable"]
+        assert event["reason"] == "the worker does not run as root"
+        (loaded,) = [log for log in logs if log["event"] == "legacy_backend_loaded"]
+        assert (loaded["process_isolation"], loaded["code_user"]) == ("namespace", "worker")
 
     def test_required_namespace_missing_refuses(self, monkeypatch: pytest.MonkeyPatch):
         """isolate_processes = true where namespaces do not work is a ConfigurationError
@@ -993,6 +1037,20 @@ class TestInterpreters:
         backend = make_backend(python=str(broken))
         with pytest.raises(InfrastructureError) as caught:
             await run(backend, "python", "pass")
+        assert caught.value.started is False
+
+    @needs_namespaces
+    async def test_an_interpreter_that_fails_to_exec_is_infrastructure(
+        self, make_backend: BackendFactory
+    ):
+        """An interpreter that cannot be executed inside the namespace (here: gone since it
+        was found) is checked by starting it again, and reported as an InfrastructureError
+        with started=False carrying what the exec said."""
+        backend = make_backend(prestart_python=0, node="node")
+        assert (await run(backend, "javascript", "1")).exit_code == 0
+        backend._interpreters["javascript"] = "/nonexistent/node"
+        with pytest.raises(InfrastructureError, match="No such file") as caught:
+            await run(backend, "javascript", "console.log('ran')")
         assert caught.value.started is False
 
 

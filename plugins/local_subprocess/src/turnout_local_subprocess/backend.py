@@ -2,9 +2,10 @@
 
 Kept so environments can keep running while they move to a sandboxing backend. It is
 honest about what it is: isolation is a process (no network cut, the host's filesystem
-is visible, the program runs as the worker's user), in its own PID and mount namespace
-where the host allows it (`isolation`), memory is bounded by a cgroup where the host
-allows it and by rlimits otherwise, and `capabilities` says which.
+is visible), in its own PID, mount and IPC namespace where the host allows it
+(`isolation`), as a dedicated unprivileged uid where the worker is root (`identity`),
+memory is bounded by a cgroup where the host allows it and by rlimits otherwise, and
+`capabilities` says which.
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ from turnout.models import (
 )
 from turnout_local_subprocess import cgroups, isolation
 from turnout_local_subprocess.deprecation import announce_legacy_load, refuse_if_disallowed
+from turnout_local_subprocess.identity import Exposure, expose
 from turnout_local_subprocess.isolation import InitReport, Namespaces
 from turnout_local_subprocess.limits import Confinement, node_heap_mb
 from turnout_local_subprocess.options import BACKEND_ID, LocalSubprocessOptions, parse_options
 from turnout_local_subprocess.process import RunOutcome, run_program
-from turnout_local_subprocess.spare import STUB, STUB_NAME, Channel, Spare
+from turnout_local_subprocess.spare import Channel, Spare, write_stub
 from turnout_local_subprocess.workdir import ResultFile, Workspace
 
 __all__ = ["LocalSubprocessBackend"]
@@ -63,6 +65,11 @@ HEAP_EXHAUSTED = ("JavaScript heap out of memory", "Reached heap limit", "proces
 CLEANUP_BUDGET_S = 0.2
 # How long a spare that was never handed a program may take to exit once told to.
 SPARE_EXIT_TIMEOUT_S = 5.0
+# Exit statuses with which a shell or `setpriv` reports that it could not exec a program
+# (not executable, not found). A program may exit with them too, so they only trigger a
+# check of the interpreter (`_start_problem`), never a verdict by themselves.
+EXEC_FAILED = (126, 127)
+START_CHECK_TIMEOUT_S = 10.0
 
 
 async def _handed_over(spare: Spare, program: Path, timeout_s: float) -> RunOutcome:
@@ -95,6 +102,7 @@ class LocalSubprocessBackend:
         if self._options.undumpable_worker and not isolation.mark_worker_undumpable():
             logger.warning("worker_not_undumpable", reason="prctl(PR_SET_DUMPABLE, 0) failed")
         self._interpreters: dict[Language, str] = {}
+        self._exposures: dict[Language, tuple[Exposure, ...]] = {}
         self._slots: asyncio.Semaphore | None = None
         self._closed = False
         self._cleanups: set[asyncio.Task[None]] = set()
@@ -104,7 +112,10 @@ class LocalSubprocessBackend:
         # With namespaces user code sees no other process's /proc entry, so neither the
         # worker's environment nor its ancestors'; and its /tmp, /var/tmp and /dev/shm are
         # private. Without them, same-user code can read /proc/<worker pid>/environ.
+        # Without a separate identity, code runs as the worker's user and (as root) can
+        # undo all of it.
         isolated = self._namespaces is not None
+        self._owner = None if self._namespaces is None else self._namespaces.identity
         self._capabilities = Capabilities(
             languages=frozenset(INTERPRETERS),
             isolation="process",
@@ -117,11 +128,13 @@ class LocalSubprocessBackend:
             host_environment_visible=not isolated,
             supports_typescript=False,
             persistent_filesystem=not isolated,
+            code_runs_as_worker_user=self._owner is None,
         )
         announce_legacy_load(
             settings,
             memory_enforcement=self._capabilities.memory_enforcement,
             process_isolation="namespace" if isolated else "none",
+            code_user="worker" if self._owner is None else f"uid {self._owner.uid}",
         )
 
     @property
@@ -171,7 +184,7 @@ class LocalSubprocessBackend:
             workspace: Workspace = spare.workspace
         else:
             try:
-                workspace = Workspace.create()
+                workspace = Workspace.create(owner=self._owner)
             except OSError as exc:
                 raise _infrastructure("could not create the working directory", exc) from exc
         confinement: Confinement | None = None if spare is None else spare.confinement
@@ -195,7 +208,9 @@ class LocalSubprocessBackend:
             # Read before release: the counters go away with the cgroup.
             memory_exhausted = confinement.memory_exhausted()
             report = None if outcome.report is None else isolation.read_report(outcome.report)
-            self._check_started(outcome, report, interpreter)
+            _check_ready(report)
+            if report is not None and not outcome.timed_out and report.status in EXEC_FAILED:
+                await self._check_interpreter(request.language, interpreter)
             result = self._read_result(workspace, request)
         finally:
             await self._clean_up(request.execution_id, confinement, workspace)
@@ -232,10 +247,20 @@ class LocalSubprocessBackend:
         confinement: Confinement,
     ) -> list[str]:
         argv = [*self._argv(language, interpreter), os.fspath(program)]
+        return self._wrap(language, argv, workspace, confinement)
+
+    def _wrap(
+        self, language: Language, argv: list[str], workspace: Workspace, confinement: Confinement
+    ) -> list[str]:
         if self._namespaces is None:
             return argv
         try:
-            return self._namespaces.command(workspace, argv, limit=confinement.shell_limit)
+            return self._namespaces.command(
+                workspace,
+                argv,
+                limit=confinement.shell_limit,
+                exposures=self._exposures.get(language, ()),
+            )
         except OSError as exc:
             raise _infrastructure("could not prepare the private scratch directories", exc) from exc
 
@@ -304,15 +329,14 @@ class LocalSubprocessBackend:
         """Prepare one Python execution up to its program; a failure only means no spare."""
         try:
             interpreter = self._interpreter("python")
-            workspace = Workspace.create()
-        except (OSError, ConfigurationError) as exc:
+            workspace = Workspace.create(owner=self._owner)
+        except (OSError, ConfigurationError, InfrastructureError) as exc:
             logger.warning("spare_not_started", error=str(exc))
             return
         confinement: Confinement | None = None
         channel: Channel | None = None
         try:
-            stub = workspace.control / STUB_NAME
-            stub.write_text(STUB, encoding="utf-8")
+            stub = write_stub(workspace)
             confinement = self._confine("python", workspace)
             channel = Channel.open()
             argv = self._command("python", interpreter, stub, workspace, confinement)
@@ -360,35 +384,40 @@ class LocalSubprocessBackend:
         self._cleanups.add(task)
         task.add_done_callback(self._forget_cleanup)
 
-    def _check_started(
-        self, outcome: RunOutcome, report: InitReport | None, interpreter: str
-    ) -> None:
-        """Raise if the namespace's init could not set up or could not start the program."""
-        if report is None:
+    async def _check_interpreter(self, language: Language, interpreter: str) -> None:
+        """After an exit status that may mean "could not exec": raise if the interpreter
+        cannot be started here, checked by starting it (`--version`) through the same
+        wrapper. The program's own output is never taken as evidence, since it could
+        print what an exec failure prints."""
+        workspace = Workspace.create(owner=self._owner)
+        confinement: Confinement | None = None
+        try:
+            confinement = self._confine(language, workspace)
+            argv = [*self._argv(language, interpreter), "--version"]
+            argv = self._wrap(language, argv, workspace, confinement)
+            outcome = await self._run(argv, workspace, confinement, timeout_s=START_CHECK_TIMEOUT_S)
+            report = None if outcome.report is None else isolation.read_report(outcome.report)
+        finally:
+            await self._release("start-check", confinement, workspace)
+        if report is None or report.status == 0:
             return
-        if not report.ready:
-            said = report.said or "it said nothing"
-            raise InfrastructureError(
-                f"could not set up the execution's namespace: {said}",
-                started=False,
-                backend=BACKEND_ID,
-            )
-        if outcome.timed_out:
-            return
-        failure = isolation.start_failure(report.status, outcome.stderr.text())
-        if failure is None:
-            return
-        hint = ""
+        said = outcome.stderr.text().strip() or report.said or f"exit status {report.status}"
+        raise InfrastructureError(
+            f"could not start {interpreter!r}: {said}",
+            started=False,
+            backend=BACKEND_ID,
+        )
+
+    def _scratch_hint(self, interpreter: str) -> str:
+        """Why an interpreter under a directory each execution sees as empty cannot start."""
         paths = (Path(os.path.abspath(interpreter)), Path(os.path.realpath(interpreter)))
         for directory in self._namespaces.scratch if self._namespaces is not None else ():
             if any(path.is_relative_to(directory) for path in paths):
-                hint = (
-                    f"; the interpreter lies under {directory}, which each execution sees as "
+                return (
+                    f": the interpreter lies under {directory}, which each execution sees as "
                     "its own empty copy: install it elsewhere, or set isolate_processes = false"
                 )
-        raise InfrastructureError(
-            f"could not start {interpreter!r}: {failure}{hint}", started=False, backend=BACKEND_ID
-        )
+        return ""
 
     async def _clean_up(
         self, execution_id: str, confinement: Confinement | None, workspace: Workspace
@@ -423,7 +452,11 @@ class LocalSubprocessBackend:
             logger.error("cleanup_failed", error=repr(task.exception()))
 
     def _interpreter(self, language: Language) -> str:
-        """Find the interpreter at first use, so a host without Node can still run Python."""
+        """Find the interpreter at first use, so a host without Node can still run Python.
+
+        With an unprivileged identity the interpreter is started by its real path, and an
+        installation under a directory the identity cannot search is exposed (`identity`).
+        """
         if language not in self._interpreters:
             option, default = INTERPRETERS[language]
             name = getattr(self._options, option) or default
@@ -434,6 +467,23 @@ class LocalSubprocessBackend:
                     f"was not found on PATH; set the {option!r} option of the {BACKEND_ID} "
                     "backend in feature_flags.toml to the interpreter's path"
                 )
+            if self._owner is not None:
+                found = str(Path(os.path.realpath(found)))
+            hint = self._scratch_hint(found)
+            if hint:
+                raise InfrastructureError(
+                    f"could not start {found!r}{hint}", started=False, backend=BACKEND_ID
+                )
+            if self._owner is not None:
+                try:
+                    exposure, _ = expose(self._owner, found)
+                except ValueError as exc:
+                    raise ConfigurationError(
+                        f"the {BACKEND_ID} backend cannot run {language} as uid "
+                        f"{self._owner.uid}: {exc}; install the interpreter elsewhere and set "
+                        f"the {option!r} option, or set drop_privileges = false"
+                    ) from None
+                self._exposures[language] = () if exposure is None else (exposure,)
             self._interpreters[language] = found
         return self._interpreters[language]
 
@@ -470,6 +520,12 @@ def _select_cgroups(options: LocalSubprocessOptions) -> cgroups.CgroupHost | Non
 
 def _select_namespaces(options: LocalSubprocessOptions) -> Namespaces | None:
     if options.isolate_processes is False:
+        if options.drop_privileges is True:
+            raise ConfigurationError(
+                f"the {BACKEND_ID} backend has drop_privileges = true, which needs each "
+                "program's own mount namespace, but isolate_processes = false; set "
+                'isolate_processes to "auto" or true, or drop_privileges to "auto" or false'
+            )
         return None
     namespaces, problem = isolation.find()
     if namespaces is None and options.isolate_processes is True:
@@ -481,7 +537,32 @@ def _select_namespaces(options: LocalSubprocessOptions) -> Namespaces | None:
         )
     if namespaces is None:
         logger.warning("process_isolation_unavailable", backend=BACKEND_ID, reason=problem)
+        problem = f"programs cannot run in their own namespaces here: {problem}"
+    elif options.drop_privileges is not False:
+        dropped, problem = isolation.drop_privileges(
+            namespaces, options.sandbox_uid, options.sandbox_gid
+        )
+        if dropped is not None:
+            return dropped
+    if options.drop_privileges is True:
+        raise ConfigurationError(
+            f"the {BACKEND_ID} backend has drop_privileges = true, but programs cannot be "
+            f"run as uid {options.sandbox_uid} here: {problem}; run the worker as root "
+            'with util-linux setpriv installed, or set drop_privileges = "auto" or false'
+        )
+    if options.drop_privileges == "auto":
+        logger.warning("privilege_drop_unavailable", backend=BACKEND_ID, reason=problem)
     return namespaces
+
+
+def _check_ready(report: InitReport | None) -> None:
+    """Raise if the namespace's init could not set up: the program never ran."""
+    if report is not None and not report.ready:
+        raise InfrastructureError(
+            f"could not set up the execution's namespace: {report.said or 'it said nothing'}",
+            started=False,
+            backend=BACKEND_ID,
+        )
 
 
 def _environment(home: os.PathLike[str]) -> dict[str, str]:
