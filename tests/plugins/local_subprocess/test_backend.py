@@ -21,9 +21,10 @@ from turnout_local_subprocess.cgroups import probe as probe_cgroups
 from turnout_local_subprocess.limits import Confinement
 
 from turnout.backend import BackendSettings, ExecutionBackend
+from turnout.contract import prepare_request
 from turnout.contract.outcome import decode_result
 from turnout.errors import CodeExecutionError, ConfigurationError, InfrastructureError
-from turnout.models import Language
+from turnout.models import CodeNodeConfig, ExecutionRequest, ExecutionResult, Language
 
 from .support import (
     PYTHON,
@@ -767,6 +768,41 @@ class TestMemory:
         assert (result.termination, result.exit_code) == ("memory", None)
 
 
+class TestKilledIsAnError:
+    """A program turnout stopped has no result, even one written before the kill: the
+    engine takes a result as the truth, and the envelope must agree with the kill."""
+
+    async def test_a_result_written_before_a_memory_kill_is_dropped(
+        self, make_backend: BackendFactory
+    ):
+        """1 GiB of console.log, then `return 'done'`: the runtime writes the outcome, then
+        Node dies for memory while its queued output drains. The execution is a memory
+        error, not "done" with the first MiB of stdout."""
+        backend = make_backend(memory_mb=256)
+        program = (
+            "const chunk = 'x'.repeat(1 << 20);\n"
+            "for (let i = 0; i < 1024; i++) console.log(chunk);\n"
+            "return 'done';"
+        )
+        result = await backend.execute(node_request("javascript", program, timeout_ms=60_000))
+        assert (result.termination, result.result) == ("memory", None)
+        with pytest.raises(CodeExecutionError) as caught:
+            decode_node(result, "javascript")
+        assert caught.value.kind == "memory"
+
+    async def test_a_result_written_before_a_timeout_is_dropped(
+        self, backend: LocalSubprocessBackend
+    ):
+        """An exit hook that never returns keeps Node alive after the outcome is written:
+        the execution is a timeout, as the kill says."""
+        program = "process.on('exit', () => { while (true) {} });\nreturn 'done';"
+        result = await backend.execute(node_request("javascript", program, timeout_ms=1000))
+        assert (result.termination, result.result) == ("timeout", None)
+        with pytest.raises(CodeExecutionError) as caught:
+            decode_node(result, "javascript")
+        assert caught.value.kind == "timeout"
+
+
 class TestCancellation:
     """Cancelling an execution kills the program, cleans up and re-raises."""
 
@@ -1068,6 +1104,23 @@ class TestClose:
         with pytest.raises(InfrastructureError) as caught:
             await backend.execute(request("python", "pass"))
         assert caught.value.retryable is False
+
+
+def node_request(language: Language, code: str, *, timeout_ms: int) -> ExecutionRequest:
+    """The request the engine sends for a code node with `code` (turnout's runtime included)."""
+    config = CodeNodeConfig(language=language, code=code, timeout=timeout_ms)
+    return prepare_request(config, {}, execution_id="test", max_result_bytes=1 << 20)
+
+
+def decode_node(result: ExecutionResult, language: Language) -> object:
+    """The node's output as the engine decodes `result` (or the error it raises)."""
+    return decode_result(
+        result,
+        language=language,
+        timeout_ms=10_000,
+        max_result_bytes=1 << 20,
+        backend="local-subprocess",
+    ).value
 
 
 async def _first_marked(marker: str, timeout_s: float = 10.0) -> psutil.Process:

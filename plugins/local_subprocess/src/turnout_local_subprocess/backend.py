@@ -585,6 +585,10 @@ def _report(
     timings: dict[str, float],
 ) -> ExecutionResult:
     termination, exit_code = _classify(outcome, init, request.language, memory_exhausted)
+    # The engine takes a result as the truth; one written before turnout stopped the
+    # program (its output still draining, an exit hook still running) must not turn a
+    # kill into a success.
+    stopped = termination != "exited" and (result.data is not None or result.too_large)
     logger.info(
         "execution_finished",
         backend=BACKEND_ID,
@@ -595,8 +599,11 @@ def _report(
         stdout_bytes=outcome.stdout.total,
         stderr_bytes=outcome.stderr.total,
         result_bytes=None if result.data is None else len(result.data),
+        result_dropped=stopped,
         duration_ms=round(timings["total"], 1),
     )
+    if stopped:
+        result = ResultFile(None)
     return ExecutionResult(
         stdout=outcome.stdout.text(),
         stderr=outcome.stderr.text(),
