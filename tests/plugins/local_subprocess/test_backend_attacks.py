@@ -203,6 +203,21 @@ class TestIdentity:
         first = Path(PYTHON).relative_to("/root").parts[0]
         assert result.stdout == f"{[first]!r}\n"
 
+    @pytest.mark.skipif(not PYTHON.startswith("/root/"), reason="the interpreter is not in /root")
+    async def test_the_exposure_kit_is_made_once_and_removed_on_close(
+        self, make_backend: BackendFactory
+    ):
+        """The directories that expose the interpreter are made at its first use, shared by
+        later executions, and removed by aclose()."""
+        backend = make_backend(prestart_python=0)
+        await run(backend, "python", "pass")
+        kit = backend._kits["python"]
+        await run(backend, "python", "pass")
+        assert backend._kits["python"] is kit
+        assert _existing([str(kit.root)]) == [str(kit.root)]
+        await backend.aclose()
+        assert _existing([str(kit.root)]) == []
+
 
 class TestAttacks:
     """Each attack that root could make fails by permission."""

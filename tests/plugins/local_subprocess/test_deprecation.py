@@ -48,7 +48,7 @@ class TestAnnounceLegacyLoad:
                 BackendSettings(environment="qa"),
                 memory_enforcement="rlimit",
                 process_isolation="namespace",
-                code_user="uid 65000",
+                code_user="65000:65000",
             )
         assert logs == [
             {
@@ -59,7 +59,7 @@ class TestAnnounceLegacyLoad:
                 "isolation": "process",
                 "process_isolation": "namespace",
                 "memory_enforcement": "rlimit",
-                "code_user": "uid 65000",
+                "code_user": "65000:65000",
             }
         ]
 

@@ -1,12 +1,21 @@
 from __future__ import annotations
 
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from turnout_local_subprocess.identity import Exposure
-from turnout_local_subprocess.mounts import TMPFS_OPTIONS, fstab_field, plan
+from turnout_local_subprocess.mounts import ExposureKit, fstab_field, plan
 from turnout_local_subprocess.workdir import Workspace
+
+
+@pytest.fixture
+def kit() -> Iterator[ExposureKit]:
+    """The kit exposing pyenv's Python from /root."""
+    made = ExposureKit.create([Exposure(Path("/root/.pyenv/versions/3.11.7"), Path("/root"))])
+    yield made
+    made.remove()
 
 
 @pytest.fixture
@@ -22,8 +31,7 @@ class TestPlan:
 
     def test_scratch_copies_and_anchor(self, workspace: Workspace):
         """Each covered directory gets a world-writable sticky copy; the workspace, which
-        lies under one of them, is bound recursively onto its own path inside that copy
-        first."""
+        lies under one of them, is bound onto its own path inside that copy first."""
         covering = workspace.root.parent
         other = Path("/nonexistent-scratch")
         fstab, checks = plan(workspace, (other, covering))
@@ -31,7 +39,7 @@ class TestPlan:
         anchor = copy / workspace.root.relative_to(covering)
         assert fstab == workspace.control / "fstab"
         assert fstab.read_text().splitlines() == [
-            f"{workspace.root} {anchor} none rbind 0 0",
+            f"{workspace.root} {anchor} none bind 0 0",
             f"{workspace.root / 'scratch' / 'nonexistent-scratch'} {other} none rbind 0 0",
             f"{copy} {covering} none rbind 0 0",
         ]
@@ -57,45 +65,53 @@ class TestPlan:
         assert fstab is not None
         assert f"{workspace.root} " in fstab.read_text().splitlines()[0]
 
-    def test_exposure_is_staged_covered_and_bound_back(self, workspace: Workspace):
-        """The prefix is staged before the hidden directory is covered by a tmpfs (bound from
-        a cover directory), then bound back read-only; both are checked."""
-        exposure = Exposure(Path("/root/.pyenv/versions/3.11.7"), Path("/root"))
-        fstab, checks = plan(workspace, (), (exposure,))
-        base = workspace.root / "scratch"
+    def test_exposures_come_first(self, workspace: Workspace, kit: ExposureKit):
+        """The kit's mounts are made before any scratch copy covers the paths they use."""
+        fstab, _ = plan(workspace, (workspace.root.parent,), kit)
         assert fstab is not None
-        assert fstab.read_text().splitlines() == [
-            f"/root/.pyenv/versions/3.11.7 {base / 'expose-0'} none bind 0 0",
-            f"turnout-cover-root-0 {base / 'cover-0'} tmpfs {TMPFS_OPTIONS} 0 0",
-            f"{base / 'cover-0'} /root none bind 0 0",
-            f"{base / 'expose-0'} /root/.pyenv/versions/3.11.7 none "
-            "bind,ro,nosuid,nodev,X-mount.mkdir 0 0",
-        ]
-        assert checks == [
-            "/root",
-            str(base / "cover-0"),
-            "/root/.pyenv/versions/3.11.7",
-            str(base / "expose-0"),
+        lines = fstab.read_text().splitlines()
+        assert lines[: len(kit.lines())] == kit.lines()
+
+
+class TestExposureKit:
+    """The staging and cover directories, made once and shared by executions."""
+
+    def test_staged_covered_and_bound_back(self, kit: ExposureKit):
+        """The prefix is staged before the hidden directory is covered, then bound back
+        read-only at its own path inside the cover."""
+        root = kit.root
+        assert kit.lines() == [
+            f"/root/.pyenv/versions/3.11.7 {root / 'stage-0'} none bind 0 0",
+            f"{root / 'cover-0'} /root none bind 0 0",
+            f"{root / 'stage-0'} /root/.pyenv/versions/3.11.7 none bind,ro,nosuid,nodev 0 0",
         ]
 
-    def test_one_cover_per_hidden_directory(self, workspace: Workspace):
-        """Two prefixes under the same hidden directory share its cover, staged first."""
-        exposures = (
-            Exposure(Path("/root/a"), Path("/root")),
-            Exposure(Path("/root/b/c"), Path("/root")),
+    def test_cover_holds_only_the_path_to_the_prefix(self, kit: ExposureKit):
+        """The cover is root's and searchable down to the prefix (mode 755), empty besides."""
+        cover = kit.root / "cover-0"
+        found = sorted(str(path.relative_to(cover)) for path in cover.rglob("*"))
+        assert found == [".pyenv", ".pyenv/versions", ".pyenv/versions/3.11.7"]
+        for path in (cover, *cover.rglob("*")):
+            assert stat.S_IMODE(path.stat().st_mode) == 0o755
+            assert path.stat().st_uid == 0
+
+    def test_one_cover_per_hidden_directory(self, tmp_path: Path):
+        """Two prefixes under the same hidden directory share its cover, both staged first."""
+        kit = ExposureKit.create(
+            [Exposure(Path("/root/a"), Path("/root")), Exposure(Path("/root/b/c"), Path("/root"))]
         )
-        fstab, _ = plan(workspace, (), exposures)
-        assert fstab is not None
-        kinds = [line.split()[2] + ":" + line.split()[1] for line in fstab.read_text().splitlines()]
-        base = workspace.root / "scratch"
-        assert kinds == [
-            f"none:{base / 'expose-0'}",
-            f"none:{base / 'expose-1'}",
-            f"tmpfs:{base / 'cover-0'}",
-            "none:/root",
-            "none:/root/a",
-            "none:/root/b/c",
-        ]
+        try:
+            targets = [line.split()[1] for line in kit.lines()]
+            assert targets == [
+                str(kit.root / "stage-0"),
+                str(kit.root / "stage-1"),
+                "/root",
+                "/root/a",
+                "/root/b/c",
+            ]
+        finally:
+            kit.remove()
+        assert not kit.root.exists()
 
     def test_nothing_to_mount(self, workspace: Workspace):
         """Without scratch directories or exposures there is no fstab."""

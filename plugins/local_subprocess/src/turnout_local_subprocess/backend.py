@@ -33,9 +33,10 @@ from turnout.models import (
 )
 from turnout_local_subprocess import cgroups, isolation
 from turnout_local_subprocess.deprecation import announce_legacy_load, refuse_if_disallowed
-from turnout_local_subprocess.identity import Exposure, expose
+from turnout_local_subprocess.identity import expose
 from turnout_local_subprocess.isolation import InitReport, Namespaces
 from turnout_local_subprocess.limits import Confinement, node_heap_mb
+from turnout_local_subprocess.mounts import ExposureKit
 from turnout_local_subprocess.options import BACKEND_ID, LocalSubprocessOptions, parse_options
 from turnout_local_subprocess.process import RunOutcome, run_program
 from turnout_local_subprocess.spare import Channel, Spare, write_stub
@@ -102,7 +103,7 @@ class LocalSubprocessBackend:
         if self._options.undumpable_worker and not isolation.mark_worker_undumpable():
             logger.warning("worker_not_undumpable", reason="prctl(PR_SET_DUMPABLE, 0) failed")
         self._interpreters: dict[Language, str] = {}
-        self._exposures: dict[Language, tuple[Exposure, ...]] = {}
+        self._kits: dict[Language, ExposureKit] = {}
         self._slots: asyncio.Semaphore | None = None
         self._closed = False
         self._cleanups: set[asyncio.Task[None]] = set()
@@ -134,7 +135,7 @@ class LocalSubprocessBackend:
             settings,
             memory_enforcement=self._capabilities.memory_enforcement,
             process_isolation="namespace" if isolated else "none",
-            code_user="worker" if self._owner is None else f"uid {self._owner.uid}",
+            code_user="worker" if self._owner is None else f"{self._owner.uid}:{self._owner.gid}",
         )
 
     @property
@@ -175,6 +176,9 @@ class LocalSubprocessBackend:
             await self._release("spare", spare.confinement, spare.workspace)
         if self._cleanups:
             await asyncio.wait(set(self._cleanups))
+        kits, self._kits = self._kits, {}
+        for kit in kits.values():
+            await asyncio.to_thread(kit.remove)
 
     async def _execute(self, request: ExecutionRequest, queued: float) -> ExecutionResult:
         begun = time.perf_counter()
@@ -259,7 +263,7 @@ class LocalSubprocessBackend:
                 workspace,
                 argv,
                 limit=confinement.shell_limit,
-                exposures=self._exposures.get(language, ()),
+                kit=self._kits.get(language),
             )
         except OSError as exc:
             raise _infrastructure("could not prepare the private scratch directories", exc) from exc
@@ -474,18 +478,28 @@ class LocalSubprocessBackend:
                 raise InfrastructureError(
                     f"could not start {found!r}{hint}", started=False, backend=BACKEND_ID
                 )
-            if self._owner is not None:
-                try:
-                    exposure, _ = expose(self._owner, found)
-                except ValueError as exc:
-                    raise ConfigurationError(
-                        f"the {BACKEND_ID} backend cannot run {language} as uid "
-                        f"{self._owner.uid}: {exc}; install the interpreter elsewhere and set "
-                        f"the {option!r} option, or set drop_privileges = false"
-                    ) from None
-                self._exposures[language] = () if exposure is None else (exposure,)
+            self._expose(language, found, option)
             self._interpreters[language] = found
         return self._interpreters[language]
+
+    def _expose(self, language: Language, interpreter: str, option: str) -> None:
+        """Prepare the mounts that let the unprivileged identity reach `interpreter`."""
+        if self._owner is None:
+            return
+        try:
+            exposure, _ = expose(self._owner, interpreter)
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"the {BACKEND_ID} backend cannot run {language} as uid {self._owner.uid}: "
+                f"{exc}; install the interpreter elsewhere and set the {option!r} option, or "
+                "set drop_privileges = false"
+            ) from None
+        if exposure is None:
+            return
+        try:
+            self._kits[language] = ExposureKit.create([exposure])
+        except OSError as exc:
+            raise _infrastructure("could not prepare the interpreter's mounts", exc) from exc
 
     def _argv(self, language: Language, interpreter: str) -> list[str]:
         if language == "python":

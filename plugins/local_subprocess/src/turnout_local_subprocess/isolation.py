@@ -66,7 +66,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from turnout_local_subprocess import mounts
-from turnout_local_subprocess.identity import Exposure, Identity, find_identity
+from turnout_local_subprocess.identity import Identity, find_identity
+from turnout_local_subprocess.mounts import ExposureKit
 from turnout_local_subprocess.workdir import Workspace
 
 __all__ = [
@@ -168,15 +169,15 @@ class Namespaces:
         argv: Sequence[str],
         *,
         limit: tuple[str, int] | None,
-        exposures: Sequence[Exposure] = (),
+        kit: ExposureKit | None = None,
     ) -> list[str]:
         """The wrapped command; prepares the workspace's private mounts (see `mounts`).
 
         `limit` is the memory rlimit as the shell's `ulimit` takes it (flag, KiB); the
         init sets it just before starting the program, so `unshare` and `mount` run
-        without it. `exposures` are what the identity needs to reach the interpreter.
+        without it. `kit` exposes what the identity needs to reach the interpreter.
         """
-        fstab, checks = mounts.plan(workspace, self.scratch, exposures)
+        fstab, checks = mounts.plan(workspace, self.scratch, kit)
         flag, kib = limit if limit is not None else ("", 0)
         program = list(argv) if self.identity is None else self.identity.wrap(list(argv))
         return [
