@@ -388,6 +388,7 @@ print(json.dumps(done))
         assert (result.termination, result.exit_code, result.stderr) == ("exited", 0, "")
         assert json.loads(result.stdout) == [20, True]
         assert marked(marker) == []
+        assert _descendants_running_as(backend.options.sandbox_uid) == []
 
 
 async def _spare_ready(backend: LocalSubprocessBackend, timeout_s: float = 20.0) -> None:
@@ -398,6 +399,16 @@ async def _spare_ready(backend: LocalSubprocessBackend, timeout_s: float = 20.0)
             return
         await asyncio.sleep(0.02)
     raise AssertionError("no pre-started interpreter became ready")
+
+
+def _descendants_running_as(uid: int) -> list[psutil.Process]:
+    """This test process's live descendants that run as `uid`."""
+    found = []
+    for process in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if process.uids().real == uid and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process)
+    return found
 
 
 def _existing(paths: list[str]) -> list[str]:
