@@ -1084,7 +1084,7 @@ class TestInterpreters:
         with started=False carrying what the exec said."""
         backend = make_backend(prestart_python=0, node="node")
         assert (await run(backend, "javascript", "1")).exit_code == 0
-        backend._interpreters["javascript"] = "/nonexistent/node"
+        backend._interpreters.paths["javascript"] = "/nonexistent/node"
         with pytest.raises(InfrastructureError, match="No such file") as caught:
             await run(backend, "javascript", "console.log('ran')")
         assert caught.value.started is False
@@ -1148,14 +1148,14 @@ V8_PROCESS_OOM = (
 class TestV8AbortClassification:
     async def test_a_process_out_of_memory_abort_is_memory(self) -> None:
         """V8's "process out of memory" abort (memory outside its heap) ends as `memory`."""
-        from turnout_local_subprocess.backend import _classify
         from turnout_local_subprocess.capture import CappedSink
+        from turnout_local_subprocess.ending import classify
         from turnout_local_subprocess.process import RunOutcome
 
         stderr = CappedSink("stderr", 1 << 20)
         stderr.data_received(V8_PROCESS_OOM.encode())
         outcome = RunOutcome(134, False, CappedSink("stdout", 1 << 20), stderr, 1.0, 400.0)
-        assert _classify(outcome, None, "javascript", False) == ("memory", None)
+        assert classify(outcome, None, "javascript", False) == ("memory", None)
 
     async def test_a_flood_that_aborts_node_is_memory_not_runtime(
         self, make_backend: BackendFactory

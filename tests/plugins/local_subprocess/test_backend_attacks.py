@@ -211,9 +211,9 @@ class TestIdentity:
         later executions, and removed by aclose()."""
         backend = make_backend(prestart_python=0)
         await run(backend, "python", "pass")
-        kit = backend._kits["python"]
+        kit = backend._interpreters.kits["python"]
         await run(backend, "python", "pass")
-        assert backend._kits["python"] is kit
+        assert backend._interpreters.kits["python"] is kit
         assert _existing([str(kit.root)]) == [str(kit.root)]
         await backend.aclose()
         assert _existing([str(kit.root)]) == []

@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -29,14 +27,12 @@ from turnout.models import (
     ExecutionRequest,
     ExecutionResult,
     Language,
-    Termination,
 )
-from turnout_local_subprocess import cgroups, isolation
+from turnout_local_subprocess import ending, host, isolation
 from turnout_local_subprocess.deprecation import announce_legacy_load, refuse_if_disallowed
-from turnout_local_subprocess.identity import expose
-from turnout_local_subprocess.isolation import InitReport, Namespaces
-from turnout_local_subprocess.limits import Confinement, node_heap_mb
-from turnout_local_subprocess.mounts import ExposureKit
+from turnout_local_subprocess.interpreters import INTERPRETERS, Interpreters
+from turnout_local_subprocess.isolation import InitReport
+from turnout_local_subprocess.limits import Confinement
 from turnout_local_subprocess.options import BACKEND_ID, LocalSubprocessOptions, parse_options
 from turnout_local_subprocess.process import RunOutcome, run_program
 from turnout_local_subprocess.spare import Channel, Spare, write_stub
@@ -46,20 +42,6 @@ __all__ = ["LocalSubprocessBackend"]
 
 logger = structlog.get_logger("turnout.local_subprocess")
 
-# Default Python: the base interpreter turnout itself runs on. Not `python3` from PATH, which
-# may be a version-manager shim (pyenv adds ~60 ms and its own variables per start), and not
-# turnout's virtualenv, whose packages user code must not see.
-DEFAULT_PYTHON = getattr(sys, "_base_executable", None) or sys.executable or "python3"
-INTERPRETERS: dict[Language, tuple[str, str]] = {
-    "python": ("python", DEFAULT_PYTHON),
-    "javascript": ("node", "node"),
-}
-# V8's last words when it aborts for memory: the heap past --max-old-space-size ("JavaScript
-# heap out of memory", "Reached heap limit"), or memory outside the heap refused by the rlimit
-# or the cgroup ("FATAL ERROR: v8::ArrayBuffer::NewBackingStore Allocation failed - process
-# out of memory", "Fatal process out of memory: ..."), seen with a console.log flood whose
-# queued writes outgrow the limit.
-HEAP_EXHAUSTED = ("JavaScript heap out of memory", "Reached heap limit", "process out of memory")
 # After the kill grace of run_program (0.2 s), how long execute() waits for the jail to be
 # released and the directory removed before returning; whatever is not done by then
 # finishes in the background. Together they keep a timed-out call within timeout + 0.5 s.
@@ -98,12 +80,10 @@ class LocalSubprocessBackend:
     def __init__(self, settings: BackendSettings) -> None:
         refuse_if_disallowed(settings)
         self._options = parse_options(settings.options)
-        self._cgroups = _select_cgroups(self._options)
-        self._namespaces = _select_namespaces(self._options)
+        self._cgroups = host.select_cgroups(self._options)
+        self._namespaces = host.select_namespaces(self._options)
         if self._options.undumpable_worker and not isolation.mark_worker_undumpable():
             logger.warning("worker_not_undumpable", reason="prctl(PR_SET_DUMPABLE, 0) failed")
-        self._interpreters: dict[Language, str] = {}
-        self._kits: dict[Language, ExposureKit] = {}
         self._slots: asyncio.Semaphore | None = None
         self._closed = False
         self._cleanups: set[asyncio.Task[None]] = set()
@@ -117,6 +97,11 @@ class LocalSubprocessBackend:
         # undo all of it.
         isolated = self._namespaces is not None
         self._owner = None if self._namespaces is None else self._namespaces.identity
+        self._interpreters = Interpreters(
+            self._options,
+            owner=self._owner,
+            scratch=() if self._namespaces is None else self._namespaces.scratch,
+        )
         self._capabilities = Capabilities(
             languages=frozenset(INTERPRETERS),
             isolation="process",
@@ -176,13 +161,11 @@ class LocalSubprocessBackend:
             await self._release("spare", spare.confinement, spare.workspace)
         if self._cleanups:
             await asyncio.wait(set(self._cleanups))
-        kits, self._kits = self._kits, {}
-        for kit in kits.values():
-            await asyncio.to_thread(kit.remove)
+        await asyncio.to_thread(self._interpreters.close)
 
     async def _execute(self, request: ExecutionRequest, queued: float) -> ExecutionResult:
         begun = time.perf_counter()
-        interpreter = self._interpreter(request.language)
+        interpreter = self._interpreters.find(request.language)
         spare = self._take_spare(request.language)
         if spare is not None:
             workspace: Workspace = spare.workspace
@@ -227,7 +210,7 @@ class LocalSubprocessBackend:
             "cleanup": (finished - prepared) * 1000 - outcome.spawn_ms - outcome.run_ms,
             "total": (finished - queued) * 1000,
         }
-        return _report(request, outcome, report, memory_exhausted, result, timings)
+        return ending.report(request, outcome, report, memory_exhausted, result, timings)
 
     def _confine(self, language: Language, workspace: Workspace) -> Confinement:
         try:
@@ -250,7 +233,7 @@ class LocalSubprocessBackend:
         workspace: Workspace,
         confinement: Confinement,
     ) -> list[str]:
-        argv = [*self._argv(language, interpreter), os.fspath(program)]
+        argv = [*self._interpreters.argv(language, interpreter), os.fspath(program)]
         return self._wrap(language, argv, workspace, confinement)
 
     def _wrap(
@@ -263,7 +246,7 @@ class LocalSubprocessBackend:
                 workspace,
                 argv,
                 limit=confinement.shell_limit,
-                kit=self._kits.get(language),
+                kit=self._interpreters.kits.get(language),
             )
         except OSError as exc:
             raise _infrastructure("could not prepare the private scratch directories", exc) from exc
@@ -332,7 +315,7 @@ class LocalSubprocessBackend:
     async def _prepare_spare(self) -> None:
         """Prepare one Python execution up to its program; a failure only means no spare."""
         try:
-            interpreter = self._interpreter("python")
+            interpreter = self._interpreters.find("python")
             workspace = Workspace.create(owner=self._owner)
         except (OSError, ConfigurationError, InfrastructureError) as exc:
             logger.warning("spare_not_started", error=str(exc))
@@ -397,7 +380,7 @@ class LocalSubprocessBackend:
         confinement: Confinement | None = None
         try:
             confinement = self._confine(language, workspace)
-            argv = [*self._argv(language, interpreter), "--version"]
+            argv = [*self._interpreters.argv(language, interpreter), "--version"]
             argv = self._wrap(language, argv, workspace, confinement)
             outcome = await self._run(argv, workspace, confinement, timeout_s=START_CHECK_TIMEOUT_S)
             report = None if outcome.report is None else isolation.read_report(outcome.report)
@@ -411,17 +394,6 @@ class LocalSubprocessBackend:
             started=False,
             backend=BACKEND_ID,
         )
-
-    def _scratch_hint(self, interpreter: str) -> str:
-        """Why an interpreter under a directory each execution sees as empty cannot start."""
-        paths = (Path(os.path.abspath(interpreter)), Path(os.path.realpath(interpreter)))
-        for directory in self._namespaces.scratch if self._namespaces is not None else ():
-            if any(path.is_relative_to(directory) for path in paths):
-                return (
-                    f": the interpreter lies under {directory}, which each execution sees as "
-                    "its own empty copy: install it elsewhere, or set isolate_processes = false"
-                )
-        return ""
 
     async def _clean_up(
         self, execution_id: str, confinement: Confinement | None, workspace: Workspace
@@ -455,118 +427,12 @@ class LocalSubprocessBackend:
         if not task.cancelled() and task.exception() is not None:
             logger.error("cleanup_failed", error=repr(task.exception()))
 
-    def _interpreter(self, language: Language) -> str:
-        """Find the interpreter at first use, so a host without Node can still run Python.
-
-        With an unprivileged identity the interpreter is started by its real path, and an
-        installation under a directory the identity cannot search is exposed (`identity`).
-        """
-        if language not in self._interpreters:
-            option, default = INTERPRETERS[language]
-            name = getattr(self._options, option) or default
-            found = shutil.which(name)
-            if found is None:
-                raise ConfigurationError(
-                    f"the {BACKEND_ID} backend cannot run {language}: interpreter {name!r} "
-                    f"was not found on PATH; set the {option!r} option of the {BACKEND_ID} "
-                    "backend in feature_flags.toml to the interpreter's path"
-                )
-            if self._owner is not None:
-                found = str(Path(os.path.realpath(found)))
-            hint = self._scratch_hint(found)
-            if hint:
-                raise InfrastructureError(
-                    f"could not start {found!r}{hint}", started=False, backend=BACKEND_ID
-                )
-            self._expose(language, found, option)
-            self._interpreters[language] = found
-        return self._interpreters[language]
-
-    def _expose(self, language: Language, interpreter: str, option: str) -> None:
-        """Prepare the mounts that let the unprivileged identity reach `interpreter`."""
-        if self._owner is None:
-            return
-        try:
-            exposure, _ = expose(self._owner, interpreter)
-        except ValueError as exc:
-            raise ConfigurationError(
-                f"the {BACKEND_ID} backend cannot run {language} as uid {self._owner.uid}: "
-                f"{exc}; install the interpreter elsewhere and set the {option!r} option, or "
-                "set drop_privileges = false"
-            ) from None
-        if exposure is None:
-            return
-        try:
-            self._kits[language] = ExposureKit.create([exposure])
-        except OSError as exc:
-            raise _infrastructure("could not prepare the interpreter's mounts", exc) from exc
-
-    def _argv(self, language: Language, interpreter: str) -> list[str]:
-        if language == "python":
-            # -u: output reaches the pipe as it is written (as E2B streams it), so what a
-            # timed-out program printed is not lost in its buffer.
-            return [interpreter, "-I", "-u"]
-        return [interpreter, f"--max-old-space-size={node_heap_mb(self._options.memory_mb)}"]
-
     def _read_result(self, workspace: Workspace, request: ExecutionRequest) -> ResultFile:
         limit = min(request.max_result_bytes, self._options.max_result_bytes)
         try:
             return workspace.read_result(request.result_path, limit)
         except OSError as exc:
             raise _infrastructure("could not read the result file", exc, started=True) from exc
-
-
-def _select_cgroups(options: LocalSubprocessOptions) -> cgroups.CgroupHost | None:
-    if options.use_cgroups is False:
-        return None
-    host = cgroups.probe()
-    if host is None and options.use_cgroups is True:
-        raise ConfigurationError(
-            f"the {BACKEND_ID} backend has use_cgroups = true, but cgroup v1 memory at "
-            f"{cgroups.CGROUP_MOUNT / 'memory'} is missing or not writable; run as a user "
-            'that may create cgroups there, or set use_cgroups = "auto" or false'
-        )
-    if host is not None:
-        for name in cgroups.sweep_stale(host):
-            logger.info("stale_cgroup_removed", cgroup=name)
-    return host
-
-
-def _select_namespaces(options: LocalSubprocessOptions) -> Namespaces | None:
-    if options.isolate_processes is False:
-        if options.drop_privileges is True:
-            raise ConfigurationError(
-                f"the {BACKEND_ID} backend has drop_privileges = true, which needs each "
-                "program's own mount namespace, but isolate_processes = false; set "
-                'isolate_processes to "auto" or true, or drop_privileges to "auto" or false'
-            )
-        return None
-    namespaces, problem = isolation.find()
-    if namespaces is None and options.isolate_processes is True:
-        raise ConfigurationError(
-            f"the {BACKEND_ID} backend has isolate_processes = true, but programs cannot be "
-            f"run in their own PID and mount namespace here: {problem}; run the worker as "
-            "root with util-linux unshare and mount installed, or set "
-            'isolate_processes = "auto" or false'
-        )
-    if namespaces is None:
-        logger.warning("process_isolation_unavailable", backend=BACKEND_ID, reason=problem)
-        problem = f"programs cannot run in their own namespaces here: {problem}"
-    elif options.drop_privileges is not False:
-        dropped, problem = isolation.drop_privileges(
-            namespaces, options.sandbox_uid, options.sandbox_gid
-        )
-        if dropped is not None:
-            return dropped
-    if options.drop_privileges is True:
-        raise ConfigurationError(
-            f"the {BACKEND_ID} backend has drop_privileges = true, but programs cannot be "
-            f"run as uid {options.sandbox_uid} here: {problem}; run the worker as root "
-            'with util-linux setpriv installed, or set drop_privileges = "auto" or false'
-        )
-    if options.drop_privileges == "auto":
-        logger.warning("privilege_drop_unavailable", backend=BACKEND_ID, reason=problem)
-    return namespaces
 
 
 def _check_ready(report: InitReport | None) -> None:
@@ -588,89 +454,6 @@ def _environment(home: os.PathLike[str]) -> dict[str, str]:
         "HOME": os.fspath(home),
         "TZ": "UTC",
     }
-
-
-def _report(
-    request: ExecutionRequest,
-    outcome: RunOutcome,
-    init: InitReport | None,
-    memory_exhausted: bool,
-    result: ResultFile,
-    timings: dict[str, float],
-) -> ExecutionResult:
-    termination, exit_code = _classify(outcome, init, request.language, memory_exhausted)
-    # The engine takes a result as the truth; one written before turnout stopped the
-    # program (its output still draining, an exit hook still running) must not turn a
-    # kill into a success.
-    stopped = termination != "exited" and (result.data is not None or result.too_large)
-    logger.info(
-        "execution_finished",
-        backend=BACKEND_ID,
-        execution_id=request.execution_id,
-        language=request.language,
-        termination=termination,
-        exit_code=exit_code,
-        stdout_bytes=outcome.stdout.total,
-        stderr_bytes=outcome.stderr.total,
-        result_bytes=None if result.data is None else len(result.data),
-        result_dropped=stopped,
-        duration_ms=round(timings["total"], 1),
-    )
-    if stopped:
-        result = ResultFile(None)
-    return ExecutionResult(
-        stdout=outcome.stdout.text(),
-        stderr=outcome.stderr.text(),
-        stdout_truncated=outcome.stdout.truncated,
-        stderr_truncated=outcome.stderr.truncated,
-        result=result.data,
-        result_too_large=result.too_large,
-        termination=termination,
-        exit_code=exit_code,
-        sandbox_id=None,
-        timings_ms=timings,
-    )
-
-
-def _classify(
-    outcome: RunOutcome, init: InitReport | None, language: Language, memory_exhausted: bool
-) -> tuple[Termination, int | None]:
-    """How the program ended; a signal death reports the shell's 128 + signal number.
-
-    The only signals turnout sends are the timeout's (and a cancellation's, which has no
-    result). Running out of memory shows in the jail's OOM counter or in V8's last words.
-    Any other signal death of the program is its own doing (a segmentation fault, killing
-    itself) and is `exited` with 128 + n: a runtime error of the user's code, never the
-    retryable `killed`. `killed` is left for a sandbox ended from outside: with
-    namespaces, an init that never reported the program's exit status, which code inside
-    the namespace cannot bring about (see `isolation`).
-    """
-    if outcome.timed_out:
-        return "timeout", None
-    if init is not None:
-        if init.status is None:
-            if memory_exhausted:
-                return "memory", None
-            wrapper = outcome.returncode
-            return "killed", 128 - wrapper if wrapper is not None and wrapper < 0 else None
-        returncode: int | None = init.status
-    else:
-        returncode = outcome.returncode
-    if returncode is None:
-        return "killed", None
-    if returncode != 0 and (
-        memory_exhausted or (language == "javascript" and _heap_exhausted(outcome))
-    ):
-        return "memory", None
-    if returncode < 0:
-        return "exited", 128 - returncode
-    return "exited", returncode
-
-
-def _heap_exhausted(outcome: RunOutcome) -> bool:
-    # V8 prints this last, so the tail has it even when stderr was cut at the cap.
-    seen = (outcome.stderr.tail_text(), outcome.stderr.text())
-    return any(marker in text for marker in HEAP_EXHAUSTED for text in seen)
 
 
 def _infrastructure(what: str, exc: OSError, *, started: bool = False) -> InfrastructureError:
