@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,6 +53,21 @@ class TestPlan:
             str(covering),
             str(copy),
         ]
+
+    def test_the_way_to_the_anchor_is_searchable_whatever_the_umask(self, workspace: Workspace):
+        """Under umask 077 the directories down to the anchor are still mode 755, so an
+        unprivileged program can reach its working directory through the private copy."""
+        covering = workspace.root.parent.parent
+        previous = os.umask(0o077)
+        try:
+            plan(workspace, (covering,))
+        finally:
+            os.umask(previous)
+        copy = workspace.root / "scratch" / "-".join(covering.parts[1:])
+        way = workspace.root.relative_to(covering).parts
+        for depth in range(len(way)):
+            directory = copy.joinpath(*way[: depth + 1])
+            assert stat.S_IMODE(directory.stat().st_mode) == 0o755
 
     def test_a_workspace_outside_the_scratch_directories_is_covered_too(self, workspace: Workspace):
         """When the workspace's parent (a TMPDIR elsewhere) is not covered, it gets a private

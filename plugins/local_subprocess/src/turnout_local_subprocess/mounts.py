@@ -113,7 +113,11 @@ def plan(
         os.chmod(source, 0o1777)
         if workspace.root.is_relative_to(target):
             anchor = source / workspace.root.relative_to(target)
-            anchor.mkdir(parents=True)
+            # The directories down to the anchor are what an unprivileged program passes
+            # through inside the copy: searchable whatever the worker's umask.
+            for directory in _path_down(source, workspace.root, target):
+                directory.mkdir()
+                os.chmod(directory, 0o755)
             anchors.append(_line(workspace.root, anchor, "bind"))
         copies.append(_line(source, target, "rbind"))
         checks += [str(target), str(source)]
