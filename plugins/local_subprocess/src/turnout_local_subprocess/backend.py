@@ -375,8 +375,12 @@ class LocalSubprocessBackend:
         """After an exit status that may mean "could not exec": raise if the interpreter
         cannot be started here, checked by starting it (`--version`) through the same
         wrapper. The program's own output is never taken as evidence, since it could
-        print what an exec failure prints."""
-        workspace = Workspace.create(owner=self._owner)
+        print what an exec failure prints. A check that cannot finish decides nothing."""
+        try:
+            workspace = Workspace.create(owner=self._owner)
+        except OSError as exc:
+            what = "could not create a directory to check the interpreter"
+            raise _infrastructure(what, exc) from exc
         confinement: Confinement | None = None
         try:
             confinement = self._confine(language, workspace)
@@ -386,7 +390,7 @@ class LocalSubprocessBackend:
             report = None if outcome.report is None else isolation.read_report(outcome.report)
         finally:
             await self._release("start-check", confinement, workspace)
-        if report is None or report.status == 0:
+        if report is None or outcome.timed_out or report.status == 0:
             return
         said = outcome.stderr.text().strip() or report.said or f"exit status {report.status}"
         raise InfrastructureError(
