@@ -2,12 +2,20 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from turnout_local_subprocess.cgroups import owner
 from turnout_local_subprocess.identity import Exposure
-from turnout_local_subprocess.mounts import ExposureKit, fstab_field, plan
+from turnout_local_subprocess.mounts import (
+    KIT_PREFIX,
+    ExposureKit,
+    fstab_field,
+    plan,
+    sweep_stale_kits,
+)
 from turnout_local_subprocess.workdir import Workspace
 
 
@@ -136,3 +144,32 @@ class TestExposureKit:
     def test_fstab_escapes_whitespace_and_backslashes(self):
         """Paths go into fstab with octal escapes, as libmount expects."""
         assert fstab_field(Path("/tmp/a b\tc\\d\ne")) == "/tmp/a\\040b\\011c\\134d\\012e"
+
+
+class TestSweepStaleKits:
+    """Kits left by a process that died are removed; live ones and others' are kept."""
+
+    def test_only_dead_owners_kits_of_this_namespace_go(self, tmp_path: Path):
+        """A kit of a dead pid in this pid namespace is removed; one of a live pid, one of
+        another namespace and an unrelated directory stay."""
+        namespace = owner().partition("-")[0]
+        gone_pid = _dead_pid()
+        names = {
+            "dead": f"{KIT_PREFIX}{namespace}-{gone_pid}-abc",
+            "live": f"{KIT_PREFIX}{namespace}-{os.getpid()}-abc",
+            "elsewhere": f"{KIT_PREFIX}1-{gone_pid}-abc",
+            "unrelated": f"turnout-local-{namespace}-{gone_pid}",
+        }
+        for name in names.values():
+            (tmp_path / name / "stage-0").mkdir(parents=True)
+        assert sweep_stale_kits(tmp_path) == [names["dead"]]
+        assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+            names[key] for key in ("live", "elsewhere", "unrelated")
+        )
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited and been reaped."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid

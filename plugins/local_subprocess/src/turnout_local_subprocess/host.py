@@ -12,7 +12,7 @@ from __future__ import annotations
 import structlog
 
 from turnout.errors import ConfigurationError
-from turnout_local_subprocess import cgroups, isolation
+from turnout_local_subprocess import cgroups, isolation, mounts
 from turnout_local_subprocess.isolation import Namespaces
 from turnout_local_subprocess.options import BACKEND_ID, LocalSubprocessOptions
 
@@ -62,6 +62,8 @@ def select_namespaces(options: LocalSubprocessOptions) -> Namespaces | None:
             namespaces, options.sandbox_uid, options.sandbox_gid
         )
         if dropped is not None:
+            for name in mounts.sweep_stale_kits():
+                logger.info("stale_kit_removed", kit=name)
             return dropped
     if options.drop_privileges is True:
         raise ConfigurationError(

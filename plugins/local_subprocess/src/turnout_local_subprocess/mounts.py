@@ -19,16 +19,21 @@ Inside the execution's mount namespace (`isolation`), before the program starts:
 The kit's directories are made once per backend and serve every execution (a mount point
 belongs to the namespace that mounts on it, so concurrent executions can share them):
 made per execution, they cost about 4 ms each to remove on this machine's disk under load,
-on the critical path of every execution. Each scratch copy's source is unique to the
-execution, so `mount -a` never skips one as "already mounted"; the init also checks, with
-`test -ef`, that every covered path is its private copy (`plan` returns those pairs). An
-exposure needs no such check: had its mounts not happened, the interpreter could not be
-reached and the execution would not start (the identity cannot search the hidden
-directory), which is reported as such.
+on the critical path of every execution. A kit is removed when its backend is closed or
+its process exits; one left by a process that died is swept, like a stale cgroup jail, by
+the next backend made in the same pid namespace (its name holds the owner's pid).
+
+Each scratch copy's source is unique to the execution, so `mount -a` never skips one as
+"already mounted"; the init also checks, with `test -ef`, that every covered path is its
+private copy (`plan` returns those pairs). An exposure needs no such check: had its mounts
+not happened, the interpreter could not be reached and the execution would not start (the
+identity cannot search the hidden directory), which is reported as such.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import shutil
 import tempfile
@@ -36,10 +41,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from turnout_local_subprocess.cgroups import alive, owner
 from turnout_local_subprocess.identity import Exposure
 from turnout_local_subprocess.workdir import Workspace
 
-__all__ = ["ExposureKit", "fstab_field", "plan"]
+__all__ = ["KIT_PREFIX", "ExposureKit", "fstab_field", "plan", "sweep_stale_kits"]
+
+KIT_PREFIX = "turnout-local-kit-"
 
 
 @dataclass(frozen=True)
@@ -55,8 +63,10 @@ class ExposureKit:
 
     @classmethod
     def create(cls, exposures: Sequence[Exposure]) -> ExposureKit:
-        root = Path(os.path.realpath(tempfile.mkdtemp(prefix="turnout-local-kit-")))
+        prefix = f"{KIT_PREFIX}{owner()}-"
+        root = Path(os.path.realpath(tempfile.mkdtemp(prefix=prefix)))
         kit = cls(root, tuple(exposures))
+        atexit.register(kit.remove)
         try:
             for index in range(len(kit.exposures)):
                 (root / f"stage-{index}").mkdir()
@@ -90,6 +100,30 @@ class ExposureKit:
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def sweep_stale_kits(directory: Path | None = None) -> list[str]:
+    """Remove kits (in the temporary directory) whose process is gone; returns their names.
+
+    Only kits of this pid namespace are considered, since a pid from another one says
+    nothing here.
+    """
+    namespace = owner().partition("-")[0]
+    removed: list[str] = []
+    with contextlib.suppress(OSError):
+        for entry in (directory or Path(tempfile.gettempdir())).iterdir():
+            their_namespace, _, rest = entry.name.removeprefix(KIT_PREFIX).partition("-")
+            pid = rest.partition("-")[0]
+            if (
+                not entry.name.startswith(KIT_PREFIX)
+                or their_namespace != namespace
+                or not pid.isdigit()
+                or alive(int(pid))
+            ):
+                continue
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry.name)
+    return removed
 
 
 def plan(
