@@ -209,3 +209,4 @@ class Capabilities(BaseModel):
     host_environment_visible: bool = False
     supports_typescript: bool = False
     persistent_filesystem: bool = False
+    code_runs_as_worker_user: bool = False  # True: code can reach what the worker can
