@@ -103,6 +103,16 @@ class TestRunCodePython:
         after = await shared_sandbox.run_code(code)
         assert (during.text, after.results) == ("yes", [])
 
+    async def test_output_is_sent_without_ipykernels_flush_delay(
+        self, shared_sandbox: AsyncSandbox
+    ) -> None:
+        """stdout and stderr leave the kernel 5 ms after a write, not ipykernel's 0.2 s, so
+        code that prints and then starts a fork storm does not starve its own output."""
+        execution = await shared_sandbox.run_code(
+            "import sys; (sys.stdout.flush_interval, sys.stderr.flush_interval)"
+        )
+        assert execution.text == "(0.005, 0.005)"
+
 
 class TestSandboxEnvironment:
     async def test_create_env_vars_reach_the_kernel(self, sdk: dict[str, Any]) -> None:
