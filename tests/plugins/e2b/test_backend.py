@@ -407,6 +407,19 @@ class TestConfiguration:
         assert embedded.capabilities.network_access is False
         assert cloud.capabilities.network_access is True
 
+    def test_the_embedded_server_declares_process_isolation(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Sandboxes of the embedded local server are processes on this host's kernel, so
+        the security cases for code sharing the host apply to them; the cloud's are VMs."""
+        monkeypatch.delenv("E2B_API_URL", raising=False)
+        monkeypatch.delenv("E2B_API_KEY", raising=False)
+        embedded = E2BBackend(BackendSettings(environment="test"))
+        monkeypatch.setenv("E2B_API_KEY", "e2b_placeholder_for_capabilities_test")
+        cloud = E2BBackend(BackendSettings(environment="test"))
+        assert embedded.capabilities.isolation == "process"
+        assert cloud.capabilities.isolation == "microvm"
+
     def test_endpoint_names_the_local_server(self, e2b_url: str) -> None:
         """Reports can say which endpoint executions went to."""
         assert e2b_url in backend().endpoint

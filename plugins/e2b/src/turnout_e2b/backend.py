@@ -99,9 +99,11 @@ class E2BBackend:
         planned = resolve_connection(self._options, settings.environment, dry_run=True)
         self._capabilities = Capabilities(
             languages=frozenset({"python", "javascript"}),
-            isolation="microvm",
-            # The embedded local server's sandboxes have a network of their own with only a
-            # loopback interface (so that they cannot reach the server or each other).
+            # The embedded local server's sandboxes are processes on this host's kernel (in
+            # namespaces of their own, as an unprivileged user), not microVMs; they have a
+            # network of their own with only a loopback interface (so that they cannot
+            # reach the server or each other).
+            isolation="process" if planned.embedded else "microvm",
             network_access=not planned.embedded,
             max_timeout_ms=MAX_TIMEOUT_MS,
             max_output_bytes=self._options.output_cap_bytes,
