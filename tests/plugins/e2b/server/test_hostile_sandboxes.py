@@ -11,6 +11,7 @@ nothing the attacker planted is seen anywhere.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import uuid
@@ -20,6 +21,7 @@ from typing import Any
 
 import pytest
 from e2b_code_interpreter import AsyncSandbox
+from turnout_e2b.server.sandbox_mounts import SANDBOX_MAX_PROCESSES
 from turnout_e2b.server.testing import ServerProcess
 
 from .support import gone
@@ -233,6 +235,51 @@ class TestNeverRoot:
             for place in places:  # there only if the confinement failed
                 await asyncio.to_thread(Path(place, marker).unlink, missing_ok=True)
         assert written == ["/home/user", "/tmp", "/var/tmp", "/dev/shm"]
+
+
+FORK_UNTIL_REFUSED = """
+import json, os, signal, time
+children, refused = [], None
+for _ in range({attempts}):
+    try:
+        child = os.fork()
+    except OSError as exc:
+        refused = exc.errno
+        break
+    if child == 0:
+        time.sleep(60)
+        os._exit(0)
+    children.append(child)
+for child in children:
+    os.kill(child, signal.SIGKILL)
+    os.waitpid(child, 0)
+json.dumps([len(children), refused])
+"""
+
+
+class TestProcessLimit:
+    async def test_a_fork_loop_stops_at_the_sandboxs_process_limit(
+        self, attacker: AsyncSandbox
+    ) -> None:
+        """Processes and threads of one sandbox are bounded (its uid's RLIMIT_NPROC): forking
+        more than the limit is refused with EAGAIN, so a fork bomb cannot fill the host."""
+        attempts = SANDBOX_MAX_PROCESSES + 64
+        started, refused = await value(attacker, FORK_UNTIL_REFUSED.format(attempts=attempts))
+        assert refused == errno.EAGAIN
+        assert started < SANDBOX_MAX_PROCESSES
+
+    async def test_the_limit_is_per_sandbox(self, server: ServerProcess) -> None:
+        """A sandbox holding processes up to its limit does not use up another's."""
+        hog, other = [await AsyncSandbox.create(**server.sdk_options) for _ in range(2)]
+        hold = FORK_UNTIL_REFUSED.replace("for child in children:", "for child in []:")
+        try:
+            held, _ = await value(hog, hold.format(attempts=SANDBOX_MAX_PROCESSES))
+            started, refused = await value(other, FORK_UNTIL_REFUSED.format(attempts=32))
+        finally:
+            await hog.kill()
+            await other.kill()
+        assert held > SANDBOX_MAX_PROCESSES // 2
+        assert (started, refused) == (32, None)
 
 
 class TestNothingSurvives:

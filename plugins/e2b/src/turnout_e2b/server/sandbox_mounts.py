@@ -20,6 +20,12 @@ Each live sandbox has a uid and gid of its own, SANDBOX_UID_BASE + n (no passwd 
 sandboxes cannot signal, trace or read each other's processes or files even by a path
 they should never see. Its directory is chowned to that user; files the server writes
 into it (uploads) are chowned too.
+
+Because that uid is the sandbox's alone, Linux's per-user process limit (RLIMIT_NPROC,
+set on its kernels before they drop root, inherited by everything they start) bounds the
+whole sandbox: SANDBOX_MAX_PROCESSES processes and threads, both kernels' own included, as
+local-subprocess's `pids.max` bounds an execution. A fork bomb gets EAGAIN instead of
+filling the host with processes that starve the server and every other sandbox.
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import select
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +45,7 @@ from turnout_e2b.server.confine import ConfineError, Cover, clone_tree, confine,
 __all__ = [
     "MAX_SANDBOX_USERS",
     "SANDBOX_GID_BASE",
+    "SANDBOX_MAX_PROCESSES",
     "SANDBOX_UID_BASE",
     "IsolationError",
     "SandboxMounts",
@@ -45,6 +54,8 @@ __all__ = [
 SANDBOX_UID_BASE = 1_500_000_000
 SANDBOX_GID_BASE = 1_500_000_000
 MAX_SANDBOX_USERS = 65_536
+# Processes and threads of one sandbox (its kernels hold about 20 threads).
+SANDBOX_MAX_PROCESSES = 256
 ENTER_TIMEOUT_S = 20.0
 MESSAGE_BYTES = 4096
 
@@ -74,12 +85,28 @@ class SandboxMounts:
         with self._namespaces(pid) as namespaces, self._copies() as trees:
             await asyncio.to_thread(self._confine_in_child, namespaces, trees)
         self.check(pid)
+        self.limit_processes(pid)
 
     def enter_blocking(self, pid: int) -> None:
         """`enter`, for callers without an event loop (the start-up probe)."""
         with self._namespaces(pid) as namespaces, self._copies() as trees:
             self._confine_in_child(namespaces, trees)
         self.check(pid)
+        self.limit_processes(pid)
+
+    def limit_processes(self, pid: int) -> None:
+        """Set the sandbox's process limit on every process under the kernel's init
+        (started as `pid`); what they start inherits it. Root ignores it, so it only binds
+        once the kernel runs as the sandbox's user."""
+        limit = (SANDBOX_MAX_PROCESSES, SANDBOX_MAX_PROCESSES)
+        for init in _children(pid):
+            for process in _descendants(init):
+                try:
+                    resource.prlimit(process, resource.RLIMIT_NPROC, limit)
+                except ProcessLookupError:
+                    continue
+                except OSError as exc:
+                    raise IsolationError(f"cannot limit the sandbox's processes: {exc}") from exc
 
     def check_namespaces(self, pid: int, process: int | None = None) -> None:
         """Raise IsolationError unless `pid` is in a mount and PID namespace of its own.
@@ -183,13 +210,16 @@ class SandboxMounts:
     def verify_unprivileged(self, pid: int) -> None:
         """Raise IsolationError unless every process and thread under the kernel's init
         (started as `pid`) runs as the sandbox's user, with no capability, no
-        supplementary group and no_new_privs set."""
+        supplementary group, no_new_privs set and the sandbox's process limit."""
         inits = _children(pid)
         if not inits:
             raise IsolationError(f"the kernel started as {pid} has no init any more")
         found = 0
         for init in inits:
             for process in _descendants(init):
+                limit = _process_limit(process)
+                if limit is not None and limit > SANDBOX_MAX_PROCESSES:
+                    raise IsolationError(f"process {process} of the sandbox may start {limit}")
                 for status in _task_statuses(process):
                     found += 1
                     problem = self._privilege_problem(status)
@@ -252,3 +282,13 @@ def _task_statuses(pid: int) -> list[dict[str, str]]:
                     {k: v.strip() for k, _, v in (line.partition(":") for line in lines)}
                 )
     return statuses
+
+
+def _process_limit(pid: int) -> int | None:
+    """The soft RLIMIT_NPROC of `pid` (None if it has exited; a large number if unlimited)."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+            if line.startswith("Max processes"):
+                soft = line.split()[2]
+                return sys.maxsize if soft == "unlimited" else int(soft)
+    return None
