@@ -420,6 +420,18 @@ class TestConfiguration:
         assert embedded.capabilities.isolation == "process"
         assert cloud.capabilities.isolation == "microvm"
 
+    def test_an_unconfined_embedded_server_declares_what_its_code_can_reach(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Where the host cannot confine the embedded server's kernels (not root, an old
+        Linux), its sandboxes run as this process's user on the host's network, and the
+        capabilities say so instead of claiming a confinement that is not there."""
+        monkeypatch.delenv("E2B_API_URL", raising=False)
+        monkeypatch.delenv("E2B_API_KEY", raising=False)
+        monkeypatch.setattr("turnout_e2b.backend.embedded_confinement", lambda: False)
+        capabilities = E2BBackend(BackendSettings(environment="test")).capabilities
+        assert (capabilities.network_access, capabilities.code_runs_as_worker_user) == (True, True)
+
     def test_endpoint_names_the_local_server(self, e2b_url: str) -> None:
         """Reports can say which endpoint executions went to."""
         assert e2b_url in backend().endpoint

@@ -37,6 +37,7 @@ from turnout.errors import InfrastructureError
 from turnout.models import MAX_TIMEOUT_MS, Capabilities, ExecutionRequest, ExecutionResult
 from turnout_e2b.connection import Connection, resolve_connection
 from turnout_e2b.cost import Pricing, usage
+from turnout_e2b.embedded import embedded_confinement
 from turnout_e2b.errors import map_exception, translate_errors
 from turnout_e2b.options import BACKEND_ID, E2BOptions, parse_options
 from turnout_e2b.output import CappedText
@@ -97,14 +98,17 @@ class E2BBackend:
         self._ledger = SandboxLedger(closer=weakref.WeakMethod(self.aclose))
         # Fail at construction, not at the first execution, when no key can be found.
         planned = resolve_connection(self._options, settings.environment, dry_run=True)
+        # The embedded local server's sandboxes are processes on this host's kernel, not
+        # microVMs. Confined (where the host allows it, see embedded_confinement), each has
+        # a network of its own with only a loopback interface, so that they cannot reach
+        # the server or each other, and runs as an unprivileged user; unconfined, they run
+        # as this process's user on the host's network.
+        confined = planned.embedded and embedded_confinement()
         self._capabilities = Capabilities(
             languages=frozenset({"python", "javascript"}),
-            # The embedded local server's sandboxes are processes on this host's kernel (in
-            # namespaces of their own, as an unprivileged user), not microVMs; they have a
-            # network of their own with only a loopback interface (so that they cannot
-            # reach the server or each other).
             isolation="process" if planned.embedded else "microvm",
-            network_access=not planned.embedded,
+            network_access=not confined,
+            code_runs_as_worker_user=planned.embedded and not confined,
             max_timeout_ms=MAX_TIMEOUT_MS,
             max_output_bytes=self._options.output_cap_bytes,
             max_result_bytes=self._options.max_result_bytes,

@@ -27,9 +27,11 @@ import threading
 from dataclasses import dataclass, field
 
 from turnout.errors import InfrastructureError
+from turnout_e2b.server.isolation import unavailable_reason
 
 __all__ = [
     "EmbeddedServer",
+    "embedded_confinement",
     "new_api_key",
     "server_command",
     "server_environment",
@@ -57,6 +59,13 @@ class EmbeddedServer:
 def new_api_key() -> str:
     """A random API key for a local server (256 bits)."""
     return secrets.token_urlsafe(32)
+
+
+def embedded_confinement() -> bool:
+    """Whether the embedded server's sandboxes will be confined (their own namespaces and
+    network, an unprivileged user): the e2b backend's capabilities say so before the server
+    runs, and the server is then started so that it must hold to it."""
+    return unavailable_reason() is None
 
 
 def server_environment(base: dict[str, str] | None = None) -> dict[str, str]:
@@ -91,8 +100,15 @@ def _start(create_delay_ms: int) -> EmbeddedServer:
         if _process is not None and _process.poll() is None and _server is not None:
             return _server
         api_key = new_api_key()
+        # Where the e2b backend declares confined sandboxes (see embedded_confinement), a
+        # server that cannot confine them anyway refuses to start instead of running them
+        # unconfined.
+        required = ("--require-isolation",) if embedded_confinement() else ()
         command = server_command(
-            "--api-key-stdin", "--exit-with-parent", "--create-delay-ms", str(create_delay_ms)
+            "--api-key-stdin",
+            "--exit-with-parent",
+            *required,
+            *("--create-delay-ms", str(create_delay_ms)),
         )
         process = subprocess.Popen(
             command,
@@ -109,13 +125,13 @@ def _start(create_delay_ms: int) -> EmbeddedServer:
             process.stdin.close()
         except OSError:
             pass  # it died at once: reading its URL says so
-        server = EmbeddedServer(_read_url(process), api_key)
+        server = EmbeddedServer(_read_url(process, " ".join(required)), api_key)
         _process, _server = process, server
         atexit.register(stop_shared_server)
         return server
 
 
-def _read_url(process: subprocess.Popen[str]) -> str:
+def _read_url(process: subprocess.Popen[str], options: str) -> str:
     found: list[str] = []
 
     def reader() -> None:
@@ -133,7 +149,7 @@ def _read_url(process: subprocess.Popen[str]) -> str:
         process.kill()
         raise InfrastructureError(
             "the embedded local E2B-compatible server did not start (run "
-            "`turnout e2b serve` by hand to see why)",
+            f"`{' '.join(['turnout e2b serve', options]).strip()}` by hand to see why)",
             retryable=False,
             backend="e2b",
         )

@@ -370,3 +370,17 @@ class TestSandboxLayout:
         assert found is None
         assert "unshare" in why
         assert "setpriv" in why
+
+    def test_a_server_that_is_not_root_cannot_confine(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Without root there are no namespaces to make: the reason says so up front, so the
+        e2b backend does not declare confined sandboxes it cannot have."""
+        monkeypatch.setattr(isolation_module.os, "geteuid", lambda: 1000)
+        assert "root" in (isolation_module.unavailable_reason() or "")
+
+    def test_a_linux_older_than_5_12_cannot_confine(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The mount API the confinement uses came with Linux 5.12."""
+        monkeypatch.setattr(isolation_module, "_linux_release", lambda: (5, 10))
+        monkeypatch.setattr(isolation_module.os, "geteuid", lambda: 0)
+        assert "5.12" in (isolation_module.unavailable_reason() or "")

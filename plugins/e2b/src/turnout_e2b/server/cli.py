@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from turnout_e2b.server.config import ServerConfig
-from turnout_e2b.server.runner import LocalE2BServer
+from turnout_e2b.server.runner import IsolationRequiredError, LocalE2BServer
 
 __all__ = ["main", "parse_args"]
 
@@ -66,6 +66,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="run kernels unconfined: as the server's user, with the host's processes, "
         "network and files (only where no untrusted code runs)",
     )
+    parser.add_argument(
+        "--require-isolation",
+        action="store_true",
+        help="refuse to start (exit status 2) where kernels cannot be confined, instead of "
+        "running them unconfined",
+    )
     parser.add_argument("--log-level", default="warning")
     return parser.parse_args(argv)
 
@@ -99,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=args.port,
             root_parent=args.root_dir,
             isolate=not args.no_isolation,
+            require_isolation=args.require_isolation,
         )
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -111,5 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # these no-op handlers make that re-raise harmless, so a clean stop exits with 0.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, frame: None)
-    asyncio.run(server.serve(announce, exit_with_parent=args.exit_with_parent))
+    try:
+        asyncio.run(server.serve(announce, exit_with_parent=args.exit_with_parent))
+    except IsolationRequiredError as exc:
+        print(f"error: --require-isolation: {exc}", file=sys.stderr)
+        return 2
     return 0

@@ -67,6 +67,7 @@ __all__ = [
     "Isolation",
     "IsolationError",
     "find",
+    "unavailable_reason",
 ]
 
 UNSHARE_FLAGS = ("--pid", "--fork", "--mount-proc", "--kill-child", "--net", "--ipc")
@@ -87,6 +88,7 @@ SANDBOX_HOME = Path("/home/user")
 TOOL_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PROBE_TIMEOUT_S = 20.0
 PROBE_MARKER = "turnout-isolation-probe"
+MINIMUM_LINUX = (5, 12)
 
 
 @dataclass(frozen=True)
@@ -147,15 +149,10 @@ def find(probe_parent: Path) -> tuple[Isolation | None, str]:
     its namespaces and has the shell check, as the sandbox's unprivileged user, that it
     sees them and that nothing else is writable, as a kernel would.
     """
-    search = os.pathsep.join([TOOL_PATH, os.environ.get("PATH", "")])
-    tools = {name: shutil.which(name, path=search) for name in ("unshare", "setpriv")}
-    missing = [name for name, path in tools.items() if path is None]
-    if missing:
-        return None, f"{', '.join(missing)} (util-linux) not found"
-    if not os.access(SHELL, os.X_OK):
-        return None, f"{SHELL} is missing"
-    if not SANDBOX_HOME.parent.is_dir():
-        return None, f"there is no {SANDBOX_HOME.parent} to mount {SANDBOX_HOME} on"
+    reason = unavailable_reason()
+    if reason is not None:
+        return None, reason
+    tools = _tools()
     covered = tuple(_real_directories(SCRATCH_DIRECTORIES))
     hidden = tuple(_real_directories(HIDDEN_DIRECTORIES))
     isolation = Isolation(
@@ -167,6 +164,44 @@ def find(probe_parent: Path) -> tuple[Isolation | None, str]:
     )
     problem = _probe(isolation, probe_parent)
     return (isolation, "") if problem is None else (None, problem)
+
+
+def unavailable_reason() -> str | None:
+    """Why kernels cannot be confined on this host, judged without starting anything; None
+    when the start-up probe can succeed.
+
+    For whoever must say whether sandboxes will be confined before a server runs (the e2b
+    backend's capabilities for its embedded server): it starts that server with
+    `--require-isolation`, so that a probe failing anyway stops the server instead of
+    leaving its kernels unconfined behind a declaration that says otherwise.
+    """
+    if os.geteuid() != 0:
+        return "the server does not run as root (it needs root to make namespaces)"
+    missing = [name for name, path in _tools().items() if path is None]
+    if missing:
+        return f"{', '.join(missing)} (util-linux) not found"
+    if not os.access(SHELL, os.X_OK):
+        return f"{SHELL} is missing"
+    if not SANDBOX_HOME.parent.is_dir():
+        return f"there is no {SANDBOX_HOME.parent} to mount {SANDBOX_HOME} on"
+    release = _linux_release()
+    if release < MINIMUM_LINUX:
+        return f"Linux {os.uname().release} is older than 5.12 (no mount_setattr)"
+    return None
+
+
+def _tools() -> dict[str, str | None]:
+    search = os.pathsep.join([TOOL_PATH, os.environ.get("PATH", "")])
+    return {name: shutil.which(name, path=search) for name in ("unshare", "setpriv")}
+
+
+def _linux_release() -> tuple[int, int]:
+    """(major, minor) of the running Linux kernel; (0, 0) if it cannot be read."""
+    parts = os.uname().release.split(".")
+    try:
+        return int(parts[0]), int("".join(c for c in parts[1] if c.isdigit()) or 0)
+    except (IndexError, ValueError):
+        return 0, 0
 
 
 # The probe's program: a process of the new PID namespace (not its init) says it runs,
