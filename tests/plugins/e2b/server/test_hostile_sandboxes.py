@@ -150,6 +150,39 @@ class TestTheServerIsOutOfReach:
         assert after == before
 
 
+FIND_STRINGS = """
+import glob, json, os
+wanted = {wanted!r}
+found = []
+paths = glob.glob('/proc/*/environ') + glob.glob('/proc/*/cmdline')
+for top in ('/home/user', '/tmp', '/var/tmp', '/dev/shm', '/run'):
+    for folder, _, files in os.walk(top):
+        paths += [os.path.join(folder, name) for name in files]
+for path in paths:
+    try:
+        with open(path, 'rb') as handle:
+            data = handle.read(1 << 20).decode('utf-8', 'replace')
+    except OSError:
+        continue
+    found += [path for secret in wanted if secret in data]
+json.dumps([sorted(set(found)), len(paths)])
+"""
+
+
+class TestControlPlaneSecrets:
+    async def test_the_key_and_the_sandboxs_tokens_are_nowhere_its_code_can_read(
+        self, server: ServerProcess, attacker: AsyncSandbox
+    ) -> None:
+        """The server's API key and the sandbox's own envd and traffic tokens are in no
+        environment or command line it can read, nor in any file of its home or scratch
+        directories or /run: with them it could drive the server or other routes."""
+        wanted = [server.api_key, attacker._envd_access_token, attacker.traffic_access_token]
+        assert all(wanted)
+        found, looked_at = await value(attacker, FIND_STRINGS.format(wanted=wanted))
+        assert found == []
+        assert looked_at > 0
+
+
 class TestNeverRoot:
     async def test_both_kernels_run_as_the_sandboxs_unprivileged_user(
         self, attacker: AsyncSandbox
