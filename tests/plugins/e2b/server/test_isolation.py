@@ -382,5 +382,16 @@ class TestSandboxLayout:
     def test_a_linux_older_than_5_12_cannot_confine(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """The mount API the confinement uses came with Linux 5.12."""
         monkeypatch.setattr(isolation_module, "_linux_release", lambda: (5, 10))
+        monkeypatch.setattr(isolation_module, "_holds_sys_admin", lambda: True)
         monkeypatch.setattr(isolation_module.os, "geteuid", lambda: 0)
         assert "5.12" in (isolation_module.unavailable_reason() or "")
+
+    def test_a_root_without_cap_sys_admin_cannot_confine(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A container's root (no CAP_SYS_ADMIN) cannot make namespaces either: the reason
+        says so, so the embedded server keeps running its kernels unconfined there, declared
+        as such, instead of refusing to start."""
+        monkeypatch.setattr(isolation_module, "_holds_sys_admin", lambda: False)
+        monkeypatch.setattr(isolation_module.os, "geteuid", lambda: 0)
+        assert "CAP_SYS_ADMIN" in (isolation_module.unavailable_reason() or "")

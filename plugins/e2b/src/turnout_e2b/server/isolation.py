@@ -89,6 +89,7 @@ TOOL_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PROBE_TIMEOUT_S = 20.0
 PROBE_MARKER = "turnout-isolation-probe"
 MINIMUM_LINUX = (5, 12)
+CAP_SYS_ADMIN = 21
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,8 @@ def unavailable_reason() -> str | None:
     """
     if os.geteuid() != 0:
         return "the server does not run as root (it needs root to make namespaces)"
+    if not _holds_sys_admin():
+        return "the server's root lacks CAP_SYS_ADMIN (a container's root, say)"
     missing = [name for name, path in _tools().items() if path is None]
     if missing:
         return f"{', '.join(missing)} (util-linux) not found"
@@ -188,6 +191,18 @@ def unavailable_reason() -> str | None:
     if release < MINIMUM_LINUX:
         return f"Linux {os.uname().release} is older than 5.12 (no mount_setattr)"
     return None
+
+
+def _holds_sys_admin() -> bool:
+    """Whether this process holds CAP_SYS_ADMIN (needed for namespaces and mounts)."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return False
+    for line in status.splitlines():
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) & (1 << CAP_SYS_ADMIN))
+    return False
 
 
 def _tools() -> dict[str, str | None]:
