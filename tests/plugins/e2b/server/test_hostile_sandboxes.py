@@ -301,6 +301,20 @@ class TestProcessLimit:
         assert refused == errno.EAGAIN
         assert started < SANDBOX_MAX_PROCESSES
 
+    async def test_a_killed_sandboxs_uid_is_not_given_to_the_next_one(
+        self, server: ServerProcess
+    ) -> None:
+        """Uids are handed out in turn: the processes of a killed sandbox may still be being
+        torn down, counting against its uid's limit, when the next sandbox is created."""
+        uids = []
+        for _ in range(2):
+            sandbox = await AsyncSandbox.create(**server.sdk_options)
+            try:
+                uids.append(await value(sandbox, "import os; str(os.getuid())"))
+            finally:
+                await sandbox.kill()
+        assert uids[0] != uids[1]
+
     async def test_the_limit_is_per_sandbox(self, server: ServerProcess) -> None:
         """A sandbox holding processes up to its limit does not use up another's."""
         hog, other = [await AsyncSandbox.create(**server.sdk_options) for _ in range(2)]

@@ -159,6 +159,7 @@ class SandboxRegistry:
         self._booting: dict[str, Sandbox] = {}
         self._reserved = 0
         self._users: set[int] = set()
+        self._next_user = 0
         self._seq = 0
         self._kill_tasks: set[asyncio.Task[Any]] = set()
 
@@ -257,10 +258,18 @@ class SandboxRegistry:
         )
 
     def _take_user(self) -> int:
-        """The lowest uid index no live (or dying) sandbox holds."""
-        for user in range(MAX_SANDBOX_USERS):
+        """The next uid index, in turn, that no live (or dying) sandbox holds.
+
+        In turn rather than the lowest free one: a killed sandbox's processes are still
+        being torn down (by Linux, after its kernels' process is reaped) when its index is
+        released, and they count against the uid's process limit; a new sandbox given that
+        uid at once could not start a process.
+        """
+        for offset in range(MAX_SANDBOX_USERS):
+            user = (self._next_user + offset) % MAX_SANDBOX_USERS
             if user not in self._users:
                 self._users.add(user)
+                self._next_user = (user + 1) % MAX_SANDBOX_USERS
                 return user
         raise ApiError(503, "every sandbox user id is taken (local server)")
 
