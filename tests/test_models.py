@@ -424,3 +424,4 @@ class TestCapabilities:
         assert capabilities.host_environment_visible is False
         assert capabilities.supports_typescript is False
         assert capabilities.persistent_filesystem is False
+        assert capabilities.code_runs_as_worker_user is False

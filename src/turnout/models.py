@@ -219,6 +219,7 @@ class Capabilities(BaseModel):
     host_environment_visible: bool = False
     supports_typescript: bool = False
     persistent_filesystem: bool = False
+    code_runs_as_worker_user: bool = False  # True: code can reach what the worker can
     packages: Mapping[Language, frozenset[str]] = Field(
         default_factory=dict,
         description="per language, the top-level modules user code can import (Python import "

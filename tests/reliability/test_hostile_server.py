@@ -46,16 +46,30 @@ def check_answer(response: httpx.Response) -> None:
         assert isinstance(body.get("message"), str), body
 
 
+#: The tokens of every sandbox created here, by id (a sandbox call must carry them).
+TOKENS: dict[str, dict[str, str]] = {}
+
+
 def create_sandbox(client: httpx.Client) -> str:
-    """A fresh sandbox through the control plane; its id."""
+    """A fresh sandbox through the control plane; its id (its tokens go to TOKENS)."""
     response = client.post("/sandboxes", json={"templateID": "code-interpreter-v1"})
     assert response.status_code == 201, response.text
-    sandbox_id: str = response.json()["sandboxID"]
+    return remember(response.json())
+
+
+def remember(created: dict[str, Any]) -> str:
+    """Keep a create answer's tokens for `sandbox_headers`; the sandbox's id."""
+    sandbox_id: str = created["sandboxID"]
+    TOKENS[sandbox_id] = {
+        "X-Access-Token": created["envdAccessToken"],
+        "E2B-Traffic-Access-Token": created["trafficAccessToken"],
+    }
     return sandbox_id
 
 
 def sandbox_headers(sandbox_id: str, port: str) -> dict[str, str]:
-    return {"E2b-Sandbox-Id": sandbox_id, "E2b-Sandbox-Port": port}
+    """Routing headers and, for a sandbox created here, its tokens (as the SDK sends)."""
+    return {"E2b-Sandbox-Id": sandbox_id, "E2b-Sandbox-Port": port, **TOKENS.get(sandbox_id, {})}
 
 
 @pytest.fixture(scope="module")
@@ -284,6 +298,8 @@ class TestAnyRequest:
             headers["E2b-Sandbox-Port"] = data.draw(
                 st.sampled_from([JUPYTER_PORT, ENVD_PORT, "1", "x"])
             )
+            if routing == "live":
+                headers.update(TOKENS.get(sandbox, {}))
         key = data.draw(st.sampled_from(["keep", "", "other"]))
         if key != "keep":
             headers["X-API-KEY"] = key
@@ -381,7 +397,7 @@ async def _execute_then_kill(url: str, key: str, delay_s: float, executions: int
     ) as http:
         created = await http.post("/sandboxes", json={"templateID": "code-interpreter-v1"})
         assert created.status_code == 201, created.text
-        sandbox_id = created.json()["sandboxID"]
+        sandbox_id = remember(created.json())
         headers = sandbox_headers(sandbox_id, JUPYTER_PORT)
 
         async def execute() -> Any:

@@ -71,30 +71,44 @@ FLOODS = {
 
 
 @pytest.fixture(scope="module")
-def flood_flags(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A flag file with environment `flood` whose e2b backend uses a local server."""
+def flood_server() -> Iterator[ServerProcess]:
+    """The local server the e2b floods run on."""
     with ServerProcess("--python-pool", "1", "--javascript-pool", "1") as server:
-        flags = tmp_path_factory.mktemp("flood") / "feature_flags.toml"
-        flags.write_text(
-            f"""schema_version = 1
+        yield server
+
+
+@pytest.fixture(scope="module")
+def flood_flags(tmp_path_factory: pytest.TempPathFactory, flood_server: ServerProcess) -> Path:
+    """A flag file with environment `flood` whose e2b backend uses the local server."""
+    flags = tmp_path_factory.mktemp("flood") / "feature_flags.toml"
+    flags.write_text(
+        f"""schema_version = 1
 [environments.flood]
 legacy_backend = "local-subprocess"
 target_backend = "e2b"
 stage = "off"
 [environments.flood.backends.e2b]
-api_url = "{server.url}"
-sandbox_url = "{server.url}"
+api_url = "{flood_server.url}"
+sandbox_url = "{flood_server.url}"
 """
-        )
-        yield flags
+    )
+    return flags
 
 
 def measure(
-    flags: Path, backend: str, language: str, code: str | None = None, timeout_ms: int = 2000
+    flags: Path,
+    backend: str,
+    language: str,
+    code: str | None = None,
+    timeout_ms: int = 2000,
+    api_key: str | None = None,
 ) -> dict[str, object]:
-    """Run the flood in a fresh process; its peak RSS growth and the error kind."""
+    """Run the flood in a fresh process; its peak RSS growth and the error kind. `api_key`
+    is the local server's, which the e2b backend sends to the server `api_url` names."""
     environment = {**os.environ, "TURNOUT_FLAGS_FILE": str(flags), "TURNOUT_ENV": "flood"}
     environment.pop("E2B_API_KEY", None)
+    if api_key is not None:
+        environment["E2B_API_KEY"] = api_key
     done = subprocess.run(
         [
             sys.executable,
@@ -116,9 +130,11 @@ def measure(
 
 
 @pytest.fixture(scope="module")
-def e2b_flood(flood_flags: Path) -> dict[str, object]:
+def e2b_flood(flood_flags: Path, flood_server: ServerProcess) -> dict[str, object]:
     """The e2b flood measured once: peak RSS growth and outcome."""
-    return measure(flood_flags, "e2b", "python", E2B_FLOOD, timeout_ms=120_000)
+    return measure(
+        flood_flags, "e2b", "python", E2B_FLOOD, timeout_ms=120_000, api_key=flood_server.api_key
+    )
 
 
 class TestCallerMemoryUnderAFlood:

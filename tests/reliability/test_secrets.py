@@ -119,7 +119,7 @@ def host_secrets() -> Iterator[None]:
 def secrets_server(host_secrets: None) -> Iterator[ServerProcess]:
     """The local E2B-compatible server, started with the secrets in its environment (as the
     embedded server of a worker that holds them would be)."""
-    with ServerProcess("--python-pool", "1", "--javascript-pool", "1") as server:
+    with ServerProcess("--python-pool", "1", "--javascript-pool", "1", api_key=E2B_KEY) as server:
         yield server
 
 

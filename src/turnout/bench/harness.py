@@ -6,8 +6,10 @@ temporary directory, so it never depends on (or changes) the operator's
 feature_flags.toml. The e2b backend is always pointed at a local E2B-compatible server the
 bench starts itself (`turnout_e2b.server.testing.ServerProcess`), only once the sections
 that need no server are done (its kernels start in the background and would disturb them); the e2b
-environments are added to the flag file then. `E2B_API_KEY` is removed from the bench's own
-environment: the bench never talks to E2B's cloud.
+environments are added to the flag file then. The server requires a random API key
+(`ServerProcess` hands it over on the server's standard input); the bench's own processes
+get it as `E2B_API_KEY`, which the e2b backend sends to the server its `api_url` names, so
+the bench never holds (or talks with) E2B's cloud key.
 """
 
 from __future__ import annotations
@@ -49,8 +51,6 @@ SERVER_KERNELS = 16
 """Pre-started kernels per language on the bench's server: enough for 16 sandboxes at once
 (the server boots a Python and a JavaScript kernel for every sandbox it creates)."""
 LANGUAGES = ("python", "javascript")
-SERVER_KEY = "turnout-bench"
-"""The key the bench's own SDK calls send (the server accepts any non-empty key)."""
 
 
 def e2b_available() -> bool:
@@ -85,6 +85,8 @@ class BenchContext:
         """The environment of child processes: the bench's flag file and environment."""
         env = dict(os.environ)
         env.pop("E2B_API_KEY", None)
+        if self.server is not None:
+            env["E2B_API_KEY"] = self.server.api_key
         if self.flags_path is not None:
             env["TURNOUT_FLAGS_FILE"] = str(self.flags_path)
         env["TURNOUT_ENV"] = BENCH_ENV
@@ -129,8 +131,8 @@ class BenchContext:
         """Point this process at the bench's flag file for the duration (restored after)."""
         names = ("TURNOUT_FLAGS_FILE", "TURNOUT_ENV", "E2B_API_KEY", "NO_PROXY")
         saved = {name: os.environ.get(name) for name in names}
-        os.environ.update({k: v for k, v in self.child_environment().items() if k in names})
         os.environ.pop("E2B_API_KEY", None)
+        os.environ.update({k: v for k, v in self.child_environment().items() if k in names})
         try:
             yield
         finally:
@@ -147,7 +149,10 @@ class BenchContext:
         from turnout_e2b.server.testing import ServerProcess
 
         arguments = [f"--{language}-pool={SERVER_KERNELS}" for language in LANGUAGES]
-        self.server = ServerProcess(*arguments, api_key=SERVER_KEY).start()
+        self.server = ServerProcess(*arguments).start()
+        # This process's e2b backends send it too (process_environment restores the
+        # variable when the bench ends).
+        os.environ["E2B_API_KEY"] = self.server.api_key
         self.write_flags()
         return self.server
 

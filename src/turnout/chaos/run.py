@@ -95,10 +95,10 @@ async def run_chaos(options: ChaosOptions, *, progress: Progress | None = None) 
     )
     capture = _EventCapture()
     watch = _ReadyWatch()
-    with _without_cloud_key(), capture.installed(), watch.installed():
+    with _server_key(server.api_key), capture.installed(), watch.installed():
         await asyncio.to_thread(server.start)
         report.server = f"local E2B-compatible server at {server.url}"
-        admin = Admin(server.url)
+        admin = Admin(server.url, server.api_key)
         try:
             await _run(planned, options, server, admin, report, capture, watch, progress)
         finally:
@@ -391,13 +391,17 @@ class _EventCapture(logging.Handler):
 
 
 @contextlib.contextmanager
-def _without_cloud_key() -> Iterator[None]:
-    """No E2B_API_KEY while the run goes on: the backend must never choose the cloud."""
-    key = os.environ.pop("E2B_API_KEY", None)
+def _server_key(server_key: str) -> Iterator[None]:
+    """E2B_API_KEY is the local server's key while the run goes on: the backend sends it
+    to the server its `api_url` names, and never holds the cloud's key meanwhile."""
+    key = os.environ.get("E2B_API_KEY")
+    os.environ["E2B_API_KEY"] = server_key
     try:
         yield
     finally:
-        if key is not None:
+        if key is None:
+            os.environ.pop("E2B_API_KEY", None)
+        else:
             os.environ["E2B_API_KEY"] = key
 
 

@@ -8,13 +8,16 @@ behind are reported as leaks of the server itself.
 
 `Admin` talks to the admin API (`/_turnout/admin`: faults, config, stats) asynchronously,
 so that queueing a fault or polling the live sandboxes never blocks the executions.
+
+The server requires a random API key, made here and handed over on its standard input
+(never a command line, an environment variable or a file: code in its sandboxes must not
+be able to drive it); `ChaosServer.api_key` holds it for the admin calls and the backend.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
-import os
 import signal
 import subprocess
 import tempfile
@@ -28,11 +31,8 @@ from turnout.errors import ConfigurationError, InfrastructureError
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["ADMIN_KEY", "Admin", "ChaosServer"]
+__all__ = ["Admin", "ChaosServer"]
 
-#: The server accepts any non-empty key unless started with --api-key; the admin calls use
-#: this one, the e2b backend its own placeholder. Neither is a secret.
-ADMIN_KEY = "turnout-chaos"
 ADMIN = "/_turnout/admin"
 STARTUP_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
@@ -46,7 +46,10 @@ class ChaosServer:
             raise ConfigurationError(
                 "turnout chaos needs the e2b plugin (turnout-e2b) and its local server"
             )
+        from turnout_e2b.embedded import new_api_key
+
         self.args = args
+        self.api_key = new_api_key()
         self.url = ""
         self._process: subprocess.Popen[bytes] | None = None
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
@@ -54,19 +57,22 @@ class ChaosServer:
         self._root: str | None = None
 
     def start(self) -> ChaosServer:
-        from turnout_e2b.embedded import server_command
+        from turnout_e2b.embedded import server_command, server_environment
 
-        command = server_command("--exit-with-parent", *self.args)
-        environment = dict(os.environ)
-        environment.pop("E2B_API_KEY", None)  # the server needs no key; never hand it one
+        command = server_command("--exit-with-parent", "--api-key-stdin", *self.args)
+        environment = server_environment()  # without E2B_API_KEY: never hand it the cloud's
         environment["NO_PROXY"] = "127.0.0.1,localhost"
         self._process = subprocess.Popen(
             command,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             env=environment,
         )
+        assert self._process.stdin is not None
+        with contextlib.suppress(OSError):  # it died at once: the URL line says so
+            self._process.stdin.write(self.api_key.encode() + b"\n")
+            self._process.stdin.close()
         line = self._first_line(STARTUP_TIMEOUT_S)
         if not line.startswith("http://127.0.0.1:"):
             self._process.kill()
@@ -157,14 +163,14 @@ def _running(pid: int, start: str) -> bool:
 class Admin:
     """The server's admin API, asynchronously (one pooled loopback connection)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, api_key: str) -> None:
         import httpx
 
         self._client: httpx.AsyncClient = httpx.AsyncClient(
             base_url=url,
             trust_env=False,
             timeout=30.0,
-            headers={"X-API-KEY": ADMIN_KEY},
+            headers={"X-API-KEY": api_key},
         )
 
     async def _call(self, method: str, path: str, payload: Any = None) -> Any:

@@ -15,8 +15,10 @@ e2b_server = server_fixture("--python-pool", "2", "--javascript-pool", "2", scop
 
 @pytest.fixture
 def e2b_url(e2b_server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Point the e2b backend at the test server, with faults cleared and no sandbox alive."""
+    """Point the e2b backend at the test server (its URL and its key), with faults cleared
+    and no sandbox alive."""
     e2b_server.reset(kill_sandboxes=True)
     monkeypatch.setenv("E2B_API_URL", e2b_server.url)
-    monkeypatch.delenv("E2B_API_KEY", raising=False)
+    monkeypatch.setenv("E2B_SANDBOX_URL", e2b_server.url)
+    monkeypatch.setenv("E2B_API_KEY", e2b_server.api_key)
     return e2b_server.url

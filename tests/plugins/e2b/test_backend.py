@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -103,6 +104,32 @@ class TestSeedChecklist:
         error = await failure(language, code, timeout=2000)
         assert error.kind == "timeout"
         assert time.monotonic() - started < 2000 / 1000 + 1 + 0.5  # + create on a busy box
+
+    @both(
+        "print('early', flush=True)\nimport time\nwhile True:\n    time.sleep(1)",
+        "console.log('early');\nawait new Promise(() => {});",
+    )
+    async def test_output_before_the_deadline_survives_a_stalled_event_loop(
+        self, language: str, code: str, e2b_server: ServerProcess
+    ) -> None:
+        """Output printed in time is in the timeout error even when the caller's event loop
+        was held up across the deadline (as a synchronous process spawn under a fork storm
+        holds it): the deadline's timer must not win over output that already arrived."""
+        loop = asyncio.get_running_loop()
+        before = e2b_server.stats()["counters"].get("executions", 0)
+
+        def hold_the_loop_once_the_code_runs() -> None:
+            while e2b_server.stats()["counters"].get("executions", 0) == before:
+                time.sleep(0.02)
+            # The code prints while the loop is held, until past the 3 s deadline.
+            loop.call_soon_threadsafe(time.sleep, 4.0)
+
+        watcher = threading.Thread(target=hold_the_loop_once_the_code_runs, daemon=True)
+        watcher.start()
+        error = await failure(language, code, timeout=3000)
+        watcher.join(10)
+        assert error.kind == "timeout"
+        assert error.stdout == "early\n"
 
     async def test_javascript_await_that_never_resolves_times_out(self) -> None:
         """A never-settling await is bounded like a busy loop."""
@@ -380,6 +407,7 @@ class TestConfiguration:
     ) -> None:
         """Without E2B_API_KEY or a server URL, production refuses to construct the backend."""
         monkeypatch.delenv("E2B_API_URL", raising=False)
+        monkeypatch.delenv("E2B_API_KEY", raising=False)
         with pytest.raises(ConfigurationError, match="E2B_API_KEY"):
             E2BBackend(BackendSettings(environment="production"))
 
@@ -391,6 +419,44 @@ class TestConfiguration:
     def test_max_concurrency_is_declared_as_the_protocol_says(self) -> None:
         """The option is exposed as the protocol's optional `max_concurrency` member."""
         assert declared_max_concurrency(backend(max_concurrency=3)) == 3
+
+    def test_the_embedded_server_declares_no_network_access(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Sandboxes of the embedded local server have no network: the capabilities say so,
+        while the cloud's (a key, no URL) have one."""
+        monkeypatch.delenv("E2B_API_URL", raising=False)
+        monkeypatch.delenv("E2B_API_KEY", raising=False)
+        embedded = E2BBackend(BackendSettings(environment="test"))
+        monkeypatch.setenv("E2B_API_KEY", "e2b_placeholder_for_capabilities_test")
+        cloud = E2BBackend(BackendSettings(environment="test"))
+        assert embedded.capabilities.network_access is False
+        assert cloud.capabilities.network_access is True
+
+    def test_the_embedded_server_declares_process_isolation(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Sandboxes of the embedded local server are processes on this host's kernel, so
+        the security cases for code sharing the host apply to them; the cloud's are VMs."""
+        monkeypatch.delenv("E2B_API_URL", raising=False)
+        monkeypatch.delenv("E2B_API_KEY", raising=False)
+        embedded = E2BBackend(BackendSettings(environment="test"))
+        monkeypatch.setenv("E2B_API_KEY", "e2b_placeholder_for_capabilities_test")
+        cloud = E2BBackend(BackendSettings(environment="test"))
+        assert embedded.capabilities.isolation == "process"
+        assert cloud.capabilities.isolation == "microvm"
+
+    def test_an_unconfined_embedded_server_declares_what_its_code_can_reach(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Where the host cannot confine the embedded server's kernels (not root, an old
+        Linux), its sandboxes run as this process's user on the host's network, and the
+        capabilities say so instead of claiming a confinement that is not there."""
+        monkeypatch.delenv("E2B_API_URL", raising=False)
+        monkeypatch.delenv("E2B_API_KEY", raising=False)
+        monkeypatch.setattr("turnout_e2b.backend.embedded_confinement", lambda: False)
+        capabilities = E2BBackend(BackendSettings(environment="test")).capabilities
+        assert (capabilities.network_access, capabilities.code_runs_as_worker_user) == (True, True)
 
     def test_endpoint_names_the_local_server(self, e2b_url: str) -> None:
         """Reports can say which endpoint executions went to."""
@@ -439,6 +505,7 @@ class TestConfiguration:
     ) -> None:
         """Userinfo and query values of api_url are redacted in the endpoint label."""
         monkeypatch.delenv("E2B_API_URL", raising=False)
+        monkeypatch.delenv("E2B_API_KEY", raising=False)
         if with_key:
             monkeypatch.setenv("E2B_API_KEY", "e2b_placeholder_for_label_test")
         label = backend(api_url="https://user:hunter2pw@proxy.example/e2b?token=tok99").endpoint

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
 import psutil
 import pytest
 from turnout_e2b import E2BBackend, embedded
@@ -37,3 +45,53 @@ class TestEmbeddedServer:
             or not psutil.pid_exists(pid)
             or (psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
         )
+
+    async def test_the_embedded_server_takes_only_its_random_key(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The embedded server refuses every key but its own random one, which appears in
+        neither its command line nor its environment."""
+        monkeypatch.delenv("E2B_API_KEY", raising=False)
+        try:
+            server = await embedded.shared_server()
+            process = psutil.Process(embedded._process.pid if embedded._process else 0)
+            exposed = " ".join(process.cmdline()) + repr(process.environ())
+            async with httpx.AsyncClient(base_url=server.url, trust_env=False) as client:
+                refused = await client.get(
+                    "/v2/sandboxes", headers={"X-API-KEY": "turnout-local-server"}
+                )
+                accepted = await client.get("/v2/sandboxes", headers={"X-API-KEY": server.api_key})
+        finally:
+            embedded.stop_shared_server()
+        assert len(server.api_key) >= 32
+        assert server.api_key not in exposed
+        assert (refused.status_code, accepted.status_code) == (401, 200)
+
+    def test_the_embedded_server_stops_when_its_process_dies(self, tmp_path: Path) -> None:
+        """A process killed without stopping its embedded server leaves nothing behind: the
+        server sees its parent gone and stops, with its sandboxes."""
+        script = tmp_path / "owner.py"
+        script.write_text(
+            "import asyncio, os\n"
+            "from turnout_e2b import embedded\n"
+            "asyncio.run(embedded.shared_server())\n"
+            "assert embedded._process is not None\n"
+            "print(embedded._process.pid, flush=True)\n"
+            "os.kill(os.getpid(), 9)\n"
+        )
+        env = {k: v for k, v in os.environ.items() if k != "E2B_API_KEY"}
+        owner = subprocess.run(
+            [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120
+        )
+        server = int(owner.stdout.split()[0])
+        deadline = time.monotonic() + 30
+        while psutil.pid_exists(server) and time.monotonic() < deadline:
+            with contextlib.suppress(psutil.Error):
+                if psutil.Process(server).status() == psutil.STATUS_ZOMBIE:
+                    break
+            time.sleep(0.2)
+        alive = psutil.pid_exists(server) and psutil.Process(server).status() != "zombie"
+        if alive:
+            os.kill(server, 9)
+        assert owner.returncode == -9
+        assert not alive

@@ -374,8 +374,8 @@ class TestProcessExit:
     def run_child(self, tmp_path: Path, url: str, mode: str) -> subprocess.Popen[str]:
         script = tmp_path / "child.py"
         script.write_text(CHILD)
+        # os.environ holds the test server's key (the e2b_url fixture).
         env = {**os.environ, "E2B_API_URL": url, "NO_PROXY": "127.0.0.1,localhost"}
-        env.pop("E2B_API_KEY", None)
         child = subprocess.Popen(
             [sys.executable, str(script), mode],
             stdout=subprocess.PIPE,

@@ -20,9 +20,11 @@ from turnout_local_subprocess.cgroups import probe as probe_cgroups
 from turnout_local_subprocess.limits import Confinement
 
 from turnout.backend import BackendSettings, ExecutionBackend, declared_max_concurrency
+from turnout.contract import prepare_request
 from turnout.contract.outcome import decode_result
 from turnout.errors import CodeExecutionError, ConfigurationError, InfrastructureError
 from turnout.logging import capture_logs
+from turnout.models import CodeNodeConfig, ExecutionRequest, ExecutionResult, Language
 
 from .support import (
     PYTHON,
@@ -512,9 +514,10 @@ class TestScratchDirectories:
         self, make_backend: BackendFactory, tmp_path: Path
     ):
         """An interpreter under /tmp cannot be started in the namespace; the error says why."""
-        link = tmp_path / "python3"
-        link.symlink_to(PYTHON)
-        backend = make_backend(python=str(link))
+        script = tmp_path / "python3"
+        script.write_text(f'#!/bin/sh\nexec {PYTHON} "$@"\n')
+        script.chmod(0o755)
+        backend = make_backend(python=str(script))
         with pytest.raises(InfrastructureError, match="isolate_processes = false") as caught:
             await run(backend, "python", "pass")
         assert caught.value.started is False
@@ -607,6 +610,28 @@ class TestTimeout:
         program = "print('started', flush=True)\nwhile True: pass"
         result = await run(backend, "python", program, timeout_ms=500)
         assert (result.termination, result.stdout) == ("timeout", "started\n")
+
+    @needs_namespaces
+    @pytest.mark.parametrize("language", ["python", "javascript"])
+    async def test_timeout_stderr_is_only_the_programs(
+        self, make_backend: BackendFactory, monkeypatch: pytest.MonkeyPatch, language: Language
+    ):
+        """A slow kill (as under CPU load, where the worker is preempted between killing the
+        init and killing `unshare`) adds nothing of the wrapper's to the program's stderr."""
+        backend = make_backend(prestart_python=0)
+        kill_group = os.killpg
+
+        def preempted(group: int, number: int) -> None:
+            time.sleep(0.05)
+            kill_group(group, number)
+
+        monkeypatch.setattr(os, "killpg", preempted)
+        program = {
+            "python": "import sys\nprint('started', flush=True)\nwhile True: pass",
+            "javascript": "console.log('started');\nwhile (true) {}",
+        }[language]
+        result = await run(backend, language, program, timeout_ms=700)
+        assert (result.termination, result.stdout, result.stderr) == ("timeout", "started\n", "")
 
     @pytest.mark.parametrize(
         "options",
@@ -743,6 +768,41 @@ class TestMemory:
         assert (result.termination, result.exit_code) == ("memory", None)
 
 
+class TestKilledIsAnError:
+    """A program turnout stopped has no result, even one written before the kill: the
+    engine takes a result as the truth, and the envelope must agree with the kill."""
+
+    async def test_a_result_written_before_a_memory_kill_is_dropped(
+        self, make_backend: BackendFactory
+    ):
+        """1 GiB of console.log, then `return 'done'`: the runtime writes the outcome, then
+        Node dies for memory while its queued output drains. The execution is a memory
+        error, not "done" with the first MiB of stdout."""
+        backend = make_backend(memory_mb=256)
+        program = (
+            "const chunk = 'x'.repeat(1 << 20);\n"
+            "for (let i = 0; i < 1024; i++) console.log(chunk);\n"
+            "return 'done';"
+        )
+        result = await backend.execute(node_request("javascript", program, timeout_ms=60_000))
+        assert (result.termination, result.result) == ("memory", None)
+        with pytest.raises(CodeExecutionError) as caught:
+            decode_node(result, "javascript")
+        assert caught.value.kind == "memory"
+
+    async def test_a_result_written_before_a_timeout_is_dropped(
+        self, backend: LocalSubprocessBackend
+    ):
+        """An exit hook that never returns keeps Node alive after the outcome is written:
+        the execution is a timeout, as the kill says."""
+        program = "process.on('exit', () => { while (true) {} });\nreturn 'done';"
+        result = await backend.execute(node_request("javascript", program, timeout_ms=1000))
+        assert (result.termination, result.result) == ("timeout", None)
+        with pytest.raises(CodeExecutionError) as caught:
+            decode_node(result, "javascript")
+        assert caught.value.kind == "timeout"
+
+
 class TestCancellation:
     """Cancelling an execution kills the program, cleans up and re-raises."""
 
@@ -837,11 +897,54 @@ class TestConstruction:
         assert capabilities.persistent_filesystem is False
 
     def test_without_namespace_capabilities_admit_it(self, make_backend: BackendFactory):
-        """isolate_processes = false: the worker's environment is readable through /proc
-        and /tmp is shared, so both capabilities say True."""
+        """isolate_processes = false: the worker's environment is readable through /proc,
+        /tmp is shared and code runs as the worker's user, so the capabilities say so."""
         capabilities = make_backend(isolate_processes=False).capabilities
         assert capabilities.host_environment_visible is True
         assert capabilities.persistent_filesystem is True
+        assert capabilities.code_runs_as_worker_user is True
+
+    @needs_namespaces
+    def test_without_the_drop_code_runs_as_the_worker(self, make_backend: BackendFactory):
+        """drop_privileges = false keeps the namespace but not the identity, and says so."""
+        backend = make_backend(drop_privileges=False)
+        assert backend.capabilities.host_environment_visible is False
+        assert backend.capabilities.code_runs_as_worker_user is True
+
+    def test_required_drop_without_namespace_refuses(self):
+        """drop_privileges = true with isolate_processes = false is a ConfigurationError
+        naming both options."""
+        options = {"drop_privileges": True, "isolate_processes": False}
+        with pytest.raises(ConfigurationError, match=r"drop_privileges.*isolate_processes"):
+            LocalSubprocessBackend(BackendSettings(options=options))
+
+    def test_required_drop_missing_refuses(self, monkeypatch: pytest.MonkeyPatch):
+        """drop_privileges = true where the worker cannot switch uid is a ConfigurationError
+        that says why."""
+        monkeypatch.setattr(
+            "turnout_local_subprocess.isolation.find_identity",
+            lambda uid, gid: (None, "the worker does not run as root"),
+        )
+        with pytest.raises(ConfigurationError, match=r"drop_privileges.*not run as root"):
+            LocalSubprocessBackend(BackendSettings(options={"drop_privileges": True}))
+
+    @needs_namespaces
+    def test_auto_without_the_drop_falls_back_and_says_so(
+        self, make_backend: BackendFactory, monkeypatch: pytest.MonkeyPatch
+    ):
+        """drop_privileges = "auto" where the worker cannot switch uid (not root) keeps
+        today's behaviour, logs why, and the capability says code runs as the worker."""
+        monkeypatch.setattr(
+            "turnout_local_subprocess.isolation.find_identity",
+            lambda uid, gid: (None, "the worker does not run as root"),
+        )
+        with capture_logs() as logs:
+            backend = make_backend()
+        assert backend.capabilities.code_runs_as_worker_user is True
+        (event,) = [log for log in logs if log["event"] == "privilege_drop_unavailable"]
+        assert event["reason"] == "the worker does not run as root"
+        (loaded,) = [log for log in logs if log["event"] == "legacy_backend_loaded"]
+        assert (loaded["process_isolation"], loaded["code_user"]) == ("namespace", "worker")
 
     def test_required_namespace_missing_refuses(self, monkeypatch: pytest.MonkeyPatch):
         """isolate_processes = true where namespaces do not work is a ConfigurationError
@@ -979,6 +1082,20 @@ class TestInterpreters:
             await run(backend, "python", "pass")
         assert caught.value.started is False
 
+    @needs_namespaces
+    async def test_an_interpreter_that_fails_to_exec_is_infrastructure(
+        self, make_backend: BackendFactory
+    ):
+        """An interpreter that cannot be executed inside the namespace (here: gone since it
+        was found) is checked by starting it again, and reported as an InfrastructureError
+        with started=False carrying what the exec said."""
+        backend = make_backend(prestart_python=0, node="node")
+        assert (await run(backend, "javascript", "1")).exit_code == 0
+        backend._interpreters.paths["javascript"] = "/nonexistent/node"
+        with pytest.raises(InfrastructureError, match="No such file") as caught:
+            await run(backend, "javascript", "console.log('ran')")
+        assert caught.value.started is False
+
 
 class TestClose:
     """aclose() is idempotent and stops new executions."""
@@ -994,6 +1111,23 @@ class TestClose:
         with pytest.raises(InfrastructureError) as caught:
             await backend.execute(request("python", "pass"))
         assert caught.value.retryable is False
+
+
+def node_request(language: Language, code: str, *, timeout_ms: int) -> ExecutionRequest:
+    """The request the engine sends for a code node with `code` (turnout's runtime included)."""
+    config = CodeNodeConfig(language=language, code=code, timeout=timeout_ms)
+    return prepare_request(config, {}, execution_id="test", max_result_bytes=1 << 20)
+
+
+def decode_node(result: ExecutionResult, language: Language) -> object:
+    """The node's output as the engine decodes `result` (or the error it raises)."""
+    return decode_result(
+        result,
+        language=language,
+        timeout_ms=10_000,
+        max_result_bytes=1 << 20,
+        backend="local-subprocess",
+    ).value
 
 
 async def _first_marked(marker: str, timeout_s: float = 10.0) -> psutil.Process:
@@ -1021,14 +1155,14 @@ V8_PROCESS_OOM = (
 class TestV8AbortClassification:
     async def test_a_process_out_of_memory_abort_is_memory(self) -> None:
         """V8's "process out of memory" abort (memory outside its heap) ends as `memory`."""
-        from turnout_local_subprocess.backend import _classify
         from turnout_local_subprocess.capture import CappedSink
+        from turnout_local_subprocess.ending import classify
         from turnout_local_subprocess.process import RunOutcome
 
         stderr = CappedSink("stderr", 1 << 20)
         stderr.data_received(V8_PROCESS_OOM.encode())
         outcome = RunOutcome(134, False, CappedSink("stdout", 1 << 20), stderr, 1.0, 400.0)
-        assert _classify(outcome, None, "javascript", False) == ("memory", None)
+        assert classify(outcome, None, "javascript", False) == ("memory", None)
 
     async def test_a_flood_that_aborts_node_is_memory_not_runtime(
         self, make_backend: BackendFactory

@@ -48,6 +48,7 @@ class TestAnnounceLegacyLoad:
                 BackendSettings(environment="qa"),
                 memory_enforcement="rlimit",
                 process_isolation="namespace",
+                code_user="65000:65000",
             )
         assert logs == [
             {
@@ -58,6 +59,7 @@ class TestAnnounceLegacyLoad:
                 "isolation": "process",
                 "process_isolation": "namespace",
                 "memory_enforcement": "rlimit",
+                "code_user": "65000:65000",
             }
         ]
 

@@ -16,6 +16,11 @@ class TestParseOptions:
         assert (options.output_cap_bytes, options.max_result_bytes) == (MIB, 64 * MIB)
         assert (options.python, options.node, options.use_cgroups) == (None, None, "auto")
         assert (options.isolate_processes, options.undumpable_worker) == ("auto", True)
+        assert (options.drop_privileges, options.sandbox_uid, options.sandbox_gid) == (
+            "auto",
+            65_000,
+            65_000,
+        )
 
     def test_unknown_option_is_named(self):
         """A misspelt option is refused, named, and the option it most likely meant given."""
@@ -58,3 +63,15 @@ class TestParseOptions:
         assert parse_options({"undumpable_worker": False}).undumpable_worker is False
         with pytest.raises(ConfigurationError, match="undumpable_worker: must be"):
             parse_options({"undumpable_worker": "no"})
+
+    @pytest.mark.parametrize("value", ["auto", True, False])
+    def test_drop_privileges_values(self, value: object):
+        """drop_privileges accepts "auto", true and false."""
+        assert parse_options({"drop_privileges": value}).drop_privileges == value
+
+    @pytest.mark.parametrize("name", ["sandbox_uid", "sandbox_gid"])
+    @pytest.mark.parametrize("value", [0, -1, 2**32 - 1])
+    def test_sandbox_ids_are_never_root_or_invalid(self, name: str, value: int):
+        """uid/gid 0 (root), negative ids and (uid_t) -1 are refused."""
+        with pytest.raises(ConfigurationError, match=f"'{name}'"):
+            parse_options({name: value})

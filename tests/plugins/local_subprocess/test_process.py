@@ -21,7 +21,7 @@ async def run_python(
     *,
     timeout_s: float = 10.0,
     preexec: Callable[[], None] = lambda: None,
-    report_pipe: bool = False,
+    wrapped: bool = False,
 ) -> RunOutcome:
     """Run Python code through run_program, killing only the process group."""
     started: list[int] = []
@@ -39,7 +39,7 @@ async def run_python(
         output_cap=1 << 20,
         on_start=started.append,
         kill_all=kill_group,
-        report_pipe=report_pipe,
+        wrapped=wrapped,
     )
 
 
@@ -73,13 +73,15 @@ class TestRunProgram:
         assert outcome.timed_out is True
         assert elapsed < 0.5 + KILL_GRACE_S + 0.25
 
-    async def test_report_pipe(self, tmp_path: Path):
-        """With a report pipe, stdin is its write end and what was written there comes
-        back; without one, `report` is None."""
-        wrote = await run_python("import os; os.write(0, b'xe0')", tmp_path, report_pipe=True)
-        silent = await run_python("pass", tmp_path, report_pipe=True)
+    async def test_wrapper_channel(self, tmp_path: Path):
+        """With a wrapper, its stderr is the report pipe and its stdin the program's stderr:
+        each comes back on its own; without one, `report` is None."""
+        code = "import os, sys; os.write(0, b'for the program'); sys.stderr.write('report')"
+        wrote = await run_python(code, tmp_path, wrapped=True)
+        silent = await run_python("pass", tmp_path, wrapped=True)
         plain = await run_python("pass", tmp_path)
-        assert (wrote.report, silent.report, plain.report) == (b"xe0", b"", None)
+        assert (wrote.report, wrote.stderr.text()) == (b"report", "for the program")
+        assert (silent.report, plain.report) == (b"", None)
 
     async def test_escaped_pipe_holder_does_not_hang(self, tmp_path: Path):
         """A process that escaped the kill and holds stdout open only delays by the grace."""

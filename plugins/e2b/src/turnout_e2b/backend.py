@@ -42,6 +42,7 @@ from turnout.models import (
 )
 from turnout_e2b.connection import LOCAL_SERVER_KEY, Connection, resolve_connection
 from turnout_e2b.cost import Pricing, usage
+from turnout_e2b.embedded import embedded_confinement
 from turnout_e2b.errors import map_exception, translate_errors
 from turnout_e2b.options import BACKEND_ID, E2BOptions, parse_options
 from turnout_e2b.output import CappedText
@@ -57,6 +58,8 @@ __all__ = ["E2BBackend"]
 log = get_logger("turnout.e2b")
 SDK_LANGUAGE = {"python": "python", "javascript": "js"}
 RUN_CODE_BACKSTOP_S = 5.0
+DRAIN_ROUNDS = 10
+DRAIN_S = 0.02
 EXECUTION_KEY = "turnout_execution_id"
 """Metadata key that identifies a non-pooled sandbox (see tags.py), for the exit hook."""
 
@@ -434,6 +437,7 @@ class E2BBackend:
             inline = inline_result(execution)
         else:
             termination = "timeout"
+            await _drain_arrived_output(call)
             call.cancel()
             self._abandon(call)
         timings["run"] = _ms_since(run_started)
@@ -547,6 +551,24 @@ class E2BBackend:
         )
 
 
+async def _drain_arrived_output(call: asyncio.Future[Any]) -> None:
+    """Let output that reached this process before the deadline be handed to the call.
+
+    When the event loop was held up across the deadline (a synchronous process spawn under
+    a fork storm held it for seconds), the deadline's timer and the output that arrived
+    meanwhile are ready at once, and cancelling the call straight away dropped that output:
+    a timeout reported no stdout although the code had printed in time. A few rounds of
+    the event loop, and a few milliseconds for a transport thread to pass on what it read,
+    let it through; output produced after the deadline may come along in that window, as it
+    does on local-subprocess, whose kill lands after the deadline too.
+    """
+    for _ in range(DRAIN_ROUNDS):
+        if call.done():
+            return
+        await asyncio.sleep(0)
+    await asyncio.wait({call}, timeout=DRAIN_S)
+
+
 def cell_text(request: ExecutionRequest) -> str:
     """The program as the kernel cell to send: the same program, cheaper for IPython.
 
@@ -625,10 +647,17 @@ def inline_result(execution: Any) -> bytes | None:
 def _capabilities(options: E2BOptions, connection: Connection) -> Capabilities:
     """The capabilities of an instance whose calls go to `connection` (see `capabilities`)."""
     local_server = connection.embedded or connection.api_key == LOCAL_SERVER_KEY
+    # The local server's sandboxes are processes on this host's kernel, not microVMs. The
+    # embedded one, confined where the host allows it (see embedded_confinement), gives each
+    # a network of its own with only a loopback interface, so that they cannot reach the
+    # server or each other, and runs it as an unprivileged user. Of a server started apart
+    # (an `api_url`), this process cannot know how it was started: it is declared unconfined.
+    confined = connection.embedded and embedded_confinement()
     return Capabilities(
         languages=frozenset({"python", "javascript"}),
-        isolation="namespace" if local_server else "microvm",
-        network_access=True,
+        isolation="process" if local_server else "microvm",
+        network_access=not confined if local_server else True,
+        code_runs_as_worker_user=local_server and not confined,
         max_timeout_ms=MAX_TIMEOUT_MS,
         max_output_bytes=options.output_cap_bytes,
         max_result_bytes=options.max_result_bytes,

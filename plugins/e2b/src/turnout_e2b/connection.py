@@ -6,7 +6,8 @@ Resolution, first match wins:
 2. `api_url` configured (flag file or `E2B_API_URL`): that server, with a placeholder key
    (the local server needs a non-empty one; it is not a secret).
 3. `development` or `test` environment and `embedded_server` is not "never": start the local
-   E2B-compatible server in a child process on 127.0.0.1 and log one line saying so.
+   E2B-compatible server in a child process on 127.0.0.1, with a random API key only this
+   process knows (see `turnout_e2b.embedded`), and log one line saying so.
 4. Otherwise: `ConfigurationError` naming the variable to set.
 
 Labels (shown in reports, logs and `turnout backends`) never repeat credentials written into
@@ -59,18 +60,18 @@ class Connection:
             return self
         from turnout_e2b.embedded import shared_server
 
-        url = await shared_server(**self.embedded_options)
+        server = await shared_server(**self.embedded_options)
         log.info(
             "e2b_embedded_server_started",
-            url=url,
+            url=server.url,
             reason="no E2B_API_KEY in a development/test environment",
         )
         _exempt_loopback_from_proxies()
         return Connection(
-            label=f"local E2B-compatible server at {url}",
-            api_key=LOCAL_SERVER_KEY,
-            api_url=url,
-            sandbox_url=url,
+            label=f"local E2B-compatible server at {server.url}",
+            api_key=server.api_key,
+            api_url=server.url,
+            sandbox_url=server.url,
         )
 
 

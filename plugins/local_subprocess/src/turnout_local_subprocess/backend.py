@@ -2,9 +2,10 @@
 
 Kept so environments can keep running while they move to a sandboxing backend. It is
 honest about what it is: isolation is a process (no network cut, the host's filesystem
-is visible, the program runs as the worker's user), in its own PID and mount namespace
-where the host allows it (`isolation`), memory is bounded by a cgroup where the host
-allows it and by rlimits otherwise, and `capabilities` says which.
+is visible), in its own PID, mount and IPC namespace where the host allows it
+(`isolation`), as a dedicated unprivileged uid where the worker is root (`identity`),
+memory is bounded by a cgroup where the host allows it and by rlimits otherwise, and
+`capabilities` says which.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,36 +27,22 @@ from turnout.models import (
     ExecutionRequest,
     ExecutionResult,
     Language,
-    Termination,
 )
 from turnout.packages import ProbedPackages, interpreter_commands
-from turnout_local_subprocess import cgroups, isolation
+from turnout_local_subprocess import ending, host, isolation
 from turnout_local_subprocess.deprecation import announce_legacy_load, refuse_if_disallowed
-from turnout_local_subprocess.isolation import InitReport, Namespaces
-from turnout_local_subprocess.limits import Confinement, node_heap_mb
+from turnout_local_subprocess.interpreters import INTERPRETERS, Interpreters
+from turnout_local_subprocess.isolation import InitReport
+from turnout_local_subprocess.limits import Confinement
 from turnout_local_subprocess.options import BACKEND_ID, LocalSubprocessOptions, parse_options
 from turnout_local_subprocess.process import RunOutcome, run_program
-from turnout_local_subprocess.spare import STUB, STUB_NAME, Channel, Spare
+from turnout_local_subprocess.spare import Channel, Spare, write_stub
 from turnout_local_subprocess.workdir import ResultFile, Workspace
 
 __all__ = ["LocalSubprocessBackend"]
 
 logger = get_logger("turnout.local_subprocess")
 
-# Default Python: the base interpreter turnout itself runs on. Not `python3` from PATH, which
-# may be a version-manager shim (pyenv adds ~60 ms and its own variables per start), and not
-# turnout's virtualenv, whose packages user code must not see.
-DEFAULT_PYTHON = getattr(sys, "_base_executable", None) or sys.executable or "python3"
-INTERPRETERS: dict[Language, tuple[str, str]] = {
-    "python": ("python", DEFAULT_PYTHON),
-    "javascript": ("node", "node"),
-}
-# V8's last words when it aborts for memory: the heap past --max-old-space-size ("JavaScript
-# heap out of memory", "Reached heap limit"), or memory outside the heap refused by the rlimit
-# or the cgroup ("FATAL ERROR: v8::ArrayBuffer::NewBackingStore Allocation failed - process
-# out of memory", "Fatal process out of memory: ..."), seen with a console.log flood whose
-# queued writes outgrow the limit.
-HEAP_EXHAUSTED = ("JavaScript heap out of memory", "Reached heap limit", "process out of memory")
 # After the kill grace of run_program (0.2 s), how long execute() waits for the jail to be
 # released and the directory removed before returning; whatever is not done by then
 # finishes in the background. Together they keep a timed-out call within timeout + 0.5 s.
@@ -65,6 +51,11 @@ CLEANUP_BUDGET_S = 0.2
 PROBE_HOME = "/nonexistent/turnout-probe-home"
 # How long a spare that was never handed a program may take to exit once told to.
 SPARE_EXIT_TIMEOUT_S = 5.0
+# Exit statuses with which a shell or `setpriv` reports that it could not exec a program
+# (not executable, not found). A program may exit with them too, so they only trigger a
+# check of the interpreter (`_start_problem`), never a verdict by themselves.
+EXEC_FAILED = (126, 127)
+START_CHECK_TIMEOUT_S = 10.0
 
 
 async def _handed_over(spare: Spare, program: Path, timeout_s: float) -> RunOutcome:
@@ -94,11 +85,10 @@ class LocalSubprocessBackend:
         refuse_if_disallowed(settings)
         self._options = parse_options(settings.options)
         self._keep_warm = settings.keep_warm
-        self._cgroups = _select_cgroups(self._options)
-        self._namespaces = _select_namespaces(self._options)
+        self._cgroups = host.select_cgroups(self._options)
+        self._namespaces = host.select_namespaces(self._options)
         if self._options.undumpable_worker and not isolation.mark_worker_undumpable():
             logger.warning("worker_not_undumpable", reason="prctl(PR_SET_DUMPABLE, 0) failed")
-        self._interpreters: dict[Language, str] = {}
         self._slots: asyncio.Semaphore | None = None
         self._closed = False
         self._cleanups: set[asyncio.Task[None]] = set()
@@ -108,7 +98,15 @@ class LocalSubprocessBackend:
         # With namespaces user code sees no other process's /proc entry, so neither the
         # worker's environment nor its ancestors'; and its /tmp, /var/tmp and /dev/shm are
         # private. Without them, same-user code can read /proc/<worker pid>/environ.
+        # Without a separate identity, code runs as the worker's user and (as root) can
+        # undo all of it.
         isolated = self._namespaces is not None
+        self._owner = None if self._namespaces is None else self._namespaces.identity
+        self._interpreters = Interpreters(
+            self._options,
+            owner=self._owner,
+            scratch=() if self._namespaces is None else self._namespaces.scratch,
+        )
         self._capabilities = Capabilities(
             languages=frozenset(INTERPRETERS),
             isolation="process",
@@ -121,11 +119,13 @@ class LocalSubprocessBackend:
             host_environment_visible=not isolated,
             supports_typescript=False,
             persistent_filesystem=not isolated,
+            code_runs_as_worker_user=self._owner is None,
         ).model_copy(update={"packages": _importable_packages(self._options)})
         announce_legacy_load(
             settings,
             memory_enforcement=self._capabilities.memory_enforcement,
             process_isolation="namespace" if isolated else "none",
+            code_user="worker" if self._owner is None else f"{self._owner.uid}:{self._owner.gid}",
         )
 
     @property
@@ -171,16 +171,17 @@ class LocalSubprocessBackend:
             await self._release("spare", spare.confinement, spare.workspace)
         if self._cleanups:
             await asyncio.wait(set(self._cleanups))
+        await asyncio.to_thread(self._interpreters.close)
 
     async def _execute(self, request: ExecutionRequest, queued: float) -> ExecutionResult:
         begun = time.perf_counter()
-        interpreter = self._interpreter(request.language)
+        interpreter = self._interpreters.find(request.language)
         spare = self._take_spare(request.language)
         if spare is not None:
             workspace: Workspace = spare.workspace
         else:
             try:
-                workspace = Workspace.create()
+                workspace = Workspace.create(owner=self._owner)
             except OSError as exc:
                 raise _infrastructure("could not create the working directory", exc) from exc
         confinement: Confinement | None = None if spare is None else spare.confinement
@@ -204,7 +205,9 @@ class LocalSubprocessBackend:
             # Read before release: the counters go away with the cgroup.
             memory_exhausted = confinement.memory_exhausted()
             report = None if outcome.report is None else isolation.read_report(outcome.report)
-            self._check_started(outcome, report, interpreter)
+            _check_ready(report)
+            if report is not None and not outcome.timed_out and report.status in EXEC_FAILED:
+                await self._check_interpreter(request.language, interpreter)
             result = self._read_result(workspace, request)
         finally:
             await self._clean_up(request.execution_id, confinement, workspace)
@@ -217,7 +220,7 @@ class LocalSubprocessBackend:
             "cleanup": (finished - prepared) * 1000 - outcome.spawn_ms - outcome.run_ms,
             "total": (finished - queued) * 1000,
         }
-        return _report(request, outcome, report, memory_exhausted, result, timings)
+        return ending.report(request, outcome, report, memory_exhausted, result, timings)
 
     def _confine(self, language: Language, workspace: Workspace) -> Confinement:
         try:
@@ -240,11 +243,21 @@ class LocalSubprocessBackend:
         workspace: Workspace,
         confinement: Confinement,
     ) -> list[str]:
-        argv = [*self._argv(language, interpreter), os.fspath(program)]
+        argv = [*self._interpreters.argv(language, interpreter), os.fspath(program)]
+        return self._wrap(language, argv, workspace, confinement)
+
+    def _wrap(
+        self, language: Language, argv: list[str], workspace: Workspace, confinement: Confinement
+    ) -> list[str]:
         if self._namespaces is None:
             return argv
         try:
-            return self._namespaces.command(workspace, argv, limit=confinement.shell_limit)
+            return self._namespaces.command(
+                workspace,
+                argv,
+                limit=confinement.shell_limit,
+                kit=self._interpreters.kits.get(language),
+            )
         except OSError as exc:
             raise _infrastructure("could not prepare the private scratch directories", exc) from exc
 
@@ -280,7 +293,7 @@ class LocalSubprocessBackend:
                 output_cap=self._options.output_cap_bytes,
                 on_start=on_start,
                 kill_all=confinement.kill_all,
-                report_pipe=self._namespaces is not None,
+                wrapped=self._namespaces is not None,
                 handover=handover,
                 pass_fds=pass_fds,
             )
@@ -315,16 +328,15 @@ class LocalSubprocessBackend:
     async def _prepare_spare(self) -> None:
         """Prepare one Python execution up to its program; a failure only means no spare."""
         try:
-            interpreter = self._interpreter("python")
-            workspace = Workspace.create()
-        except (OSError, ConfigurationError) as exc:
+            interpreter = self._interpreters.find("python")
+            workspace = Workspace.create(owner=self._owner)
+        except (OSError, ConfigurationError, InfrastructureError) as exc:
             logger.warning("spare_not_started", error=str(exc))
             return
         confinement: Confinement | None = None
         channel: Channel | None = None
         try:
-            stub = workspace.control / STUB_NAME
-            stub.write_text(STUB, encoding="utf-8")
+            stub = write_stub(workspace)
             confinement = self._confine("python", workspace)
             channel = Channel.open()
             argv = self._command("python", interpreter, stub, workspace, confinement)
@@ -372,34 +384,32 @@ class LocalSubprocessBackend:
         self._cleanups.add(task)
         task.add_done_callback(self._forget_cleanup)
 
-    def _check_started(
-        self, outcome: RunOutcome, report: InitReport | None, interpreter: str
-    ) -> None:
-        """Raise if the namespace's init could not set up or could not start the program."""
-        if report is None:
+    async def _check_interpreter(self, language: Language, interpreter: str) -> None:
+        """After an exit status that may mean "could not exec": raise if the interpreter
+        cannot be started here, checked by starting it (`--version`) through the same
+        wrapper. The program's own output is never taken as evidence, since it could
+        print what an exec failure prints. A check that cannot finish decides nothing."""
+        try:
+            workspace = Workspace.create(owner=self._owner)
+        except OSError as exc:
+            what = "could not create a directory to check the interpreter"
+            raise _infrastructure(what, exc) from exc
+        confinement: Confinement | None = None
+        try:
+            confinement = self._confine(language, workspace)
+            argv = [*self._interpreters.argv(language, interpreter), "--version"]
+            argv = self._wrap(language, argv, workspace, confinement)
+            outcome = await self._run(argv, workspace, confinement, timeout_s=START_CHECK_TIMEOUT_S)
+            report = None if outcome.report is None else isolation.read_report(outcome.report)
+        finally:
+            await self._release("start-check", confinement, workspace)
+        if report is None or outcome.timed_out or report.status == 0:
             return
-        if not report.ready:
-            said = outcome.stderr.text().strip() or "it said nothing"
-            raise InfrastructureError(
-                f"could not set up the execution's namespace: {said}",
-                started=False,
-                backend=BACKEND_ID,
-            )
-        if outcome.timed_out:
-            return
-        failure = isolation.start_failure(report.status, outcome.stderr.text())
-        if failure is None:
-            return
-        hint = ""
-        paths = (Path(os.path.abspath(interpreter)), Path(os.path.realpath(interpreter)))
-        for directory in self._namespaces.scratch if self._namespaces is not None else ():
-            if any(path.is_relative_to(directory) for path in paths):
-                hint = (
-                    f"; the interpreter lies under {directory}, which each execution sees as "
-                    "its own empty copy: install it elsewhere, or set isolate_processes = false"
-                )
+        said = outcome.stderr.text().strip() or report.said or f"exit status {report.status}"
         raise InfrastructureError(
-            f"could not start {interpreter!r}: {failure}{hint}", started=False, backend=BACKEND_ID
+            f"could not start {interpreter!r}: {said}",
+            started=False,
+            backend=BACKEND_ID,
         )
 
     async def _clean_up(
@@ -434,28 +444,6 @@ class LocalSubprocessBackend:
         if not task.cancelled() and task.exception() is not None:
             logger.error("cleanup_failed", error=repr(task.exception()))
 
-    def _interpreter(self, language: Language) -> str:
-        """Find the interpreter at first use, so a host without Node can still run Python."""
-        if language not in self._interpreters:
-            option, default = INTERPRETERS[language]
-            name = getattr(self._options, option) or default
-            found = shutil.which(name)
-            if found is None:
-                raise ConfigurationError(
-                    f"the {BACKEND_ID} backend cannot run {language}: interpreter {name!r} "
-                    f"was not found on PATH; set the {option!r} option of the {BACKEND_ID} "
-                    "backend in feature_flags.toml to the interpreter's path"
-                )
-            self._interpreters[language] = found
-        return self._interpreters[language]
-
-    def _argv(self, language: Language, interpreter: str) -> list[str]:
-        if language == "python":
-            # -u: output reaches the pipe as it is written (as E2B streams it), so what a
-            # timed-out program printed is not lost in its buffer.
-            return [interpreter, "-I", "-u"]
-        return [interpreter, f"--max-old-space-size={node_heap_mb(self._options.memory_mb)}"]
-
     def _read_result(self, workspace: Workspace, request: ExecutionRequest) -> ResultFile:
         limit = min(request.max_result_bytes, self._options.max_result_bytes)
         try:
@@ -464,36 +452,14 @@ class LocalSubprocessBackend:
             raise _infrastructure("could not read the result file", exc, started=True) from exc
 
 
-def _select_cgroups(options: LocalSubprocessOptions) -> cgroups.CgroupHost | None:
-    if options.use_cgroups is False:
-        return None
-    host = cgroups.probe()
-    if host is None and options.use_cgroups is True:
-        raise ConfigurationError(
-            f"the {BACKEND_ID} backend has use_cgroups = true, but cgroup v1 memory at "
-            f"{cgroups.CGROUP_MOUNT / 'memory'} is missing or not writable; run as a user "
-            'that may create cgroups there, or set use_cgroups = "auto" or false'
+def _check_ready(report: InitReport | None) -> None:
+    """Raise if the namespace's init could not set up: the program never ran."""
+    if report is not None and not report.ready:
+        raise InfrastructureError(
+            f"could not set up the execution's namespace: {report.said or 'it said nothing'}",
+            started=False,
+            backend=BACKEND_ID,
         )
-    if host is not None:
-        for name in cgroups.sweep_stale(host):
-            logger.info("stale_cgroup_removed", cgroup=name)
-    return host
-
-
-def _select_namespaces(options: LocalSubprocessOptions) -> Namespaces | None:
-    if options.isolate_processes is False:
-        return None
-    namespaces, problem = isolation.find()
-    if namespaces is None and options.isolate_processes is True:
-        raise ConfigurationError(
-            f"the {BACKEND_ID} backend has isolate_processes = true, but programs cannot be "
-            f"run in their own PID and mount namespace here: {problem}; run the worker as "
-            "root with util-linux unshare and mount installed, or set "
-            'isolate_processes = "auto" or false'
-        )
-    if namespaces is None:
-        logger.warning("process_isolation_unavailable", backend=BACKEND_ID, reason=problem)
-    return namespaces
 
 
 def _environment(home: os.PathLike[str]) -> dict[str, str]:
@@ -519,82 +485,6 @@ def _importable_packages(options: LocalSubprocessOptions) -> ProbedPackages:
     }
     commands = interpreter_commands(found["python"], found["javascript"], isolated=True)
     return ProbedPackages(commands, env=_environment(Path(PROBE_HOME)), cwd="/")
-
-
-def _report(
-    request: ExecutionRequest,
-    outcome: RunOutcome,
-    init: InitReport | None,
-    memory_exhausted: bool,
-    result: ResultFile,
-    timings: dict[str, float],
-) -> ExecutionResult:
-    termination, exit_code = _classify(outcome, init, request.language, memory_exhausted)
-    logger.info(
-        "execution_finished",
-        backend=BACKEND_ID,
-        execution_id=request.execution_id,
-        language=request.language,
-        termination=termination,
-        exit_code=exit_code,
-        stdout_bytes=outcome.stdout.total,
-        stderr_bytes=outcome.stderr.total,
-        result_bytes=None if result.data is None else len(result.data),
-        duration_ms=round(timings["total"], 1),
-    )
-    return ExecutionResult(
-        stdout=outcome.stdout.text(),
-        stderr=outcome.stderr.text(),
-        stdout_truncated=outcome.stdout.truncated,
-        stderr_truncated=outcome.stderr.truncated,
-        result=result.data,
-        result_too_large=result.too_large,
-        termination=termination,
-        exit_code=exit_code,
-        sandbox_id=None,
-        timings_ms=timings,
-    )
-
-
-def _classify(
-    outcome: RunOutcome, init: InitReport | None, language: Language, memory_exhausted: bool
-) -> tuple[Termination, int | None]:
-    """How the program ended; a signal death reports the shell's 128 + signal number.
-
-    The only signals turnout sends are the timeout's (and a cancellation's, which has no
-    result). Running out of memory shows in the jail's OOM counter or in V8's last words.
-    Any other signal death of the program is its own doing (a segmentation fault, killing
-    itself) and is `exited` with 128 + n: a runtime error of the user's code, never the
-    retryable `killed`. `killed` is left for a sandbox ended from outside: with
-    namespaces, an init that never reported the program's exit status, which code inside
-    the namespace cannot bring about (see `isolation`).
-    """
-    if outcome.timed_out:
-        return "timeout", None
-    if init is not None:
-        if init.status is None:
-            if memory_exhausted:
-                return "memory", None
-            wrapper = outcome.returncode
-            return "killed", 128 - wrapper if wrapper is not None and wrapper < 0 else None
-        returncode: int | None = init.status
-    else:
-        returncode = outcome.returncode
-    if returncode is None:
-        return "killed", None
-    if returncode != 0 and (
-        memory_exhausted or (language == "javascript" and _heap_exhausted(outcome))
-    ):
-        return "memory", None
-    if returncode < 0:
-        return "exited", 128 - returncode
-    return "exited", returncode
-
-
-def _heap_exhausted(outcome: RunOutcome) -> bool:
-    # V8 prints this last, so the tail has it even when stderr was cut at the cap.
-    seen = (outcome.stderr.tail_text(), outcome.stderr.text())
-    return any(marker in text for marker in HEAP_EXHAUSTED for text in seen)
 
 
 def _infrastructure(what: str, exc: OSError, *, started: bool = False) -> InfrastructureError:

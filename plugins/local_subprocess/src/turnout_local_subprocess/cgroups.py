@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CGROUP_MOUNT", "CgroupHost", "Jail", "owner", "probe", "sweep_stale"]
+__all__ = ["CGROUP_MOUNT", "CgroupHost", "Jail", "alive", "owner", "probe", "sweep_stale"]
 
 CGROUP_MOUNT = Path("/sys/fs/cgroup")
 PARENT = "turnout"
@@ -177,7 +177,7 @@ def sweep_stale(host: CgroupHost) -> list[str]:
                     not directory.is_dir()
                     or their_namespace != namespace
                     or not pid.isdigit()
-                    or _alive(int(pid))
+                    or alive(int(pid))
                 ):
                     continue
                 stale = Jail(directory, [directory])
@@ -186,7 +186,8 @@ def sweep_stale(host: CgroupHost) -> list[str]:
     return removed
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether a process with this pid exists (in this pid namespace)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

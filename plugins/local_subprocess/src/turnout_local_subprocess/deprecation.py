@@ -51,7 +51,11 @@ def refuse_if_disallowed(settings: BackendSettings) -> None:
 
 
 def announce_legacy_load(
-    settings: BackendSettings, *, memory_enforcement: str, process_isolation: str
+    settings: BackendSettings,
+    *,
+    memory_enforcement: str,
+    process_isolation: str,
+    code_user: str = "worker",
 ) -> None:
     """Warn that the deprecated backend is in use, as a Python warning and a log event."""
     warnings.warn(
@@ -70,6 +74,7 @@ def announce_legacy_load(
         isolation="process",
         process_isolation=process_isolation,
         memory_enforcement=memory_enforcement,
+        code_user=code_user,
     )
 
 

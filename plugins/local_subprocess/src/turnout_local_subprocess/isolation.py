@@ -1,17 +1,32 @@
-"""Each program in its own PID and mount namespace, through util-linux `unshare`.
+"""Each program in its own PID, mount and IPC namespace, through util-linux `unshare`.
 
 The command line of one execution:
 
-    unshare --pid --fork --mount-proc --kill-child -- /bin/sh -c INIT turnout-init \\
-        MOUNT FSTAB WORKDIR ULIMIT-FLAG KIB [TARGET SOURCE]... -- INTERPRETER ARGS...
+    unshare --pid --fork --mount-proc --ipc --kill-child -- /bin/sh -c INIT turnout-init \\
+        MOUNT FSTAB WORKDIR ULIMIT-FLAG KIB [PATH SOURCE]... -- \\
+        [setpriv --reuid=UID --regid=GID ... --] INTERPRETER ARGS...
 
 `unshare` forks; its child is PID 1 of a new PID namespace and lives in a new mount
 namespace (propagation private, so nothing mounted there shows on the host) with a /proc
-of its own. That child is a small shell, the namespace's init (`INIT_SCRIPT`). It
-bind-mounts the execution's private scratch directories over /tmp, /var/tmp and /dev/shm,
-checks that they took, sets the memory rlimit, reports "ready" on its standard input (a
-pipe the worker reads afterwards), then runs the interpreter as its child, waits, and
-reports the program's exit status on the same pipe.
+of its own, and in a new IPC namespace (System V IPC and POSIX message queues die with
+it). That child is a small shell, the namespace's init (`INIT_SCRIPT`). It mounts the
+execution's private directories (`mounts`: scratch copies over /tmp, /var/tmp, /dev/shm
+and /run/lock, the interpreter's prefix exposed from a hidden directory), checks that
+they took, sets the memory rlimit, reports "ready", then runs the program as its child,
+waits, and reports the program's exit status. The init stays root; with an `identity`
+the program runs as that unprivileged uid (`setpriv`, see `identity`).
+
+The wrapper's channel: `unshare`'s standard error is the report pipe, not the program's
+stderr, and so is the init's until it reports "ready" (`process.run_program` with
+`wrapped=True`: the child's stdin carries the program's stderr pipe instead, which the
+init hands to the program alone). Whatever the wrapper says (its reports, a failed mount,
+`unshare`'s own complaints) therefore never reaches the program's stderr. That matters
+at every kill: util-linux 2.38 `unshare`, seeing its child die by SIGKILL, tries to
+re-raise the signal on itself, fails to unblock SIGKILL and prints "unshare: sigprocmask
+unblock failed: Invalid argument"; when the worker is preempted between killing the init
+and killing `unshare` (a loaded machine), that line used to end up in the program's
+stderr. The reports are framed by NUL bytes (`READY`, `EXIT`), which no message of the
+tools contains, so the wrapper's other output can share the pipe.
 
 Why the program is not PID 1 itself: the init of a PID namespace ignores every signal
 for which it has no handler when it comes from inside the namespace, itself included, so
@@ -20,32 +35,39 @@ anywhere else, and the shell reports its signal death as 128 + n. Nothing inside
 namespace can kill the init (short of escaping the namespace as root); from outside only
 SIGKILL can. So an execution whose init reported "ready" but no exit status was ended
 from outside (or by an out-of-memory kill of the init itself). `unshare`'s own exit
-status cannot tell: util-linux 2.38 turns its child's death by SIGKILL into exit status 1
-("sigprocmask unblock failed").
+status cannot tell: util-linux 2.38 turns its child's death by SIGKILL into exit status 1.
+Nor can the program write the init's reports: `unshare` and the init run as root and
+the program, with an identity, does not, so their descriptors are out of its reach.
 
 What the namespace gives: user code sees only its own processes in /proc (not the
 worker, its ancestors or other executions, so not their environments); when the init
 dies the kernel kills everything in the namespace, `setsid()` and double-fork escapees
 included; `--kill-child` kills the init if `unshare` dies. Files the program writes in
-/tmp, /var/tmp or /dev/shm land in the execution's directory and go with it.
+the scratch directories land in the execution's directory and go with it.
 
-What it does not give: the program still runs as the worker's user (root on this
-project's machines), with that user's capabilities, so it can undo every mount (for
-example unmount /proc to see the host's again), and the network and the rest of the
-filesystem are the host's.
+What it does not give: the network and the rest of the filesystem are the host's. And
+without an identity (`drop_privileges = false`, or a host where `setpriv` is missing)
+the program runs as the worker's user, root on this project's machines, with that
+user's capabilities, and can undo every mount (for example unmount /proc to see the
+host's again).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from turnout_local_subprocess import mounts
+from turnout_local_subprocess.identity import Identity, find_identity
+from turnout_local_subprocess.mounts import ExposureKit
 from turnout_local_subprocess.workdir import Workspace
 
 __all__ = [
@@ -54,30 +76,34 @@ __all__ = [
     "SHELL",
     "InitReport",
     "Namespaces",
+    "drop_privileges",
     "find",
     "mark_worker_undumpable",
     "read_report",
-    "start_failure",
 ]
 
-UNSHARE_FLAGS = ("--pid", "--fork", "--mount-proc", "--kill-child")
+UNSHARE_FLAGS = ("--pid", "--fork", "--mount-proc", "--ipc", "--kill-child")
 SHELL = "/bin/sh"
 INIT_NAME = "turnout-init"
-# Where programs customarily write scratch files; each execution gets private copies.
-# /tmp goes last, though with the anchor described in `_scratch` the order does not matter.
-SCRATCH_DIRECTORIES = (Path("/var/tmp"), Path("/dev/shm"), Path("/tmp"))
+# Where programs customarily write scratch files, and every directory of a usual host that
+# anyone may write to; each execution gets private copies (see `mounts`). /tmp goes last,
+# though with the anchors the order does not matter.
+SCRATCH_DIRECTORIES = (Path("/var/tmp"), Path("/dev/shm"), Path("/run/lock"), Path("/tmp"))
 PROBE_TIMEOUT_S = 5.0
 PROBE_LIMIT_KIB = 1 << 20
 
 # $0 is INIT_NAME, so whatever this shell itself reports starts with "turnout-init: ".
-# Before "ready" its errors go to the program's stderr and the missing ready byte marks
-# the execution as not started. Then fd 4 keeps the report pipe, stdin becomes
-# /dev/null, and the shell's own stderr /dev/null too (so that it does not add "Killed"
-# when the program dies by a signal); the subshell that execs the interpreter gets the
-# real stderr back (fd 3) and closes 3 and 4, so the program holds neither. `cd` exports
-# PWD and OLDPWD, which are not on the allow-list, so they are unset again.
+# Its stdin is the program's stderr pipe: it moves to fd 3 at once, and stdin becomes
+# /dev/null. Its stderr is the wrapper's channel (the report pipe): errors before "ready"
+# go there, and the missing ready report marks the execution as not started. Then fd 4
+# keeps the channel and the shell's own stderr becomes /dev/null (so that it does not add
+# "Killed" when the program dies by a signal); the subshell that execs the interpreter
+# gets the program's stderr (fd 3) as its stderr and closes 3 and 4, so the program holds
+# neither. `cd` exports PWD and OLDPWD, which are not on the allow-list, so they are unset
+# again.
 INIT_SCRIPT = """\
 set -e
+exec 3>&0 0</dev/null
 mount=$1 fstab=$2 work=$3 limit=$4 kib=$5
 shift 5
 [ -z "$fstab" ] || "$mount" -n -a -T "$fstab"
@@ -89,58 +115,71 @@ shift
 cd -- "$work"
 unset PWD OLDPWD
 [ -z "$limit" ] || ulimit "$limit" "$kib"
-exec 4>&0 0</dev/null 3>&2 2>/dev/null
-printf x >&4
+exec 4>&2 2>/dev/null
+printf '\\000ready\\000' >&4
 set +e
 (exec 2>&3 3>&- 4>&-; exec "$@")
 status=$?
-printf e%d "$status" >&4
+printf '\\000exit %d\\000' "$status" >&4
 exit "$status"
 """
+READY = b"\0ready\0"
+EXIT = re.compile(rb"\0exit (\d+)\0")
 
 
 @dataclass(frozen=True)
 class InitReport:
-    """What the init wrote on the report pipe.
+    """What the wrapper wrote on its channel.
 
-    `ready`: it set everything up and went on to start the program. `status`: the
+    `ready`: the init set everything up and went on to start the program. `status`: the
     program's exit status as the shell saw it (128 + n for a death by signal n); None if
-    the init never got to report it, because it was killed first.
+    the init never got to report it, because it was killed first. `said`: everything else
+    on the channel, the wrapper's own messages (why it could not set up, for example).
     """
 
     ready: bool
     status: int | None
+    said: str = ""
 
 
 def read_report(data: bytes) -> InitReport:
-    """Parse the report pipe's bytes: "x" once ready, then "e<status>" once the program ended."""
-    if not data.startswith(b"x"):
-        return InitReport(ready=False, status=None)
-    status = data[1:]
-    if status.startswith(b"e") and status[1:].isdigit():
-        return InitReport(ready=True, status=int(status[1:]))
-    return InitReport(ready=True, status=None)
+    """Parse the channel's bytes: READY once set up, then EXIT once the program ended."""
+    ready = READY in data
+    ended = EXIT.search(data) if ready else None
+    rest = EXIT.sub(b"", data.replace(READY, b"")).replace(b"\0", b" ")
+    said = rest.decode("utf-8", "replace").strip()
+    return InitReport(ready=ready, status=int(ended[1]) if ended else None, said=said)
 
 
 @dataclass(frozen=True)
 class Namespaces:
-    """How to wrap a command so that it runs in its own PID and mount namespace."""
+    """How to wrap a command so that it runs in its own PID, mount and IPC namespace.
+
+    With `identity`, the program runs as that unprivileged identity (see `identity`).
+    """
 
     unshare: str
     mount: str
     scratch: tuple[Path, ...]
+    identity: Identity | None = None
 
     def command(
-        self, workspace: Workspace, argv: Sequence[str], *, limit: tuple[str, int] | None
+        self,
+        workspace: Workspace,
+        argv: Sequence[str],
+        *,
+        limit: tuple[str, int] | None,
+        kit: ExposureKit | None = None,
     ) -> list[str]:
-        """The wrapped command; prepares the workspace's private scratch directories.
+        """The wrapped command; prepares the workspace's private mounts (see `mounts`).
 
         `limit` is the memory rlimit as the shell's `ulimit` takes it (flag, KiB); the
         init sets it just before starting the program, so `unshare` and `mount` run
-        without it.
+        without it. `kit` exposes what the identity needs to reach the interpreter.
         """
-        fstab, checks = self._scratch(workspace)
+        fstab, checks = mounts.plan(workspace, self.scratch, kit)
         flag, kib = limit if limit is not None else ("", 0)
+        program = list(argv) if self.identity is None else self.identity.wrap(list(argv))
         return [
             self.unshare,
             *UNSHARE_FLAGS,
@@ -156,42 +195,8 @@ class Namespaces:
             str(kib),
             *checks,
             "--",
-            *argv,
+            *program,
         ]
-
-    def _scratch(self, workspace: Workspace) -> tuple[Path | None, list[str]]:
-        """Create the private copies and the fstab that mounts them; returns it and the checks.
-
-        When the workspace itself lies under a covered directory (it normally is under
-        /tmp), mounting over that directory would hide the workspace, and with it the
-        program file and the working directory. So the workspace is first bind-mounted
-        onto its own path inside the private copy (the "anchor"), and the copy is mounted
-        recursively: inside the namespace every path of the workspace still resolves to
-        the same directory as outside, which keeps cwd, HOME and Node's `__filename`
-        check what they are without the namespace.
-        """
-        if not self.scratch:
-            return None, []
-        base = workspace.root / "scratch"
-        base.mkdir(mode=0o700)
-        anchors: list[str] = []
-        mounts: list[str] = []
-        checks: list[str] = []
-        for target in self.scratch:
-            source = base / "-".join(target.parts[1:])
-            source.mkdir()
-            os.chmod(source, 0o1777)
-            if workspace.root.is_relative_to(target):
-                anchor = source / workspace.root.relative_to(target)
-                anchor.mkdir(parents=True)
-                anchors.append(
-                    f"{_fstab_field(workspace.root)} {_fstab_field(anchor)} none bind 0 0"
-                )
-            mounts.append(f"{_fstab_field(source)} {_fstab_field(target)} none rbind 0 0")
-            checks += [str(target), str(source)]
-        fstab = workspace.control / "fstab"
-        fstab.write_text("\n".join([*anchors, *mounts]) + "\n")
-        return fstab, checks
 
 
 def find(unshare_name: str = "unshare") -> tuple[Namespaces | None, str]:
@@ -213,15 +218,17 @@ def find(unshare_name: str = "unshare") -> tuple[Namespaces | None, str]:
     return (namespaces, "") if problem is None else (None, problem)
 
 
-def start_failure(returncode: int | None, stderr: str) -> str | None:
-    """The init's own message when it could not start the program (exec failed), else None.
+def drop_privileges(namespaces: Namespaces, uid: int, gid: int) -> tuple[Namespaces | None, str]:
+    """`namespaces` running programs as uid:gid, if that works here; else None and why not.
 
-    Whatever the init shell prints starts with "turnout-init: ", and the program has not
-    written anything before it, because it never ran.
+    Probed like `find`: the whole wrapper runs a trivial program as that identity.
     """
-    if returncode in (None, 0) or not stderr.startswith(f"{INIT_NAME}: "):
-        return None
-    return stderr.strip().splitlines()[0]
+    identity, problem = find_identity(uid, gid)
+    if identity is None:
+        return None, problem
+    dropped = replace(namespaces, identity=identity)
+    failure = _probe(dropped)
+    return (dropped, "") if failure is None else (None, failure)
 
 
 @functools.cache
@@ -251,42 +258,44 @@ def _scratch_directories() -> tuple[Path, ...]:
 def _probe(namespaces: Namespaces) -> str | None:
     """Run the wrapper once with a no-op program; None when it worked, else the error."""
     try:
-        workspace = Workspace.create()
+        workspace = Workspace.create(owner=namespaces.identity)
     except OSError as exc:
         return f"could not create a probe directory: {exc}"
-    read_end, write_end = os.pipe()
+    channel, program_stderr = os.pipe(), os.pipe()
     try:
         argv = namespaces.command(workspace, [SHELL, "-c", ":"], limit=("-v", PROBE_LIMIT_KIB))
         completed = subprocess.run(
             argv,
-            stdin=write_end,
-            capture_output=True,
+            stdin=program_stderr[1],
+            stdout=subprocess.DEVNULL,
+            stderr=channel[1],
             cwd=workspace.work,
             env={"PATH": os.environ.get("PATH", os.defpath)},
             timeout=PROBE_TIMEOUT_S,
             start_new_session=True,
             check=False,
         )
-        os.close(write_end)
-        write_end = -1
-        os.set_blocking(read_end, False)
-        try:
-            report = read_report(os.read(read_end, 64))
-        except BlockingIOError:
-            report = InitReport(ready=False, status=None)
+        for _, write_end in (channel, program_stderr):
+            os.close(write_end)
+        report = read_report(_read_nonblocking(channel[0]))
+        said = _read_nonblocking(program_stderr[0]).decode("utf-8", "replace").strip()
     except (OSError, subprocess.SubprocessError) as exc:
         return f"{namespaces.unshare} could not be run: {exc}"
     finally:
-        os.close(read_end)
-        if write_end >= 0:
-            os.close(write_end)
+        for fd in (*channel, *program_stderr):
+            with contextlib.suppress(OSError):
+                os.close(fd)
         workspace.remove()
-    if completed.returncode == 0 and report == InitReport(ready=True, status=0):
+    if completed.returncode == 0 and (report.ready, report.status) == (True, 0):
         return None
-    said = completed.stderr.decode("utf-8", "replace").strip()
+    said = "; ".join(text for text in (report.said, said) if text) or "it said nothing"
     return f"{namespaces.unshare} failed (exit status {completed.returncode}): {said}"
 
 
-def _fstab_field(path: Path) -> str:
-    """A path as one fstab field: spaces, tabs, newlines and backslashes as octal escapes."""
-    return "".join(f"\\{ord(c):03o}" if c in " \t\n\\" else c for c in str(path))
+def _read_nonblocking(read_end: int) -> bytes:
+    """What a pipe holds now (its writers are gone), at most 4 KiB."""
+    os.set_blocking(read_end, False)
+    try:
+        return os.read(read_end, 4096)
+    except BlockingIOError:
+        return b""

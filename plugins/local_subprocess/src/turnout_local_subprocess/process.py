@@ -7,10 +7,12 @@ pipes, exit is noticed when the child exits; everything is then killed, and reap
 child and draining the pipes share one short, bounded grace period; the pipes are closed
 either way.
 
-A wrapper that prepares the program's surroundings (the namespace init of `isolation`)
-can report on it: with `report_pipe`, the child's standard input is the write end of a
-pipe, which the wrapper keeps for its reports while it gives the program `/dev/null`.
-What it wrote is read once everything has ended.
+A wrapper that prepares the program's surroundings (`unshare` and the namespace init of
+`isolation`) has a channel of its own, so that nothing it says is mistaken for the
+program's output: with `wrapped`, the child's standard error is the write end of a report
+pipe, and its standard input is the write end of the program's stderr pipe, which the
+wrapper hands to the program as its stderr (giving it `/dev/null` as stdin). What the
+wrapper wrote is read once everything has ended.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ REPORT_LIMIT = 4096
 class RunOutcome:
     """What the process did. `returncode` is None if it could not be reaped after the kill.
 
-    `report` is what the wrapper wrote to the report pipe, None without one.
+    `report` is what the wrapper wrote on its channel, None without a wrapper.
     """
 
     returncode: int | None
@@ -63,7 +65,7 @@ async def run_program(
     output_cap: int,
     on_start: Callable[[int], None],
     kill_all: Callable[[], object],
-    report_pipe: bool = False,
+    wrapped: bool = False,
     handover: asyncio.Future[tuple[float, float]] | None = None,
     pass_fds: Sequence[int] = (),
 ) -> RunOutcome:
@@ -87,13 +89,15 @@ async def run_program(
             sink, transport, write_end = await _open_pipe(name, output_cap)
             readers.append((sink, transport))
             write_ends.append(write_end)
-        stdin: int = subprocess.DEVNULL
-        if report_pipe:
-            report_read, stdin = os.pipe()
+        # stdin, stdout, stderr of the child: see the module docstring for `wrapped`.
+        streams = [subprocess.DEVNULL, *write_ends]
+        if wrapped:
+            report_read, report_write = os.pipe()
             os.set_blocking(report_read, False)
-            write_ends.append(stdin)
+            write_ends.append(report_write)
+            streams = [write_ends[1], write_ends[0], report_write]
         started = time.perf_counter()
-        process = await _spawn(argv, cwd, env, preexec, stdin, write_ends, pass_fds)
+        process = await _spawn(argv, cwd, env, preexec, streams, write_ends, pass_fds)
         spawned = time.perf_counter()
         on_start(process.pid)
         timed_out = False
@@ -168,16 +172,17 @@ async def _spawn(
     cwd: Path,
     env: Mapping[str, str],
     preexec: Callable[[], None],
-    stdin: int,
+    streams: Sequence[int],
     write_ends: list[int],
     pass_fds: Sequence[int] = (),
 ) -> asyncio.subprocess.Process:
+    """Start the child with `streams` as its stdin, stdout and stderr; close `write_ends`."""
     try:
         return await asyncio.create_subprocess_exec(
             *argv,
-            stdin=stdin,
-            stdout=write_ends[0],
-            stderr=write_ends[1],
+            stdin=streams[0],
+            stdout=streams[1],
+            stderr=streams[2],
             cwd=cwd,
             env=dict(env),
             start_new_session=True,

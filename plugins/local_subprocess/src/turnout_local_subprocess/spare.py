@@ -31,27 +31,40 @@ from turnout_local_subprocess.limits import Confinement
 from turnout_local_subprocess.process import RunOutcome
 from turnout_local_subprocess.workdir import Workspace
 
-__all__ = ["STUB", "STUB_NAME", "Channel", "Spare"]
+__all__ = ["STUB", "STUB_NAME", "Channel", "Spare", "write_stub"]
 
 STUB_NAME = "spare.py"
 # Lowest descriptor number for the hand-over pipe in the child: the namespace's init
 # script uses 3 and 4 for itself (see isolation.INIT_SCRIPT).
 CHANNEL_MIN_FD = 10
-# argv[1] is the descriptor the path arrives on. The stub deletes itself before running
-# the program, whose directory then holds what a cold start's does. Before the program,
-# nothing but os, sys and runpy is imported (interpreter start-up imports the first two
-# anyway), and the stub's names live in its own module, not in the program's __main__.
+# argv[1] is the descriptor the path arrives on. The stub lives in a directory of its own
+# (`write_stub`), so the program's directory holds what a cold start's does without the
+# stub deleting itself (it runs as the program's unprivileged identity, which may not
+# write there, and the worker cannot delete it at the hand-over: the interpreter may not
+# have opened it yet). Before the program, nothing but os, sys and runpy is imported
+# (interpreter start-up imports the first two anyway), and the stub's names live in its
+# own module, not in the program's __main__.
 STUB = """\
 import os, runpy, sys
 with os.fdopen(int(sys.argv[1]), "rb") as channel:
     path = channel.read().decode("utf-8")
 if not path:
     raise SystemExit(0)
-os.unlink(sys.argv[0])
 sys.argv[:] = [path]
 del channel
 runpy.run_path(path, run_name="__main__")
 """
+
+
+def write_stub(workspace: Workspace) -> Path:
+    """Write `STUB` into the workspace's `spare/` (readable by the program, not writable)."""
+    directory = workspace.root / "spare"
+    directory.mkdir(mode=0o755)
+    os.chmod(directory, 0o755)
+    stub = directory / STUB_NAME
+    stub.write_text(STUB, encoding="utf-8")
+    os.chmod(stub, 0o644)
+    return stub
 
 
 @dataclass

@@ -6,11 +6,16 @@ Layout under a private temporary directory:
                       request files go here and the result file is read from here
     <root>/control/   the program file, kept outside `work/` so user code that lists or
                       cleans its working directory never sees or breaks the wrapper
-    <root>/scratch/   with namespaces only, made by `isolation`: the execution's private
-                      /tmp, /var/tmp and /dev/shm
+    <root>/scratch/   with namespaces only, made by `mounts`: the execution's private
+                      scratch directories and the staging of its other mounts
 
 The root is resolved with `realpath` because Node resolves symlinks in `__filename`, and
 the JavaScript runtime compares that with the script path it was started with.
+
+With an `owner` (the unprivileged identity the program runs as, see `identity`), `work/`
+and everything written into it belong to that identity. The root stays root's, searchable
+but not listable (mode 711); `control/` is root's and readable (755, its files 644), so
+the program can read its own files there but change nothing; `scratch/` stays mode 700.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from pathlib import Path, PurePosixPath
 
 from turnout.errors import ConfigurationError
 from turnout.models import Language
+from turnout_local_subprocess.identity import Identity
 
 __all__ = ["ResultFile", "Workspace"]
 
@@ -45,33 +51,45 @@ class ResultFile:
 class Workspace:
     """The temporary directories of one execution; `remove()` deletes all of it."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, owner: Identity | None = None) -> None:
         self.root = root
         self.work = root / "work"
         self.control = root / "control"
+        self.owner = owner
 
     @classmethod
-    def create(cls) -> Workspace:
+    def create(cls, owner: Identity | None = None) -> Workspace:
         root = Path(os.path.realpath(tempfile.mkdtemp(prefix="turnout-local-")))
-        workspace = cls(root)
+        workspace = cls(root, owner)
         try:
             workspace.work.mkdir(mode=0o700)
             workspace.control.mkdir(mode=0o700)
+            if owner is not None:
+                owner.own(workspace.work)
+                os.chmod(root, 0o711)
+                os.chmod(workspace.control, 0o755)
         except BaseException:
             workspace.remove()
             raise
         return workspace
 
+    def write_control(self, name: str, text: str) -> Path:
+        """Write a file the program reads (never writes) into `control/`, mode 644."""
+        path = self.control / name
+        path.write_text(text, encoding="utf-8")
+        os.chmod(path, 0o644)
+        return path
+
     def write_program(self, language: Language, program: str) -> Path:
         """Write the program; JavaScript is pinned to CommonJS whatever package.json is above."""
-        path = self.control / PROGRAM_NAMES[language]
-        path.write_text(program, encoding="utf-8")
+        path = self.write_control(PROGRAM_NAMES[language], program)
         if language == "javascript":
-            (self.control / "package.json").write_text(json.dumps({"type": "commonjs"}))
+            self.write_control("package.json", json.dumps({"type": "commonjs"}))
         return path
 
     def write_files(self, files: dict[str, bytes]) -> None:
-        """Write request files, refusing any path that would land outside `work/`."""
+        """Write request files, refusing any path that would land outside `work/`; with an
+        owner, they (and the directories made for them) are the owner's."""
         for relative, data in files.items():
             target = self.inside(relative, what="files")
             try:
@@ -81,6 +99,8 @@ class Workspace:
                 raise ConfigurationError(
                     f"request file {relative!r} collides with another request file: {exc}"
                 ) from None
+        if files and self.owner is not None:
+            self.owner.own_tree(self.work)
 
     def inside(self, relative: str, *, what: str) -> Path:
         """Map a request path into `work/`; absolute paths and `..` are configuration errors."""

@@ -25,6 +25,31 @@ class TestAdminAuth:
         assert response.status_code == 401
 
 
+class TestAdminKey:
+    @pytest.mark.parametrize(
+        ("method", "path"), [("GET", "stats"), ("GET", "config"), ("POST", "reset")]
+    )
+    def test_another_key_is_refused(
+        self, e2b_server: ServerProcess, method: str, path: str
+    ) -> None:
+        """Admin calls with a key other than the server's answer 401."""
+        response = admin(e2b_server, method, path, headers={"X-API-KEY": "any-key"})
+        assert response.status_code == 401
+
+    def test_the_key_cannot_be_changed(self, e2b_server: ServerProcess) -> None:
+        """Setting api_key through the admin API answers 400: the server keeps its key."""
+        response = admin(e2b_server, "POST", "config", json={"api_key": "attacker"})
+        assert response.status_code == 400
+        assert "fixed" in response.json()["message"]
+        assert admin(e2b_server, "GET", "stats").status_code == 200
+
+    def test_the_key_is_never_shown(self, e2b_server: ServerProcess) -> None:
+        """GET config lists every setting but the key."""
+        config = admin(e2b_server, "GET", "config")
+        assert "api_key" not in config.json()
+        assert e2b_server.api_key not in config.text
+
+
 class TestConfig:
     def test_get_returns_every_setting(self, e2b_server: ServerProcess) -> None:
         """GET config lists the settings with their current values."""

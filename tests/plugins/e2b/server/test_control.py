@@ -42,12 +42,13 @@ class TestCreate:
             response = await client.post(
                 f"{e2b_server.url}/v2/sandboxes",
                 json={"templateID": "code-interpreter-v1", "metadata": {}, "envVars": {}},
-                headers={"X-API-KEY": "test-key"},
+                headers={"X-API-KEY": e2b_server.api_key},
             )
         body = response.json()
         await AsyncSandbox.kill(body["sandboxID"], **e2b_server.sdk_options)
         assert response.status_code == 201
-        assert {"templateID", "sandboxID", "clientID", "envdVersion"} <= set(body)
+        needed = {"templateID", "sandboxID", "clientID", "envdVersion", "envdAccessToken"}
+        assert needed <= set(body)
 
     async def test_create_delay_is_applied(
         self, e2b_server: ServerProcess, sdk: dict[str, Any]
@@ -227,8 +228,7 @@ class TestAuthentication:
     async def test_wrong_key_raises_authentication_exception(
         self, e2b_server: ServerProcess
     ) -> None:
-        """With a required key configured, another key raises AuthenticationException."""
-        e2b_server.configure(api_key="test-key")
+        """The server takes only its own key: any other raises AuthenticationException."""
         with pytest.raises(AuthenticationException):
             await AsyncSandbox.create(
                 api_key="other-key", api_url=e2b_server.url, sandbox_url=e2b_server.url

@@ -103,6 +103,16 @@ class TestRunCodePython:
         after = await shared_sandbox.run_code(code)
         assert (during.text, after.results) == ("yes", [])
 
+    async def test_output_is_sent_without_ipykernels_flush_delay(
+        self, shared_sandbox: AsyncSandbox
+    ) -> None:
+        """stdout and stderr leave the kernel 5 ms after a write, not ipykernel's 0.2 s, so
+        code that prints and then starts a fork storm does not starve its own output."""
+        execution = await shared_sandbox.run_code(
+            "import sys; (sys.stdout.flush_interval, sys.stderr.flush_interval)"
+        )
+        assert execution.text == "(0.005, 0.005)"
+
 
 class TestSandboxEnvironment:
     async def test_create_env_vars_reach_the_kernel(self, sdk: dict[str, Any]) -> None:
@@ -122,17 +132,36 @@ class TestSandboxEnvironment:
         assert "NO_PROXY" not in names
         assert "PYTEST_CURRENT_TEST" not in names
 
-    async def test_cwd_is_the_sandbox_home(
+    async def test_cwd_and_home_are_home_user_as_at_e2b(
         self, e2b_server: ServerProcess, shared_sandbox: AsyncSandbox
     ) -> None:
-        """The kernel runs in the sandbox's own directory, which is also its HOME."""
-        execution = await shared_sandbox.run_code("import os; [os.getcwd(), os.environ['HOME']]")
-        home = next(
-            s["home"]
-            for s in e2b_server.stats()["sandboxes"]
-            if s["sandboxID"] == shared_sandbox.sandbox_id
+        """Both kernels run in /home/user, which is also HOME, and is the sandbox's own
+        directory on the server (where envd's /files reads and writes)."""
+        if not e2b_server.stats()["isolation"]["enabled"]:
+            pytest.skip("without namespaces there is no /home/user")
+        python = await shared_sandbox.run_code(
+            "import os; open('from-python', 'w').write('p'); [os.getcwd(), os.environ['HOME']]"
         )
-        assert execution.results[0].json == [home, home]
+        javascript = await shared_sandbox.run_code(
+            "JSON.stringify([process.cwd(), require('os').homedir()])", language="js"
+        )
+        assert python.results[0].json == ["/home/user", "/home/user"]
+        assert javascript.text == '["/home/user","/home/user"]'
+        assert await shared_sandbox.files.read("/home/user/from-python") == "p"
+
+    @pytest.mark.parametrize("cwd", ["/root", "/tmp", "/"])
+    async def test_a_context_may_start_anywhere_on_the_sandboxs_machine(
+        self, e2b_server: ServerProcess, shared_sandbox: AsyncSandbox, cwd: str
+    ) -> None:
+        """create_code_context(cwd=...) outside /home/user works, as at E2B."""
+        if not e2b_server.stats()["isolation"]["enabled"]:
+            pytest.skip("without namespaces only /home/user exists")
+        context = await shared_sandbox.create_code_context(cwd=cwd)
+        try:
+            execution = await shared_sandbox.run_code("import os; os.getcwd()", context=context)
+        finally:
+            await shared_sandbox.remove_code_context(context)
+        assert (context.cwd, execution.text) == (cwd, cwd)
 
 
 class TestStreamFraming:
@@ -140,7 +169,7 @@ class TestStreamFraming:
         self, e2b_server: ServerProcess, shared_sandbox_id: str
     ) -> None:
         """No blank lines; number_of_executions first, end_of_execution last."""
-        lines = await raw_lines(e2b_server.url, shared_sandbox_id, "print('a'); 1")
+        lines = await raw_lines(e2b_server, shared_sandbox_id, "print('a'); 1")
         events = parse(lines)
         assert all(line.strip() for line in lines)
         assert events[0]["type"] == "number_of_executions"
@@ -151,7 +180,7 @@ class TestStreamFraming:
         self, e2b_server: ServerProcess, shared_sandbox_id: str
     ) -> None:
         """stdout events have text and an ISO timestamp."""
-        events = parse(await raw_lines(e2b_server.url, shared_sandbox_id, "print('t')"))
+        events = parse(await raw_lines(e2b_server, shared_sandbox_id, "print('t')"))
         stdout = next(e for e in events if e["type"] == "stdout")
         assert stdout["text"] == "t\n"
         assert "T" in stdout["timestamp"]
@@ -161,7 +190,7 @@ class TestStreamFraming:
     ) -> None:
         """A cell silent for 6 s gets one keepalive line between its outputs."""
         code = "import time; print('a', flush=True); time.sleep(6); print('b')"
-        events = parse(await raw_lines(e2b_server.url, shared_sandbox_id, code))
+        events = parse(await raw_lines(e2b_server, shared_sandbox_id, code))
         assert [e["type"] for e in events] == [
             "number_of_executions",
             "stdout",
@@ -179,7 +208,7 @@ class TestRequests:
         response = httpx.post(
             f"{e2b_server.url}/execute",
             json=execute_body("1", context_id="x", language="python"),
-            headers=execute_headers(shared_sandbox_id),
+            headers=execute_headers(e2b_server, shared_sandbox_id),
             trust_env=False,
         )
         assert (response.status_code, response.json()["code"]) == (400, 400)
@@ -194,7 +223,7 @@ class TestRequests:
         response = httpx.post(
             f"{e2b_server.url}/execute",
             json=execute_body("1"),
-            headers=execute_headers("nosuchsandbox0000000"),
+            headers=execute_headers(e2b_server, "nosuchsandbox0000000"),
             trust_env=False,
         )
         assert response.status_code == 502
@@ -225,7 +254,7 @@ class TestDisconnect:
                 "POST",
                 f"{e2b_server.url}/execute",
                 json=execute_body("import time; time.sleep(30)"),
-                headers=execute_headers(sandbox.sandbox_id),
+                headers=execute_headers(e2b_server, sandbox.sandbox_id),
             ) as response,
         ):
             await response.aiter_lines().__anext__()  # number_of_executions: it runs

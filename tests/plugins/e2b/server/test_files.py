@@ -11,6 +11,8 @@ from e2b import FileNotFoundException, InvalidArgumentException, SandboxExceptio
 from e2b_code_interpreter import AsyncSandbox
 from turnout_e2b.server.testing import ServerProcess
 
+from .support import ENVD_PORT, sandbox_headers
+
 TEN_MB = 10 * 1024 * 1024
 
 
@@ -89,6 +91,42 @@ class TestFileErrors:
         with pytest.raises(InvalidArgumentException):
             await sandbox.files.read("/home/user/etc-link/hostname")
 
+    async def test_a_link_inside_the_home_is_followed_in_the_sandboxs_view(
+        self, sandbox: AsyncSandbox
+    ) -> None:
+        """A link to /home/user/... (a path of the sandbox's machine) is followed, as envd
+        follows it at E2B, for reading and for writing."""
+        await sandbox.run_code(
+            "import os; os.makedirs('data'); open('data/f.txt', 'w').write('through');"
+            " os.symlink('/home/user/data', 'alias')"
+        )
+        assert await sandbox.files.read("alias/f.txt") == "through"
+        await sandbox.files.write("/home/user/alias/g.txt", "written")
+        assert (await sandbox.run_code("open('data/g.txt').read()")).text == "written"
+
+    @pytest.mark.parametrize("target", ["/tmp", "../../..", "/proc/self/root"])
+    async def test_writing_through_a_link_out_of_the_home_is_refused(
+        self, sandbox: AsyncSandbox, target: str
+    ) -> None:
+        """A link leading out of /home/user is never written through."""
+        await sandbox.run_code(f"import os; os.symlink({target!r}, 'out')")
+        with pytest.raises(InvalidArgumentException):
+            await sandbox.files.write("out/escaped.txt", "no")
+
+    async def test_uploads_belong_to_the_sandboxs_user(self, sandbox: AsyncSandbox) -> None:
+        """Uploaded files and the directories made for them are the code's own: it can
+        change and remove them."""
+        await sandbox.files.write("made/up.txt", "up")
+        execution = await sandbox.run_code(
+            "import os, shutil\n"
+            "owners = {os.stat(p).st_uid for p in ('made', 'made/up.txt')}\n"
+            "open('made/up.txt', 'a').write('+')\n"
+            "shutil.rmtree('made')\n"
+            "owners == {os.getuid()}"
+        )
+        assert execution.error is None
+        assert execution.text == "True"
+
     async def test_reading_a_directory_is_refused(self, sandbox: AsyncSandbox) -> None:
         """Reading a directory raises InvalidArgumentException (400)."""
         await sandbox.files.write("dir/file.txt", "x")
@@ -105,11 +143,10 @@ class TestFileErrors:
 
 
 class TestAccessToken:
-    async def test_files_need_the_envd_access_token_when_enabled(
+    async def test_files_need_the_sandboxs_envd_token(
         self, e2b_server: ServerProcess, sdk: dict[str, Any]
     ) -> None:
-        """With tokens on, the SDK's calls carry the token; a call without it gets 401."""
-        e2b_server.configure(envd_access_token=True)
+        """The SDK's calls carry the envd token; a call without it gets 401."""
         sandbox = await AsyncSandbox.create(**sdk)
         try:
             await sandbox.files.write("secret.txt", "s")
@@ -124,6 +161,31 @@ class TestAccessToken:
             await sandbox.kill()
         assert response.status_code == 401
 
+    async def test_another_sandboxs_token_opens_nothing(
+        self, e2b_server: ServerProcess, sdk: dict[str, Any]
+    ) -> None:
+        """One sandbox's tokens read no file, and write none, of another sandbox."""
+        victim = await AsyncSandbox.create(**sdk)
+        attacker = await AsyncSandbox.create(**sdk)
+        try:
+            await victim.files.write("input.json", "victim data")
+            stolen = sandbox_headers(e2b_server, attacker.sandbox_id, ENVD_PORT)
+            wrong = {**stolen, "E2b-Sandbox-Id": victim.sandbox_id}
+            async with httpx.AsyncClient(trust_env=False, base_url=e2b_server.url) as client:
+                read = await client.get("/files", params={"path": "input.json"}, headers=wrong)
+                written = await client.post(
+                    "/files",
+                    params={"path": "input.json"},
+                    content=b"forged",
+                    headers={**wrong, "Content-Type": "application/octet-stream"},
+                )
+                health = await client.get("/health", headers=wrong)
+            assert [read.status_code, written.status_code, health.status_code] == [401] * 3
+            assert await victim.files.read("input.json") == "victim data"
+        finally:
+            await victim.kill()
+            await attacker.kill()
+
 
 class TestHealth:
     def test_live_sandbox_answers_204(
@@ -132,7 +194,7 @@ class TestHealth:
         """GET /health of a live sandbox answers 204."""
         response = httpx.get(
             f"{e2b_server.url}/health",
-            headers={"E2b-Sandbox-Id": shared_sandbox_id, "E2b-Sandbox-Port": "49983"},
+            headers=sandbox_headers(e2b_server, shared_sandbox_id, ENVD_PORT),
             trust_env=False,
         )
         assert response.status_code == 204
@@ -143,7 +205,10 @@ class TestHealth:
         """A sandbox call naming a port the route does not serve answers 502 "not open"."""
         response = httpx.get(
             f"{e2b_server.url}/health",
-            headers={"E2b-Sandbox-Id": shared_sandbox_id, "E2b-Sandbox-Port": "8080"},
+            headers={
+                **sandbox_headers(e2b_server, shared_sandbox_id, ENVD_PORT),
+                "E2b-Sandbox-Port": "8080",
+            },
             trust_env=False,
         )
         assert response.status_code == 502

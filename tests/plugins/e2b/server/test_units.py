@@ -16,11 +16,11 @@ from turnout_e2b.server.contexts import kernel_language, normalize_language
 from turnout_e2b.server.control import _metadata_filter
 from turnout_e2b.server.errors import ApiError
 from turnout_e2b.server.faults import Fault, FaultQueue
-from turnout_e2b.server.isolation import Scratch
 from turnout_e2b.server.kernels.base import EventSink, Kernel
 from turnout_e2b.server.kernels.python import result_event, strip_quotes
 from turnout_e2b.server.paths import host_path, sandbox_path
 from turnout_e2b.server.pool import KernelPool, KernelUnavailableError
+from turnout_e2b.server.sandbox_mounts import SandboxMounts
 from turnout_e2b.server.streaming import encode_line
 
 
@@ -159,7 +159,7 @@ class FakeKernel:
         return None if self.stopped else 100_000 + self.number
 
     async def adopt(
-        self, cwd: Path, env_vars: Mapping[str, str], *, scratch: Scratch | None = None
+        self, cwd: str, env_vars: Mapping[str, str], *, sandbox: SandboxMounts | None = None
     ) -> None:
         pass
 

@@ -68,7 +68,8 @@ def stats_json(state: ServerState) -> dict[str, Any]:
         "root": str(state.root),
         "isolation": {
             "enabled": state.isolation is not None,
-            "detail": "PID and mount namespaces per kernel"
+            "detail": "PID, mount, network and IPC namespaces per kernel; "
+            "code runs as the sandbox's own unprivileged user"
             if state.isolation is not None
             else state.isolation_problem,
         },

@@ -4,7 +4,14 @@ Why a CLI: CI jobs and other test processes start it as a subprocess. It prints 
 one line to stdout, the base URL, once it accepts requests (logs go to stderr), and stops
 cleanly (every sandbox killed, exit status 0) on SIGTERM or Ctrl-C.
 
+The API key is best handed over on standard input (`--api-key-stdin`): a command line is
+readable by every process of the machine and an environment variable by every process of
+the same user, standard input only by the process that started the server. Without a key,
+any non-empty key is accepted.
+
     URL=$(python -m turnout_e2b.server --port 0 --create-delay-ms 150 | head -n1)
+    python -c 'import secrets; print(secrets.token_urlsafe(32))' > key.txt
+    python -m turnout_e2b.server --api-key-stdin < key.txt
 """
 
 from __future__ import annotations
@@ -46,9 +53,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keepalive-s", type=float, default=defaults.keepalive_s)
     parser.add_argument("--python-pool", type=int, default=defaults.pool_sizes["python"])
     parser.add_argument("--javascript-pool", type=int, default=defaults.pool_sizes["javascript"])
-    parser.add_argument("--api-key", default=None, help="accept only this X-API-KEY")
-    parser.add_argument(
-        "--envd-access-token", action="store_true", help="issue and require envd tokens"
+    keys = parser.add_mutually_exclusive_group()
+    keys.add_argument(
+        "--api-key",
+        default=None,
+        help="accept only this X-API-KEY (visible in the process list: prefer --api-key-stdin)",
+    )
+    keys.add_argument(
+        "--api-key-stdin",
+        action="store_true",
+        help="read the only accepted X-API-KEY from the first line of standard input",
     )
     parser.add_argument("--root-dir", type=Path, default=None, help="parent of the temp root")
     parser.add_argument(
@@ -57,7 +71,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-isolation",
         action="store_true",
-        help="run kernels without PID/mount namespaces (shared /tmp, host processes visible)",
+        help="run kernels unconfined: as the server's user, with the host's processes, "
+        "network and files (only where no untrusted code runs)",
+    )
+    parser.add_argument(
+        "--require-isolation",
+        action="store_true",
+        help="refuse to start (exit status 2) where kernels cannot be confined, instead of "
+        "running them unconfined",
     )
     parser.add_argument("--log-level", default="warning")
 
@@ -68,8 +89,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     """Run the server with parsed options until SIGTERM or Ctrl-C; the exit status."""
-    from turnout_e2b.server.runner import LocalE2BServer
+    from turnout_e2b.server.runner import IsolationRequiredError, LocalE2BServer
 
+    api_key = args.api_key
+    if args.api_key_stdin:
+        api_key = sys.stdin.readline().strip()
+        if not api_key:
+            print("error: --api-key-stdin: standard input held no key", file=sys.stderr)
+            return 2
     logging.basicConfig(
         level=args.log_level.upper(),
         stream=sys.stderr,
@@ -82,8 +109,7 @@ def serve(args: argparse.Namespace) -> int:
         default_timeout_s=args.default_timeout_s,
         keepalive_s=args.keepalive_s,
         pool_sizes={"python": args.python_pool, "javascript": args.javascript_pool},
-        api_key=args.api_key,
-        envd_access_token=args.envd_access_token,
+        api_key=api_key,
     )
     try:
         server = LocalE2BServer(
@@ -92,6 +118,7 @@ def serve(args: argparse.Namespace) -> int:
             port=args.port,
             root_parent=args.root_dir,
             isolate=not args.no_isolation,
+            require_isolation=args.require_isolation,
         )
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -104,5 +131,9 @@ def serve(args: argparse.Namespace) -> int:
     # these no-op handlers make that re-raise harmless, so a clean stop exits with 0.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, frame: None)
-    asyncio.run(server.serve(announce, exit_with_parent=args.exit_with_parent))
+    try:
+        asyncio.run(server.serve(announce, exit_with_parent=args.exit_with_parent))
+    except IsolationRequiredError as exc:
+        print(f"error: --require-isolation: {exc}", file=sys.stderr)
+        return 2
     return 0

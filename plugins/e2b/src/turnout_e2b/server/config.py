@@ -3,6 +3,10 @@
 Why mutable: the admin endpoint lets a test turn latency and limits up and down between
 cases without restarting the server (and its pre-started kernels). Everything a request
 reads is read at request time, so a change applies to the next request.
+
+The API key is the exception: it is fixed at start, never shown by the admin API and never
+changed by it. Whoever holds the key could otherwise lock every other client out (turnout's
+kills included) by setting another one.
 """
 
 from __future__ import annotations
@@ -41,19 +45,23 @@ class ServerConfig:
     Four covers a burst of concurrent creates as large as the conformance suite's (two
     per CPU on a 2-CPU machine); ready kernels cost about 35 MB (python) and 15 MB (Node).
     """
-    api_key: str | None = None
-    """If set, the only accepted X-API-KEY; otherwise any non-empty key is accepted."""
+    api_key: str | None = field(default=None, repr=False)
+    """If set, the only accepted X-API-KEY; otherwise any non-empty key is accepted.
+
+    Fixed at start (see the module docstring)."""
     envd_version: str = DEFAULT_ENVD_VERSION
     """envdVersion reported to the SDK."""
-    envd_access_token: bool = False
-    """Issue an envdAccessToken on create and require it (X-Access-Token) on /files."""
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON shape of GET /_turnout/admin/config."""
-        return asdict(self)
+        """The JSON shape of GET /_turnout/admin/config: every setting but the key."""
+        settings = asdict(self)
+        del settings["api_key"]
+        return settings
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a partial update (POST /_turnout/admin/config); raise ValueError if invalid."""
+        if "api_key" in changes:
+            raise ValueError("api_key is fixed when the server starts; it cannot be changed")
         known = {f.name: f for f in fields(self)}
         unknown = sorted(set(changes) - set(known))
         if unknown:
@@ -91,8 +99,6 @@ class ServerConfig:
             raise ValueError("api_key must be null or a non-empty string")
         if not isinstance(self.envd_version, str) or not self.envd_version:
             raise ValueError("envd_version must be a non-empty string")
-        if not isinstance(self.envd_access_token, bool):
-            raise ValueError("envd_access_token must be a boolean")
 
 
 def _is_int(value: object) -> bool:

@@ -8,7 +8,15 @@ sandbox (`boot`), because E2B's kernels are running once its VM has booted; othe
 typescript default, created contexts) when they are first asked for. A context whose
 kernel died gets a fresh one on its next execution (state lost, count reset), as
 Jupyter's automatic restart does in E2B. Every kernel of a sandbox is adopted with the
-sandbox's scratch directories (its private /tmp), when the server isolates kernels.
+sandbox's mounts and user (its /home/user, its private /tmp), when the server isolates
+kernels.
+
+Working directories: with isolation a context's `cwd` is a path of the sandbox's own
+machine, as at E2B (default /home/user; relative paths are relative to it; /tmp, /, /root
+work too), entered by the kernel itself as the sandbox's user, so a directory that does not
+exist or that the user may not enter fails the create with 500, as at E2B. Without
+isolation there is no /home/user: the path must lie under it and maps to the sandbox's
+directory on the host.
 
 Languages are normalised as E2B does: none -> python, "js" -> javascript, "ts" ->
 typescript; typescript contexts run on the javascript kernel.
@@ -24,10 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from turnout_e2b.server.isolation import Scratch
 from turnout_e2b.server.kernels.base import Kernel
-from turnout_e2b.server.paths import SANDBOX_HOME, host_path
+from turnout_e2b.server.paths import SANDBOX_HOME, host_path, machine_path
 from turnout_e2b.server.pool import KernelPool, KernelUnavailableError
+from turnout_e2b.server.sandbox_mounts import SandboxMounts
 
 __all__ = [
     "BOOT_LANGUAGES",
@@ -69,7 +77,8 @@ class Context:
     id: str
     language: str
     cwd: str
-    host_cwd: Path
+    kernel_cwd: str
+    """The directory the kernel enters: `cwd` itself, or its host path without isolation."""
     kernel: Kernel | None = None
     execution_count: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -87,12 +96,12 @@ class SandboxContexts:
         pool: KernelPool,
         home: Path,
         env: Mapping[str, str],
-        scratch: Scratch | None = None,
+        mounts: SandboxMounts | None = None,
     ) -> None:
         self._pool = pool
         self._home = home
         self._env = dict(env)
-        self._scratch = scratch
+        self._mounts = mounts
         self._contexts: dict[str, Context] = {}
         self._defaults: dict[str, str] = {}
         self._default_locks: dict[str, asyncio.Lock] = {}
@@ -150,7 +159,7 @@ class SandboxContexts:
             return kernel
         if kernel is not None:
             await kernel.shutdown()
-        fresh = await self._adopted_kernel(context.language, context.host_cwd)
+        fresh = await self._adopted_kernel(context.language, context.kernel_cwd)
         if self._closed:
             await fresh.shutdown()
             raise KernelUnavailableError("the sandbox is gone")
@@ -185,32 +194,38 @@ class SandboxContexts:
         )
 
     async def _new(self, language: str, cwd: str) -> Context:
-        host_cwd, virtual = host_path(self._home, cwd)
-        if not host_cwd.is_dir():
-            raise KernelUnavailableError(
-                f"Failed to set working directory: {virtual} does not exist"
-            )
-        context = Context(id=str(uuid.uuid4()), language=language, cwd=virtual, host_cwd=host_cwd)
-        context.kernel = await self._adopted_kernel(language, host_cwd)
+        if self._mounts is not None:
+            virtual = kernel_cwd = machine_path(cwd)
+        else:
+            host_cwd, virtual = host_path(self._home, cwd)
+            if not host_cwd.is_dir():
+                raise KernelUnavailableError(
+                    f"Failed to set working directory: {virtual} does not exist"
+                )
+            kernel_cwd = str(host_cwd)
+        context = Context(
+            id=str(uuid.uuid4()), language=language, cwd=virtual, kernel_cwd=kernel_cwd
+        )
+        context.kernel = await self._adopted_kernel(language, kernel_cwd)
         if self._closed:  # the sandbox was killed while the kernel was being set up
             await context.kernel.shutdown()
             raise KernelUnavailableError("the sandbox is gone")
         self._contexts[context.id] = context
         return context
 
-    async def _adopted_kernel(self, language: str, cwd: Path) -> Kernel:
+    async def _adopted_kernel(self, language: str, cwd: str) -> Kernel:
         if self._closed:
             raise KernelUnavailableError("the sandbox is gone")
         kernel = await self._pool.take(kernel_language(language))
         try:
             if self._closed:
                 raise KernelUnavailableError("the sandbox is gone")
-            await kernel.adopt(cwd, self._env, scratch=self._scratch)
+            await kernel.adopt(cwd, self._env, sandbox=self._mounts)
         except BaseException as exc:
             await kernel.shutdown()
             if isinstance(exc, Exception) and not isinstance(exc, KernelUnavailableError):
                 raise KernelUnavailableError(
-                    f"the {language} kernel could not be set up: {exc}"
+                    f"Failed to create the {language} context in {cwd}: {exc}"
                 ) from exc
             raise
         return kernel

@@ -11,33 +11,37 @@ envd as the SDK drives it:
   gzip-encoded) -> `[{"name", "type": "file", "path"}]`. Parent directories are created.
 - `username` is accepted and ignored: one home directory serves every user.
 
-Paths map into the sandbox's directory (see paths.py). With `envd_access_token` enabled,
-/files requires the sandbox's X-Access-Token.
+Paths map into the sandbox's directory (see paths.py), opened without following a link
+its code could have planted (see home_files.py); what the server writes there belongs to
+the sandbox's user. Every route requires the sandbox's envd token (X-Access-Token, see
+routing.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import posixpath
 import shutil
 import zlib
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import IO, Any
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from turnout_e2b.server.errors import ApiError
-from turnout_e2b.server.paths import host_path
-from turnout_e2b.server.routing import ENVD_PORT, check_access_token, routed_sandbox
+from turnout_e2b.server.home_files import open_for_reading, open_for_writing
+from turnout_e2b.server.routing import ENVD_PORT, routed_sandbox
 from turnout_e2b.server.sandboxes import Sandbox
 from turnout_e2b.server.state import ServerState
 
 __all__ = ["envd_routes"]
 
 MAX_MULTIPART_FILES = 1000
+CHUNK_BYTES = 1 << 20
 
 
 def envd_routes(state: ServerState) -> list[Route]:
@@ -52,17 +56,17 @@ def envd_routes(state: ServerState) -> list[Route]:
 
     async def download(request: Request) -> Response:
         sandbox = sandbox_of(request)
-        check_access_token(request, sandbox)
-        target, virtual = host_path(sandbox.home, request.query_params.get("path", ""))
-        if target.is_dir():
-            raise ApiError(400, f"path '{virtual}' is a directory")
-        if not target.is_file():
-            raise ApiError(404, f"path '{virtual}' does not exist")
-        return FileResponse(target, media_type="application/octet-stream")
+        path = request.query_params.get("path", "")
+        fd, _ = await asyncio.to_thread(open_for_reading, sandbox.home, path)
+        size = os.fstat(fd).st_size
+        return StreamingResponse(
+            _chunks(fd),
+            media_type="application/octet-stream",
+            headers={"Content-Length": str(size)},
+        )
 
     async def upload(request: Request) -> Response:
         sandbox = sandbox_of(request)
-        check_access_token(request, sandbox)
         path = request.query_params.get("path")
         content_type = request.headers.get("content-type", "")
         written: list[dict[str, Any]] = []
@@ -76,17 +80,21 @@ def envd_routes(state: ServerState) -> list[Route]:
                     raw = path if path and len(parts) == 1 else part.filename
                     if not raw:
                         raise ApiError(400, "a file part has no path (filename)")
-                    target, virtual = _writable(sandbox.home, raw)
-                    await asyncio.to_thread(_copy, part.file, target)
+                    fd, virtual = await asyncio.to_thread(
+                        open_for_writing, sandbox.home, raw, sandbox.owner
+                    )
+                    await asyncio.to_thread(_copy, part.file, fd)
                     written.append(_write_info(virtual))
             finally:
                 await form.close()
         else:
             if not path:
                 raise ApiError(400, "path is required for an octet-stream upload")
-            target, virtual = _writable(sandbox.home, path)
+            fd, virtual = await asyncio.to_thread(
+                open_for_writing, sandbox.home, path, sandbox.owner
+            )
             gzipped = request.headers.get("content-encoding", "").lower() == "gzip"
-            await _stream_to(request, target, gzipped=gzipped)
+            await _stream_to(request, fd, gzipped=gzipped)
             written.append(_write_info(virtual))
         return JSONResponse(written)
 
@@ -97,27 +105,26 @@ def envd_routes(state: ServerState) -> list[Route]:
     ]
 
 
-def _writable(home: Path, raw: str) -> tuple[Path, str]:
-    """The host path to write `raw` to, its parents created; 400 if that is impossible."""
-    target, virtual = host_path(home, raw)
-    if target.is_dir():
-        raise ApiError(400, f"path '{virtual}' is a directory")
+async def _chunks(fd: int) -> AsyncIterator[bytes]:
+    """The file's bytes, a chunk at a time (read off the event loop); closes `fd`."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise ApiError(400, f"a parent of '{virtual}' is not a directory") from None
-    return target, virtual
+        while chunk := await asyncio.to_thread(os.read, fd, CHUNK_BYTES):
+            yield chunk
+    finally:
+        os.close(fd)
 
 
-def _copy(source: IO[bytes], target: Path) -> None:
+def _copy(source: IO[bytes], fd: int) -> None:
+    """Copy an uploaded part into `fd`, then close it."""
     source.seek(0)
-    with target.open("wb") as out:
-        shutil.copyfileobj(source, out, length=1 << 20)
+    with os.fdopen(fd, "wb") as out:
+        shutil.copyfileobj(source, out, length=CHUNK_BYTES)
 
 
-async def _stream_to(request: Request, target: Path, *, gzipped: bool) -> None:
+async def _stream_to(request: Request, fd: int, *, gzipped: bool) -> None:
+    """Write the request body (inflated if gzipped) into `fd`, then close it."""
     inflater = zlib.decompressobj(wbits=31) if gzipped else None
-    with target.open("wb") as out:
+    with os.fdopen(fd, "wb") as out:
         try:
             async for chunk in request.stream():
                 out.write(inflater.decompress(chunk) if inflater else chunk)

@@ -15,9 +15,20 @@ from pathlib import Path
 
 from turnout_e2b.server.errors import ApiError
 
-__all__ = ["SANDBOX_HOME", "host_path", "sandbox_path"]
+__all__ = ["SANDBOX_HOME", "host_path", "machine_path", "sandbox_path"]
 
 SANDBOX_HOME = "/home/user"
+
+
+def machine_path(raw: str) -> str:
+    """`raw` as a normalised absolute path of the sandbox's machine (relative paths are
+    relative to /home/user); ApiError(400) if it is empty or holds a NUL."""
+    if not raw:
+        raise ApiError(400, "path is required")
+    if "\x00" in raw:
+        raise ApiError(400, "path contains a NUL character")
+    normalised = posixpath.normpath(posixpath.join(SANDBOX_HOME, raw))
+    return "/" + normalised.lstrip("/")
 
 
 def sandbox_path(raw: str) -> str:

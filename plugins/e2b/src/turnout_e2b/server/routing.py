@@ -1,14 +1,24 @@
 """Who may call what, and which sandbox a request is for.
 
 Why: one port serves three things that are separate hosts at E2B. Control-plane (and
-admin) calls must carry a non-empty X-API-KEY, as api.e2b.app requires. Sandbox calls
-(Jupyter on port 49999, envd on 49983) carry the `E2b-Sandbox-Id` and `E2b-Sandbox-Port`
-headers the SDK adds when `sandbox_url` is set; they are routed by those, and answered
-like E2B's edge proxy answers when the sandbox is gone (502 "... was not found").
+admin) calls must carry a non-empty X-API-KEY, as api.e2b.app requires (the server's key
+when it has one). Sandbox calls (Jupyter on port 49999, envd on 49983) carry the
+`E2b-Sandbox-Id` and `E2b-Sandbox-Port` headers the SDK adds when `sandbox_url` is set;
+they are routed by those, and answered like E2B's edge proxy answers when the sandbox is
+gone (502 "... was not found").
+
+Every sandbox call must also prove it comes from whoever created the sandbox: create
+answers two random tokens per sandbox, which the unmodified SDK sends back. envd calls
+carry `envdAccessToken` as X-Access-Token (as E2B's envd requires for a secured sandbox);
+Jupyter calls carry `trafficAccessToken` as E2B-Traffic-Access-Token (as E2B's edge proxy
+requires for a sandbox closed to public traffic; the SDK sends it on /execute and every
+/contexts call, and X-Access-Token on /execute only). Knowing a sandbox's id is not enough
+to run code in it, read its files or see that it exists.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 from typing import Any
 
@@ -21,7 +31,8 @@ from turnout_e2b.server.sandboxes import Sandbox, SandboxRegistry
 __all__ = [
     "ENVD_PORT",
     "JUPYTER_PORT",
-    "check_access_token",
+    "check_envd_token",
+    "check_traffic_token",
     "json_body",
     "require_api_key",
     "routed_sandbox",
@@ -37,15 +48,16 @@ def require_api_key(request: Request, config: ServerConfig) -> None:
     key = request.headers.get("x-api-key", "")
     if not key:
         raise ApiError(401, "Invalid API key, it must be provided in the X-API-KEY header")
-    if config.api_key is not None and key != config.api_key:
+    if config.api_key is not None and not _same(key, config.api_key):
         raise ApiError(401, "Invalid API key")
 
 
 def routed_sandbox(request: Request, registry: SandboxRegistry, port: int) -> Sandbox:
-    """The live sandbox a sandbox-port request is addressed to.
+    """The live sandbox a sandbox-port request is addressed to, its token checked.
 
     400 without the routing header, 502 "was not found" for a dead or unknown sandbox,
-    502 "port is not open" if the request names a port this route does not serve.
+    502 "port is not open" if the request names a port this route does not serve, 401
+    without the sandbox's token for that port.
     """
     sandbox_id = request.headers.get("e2b-sandbox-id")
     if not sandbox_id:
@@ -60,15 +72,32 @@ def routed_sandbox(request: Request, registry: SandboxRegistry, port: int) -> Sa
             f"The sandbox {sandbox_id} is running but port {asked} is not open",
             extra={"sandboxId": sandbox_id, "port": asked},
         )
+    if port == JUPYTER_PORT:
+        check_traffic_token(request, sandbox)
+    else:
+        check_envd_token(request, sandbox)
     return sandbox
 
 
-def check_access_token(request: Request, sandbox: Sandbox) -> None:
-    """ApiError(401) if the sandbox has an envd access token and the request lacks it."""
-    if sandbox.access_token is None:
-        return
-    if request.headers.get("x-access-token") != sandbox.access_token:
+def check_envd_token(request: Request, sandbox: Sandbox) -> None:
+    """ApiError(401) unless the request carries the sandbox's envd token (X-Access-Token)."""
+    if not _same(request.headers.get("x-access-token", ""), sandbox.access_token):
         raise ApiError(401, "unauthorized access, please provide a valid access token")
+
+
+def check_traffic_token(request: Request, sandbox: Sandbox) -> None:
+    """ApiError(401) unless the request carries the sandbox's traffic token."""
+    if not _same(request.headers.get("e2b-traffic-access-token", ""), sandbox.traffic_token):
+        raise ApiError(
+            401,
+            "unauthorized access to the sandbox's port, please provide a valid traffic "
+            "access token (E2B-Traffic-Access-Token)",
+        )
+
+
+def _same(given: str, expected: str) -> bool:
+    """Whether a secret matches, in time that does not depend on where they differ."""
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))
 
 
 async def json_body(request: Request, *, required: bool = True) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from turnout_e2b.server.errors import StreamAbortedError
 from turnout_e2b.server.kernels.base import KernelFactory
 from turnout_e2b.server.state import ServerState
 
-__all__ = ["LocalE2BServer"]
+__all__ = ["IsolationRequiredError", "LocalE2BServer"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,10 @@ class _Uvicorn(uvicorn.Server):
         await super().shutdown(sockets=sockets)
 
 
+class IsolationRequiredError(RuntimeError):
+    """The server was told to run only with confined kernels, and cannot confine them."""
+
+
 class LocalE2BServer:
     """A local E2B-compatible server; `.url` is its base URL for `api_url`/`sandbox_url`."""
 
@@ -78,6 +82,7 @@ class LocalE2BServer:
         root_parent: Path | None = None,
         kernel_factories: Mapping[str, KernelFactory] | None = None,
         isolate: bool = True,
+        require_isolation: bool = False,
     ) -> None:
         self.config = config or ServerConfig()
         self.config.validate()
@@ -87,6 +92,7 @@ class LocalE2BServer:
         self._root_parent = root_parent
         self._kernel_factories = kernel_factories
         self._isolate = isolate
+        self._require_isolation = require_isolation
         self.state: ServerState | None = None
         self._server: _Uvicorn | None = None
         self._thread: threading.Thread | None = None
@@ -108,6 +114,12 @@ class LocalE2BServer:
             kernel_factories=self._kernel_factories,
             isolate=self._isolate,
         )
+        if self._require_isolation and self.state.isolation is None:
+            await self.state.stop()
+            self._sock.close()
+            raise IsolationRequiredError(
+                f"kernels cannot be confined here: {self.state.isolation_problem}"
+            )
         _install_log_filter()
         uv_config = uvicorn.Config(
             create_app(self.state),

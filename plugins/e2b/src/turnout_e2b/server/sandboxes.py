@@ -8,17 +8,20 @@ deletes its directories.
 
 A sandbox is a directory under `<root>/sandboxes/` that stands in for /home/user, an
 allow-listed environment, and the kernels of its contexts; with isolation (see
-isolation.py) also its scratch directories under `<root>/scratch/<id>/`, mounted over /tmp,
-/var/tmp and /dev/shm in each of its kernels. `create` boots it, starting its python
-and javascript kernels (taken from the pool), before it answers and lists the sandbox:
-E2B's kernels are running once its VM has booted. Its lifetime is the create call's
-`timeout` (seconds), counted from then; set_timeout restarts the clock from now.
+isolation.py) also a uid and gid of its own (its directory is theirs, its code runs as
+them) and its scratch directories under `<root>/scratch/<id>/`, mounted over /tmp,
+/var/tmp and /dev/shm in each of its kernels, its directory on /home/user. `create` boots
+it, starting its python and javascript kernels (taken from the pool), before it answers
+and lists the sandbox: E2B's kernels are running once its VM has booted. Its lifetime is
+the create call's `timeout` (seconds), counted from then; set_timeout restarts the clock
+from now.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import shutil
 import string
@@ -32,7 +35,13 @@ from turnout_e2b.server.contexts import SandboxContexts
 from turnout_e2b.server.environment import sandbox_environment
 from turnout_e2b.server.errors import ApiError
 from turnout_e2b.server.isolation import Isolation
+from turnout_e2b.server.paths import SANDBOX_HOME
 from turnout_e2b.server.pool import KernelPool
+from turnout_e2b.server.sandbox_mounts import (
+    MAX_SANDBOX_USERS,
+    SANDBOX_GID_BASE,
+    SANDBOX_UID_BASE,
+)
 from turnout_e2b.server.stats import Stats
 
 __all__ = ["Sandbox", "SandboxRegistry"]
@@ -71,12 +80,24 @@ class Sandbox:
     env_vars: dict[str, str]
     home: Path
     scratch_dir: Path | None
+    user: int | None
+    """The index of its uid and gid (SANDBOX_UID_BASE + user), None without isolation."""
     started_at: datetime
     end_at: datetime
     contexts: SandboxContexts
-    access_token: str | None = None
+    access_token: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    """The envd token (`envdAccessToken`), required on envd's routes."""
+    traffic_token: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    """The traffic token (`trafficAccessToken`), required on the Jupyter routes."""
     dead: asyncio.Event = field(default_factory=asyncio.Event)
     timer: asyncio.TimerHandle | None = None
+
+    @property
+    def owner(self) -> tuple[int, int] | None:
+        """The uid and gid its files belong to (None without isolation: the server's)."""
+        if self.user is None:
+            return None
+        return SANDBOX_UID_BASE + self.user, SANDBOX_GID_BASE + self.user
 
     def created_json(self, envd_version: str) -> dict[str, Any]:
         """Body of create and connect (the SDK's `Sandbox` model)."""
@@ -86,9 +107,9 @@ class Sandbox:
             "clientID": self.client_id,
             "envdVersion": envd_version,
             "alias": self.template_id,
+            "envdAccessToken": self.access_token,
+            "trafficAccessToken": self.traffic_token,
         }
-        if self.access_token is not None:
-            body["envdAccessToken"] = self.access_token
         return body
 
     def listed_json(self, envd_version: str) -> dict[str, Any]:
@@ -111,8 +132,7 @@ class Sandbox:
     def detail_json(self, envd_version: str) -> dict[str, Any]:
         """Body of GET /sandboxes/{id} (the SDK's `SandboxDetail` model)."""
         body = self.listed_json(envd_version)
-        if self.access_token is not None:
-            body["envdAccessToken"] = self.access_token
+        body["envdAccessToken"] = self.access_token
         return body
 
 
@@ -138,6 +158,8 @@ class SandboxRegistry:
         self._live: dict[str, Sandbox] = {}
         self._booting: dict[str, Sandbox] = {}
         self._reserved = 0
+        self._users: set[int] = set()
+        self._next_user = 0
         self._seq = 0
         self._kill_tasks: set[asyncio.Task[Any]] = set()
 
@@ -206,15 +228,19 @@ class SandboxRegistry:
         while sandbox_id in self._live or sandbox_id in self._booting:
             sandbox_id = _new_id(20)
         home = self._root / sandbox_id
-        home.mkdir(parents=True)
-        scratch = None
+        home.mkdir(parents=True, mode=0o700)
+        mounts, user = None, None
         if self._isolation is not None and self._scratch_root is not None:
+            user = self._take_user()
+            uid, gid = SANDBOX_UID_BASE + user, SANDBOX_GID_BASE + user
             try:
-                scratch = self._isolation.scratch(self._scratch_root / sandbox_id, home)
+                os.chown(home, uid, gid)
+                mounts = self._isolation.sandbox(self._scratch_root / sandbox_id, home, uid, gid)
             except OSError:
                 shutil.rmtree(home, ignore_errors=True)
+                self._users.discard(user)
                 raise
-        env = sandbox_environment(home, env_vars)
+        env = sandbox_environment(Path(SANDBOX_HOME) if mounts else home, env_vars)
         now = datetime.now(UTC)
         return Sandbox(
             sandbox_id=sandbox_id,
@@ -224,12 +250,28 @@ class SandboxRegistry:
             metadata=dict(metadata),
             env_vars=dict(env_vars),
             home=home,
-            scratch_dir=scratch.directory if scratch is not None else None,
+            scratch_dir=mounts.directory if mounts is not None else None,
+            user=user,
             started_at=now,
             end_at=now,
-            contexts=SandboxContexts(self._pool, home, env, scratch),
-            access_token=secrets.token_urlsafe(24) if self._config.envd_access_token else None,
+            contexts=SandboxContexts(self._pool, home, env, mounts),
         )
+
+    def _take_user(self) -> int:
+        """The next uid index, in turn, that no live (or dying) sandbox holds.
+
+        In turn rather than the lowest free one: a killed sandbox's processes are still
+        being torn down (by Linux, after its kernels' process is reaped) when its index is
+        released, and they count against the uid's process limit; a new sandbox given that
+        uid at once could not start a process.
+        """
+        for offset in range(MAX_SANDBOX_USERS):
+            user = (self._next_user + offset) % MAX_SANDBOX_USERS
+            if user not in self._users:
+                self._users.add(user)
+                self._next_user = (user + 1) % MAX_SANDBOX_USERS
+                return user
+        raise ApiError(503, "every sandbox user id is taken (local server)")
 
     def get(self, sandbox_id: str) -> Sandbox | None:
         return self._live.get(sandbox_id)
@@ -287,12 +329,16 @@ class SandboxRegistry:
         await asyncio.shield(disposal)
 
     async def _dispose(self, sandbox: Sandbox) -> None:
+        """Kernels first (with them every process of the sandbox), then its files; its
+        user id is free again only once nothing of it is left."""
         try:
             await sandbox.contexts.close()
         finally:
             await asyncio.to_thread(shutil.rmtree, sandbox.home, True)
             if sandbox.scratch_dir is not None:
                 await asyncio.to_thread(shutil.rmtree, sandbox.scratch_dir, True)
+            if sandbox.user is not None:
+                self._users.discard(sandbox.user)
 
     def _track(self, task: asyncio.Task[Any]) -> None:
         self._kill_tasks.add(task)

@@ -11,9 +11,11 @@ Directory layout under the server's own temp root (removed at stop):
     <root>/pool/             neutral working directory of pre-started kernels
     <root>/runtime/          kernels' connection files and IPC sockets
 
-Isolation (each kernel in PID and mount namespaces of its own, see isolation.py) is probed
-once at start; where the host cannot provide it (not root, no util-linux), kernels run
-without it, a warning is logged and the admin stats say why.
+Isolation (each kernel in PID, mount, network and IPC namespaces of its own, running as
+its sandbox's unprivileged user, see isolation.py) is probed once at start; where the host
+cannot provide it (not root, no util-linux, an old Linux kernel), kernels run without it,
+as the server's user, with the host's network, a warning is logged and the admin stats say
+why.
 """
 
 from __future__ import annotations
@@ -64,8 +66,8 @@ class ServerState:
             self.isolation, self.isolation_problem = find(self.root)
             if self.isolation is None:
                 log.warning(
-                    "kernels run without their own namespaces (sandboxes share /tmp and "
-                    "see the host's processes): %s",
+                    "kernels run without their own namespaces, as the server's user (sandboxes "
+                    "share /tmp, see the host's processes and reach its network): %s",
                     self.isolation_problem,
                 )
         factories = kernel_factories or default_factories(self.root / "runtime", self.isolation)

@@ -19,6 +19,10 @@ In a conftest.py:
 or use `ServerProcess` directly as a context manager (it needs no pytest: `turnout bench`
 uses it too). Admin helpers (`configure`,
 `inject`, `stats`, `reset`) talk to the admin API with the same API key.
+
+The server always requires its API key: a random one unless the caller gives one, handed
+over on its standard input (see `turnout_e2b.embedded`), so code running in its sandboxes
+cannot find it on a command line, in an environment or in a file.
 """
 
 from __future__ import annotations
@@ -37,16 +41,15 @@ from typing import IO, Any, Literal, Self
 
 import httpx
 
-from turnout_e2b.embedded import server_command
+from turnout_e2b.embedded import new_api_key, server_command, server_environment
 
 try:
     import psutil
 except ImportError:  # a development dependency; os.kill() is the fallback
     psutil = None  # type: ignore[assignment]
 
-__all__ = ["API_KEY", "ServerLeakError", "ServerProcess", "first_line", "server_fixture"]
+__all__ = ["ServerLeakError", "ServerProcess", "first_line", "server_fixture"]
 
-API_KEY = "test-key"
 ADMIN = "/_turnout/admin"
 Scope = Literal["session", "package", "module", "class", "function"]
 
@@ -61,12 +64,12 @@ class ServerProcess:
     def __init__(
         self,
         *args: str,
-        api_key: str = API_KEY,
+        api_key: str | None = None,
         env: Mapping[str, str] | None = None,
         startup_timeout_s: float = 60.0,
     ) -> None:
         self.args = args
-        self.api_key = api_key
+        self.api_key = api_key or new_api_key()
         self._env = env
         self._startup_timeout_s = startup_timeout_s
         self._process: subprocess.Popen[bytes] | None = None
@@ -86,16 +89,19 @@ class ServerProcess:
 
     def start(self) -> Self:
         """Start the server, wait for the URL line it prints when ready, then for its pool."""
-        command = server_command("--exit-with-parent", *self.args)
-        env = dict(os.environ if self._env is None else self._env)
-        env.setdefault("NO_PROXY", "127.0.0.1,localhost")
+        command = server_command("--exit-with-parent", "--api-key-stdin", *self.args)
+        env = server_environment(None if self._env is None else dict(self._env))
         self._process = subprocess.Popen(
             command,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             env=env,
         )
+        assert self._process.stdin is not None
+        with contextlib.suppress(OSError):  # it died at once: the URL line says so
+            self._process.stdin.write(self.api_key.encode() + b"\n")
+            self._process.stdin.close()
         started = time.monotonic()
         line = self._read_line(self._startup_timeout_s)
         if not line.startswith("http://"):
@@ -252,7 +258,7 @@ def _running(pid: int) -> bool:
 
 
 def server_fixture(
-    *args: str, scope: Scope = "session", api_key: str = API_KEY
+    *args: str, scope: Scope = "session", api_key: str | None = None
 ) -> Callable[[], Iterator[ServerProcess]]:
     """A pytest fixture: a ServerProcess started with `args`, leak-checked at teardown."""
     import pytest  # here, so that ServerProcess works without pytest (`turnout bench`)

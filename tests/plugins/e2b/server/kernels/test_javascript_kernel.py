@@ -256,7 +256,7 @@ class TestRequire:
         package = tmp_path / "work" / "node_modules" / "greet"
         package.mkdir(parents=True)
         (package / "index.js").write_text("module.exports = (n) => `hi ${n}`;\n")
-        await kernel.adopt(tmp_path / "work", {})
+        await kernel.adopt(str(tmp_path / "work"), {})
         assert await result_of(kernel, "require('greet')('there')") == "hi there"
 
     async def test_missing_module_is_an_error(self, kernel: Kernel) -> None:
@@ -346,18 +346,18 @@ class TestEnvironment:
 
     async def test_adopt_changes_cwd(self, kernel: Kernel, tmp_path: Path) -> None:
         """After adopt, the working directory is the sandbox's."""
-        await kernel.adopt(tmp_path, {})
+        await kernel.adopt(str(tmp_path), {})
         assert await result_of(kernel, "process.cwd()") == str(tmp_path)
 
     async def test_adopt_sets_env_vars(self, kernel: Kernel, tmp_path: Path) -> None:
         """Variables given to adopt stay set for every later cell."""
-        await kernel.adopt(tmp_path, {"SANDBOX_VAR": "v"})
+        await kernel.adopt(str(tmp_path), {"SANDBOX_VAR": "v"})
         assert await result_of(kernel, "process.env.SANDBOX_VAR") == "v"
 
     async def test_adopt_of_missing_directory_fails(self, kernel: Kernel, tmp_path: Path) -> None:
         """Adopting a directory that does not exist raises KernelError."""
         with pytest.raises(KernelError, match="ENOENT"):
-            await kernel.adopt(tmp_path / "absent", {})
+            await kernel.adopt(str(tmp_path / "absent"), {})
 
 
 class TestInterrupt:
@@ -375,7 +375,7 @@ class TestInterrupt:
 
     async def test_kernel_is_usable_after_interrupt(self, kernel: Kernel, tmp_path: Path) -> None:
         """The restarted kernel runs cells, in the adopted directory, with its state lost."""
-        await kernel.adopt(tmp_path, {"SANDBOX_VAR": "v"})
+        await kernel.adopt(str(tmp_path), {"SANDBOX_VAR": "v"})
         await run(kernel, "globalThis.before = 1")
         old_pid = kernel.pid
         await start_interrupted(kernel, "while (true) {}")
@@ -414,7 +414,7 @@ class TestProcessExit:
         self, kernel: Kernel, tmp_path: Path
     ) -> None:
         """The next cell runs in a fresh process in the adopted directory."""
-        await kernel.adopt(tmp_path, {})
+        await kernel.adopt(str(tmp_path), {})
         old_pid = kernel.pid
         await run(kernel, "process.exit(0)")
         assert kernel.pid not in (None, old_pid)
@@ -489,7 +489,7 @@ class TestTurnoutRuntime:
             {"language": "javascript", "code": "const b = await Promise.resolve(a)\nreturn b + 1"}
         )
         request = prepare_request(config, {"a": 41}, execution_id="e1", max_result_bytes=1 << 20)
-        await kernel.adopt(tmp_path, {})
+        await kernel.adopt(str(tmp_path), {})
         pid = kernel.pid
         assert await run(kernel, request.program, language="javascript") == []
         outcome = json.loads((tmp_path / request.result_path).read_text())

@@ -14,8 +14,8 @@ cell and reports what happened as E2B-shaped events:
 (The server adds `timestamp` to stdout/stderr events.) Kernels are started ahead of time
 with a neutral working directory, then adopted by one sandbox, which gives them their
 working directory, environment variables and, when the kernel runs in namespaces of its
-own (see `turnout_e2b.server.isolation`), its private /tmp; a kernel serves exactly one
-sandbox and dies with it.
+own (see `turnout_e2b.server.isolation`), its /home/user, its private /tmp and its
+unprivileged user; a kernel serves exactly one sandbox and dies with it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from turnout_e2b.server.isolation import Scratch
+    from turnout_e2b.server.sandbox_mounts import SandboxMounts
 
 __all__ = ["EventSink", "Kernel", "KernelFactory"]
 
@@ -46,11 +46,13 @@ class Kernel(Protocol):
         ...
 
     async def adopt(
-        self, cwd: Path, env_vars: Mapping[str, str], *, scratch: Scratch | None = None
+        self, cwd: str, env_vars: Mapping[str, str], *, sandbox: SandboxMounts | None = None
     ) -> None:
         """Bind this pre-started kernel to a sandbox: chdir to `cwd`, set `env_vars`.
 
-        `scratch` (a kernel started in namespaces only) is mounted over its /tmp first.
+        With `sandbox` (a kernel started in namespaces only), the sandbox's directories are
+        attached to its namespaces first, the kernel drops root for the sandbox's user
+        before it changes directory, and the drop is verified from outside.
         """
         ...
 

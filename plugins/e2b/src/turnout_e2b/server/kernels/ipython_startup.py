@@ -1,11 +1,18 @@
 # Run inside every IPython kernel at start-up (`IPKernelApp.exec_files`); never imported.
 #
-# Why: E2B's code-interpreter template installs an extra `application/json` formatter in
-# its kernels, so any `dict` or `list` result also carries a `json` field (converted the
-# way orjson does it: NaN and infinities become null, non-string keys become strings,
-# datetimes ISO strings; anything it cannot convert means no `json` field at all). This
-# file reproduces that with the standard library. It runs in the user namespace, so it has
-# no docstring and no module-level imports, defines one function and deletes it again:
+# Output is sent 5 ms after it is written. ipykernel buffers what code prints and sends it
+# from its IO thread 0.2 s later (its default `flush_interval`). Code that prints and then
+# floods the machine (a fork bomb: hundreds of processes, on a host other sandboxes and
+# workers share) starved that thread, and output printed in time reached the caller only
+# after the node's timeout (4 s), or never. 5 ms still sends the writes of one print() (or
+# of a loop of them) together, and is over before a process the code started can fork.
+#
+# The JSON formatter: E2B's code-interpreter template installs an extra `application/json`
+# formatter in its kernels, so any `dict` or `list` result also carries a `json` field
+# (converted the way orjson does it: NaN and infinities become null, non-string keys become
+# strings, datetimes ISO strings; anything it cannot convert means no `json` field at all).
+# This file reproduces that with the standard library. It runs in the user namespace, so it has
+# no docstring and no module-level imports, defines its functions and deletes them again:
 # user code sees nothing of it.
 
 
@@ -83,5 +90,14 @@ def _turnout_install_json_formatter() -> None:
     formatters["application/json"] = TurnoutJSONFormatter(parent=shell.display_formatter)
 
 
+def _turnout_send_output_at_once() -> None:
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "flush_interval"):
+            stream.flush_interval = 0.005
+
+
 _turnout_install_json_formatter()
-del _turnout_install_json_formatter
+_turnout_send_output_at_once()
+del _turnout_install_json_formatter, _turnout_send_output_at_once

@@ -36,9 +36,10 @@ kernel sends it as events, moves the protocol pipes to close-on-exec descriptors
 /dev/null on fds 0 and 1 for the processes a cell starts. Node's stderr goes to a temporary
 file, whose last few KiB explain a kernel that dies (V8 writes fatal errors there).
 
-With `isolation`, Node runs in a PID and mount namespace of its own (see
-`turnout_e2b.server.isolation`); every process it starts (its restarts included) is
-re-adopted with the sandbox's scratch directories.
+With `isolation`, Node runs in namespaces of its own (see `turnout_e2b.server.isolation`);
+every process it starts (its restarts included) is re-adopted: the sandbox's directories
+attached, then root dropped for the sandbox's user (`process.setuid`, which glibc applies to
+every thread), then checked from outside.
 
 Node packages: install them once with `NPM_INSTALL_COMMAND`.
 """
@@ -59,9 +60,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from turnout_e2b.server.isolation import Isolation, Scratch
+from turnout_e2b.server.isolation import Isolation
 from turnout_e2b.server.kernels.base import EventSink, Kernel
 from turnout_e2b.server.kernels.python import KernelError, strip_quotes
+from turnout_e2b.server.sandbox_mounts import SandboxMounts
 
 __all__ = ["JS_DIR", "NPM_INSTALL_COMMAND", "JavaScriptKernel", "start_javascript_kernel"]
 
@@ -221,7 +223,7 @@ class JavaScriptKernel:
         self._neutral_cwd = neutral_cwd
         self._base_env = dict(base_env)
         self._isolation = isolation
-        self._adopted: tuple[Path, dict[str, str], Scratch | None] | None = None
+        self._adopted: tuple[str, dict[str, str], SandboxMounts | None] | None = None
         self._node: _Node | None = None
         self._cells = asyncio.Lock()  # one command at a time
         self._life = asyncio.Lock()  # starting and killing the process
@@ -233,12 +235,12 @@ class JavaScriptKernel:
         return node.proc.pid if node is not None and node.alive else None
 
     async def adopt(
-        self, cwd: Path, env_vars: Mapping[str, str], *, scratch: Scratch | None = None
+        self, cwd: str, env_vars: Mapping[str, str], *, sandbox: SandboxMounts | None = None
     ) -> None:
         async with self._cells:
             node = await self._ensure()
-            await self._adopt(node, cwd, dict(env_vars), scratch)
-            self._adopted = (cwd, dict(env_vars), scratch)
+            await self._adopt(node, cwd, dict(env_vars), sandbox)
+            self._adopted = (cwd, dict(env_vars), sandbox)
 
     async def execute(
         self,
@@ -355,21 +357,26 @@ class JavaScriptKernel:
         return node
 
     async def _adopt(
-        self, node: _Node, cwd: Path, env_vars: dict[str, str], scratch: Scratch | None
+        self, node: _Node, cwd: str, env_vars: dict[str, str], sandbox: SandboxMounts | None
     ) -> None:
-        if scratch is not None and self._isolation is not None:
-            await scratch.enter(node.proc.pid)
+        confined = sandbox if self._isolation is not None else None
+        if confined is not None:
+            await confined.enter(node.proc.pid)
         errors: list[dict[str, Any]] = []
 
         async def collect(event: dict[str, Any]) -> None:
             if event["type"] == "error":
                 errors.append(event)
 
-        message = {"op": "adopt", "cwd": str(cwd), "env": env_vars}
+        message: dict[str, Any] = {"op": "adopt", "cwd": cwd, "env": env_vars}
+        if confined is not None:
+            message.update(uid=confined.uid, gid=confined.gid)
         if not await node.call(message, collect):
             raise KernelError(f"the JavaScript kernel died while adopting: {node.stderr_tail()}")
         if errors:
             raise KernelError(f"cannot adopt {cwd}: {errors[0]['value']}")
+        if confined is not None:
+            confined.verify_unprivileged(node.proc.pid)
 
 
 def _e2b_event(event: dict[str, Any]) -> dict[str, Any]:

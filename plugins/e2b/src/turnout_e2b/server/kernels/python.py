@@ -11,12 +11,14 @@ task per channel routes them by parent message id to the cell that is waiting fo
 Setup code (working directory, environment) runs as *silent* cells, which IPython neither
 counts nor stores, so the first user cell is still `In[1]`.
 
-With `isolation`, the kernel command is wrapped to run in a PID and mount namespace of its
-own (see `turnout_e2b.server.isolation`) by a KernelManager whose `format_kernel_cmd`
-prefixes it; the ZMQ sockets are IPC sockets in a directory of the server's, bound by the
-kernel at start-up, before anything is mounted over /tmp, and reached by the server through
-their host paths. It is started "independent", without JPY_PARENT_PID: inside the namespace
-its parent is PID 1, which ipykernel would take for its parent having died.
+With `isolation`, the kernel command is wrapped to run in namespaces of its own (see
+`turnout_e2b.server.isolation`) by a KernelManager whose `format_kernel_cmd` prefixes it;
+the ZMQ sockets are IPC (Unix) sockets in a directory of the server's, bound by the kernel
+at start-up, before anything is mounted over /tmp, and reached by the server through their
+host paths: the kernel needs no network (it has none). It is started "independent",
+without JPY_PARENT_PID: inside the namespace its parent is PID 1, which ipykernel would
+take for its parent having died. When a sandbox adopts it, it drops root for the sandbox's
+user in a silent cell (glibc applies the change to every thread of the process).
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ from typing import Any
 from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 
-from turnout_e2b.server.isolation import Isolation, Scratch
+from turnout_e2b.server.isolation import Isolation
 from turnout_e2b.server.kernels.base import EventSink, Kernel
+from turnout_e2b.server.sandbox_mounts import SandboxMounts
 
 __all__ = [
     "KernelError",
@@ -158,16 +161,26 @@ class PythonKernel:
         return None if self._closed or self._dead else self._pid
 
     async def adopt(
-        self, cwd: Path, env_vars: Mapping[str, str], *, scratch: Scratch | None = None
+        self, cwd: str, env_vars: Mapping[str, str], *, sandbox: SandboxMounts | None = None
     ) -> None:
-        if scratch is not None and self._isolated and self._pid is not None:
-            await scratch.enter(self._pid)
+        confined = sandbox if self._isolated and self._pid is not None else None
+        if confined is not None and self._pid is not None:
+            await confined.enter(self._pid)
         self._base_env = dict(env_vars)
+        drop = ""
+        if confined is not None:
+            uid, gid = confined.uid, confined.gid
+            drop = (
+                f"os.setgroups([]), os.setresgid({gid}, {gid}, {gid}), "
+                f"os.setresuid({uid}, {uid}, {uid}), "
+            )
         code = (
-            f"(lambda os: (os.chdir({_python_literal(str(cwd))}), "
+            f"(lambda os: ({drop}os.chdir({_python_literal(cwd)}), "
             f"os.environ.update({_python_literal(self._base_env)})))(__import__('os'))"
         )
         await self._run_silent(code)
+        if confined is not None and self._pid is not None:
+            confined.verify_unprivileged(self._pid)
 
     async def execute(
         self,

@@ -351,7 +351,14 @@ async function run(message) {
   }
 }
 
+// Adopted by a sandbox: give up root for the sandbox's user first (when the server says
+// so), so that the working directory is entered with the user's own permissions.
 function adopt(message) {
+  if (typeof message.uid === 'number') {
+    process.setgroups([]);
+    process.setgid(message.gid);
+    process.setuid(message.uid);
+  }
   process.chdir(message.cwd);
   Object.assign(process.env, message.env);
 }
