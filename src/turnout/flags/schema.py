@@ -9,6 +9,8 @@ context they are only required to be non-empty.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Collection
 from typing import Annotated, Any, Literal
 
@@ -43,6 +45,7 @@ __all__ = [
 ENVIRONMENT_VARIABLE = "TURNOUT_ENV"
 DEFAULT_LEGACY_BACKEND = "local-subprocess"
 DEFAULT_TARGET_BACKEND = "e2b"
+CONFIG_HASH_LENGTH = 12
 _LEGACY_STAGES: frozenset[Stage] = frozenset({"off", "shadow", "live"})
 _TARGET_STAGES: frozenset[Stage] = frozenset({"shadow", "live", "rampdown", "complete"})
 
@@ -135,6 +138,7 @@ class EnvironmentFlags(BaseModel):
     _ranges: tuple[StageRange, ...] = PrivateAttr(default=())
     _shadow_workflows: frozenset[str] = PrivateAttr(default=frozenset())
     _ignore_rules: tuple[IgnoreRule, ...] = PrivateAttr(default=())
+    _config_hash: str = PrivateAttr(default="")
 
     def model_post_init(self, context: Any, /) -> None:
         """Precompute what every decision reads, so `decide` does no parsing."""
@@ -143,6 +147,8 @@ class EnvironmentFlags(BaseModel):
         self._ranges = stage_ranges(shares)
         self._shadow_workflows = frozenset(self.shadow_workflows)
         self._ignore_rules = tuple(parse_ignore_rule(rule) for rule in self.shadow_ignore)
+        settings = json.dumps(self.model_dump(mode="json"), sort_keys=True, default=str)
+        self._config_hash = hashlib.sha256(settings.encode()).hexdigest()[:CONFIG_HASH_LENGTH]
 
     @field_validator("target_backend")
     @classmethod
@@ -204,6 +210,17 @@ class EnvironmentFlags(BaseModel):
         return self.rollout_group or f"turnout.{self._name}"
 
     @property
+    def config_hash(self) -> str:
+        """A short hash of every setting of this environment, defaults filled in: each event
+        carries it, so that a report tells the steps of a migration apart (any edit to the
+        environment, a rollout share, an override or the kill switch, changes it)."""
+        return self._config_hash
+
+    def share_of(self, stage: Stage) -> int:
+        """The percentage of rollout buckets at `stage` (0 when it holds none)."""
+        return sum(high - low + 1 for name, low, high in self._ranges if name == stage)
+
+    @property
     def stage_ranges(self) -> tuple[StageRange, ...]:
         """Bucket ranges per stage, most advanced first, the remainder in `stage`'s."""
         return self._ranges
@@ -221,6 +238,52 @@ class EnvironmentFlags(BaseModel):
         is `complete`. In `rampdown` no decision uses legacy, but it stays loadable: it is
         the way back (and explicit `--backend local-subprocess` runs still work)."""
         return self.legacy_allowed and self.reachable_stages != {"complete"}
+
+    @property
+    def legacy_refusal(self) -> str | None:
+        """Why the legacy backend may not load here, naming the setting that decides it
+        (None when it may): what a refused legacy call tells the operator."""
+        if not self.legacy_allowed:
+            return "legacy_allowed = false (the kill switch)"
+        if self.reachable_stages == {"complete"}:
+            return (
+                'stage = "complete" with no rollout share or override sending any '
+                "execution to another stage"
+            )
+        return None
+
+    def override_warnings(self) -> list[str]:
+        """Overrides that keep some executions elsewhere while every other one is at a
+        single stage: a completion or a rollback that is not what it looks like."""
+        ranges = self.stage_ranges
+        if len(ranges) != 1:
+            return []
+        everyone = ranges[0][0]
+        forced = [
+            (kind, name, stage)
+            for kind, table in (
+                ("tenant", self.overrides.tenants),
+                ("workflow", self.overrides.workflows),
+            )
+            for name, stage in table.items()
+            if stage != everyone
+        ]
+        answers = self.answering_backend(everyone)
+        elsewhere = [
+            f"{kind} {name!r} at {stage} (answered by {self.answering_backend(stage)})"
+            for kind, name, stage in forced
+            if everyone == "complete" or self.answering_backend(stage) != answers
+        ]
+        if not elsewhere:
+            return []
+        consequence = ""
+        if everyone == "complete":
+            consequence = "; legacy stays loadable while they remain"
+        return [
+            f"every execution is at stage {everyone} ({answers}) except overrides: "
+            f"{', '.join(elsewhere)}{consequence}; delete those overrides if this step is "
+            "meant for everyone"
+        ]
 
     def stages_using(self) -> dict[str, list[Stage]]:
         """For each backend that some reachable stage runs, as the answer or as the
