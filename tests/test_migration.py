@@ -26,6 +26,7 @@ from turnout import (
     hookimpl,
     parse_config,
 )
+from turnout.engine import code_hash
 from turnout.flags import parse_flags
 from turnout.logging import capture_logs
 from turnout.registry import discover
@@ -303,6 +304,61 @@ class TestShadow:
             }
         ]
         assert "secret" not in repr(logs)
+
+
+class TestWhatWasInForce:
+    IN_FORCE = ("flags_hash", "stage", "stage_share", "decided_by", "legacy_killed")
+
+    async def test_every_event_carries_the_flags_the_node_and_the_ids(self) -> None:
+        """Execution, comparison and fallback events name the configuration, the share,
+        what decided, the node's code hash and the rollout ids."""
+        SCRIPT.update(
+            {
+                "fake-legacy": returns(1),
+                "fake-target": raises(InfrastructureError("no sandbox", retryable=True)),
+            }
+        )
+        shim = engine("live")
+        with capture_logs() as logs:
+            await shim.run(SAFE_NODE, {}, tenant_id="t1", workflow_id="w1")
+            await shim.aclose()
+        names = ("code_node_executed", "shadow_comparison", "fallback_to_legacy")
+        logged = [entry for entry in logs if entry["event"] in names]
+        assert {entry["event"] for entry in logged} == set(names)
+        flags_hash = shim.environment_flags.config_hash
+        for entry in logged:
+            assert {key: entry[key] for key in self.IN_FORCE} == {
+                "flags_hash": flags_hash,
+                "stage": "live",
+                "stage_share": 100,
+                "decided_by": "stage",
+                "legacy_killed": False,
+            }, entry["event"]
+            assert entry["code_sha256"] == code_hash(SAFE_NODE)
+            assert (entry["label_tenant"], entry["label_workflow"]) == ("t1", "w1")
+
+    async def test_a_shed_shadow_names_its_node(self) -> None:
+        """`shadow_shed` carries the code hash, so the report can say which node was shed."""
+        release = asyncio.Event()
+        SCRIPT.update({"fake-legacy": returns(1), "fake-target": waits_for(release, returns(1))})
+        shim = engine("shadow")
+        with capture_logs() as logs:
+            await shim.run(SAFE_NODE, {})
+            await shim.run(SAFE_NODE, {})
+            release.set()
+            await shim.aclose()
+        [shed] = events(logs, "shadow_shed")
+        assert shed["code_sha256"] == code_hash(SAFE_NODE)
+
+    async def test_an_unmarked_execution_says_why_it_was_not_compared(self) -> None:
+        """The execution event of a node not marked side-effect-free says `not_marked`."""
+        SCRIPT.update({"fake-legacy": returns(1), "fake-target": returns(1)})
+        shim = engine("shadow")
+        with capture_logs() as logs:
+            await shim.run(UNSAFE_NODE, {})
+            await shim.aclose()
+        [executed] = events(logs, "code_node_executed")
+        assert executed["shadow_skipped"] == "not_marked"
 
 
 class TestFallback:

@@ -50,7 +50,13 @@ from turnout.redaction import scrub_envelope
 from turnout.registry import BackendRegistry, default_registry
 from turnout.shutdown import InFlight
 
-__all__ = ["BackendDescription", "Engine", "rollout_labels"]
+__all__ = [
+    "ROLLOUT_ID_LABELS",
+    "BackendDescription",
+    "Engine",
+    "code_hash",
+    "rollout_labels",
+]
 
 log = get_logger("turnout.execution")
 
@@ -226,7 +232,9 @@ class Engine:
         fields = {
             "execution_id": execution_id,
             "environment": self.environment,
+            "code_sha256": code_hash(config),
             **decision.to_log(),
+            **{f"label_{key}": labels[key] for key in ROLLOUT_ID_LABELS if key in labels},
         }
         shadow = None
         if decision.shadow and decision.candidate is not None:
@@ -298,9 +306,7 @@ class Engine:
             "backend": backend_id,
             "role": role,
             "language": config.language,
-            "code_sha256": hashlib.sha256(config.code.encode("utf-8", "surrogatepass")).hexdigest()[
-                :16
-            ],
+            "code_sha256": code_hash(config),
             **(decision.to_log() if decision is not None else {}),
             **{f"label_{key}": value for key, value in labels.items()},
         }
@@ -360,6 +366,15 @@ class Engine:
 
 def _current(source: FlagFile | FlagReloader) -> FlagFile:
     return source.current() if isinstance(source, FlagReloader) else source
+
+
+ROLLOUT_ID_LABELS = ("tenant", "workflow", "execution")
+"""The labels that carry the rollout ids; every event of an execution repeats them."""
+
+
+def code_hash(config: CodeNodeConfig) -> str:
+    """The node's identity in events and reports: a short hash of its code."""
+    return hashlib.sha256(config.code.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def rollout_labels(
