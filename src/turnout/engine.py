@@ -27,6 +27,7 @@ from turnout.contract import (
 )
 from turnout.errors import (
     CodeExecutionError,
+    ConfigurationError,
     InfrastructureError,
     InternalError,
     TurnoutError,
@@ -146,6 +147,15 @@ class Engine:
         on first use, rebuilt when a reload changes its options (`turnout.instances`)."""
         flags = self.environment_flags  # the flags in force, reloaded when due
         chosen = backend_id or flags.backend
+        refusal = flags.legacy_refusal
+        if chosen == flags.legacy_backend and refusal is not None:
+            # A reload that made legacy unloadable closed its instance (`turnout.instances`);
+            # an explicit call must not build it again, and says which setting decided.
+            raise ConfigurationError(
+                f"backend {chosen!r} is environment {self.environment!r}'s legacy backend, "
+                f"and legacy may not load there: {refusal} in {self.flags.source}; run on "
+                f"{flags.target_backend!r}, or change that setting to bring legacy back"
+            )
         return self._instances.get(chosen, lambda: self.settings_for(chosen))
 
     def instrument(self, wrap: Callable[[ExecutionBackend], ExecutionBackend]) -> None:
