@@ -241,7 +241,7 @@ class TestSteps:
         )
         hours = {s.flags_hash: s.hours for s in report.stages(ENV)}
         assert hours == {"aaaa": 25.0, "bbbb": pytest.approx(15 / 3600)}
-        newest = [s for s in report.stages(ENV) if s.flags_hash == "bbbb"][0]
+        newest = next(s for s in report.stages(ENV) if s.flags_hash == "bbbb")
         checks = {c.name: c.met for c in report.gate(newest).checks}
         assert checks["hours"] is False
         assert report.reloads == 1
@@ -287,7 +287,8 @@ class TestOverridesAndKillSwitch:
         assert sorted(blocks) == ["live", "live (override)"]
         assert blocks["live"].executions == 1
         override_gate = report.gate(blocks["live (override)"])
-        assert override_gate.met is None and override_gate.next_stage is None
+        assert override_gate.met is None
+        assert override_gate.next_stage is None
 
     def test_an_override_alone_gives_no_live_block(self) -> None:
         """A live step whose executions all came from an override has no gate to meet."""
@@ -318,7 +319,7 @@ class TestOverridesAndKillSwitch:
                 executed(LEGACY, stage="off", decided_by="tenant_override", **same),
             )
         )
-        rampdown = [s for s in report.stages(ENV) if s.stage == "rampdown"][0]
+        rampdown = next(s for s in report.stages(ENV) if s.stage == "rampdown")
         checks = {c.name: c.value for c in report.gate(rampdown).checks}
         assert checks["other backend runs"] == 1
 
@@ -350,9 +351,7 @@ class TestCoverage:
             executed(TARGET, stage="live", code_sha256="env", shadow_skipped="not_marked")
             for _ in range(40)
         ]
-        report = build_report(
-            lines(*events), thresholds=Thresholds(min_executions=1, min_hours=0)
-        )
+        report = build_report(lines(*events), thresholds=Thresholds(min_executions=1, min_hours=0))
         [stats] = report.stages(ENV)
         checks = {c.name: c for c in report.gate(stats).checks}
         assert checks["mismatch rate"].met is True

@@ -348,6 +348,24 @@ class EnvironmentFlags(BaseModel):
             notes.append("shadow_sample_percent = 0: no execution is compared")
         return notes
 
+    def warnings(self) -> list[str]:
+        """Valid settings that break a guarantee of docs/migration-runbook.md: overrides
+        that keep executions elsewhere at a completion or a rollback, and a rollout that
+        skips `shadow` (`turnout flags validate` and `show` print them)."""
+        found = self.override_warnings()
+        ahead = {
+            stage: share
+            for stage, share in self.rollout.shares.items()
+            if share > 0 and stage in ("live", "rampdown", "complete")
+        }
+        if self.stage == "off" and ahead:
+            split = ", ".join(f"{stage} {share}%" for stage, share in ahead.items())
+            found.append(
+                f'rollout sends keys from stage "off" straight to {split}: they skip shadow '
+                'and its gate; set the floor to stage = "shadow" first (the runbook\'s step 3)'
+            )
+        return found
+
 
 class FlagFile(BaseModel):
     """The whole file. `schema_version` lets a future format be refused clearly."""

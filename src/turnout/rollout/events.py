@@ -4,9 +4,10 @@ The report reads what the engine and the migration shim log (see `turnout.engine
 `turnout.migration`): `code_node_executed` (one per run on one backend), `shadow_comparison`
 (any verdict of `turnout.comparison.VERDICTS`),
 `shadow_shed`, `shadow_failed`, `fallback_to_legacy`, and `flags_reloaded` (a step of
-the migration took effect: the events after it carry the new configuration's hash). Anything else on the stream (other
-events, console lines, a truncated last line, a log shipper's banner) is *skipped* and
-counted as such, never an error: a report over a day of logs must not die on one odd line.
+the migration took effect: the events after it carry the new configuration's hash).
+Anything else on the stream (other events, console lines, a truncated last line, a log
+shipper's banner) is *skipped* and counted as such, never an error: a report over a day
+of logs must not die on one odd line.
 A recognised event whose fields the report needs are missing or malformed is skipped too.
 """
 
