@@ -8,7 +8,9 @@ The backends here are scripted in-test plugins: what is under test is the shim's
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -304,6 +306,43 @@ class TestShadow:
             }
         ]
         assert "secret" not in repr(logs)
+
+
+class TestTimeMasking:
+    async def test_two_clock_readings_match(self) -> None:
+        """A node returning the current time (epoch ms and an ISO date-time inside a
+        string) matches across backends, as in conformance, without any ignore rule."""
+        now = time.time()
+        stamp = datetime.datetime.fromtimestamp(now, datetime.UTC).isoformat()
+        later = datetime.datetime.fromtimestamp(now + 1, datetime.UTC).isoformat()
+        SCRIPT.update(
+            {
+                "fake-legacy": returns({"at": int(now * 1000), "id": f"saga_{stamp}"}),
+                "fake-target": returns({"at": int(now * 1000) + 37, "id": f"saga_{later}"}),
+            }
+        )
+        shim = engine("shadow")
+        with capture_logs() as logs:
+            await shim.run(SAFE_NODE, {})
+            await shim.aclose()
+        [comparison] = events(logs, "shadow_comparison")
+        assert (comparison["verdict"], comparison["mismatch_count"]) == ("match", 0)
+
+    async def test_a_date_far_from_now_is_still_compared(self) -> None:
+        """Only readings near the clock are masked: a different date in the data is a
+        mismatch."""
+        SCRIPT.update(
+            {
+                "fake-legacy": returns({"due": "2020-01-01"}),
+                "fake-target": returns({"due": "2020-01-02"}),
+            }
+        )
+        shim = engine("shadow")
+        with capture_logs() as logs:
+            await shim.run(SAFE_NODE, {})
+            await shim.aclose()
+        [comparison] = events(logs, "shadow_comparison")
+        assert comparison["verdict"] == "mismatch"
 
 
 class TestWhatWasInForce:

@@ -99,7 +99,9 @@ class ShadowRunner:
     ) -> None:
         try:
             candidate = await candidate_task
-            comparison = compare_outcomes(authoritative, candidate, decision.ignore_rules)
+            comparison = compare_outcomes(
+                authoritative, candidate, decision.ignore_rules, now=time.time()
+            )
             not_run: dict[str, Any] = {}
             failed = candidate if comparison.not_run == "candidate" else authoritative
             if comparison.not_run is not None and isinstance(failed, TurnoutError):
