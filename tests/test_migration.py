@@ -345,6 +345,63 @@ class TestTimeMasking:
         assert comparison["verdict"] == "mismatch"
 
 
+OTHER_NODE = parse_config({"language": "python", "code": "return 2", "sideEffectFree": True})
+
+
+class TestPerNodeRules:
+    def rules(self) -> dict[str, str]:
+        node = code_hash(SAFE_NODE)
+        return {
+            "shadow_ignore_nodes": f'{{ "{node}" = ["$.output.env"], "by-id" = ["$.output.id"] }}',
+            "accepted_divergences": (
+                f'[{{ node = "{node}", path = "$.output.host", owner = "team-billing", '
+                'reason = "reads the worker host name; e2b has its own" }]'
+            ),
+        }
+
+    async def compare(self, config: Any, **labels: str) -> dict[str, Any]:
+        SCRIPT.update(
+            {
+                "fake-legacy": returns({"env": "a", "id": 1, "host": "worker-1"}),
+                "fake-target": returns({"env": "b", "id": 2, "host": "sandbox"}),
+            }
+        )
+        shim = engine("shadow", **self.rules())
+        with capture_logs() as logs:
+            await shim.run(config, {}, labels=labels or None)
+            await shim.aclose()
+        [comparison] = events(logs, "shadow_comparison")
+        return comparison
+
+    async def test_a_rule_for_one_node_ignores_its_difference_only(self) -> None:
+        """`shadow_ignore_nodes` by code hash ignores that node's difference; the same
+        difference of another node stays a mismatch."""
+        mine = await self.compare(SAFE_NODE)
+        other = await self.compare(OTHER_NODE)
+        assert "$.output.env" not in [m["path"] for m in mine["mismatches"]]
+        assert "$.output.env" in [m["path"] for m in other["mismatches"]]
+
+    async def test_a_rule_by_node_id_applies_to_that_node_label(self) -> None:
+        """A rule keyed by a node id applies to executions labelled with that `node`."""
+        labelled = await self.compare(OTHER_NODE, node="by-id")
+        assert "$.output.id" not in [m["path"] for m in labelled["mismatches"]]
+
+    async def test_an_accepted_divergence_is_logged_with_its_owner_and_reason(self) -> None:
+        """A ledger entry turns the node's difference into an accepted one, named in the
+        event with the owner and the reason; it is not a mismatch."""
+        mine = await self.compare(SAFE_NODE)
+        assert mine["accepted_count"] == 1
+        assert mine["accepted"] == [
+            {
+                "path": "$.output.host",
+                "rule": "$.output.host",
+                "owner": "team-billing",
+                "reason": "reads the worker host name; e2b has its own",
+            }
+        ]
+        assert "$.output.host" not in [m["path"] for m in mine["mismatches"]]
+
+
 class TestWhatWasInForce:
     IN_FORCE = ("flags_hash", "stage", "stage_share", "decided_by", "legacy_killed")
 

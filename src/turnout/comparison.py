@@ -103,6 +103,8 @@ class Comparison:
     mismatches: list[Difference] = field(default_factory=list)
     ignored: list[Difference] = field(default_factory=list)
     not_run: Literal["candidate", "authoritative"] | None = None
+    accepted: list[Difference] = field(default_factory=list)
+    """Differences an accepted divergence (the production ledger) covers: no mismatch."""
 
     @property
     def verdict(self) -> Verdict:
@@ -110,7 +112,7 @@ class Comparison:
             return "candidate_error" if self.not_run == "candidate" else "authoritative_error"
         if self.mismatches:
             return "mismatch"
-        return "ignored" if self.ignored else "match"
+        return "ignored" if self.ignored or self.accepted else "match"
 
 
 def could_not_run(outcome: Outcome) -> bool:
@@ -140,10 +142,12 @@ def compare_outcomes(
     candidate: Outcome,
     ignore: Sequence[PathMatcher] = (),
     *,
+    accepted: Sequence[PathMatcher] = (),
     now: float | None = None,
 ) -> Comparison:
-    """Compare two outcomes of one execution, sorting differences by the ignore rules;
-    with `now`, readings of the current time compare by kind (module docstring)."""
+    """Compare two outcomes of one execution, sorting differences by the ignore rules
+    and the `accepted` divergences; with `now`, readings of the current time compare by
+    kind (module docstring)."""
     if could_not_run(candidate):
         return Comparison(not_run="candidate")
     if could_not_run(authoritative):
@@ -159,6 +163,8 @@ def compare_outcomes(
     for difference in differences:
         if any(rule.matches(difference.path) for rule in ignore):
             comparison.ignored.append(difference)
+        elif any(rule.matches(difference.path) for rule in accepted):
+            comparison.accepted.append(difference)
         else:
             comparison.mismatches.append(difference)
     return comparison

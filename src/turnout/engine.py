@@ -378,8 +378,9 @@ def _current(source: FlagFile | FlagReloader) -> FlagFile:
     return source.current() if isinstance(source, FlagReloader) else source
 
 
-ROLLOUT_ID_LABELS = ("tenant", "workflow", "execution")
-"""The labels that carry the rollout ids; every event of an execution repeats them."""
+ROLLOUT_ID_LABELS = ("tenant", "workflow", "execution", "node")
+"""The labels that carry the rollout ids and the node's id; every event of an execution
+repeats them."""
 
 
 def code_hash(config: CodeNodeConfig) -> str:

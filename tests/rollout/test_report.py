@@ -377,3 +377,28 @@ class TestCoverage:
         checks = {c.name: c for c in report.gate(report.environments[ENV]["shadow"]).checks}
         assert checks["shed rate"].value == pytest.approx(0.25)
         assert checks["shed rate"].met is False
+
+
+class TestLedger:
+    def test_accepted_divergences_are_shown_with_reason_and_owner(self) -> None:
+        """The report lists each accepted divergence the comparisons met, by node, with
+        its reason and owner, and counts it apart from mismatches."""
+        entry = {"path": "$.output.host", "rule": "$.output.host", "owner": "ops"}
+        report = build_report(
+            lines(
+                *[
+                    compared(
+                        "ignored",
+                        accepted_count=1,
+                        accepted=[{**entry, "reason": "host names differ by design"}],
+                    )
+                    for _ in range(2)
+                ]
+            )
+        )
+        stats = report.environments[ENV]["shadow"]
+        assert (stats.mismatches, stats.accepted_differences) == (0, 2)
+        assert (
+            "accepted divergence: node c0dec0dec0dec0de $.output.host (2): host names differ "
+            "by design (owner ops)"
+        ) in render_text(report)

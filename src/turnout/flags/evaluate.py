@@ -20,12 +20,18 @@ comparison or fallback, whose `reason` names the failure. The order of evaluatio
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from turnout.flags.bucketing import bucket, stage_for_bucket
 from turnout.flags.ignore import IgnoreRule
-from turnout.flags.schema import DEFAULT_LEGACY_BACKEND, EnvironmentFlags, FlagFile
+from turnout.flags.schema import (
+    DEFAULT_LEGACY_BACKEND,
+    AcceptedDivergence,
+    EnvironmentFlags,
+    FlagFile,
+)
 from turnout.flags.stages import BucketingKey, Stage
 from turnout.logging import get_logger
 
@@ -64,10 +70,26 @@ class Decision:
     bucketing_key: BucketingKey | None = None
     legacy_killed: bool = False
     ignore_rules: tuple[IgnoreRule, ...] = field(default=(), repr=False)
+    node_ignore_rules: Mapping[str, tuple[IgnoreRule, ...]] = field(
+        default_factory=dict, repr=False
+    )
+    accepted_divergences: tuple[AcceptedDivergence, ...] = field(default=(), repr=False)
     decided_by: DecidedBy = "stage"
     share: int | None = None
     flags_hash: str | None = None
     shadow_skipped: ShadowSkipped | None = None
+
+    def rules_for(
+        self, *nodes: object
+    ) -> tuple[tuple[IgnoreRule, ...], tuple[AcceptedDivergence, ...]]:
+        """The ignore rules and accepted divergences that apply to a node known by any of
+        `nodes` (its code hash, its `node` label): the environment's and its own."""
+        keys = {node for node in nodes if isinstance(node, str)}
+        rules = list(self.ignore_rules)
+        for key in sorted(keys):
+            rules += self.node_ignore_rules.get(key, ())
+        accepted = tuple(entry for entry in self.accepted_divergences if entry.node in keys)
+        return tuple(rules), accepted
 
     def to_log(self) -> dict[str, Any]:
         """Fields to add to the execution's log event. `environment` is left out
@@ -139,6 +161,8 @@ def decide(
         bucketing_key=used,
         legacy_killed=killed,
         ignore_rules=flags.ignore_rules,
+        node_ignore_rules=flags.node_ignore_rules,
+        accepted_divergences=tuple(flags.accepted_divergences),
         decided_by=decided_by,
         share=None if decided_by.endswith("override") else flags.share_of(stage),
         flags_hash=flags.config_hash,

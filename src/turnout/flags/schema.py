@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_LEGACY_BACKEND",
     "DEFAULT_TARGET_BACKEND",
     "ENVIRONMENT_VARIABLE",
+    "AcceptedDivergence",
     "EnvironmentFlags",
     "FlagFile",
     "Overrides",
@@ -113,6 +114,23 @@ class Overrides(BaseModel):
     workflows: dict[Name, Stage] = Field(default_factory=dict)
 
 
+class AcceptedDivergence(BaseModel):
+    """A production difference a person decided to accept, for one node: shadow
+    comparisons count it apart from mismatches (`accepted`) and the report lists it with
+    its reason and owner."""
+
+    model_config = _STRICT
+
+    node: Name = Field(description="the node's code hash (code_sha256) or its `node` label")
+    path: IgnorePattern
+    reason: str = Field(min_length=10, description="why the difference is accepted")
+    owner: Name = Field(description="who decided, and answers for it")
+
+    @property
+    def rule(self) -> IgnoreRule:
+        return parse_ignore_rule(self.path)
+
+
 class EnvironmentFlags(BaseModel):
     """One environment's migration settings (`[environments.<env>]`)."""
 
@@ -132,12 +150,15 @@ class EnvironmentFlags(BaseModel):
     shadow_sample_percent: Percent = 100
     shadow_workflows: list[Name] = Field(default_factory=list)
     shadow_ignore: list[IgnorePattern] = Field(default_factory=list)
+    shadow_ignore_nodes: dict[Name, list[IgnorePattern]] = Field(default_factory=dict)
+    accepted_divergences: list[AcceptedDivergence] = Field(default_factory=list)
     backends: dict[BackendId, dict[str, Any]] = Field(default_factory=dict)
 
     _name: str = PrivateAttr(default="default")
     _ranges: tuple[StageRange, ...] = PrivateAttr(default=())
     _shadow_workflows: frozenset[str] = PrivateAttr(default=frozenset())
     _ignore_rules: tuple[IgnoreRule, ...] = PrivateAttr(default=())
+    _node_rules: dict[str, tuple[IgnoreRule, ...]] = PrivateAttr(default_factory=dict)
     _config_hash: str = PrivateAttr(default="")
 
     def model_post_init(self, context: Any, /) -> None:
@@ -147,6 +168,10 @@ class EnvironmentFlags(BaseModel):
         self._ranges = stage_ranges(shares)
         self._shadow_workflows = frozenset(self.shadow_workflows)
         self._ignore_rules = tuple(parse_ignore_rule(rule) for rule in self.shadow_ignore)
+        self._node_rules = {
+            node: tuple(parse_ignore_rule(rule) for rule in rules)
+            for node, rules in self.shadow_ignore_nodes.items()
+        }
         settings = json.dumps(self.model_dump(mode="json"), sort_keys=True, default=str)
         self._config_hash = hashlib.sha256(settings.encode()).hexdigest()[:CONFIG_HASH_LENGTH]
 
@@ -311,6 +336,11 @@ class EnvironmentFlags(BaseModel):
     def backend(self) -> str:
         """The authoritative backend of the default stage (kept for callers of schema v0)."""
         return self.answering_backend(self.stage)
+
+    @property
+    def node_ignore_rules(self) -> dict[str, tuple[IgnoreRule, ...]]:
+        """`shadow_ignore_nodes`, parsed: rules by code hash or node id."""
+        return self._node_rules
 
     @property
     def ignore_rules(self) -> tuple[IgnoreRule, ...]:

@@ -113,6 +113,10 @@ def _stage(stats: StageStats, gate: Gate, label: str, compared: set[str]) -> lis
             f"    under the kill switch (not counted as executions): {stats.killed_executions}"
         )
     lines += _coverage(stats, compared)
+    for (node, path, owner, reason), count in sorted(stats.accepted.items()):
+        lines.append(
+            f"    accepted divergence: node {node} {path} ({count}): {reason} (owner {owner})"
+        )
     if stats.mismatch_paths:
         paths = ", ".join(
             f"{path} ({n})" for path, n in stats.mismatch_paths.most_common(TOP_MISMATCH_PATHS)

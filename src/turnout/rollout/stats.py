@@ -163,6 +163,9 @@ class StageStats:
     target_backend: str | None = None
     backends: dict[str, BackendTally] = field(default_factory=dict)
     mismatch_paths: Counter[str] = field(default_factory=Counter)
+    accepted_differences: int = 0
+    accepted: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
+    """Differences the production ledger covers, by (node, path, owner, reason)."""
     first: datetime | None = None
     last: datetime | None = None
     shares: set[int] = field(default_factory=set)
@@ -235,6 +238,12 @@ class StageStats:
         for difference in event.get("mismatches") or ():
             if isinstance(difference, dict) and isinstance(difference.get("path"), str):
                 self.mismatch_paths[difference["path"]] += 1
+        self.accepted_differences += _count(event.get("accepted_count"))
+        for item in event.get("accepted") or ():
+            fields = [item.get(key) if isinstance(item, dict) else None for key in _LEDGER]
+            if all(isinstance(value, str) for value in fields):
+                path, owner, reason = (str(value) for value in fields)
+                self.accepted[(node_key(event), path, owner, reason)] += 1
 
     @property
     def mismatch_rate(self) -> float | None:
@@ -315,6 +324,11 @@ class StageStats:
             "ignored_differences": self.ignored_differences,
             "mismatched_differences": self.mismatched_differences,
             "top_mismatch_paths": dict(self.mismatch_paths.most_common(TOP_MISMATCH_PATHS)),
+            "accepted_differences": self.accepted_differences,
+            "accepted_divergences": [
+                {"node": node, "path": path, "owner": owner, "reason": reason, "count": count}
+                for (node, path, owner, reason), count in sorted(self.accepted.items())
+            ],
             "shed": self.shed,
             "shed_rate": self.shed_rate,
             "shadow_failures": self.shadow_failures,
@@ -327,6 +341,9 @@ class StageStats:
             "hours": self.hours,
             "coverage": {key: node.to_dict() for key, node in sorted(self.coverage.items())},
         }
+
+
+_LEDGER = ("path", "owner", "reason")
 
 
 def _count(value: object) -> int:
