@@ -112,7 +112,8 @@ def _stage(stats: StageStats, gate: Gate, label: str, compared: set[str]) -> lis
         lines.append(
             f"    under the kill switch (not counted as executions): {stats.killed_executions}"
         )
-    lines += _coverage(stats, compared)
+    if stats.stage in ("shadow", "live"):  # where comparisons are made and gated
+        lines += _coverage(stats, compared)
     for (node, path, owner, reason), count in sorted(stats.accepted.items()):
         lines.append(
             f"    accepted divergence: node {node} {path} ({count}): {reason} (owner {owner})"
