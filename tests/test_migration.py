@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import io
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -30,8 +31,10 @@ from turnout import (
 )
 from turnout.engine import code_hash
 from turnout.flags import parse_flags
+from turnout.log_output import configure, preserved
 from turnout.logging import capture_logs
 from turnout.registry import discover
+from turnout.rollout import build_report
 
 Behaviour = Callable[[ExecutionRequest], Awaitable[ExecutionResult]]
 SCRIPT: dict[str, Behaviour] = {}
@@ -477,6 +480,33 @@ class TestFallback:
             "fake-legacy",
         )
         assert events(logs, "fallback_to_legacy")[0]["failed_backend"] == "fake-target"
+
+    async def test_a_fault_run_served_by_fallback_is_no_mismatch(self) -> None:
+        """A target failing before start on some executions, served by fallback: the
+        report counts those as fallbacks and target infrastructure errors, gated by their
+        own limits, and the mismatch rate stays that of the comparisons where both ran."""
+        failing = iter([True, False] * 10)
+
+        async def flaky(request: ExecutionRequest) -> ExecutionResult:
+            if next(failing):
+                raise InfrastructureError("create failed", retryable=True, started=False)
+            return await returns(1)(request)
+
+        SCRIPT.update({"fake-legacy": returns(1), "fake-target": flaky})
+        shim = engine("live")
+        stream = io.StringIO()
+        with preserved():
+            configure("production", json_lines=True, stream=stream)
+            for _ in range(20):
+                await shim.run(SAFE_NODE, {})
+            await shim.aclose()
+        report = build_report(stream.getvalue().splitlines())
+        [live] = report.stages("production")
+        checks = {check.name: check for check in report.gate(live).checks}
+        assert (live.comparisons, live.mismatches, live.authoritative_errors) == (10, 0, 10)
+        assert checks["mismatch rate"].met
+        assert checks["fallback rate"].value == 0.5
+        assert checks["target infrastructure error rate"].value == 0.5
 
     async def test_no_fallback_once_the_code_started(self) -> None:
         """A failure after the code may have run is raised, never retried on legacy."""
