@@ -106,6 +106,11 @@ class RolloutReport:
             ),
         )
 
+    def blocks(self, environment: str) -> dict[str, StageStats]:
+        """The environment's blocks by name (`label`), in the order of `stages`: a stage's
+        name alone when it ran under one configuration."""
+        return {self.label(stats): stats for stats in self.stages(environment)}
+
     def configurations(self, environment: str) -> list[str]:
         """The flag configurations (hashes) of the environment's events, oldest first."""
         blocks = [s for s in self.environments.get(environment, {}).values() if s.flags_hash]
@@ -166,14 +171,14 @@ class RolloutReport:
                 name: {
                     "configurations": self.configurations(name),
                     "stages": {
-                        self.label(stats): {
+                        label: {
                             **stats.to_dict(),
                             "never_compared_executions": stats.never_compared_executions(
                                 self.compared_nodes(name)
                             ),
                             "gate": self.gate(stats).to_dict(),
                         }
-                        for stats in self.stages(name)
+                        for label, stats in self.blocks(name).items()
                     },
                 }
                 for name in sorted(self.environments)
