@@ -101,6 +101,39 @@ async def test_reload_mid_flight_drains_the_old_instance_and_applies_the_new_cap
         await engine.aclose()
 
 
+@pytest.mark.parametrize(
+    ("edit", "cause", "not_blamed"),
+    [
+        ('stage = "complete"', 'stage = "complete"', "legacy_allowed"),
+        ('stage = "live"\nlegacy_allowed = false', "legacy_allowed = false", 'stage = "'),
+    ],
+    ids=["complete", "kill-switch"],
+)
+async def test_reload_that_makes_legacy_unloadable_closes_it_and_refuses_legacy_calls(
+    tmp_path: Path, edit: str, cause: str, not_blamed: str
+) -> None:
+    """A worker that loaded local-subprocess and is reloaded to `complete` (or the kill
+    switch) closes it, and an explicit local-subprocess call is refused naming the
+    setting that caused it."""
+    path = tmp_path / "flags.toml"
+    write_flags(path, 'stage = "live"', bump=0)
+    engine = Engine(ENV, flags_path=path, check_interval=0)
+    config = parse_config({"language": "python", "code": "return 1"})
+    try:
+        ran = await engine.run(config, {}, backend="local-subprocess")
+        assert ran["metadata"]["backend"] == "local-subprocess"
+        legacy = engine.backend("local-subprocess")
+        write_flags(path, edit, bump=1)
+        assert engine.environment_flags.legacy_may_load is False  # the reload applied
+        await wait_until(lambda: bool(legacy.closed))  # type: ignore[attr-defined]
+        with pytest.raises(ConfigurationError) as refused:
+            await engine.run(config, {}, backend="local-subprocess")
+        assert cause in refused.value.message
+        assert not_blamed not in refused.value.message
+    finally:
+        await engine.aclose()
+
+
 # -- the rules, on fake backends ----------------------------------------------------------------
 
 
@@ -283,7 +316,7 @@ class TestApply:
         write_flags(path, fakes(stage="live", legacy_allowed="false"), bump=1)
         assert engine.environment_flags.legacy_allowed is False
         await wait_until(lambda: legacy.closed)
-        with pytest.raises(ConfigurationError, match="may not load here"):
+        with pytest.raises(ConfigurationError, match="legacy_allowed = false"):
             engine.backend("fake-legacy")
 
     async def test_reload_without_this_environment_is_refused(

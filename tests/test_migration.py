@@ -8,7 +8,10 @@ The backends here are scripted in-test plugins: what is under test is the shim's
 from __future__ import annotations
 
 import asyncio
+import datetime
+import io
 import json
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,9 +29,12 @@ from turnout import (
     hookimpl,
     parse_config,
 )
+from turnout.engine import code_hash
 from turnout.flags import parse_flags
+from turnout.log_output import configure, preserved
 from turnout.logging import capture_logs
 from turnout.registry import discover
+from turnout.rollout import build_report
 
 Behaviour = Callable[[ExecutionRequest], Awaitable[ExecutionResult]]
 SCRIPT: dict[str, Behaviour] = {}
@@ -305,6 +311,155 @@ class TestShadow:
         assert "secret" not in repr(logs)
 
 
+class TestTimeMasking:
+    async def test_two_clock_readings_match(self) -> None:
+        """A node returning the current time (epoch ms and an ISO date-time inside a
+        string) matches across backends, as in conformance, without any ignore rule."""
+        now = time.time()
+        stamp = datetime.datetime.fromtimestamp(now, datetime.UTC).isoformat()
+        later = datetime.datetime.fromtimestamp(now + 1, datetime.UTC).isoformat()
+        SCRIPT.update(
+            {
+                "fake-legacy": returns({"at": int(now * 1000), "id": f"saga_{stamp}"}),
+                "fake-target": returns({"at": int(now * 1000) + 37, "id": f"saga_{later}"}),
+            }
+        )
+        shim = engine("shadow")
+        with capture_logs() as logs:
+            await shim.run(SAFE_NODE, {})
+            await shim.aclose()
+        [comparison] = events(logs, "shadow_comparison")
+        assert (comparison["verdict"], comparison["mismatch_count"]) == ("match", 0)
+
+    async def test_a_date_far_from_now_is_still_compared(self) -> None:
+        """Only readings near the clock are masked: a different date in the data is a
+        mismatch."""
+        SCRIPT.update(
+            {
+                "fake-legacy": returns({"due": "2020-01-01"}),
+                "fake-target": returns({"due": "2020-01-02"}),
+            }
+        )
+        shim = engine("shadow")
+        with capture_logs() as logs:
+            await shim.run(SAFE_NODE, {})
+            await shim.aclose()
+        [comparison] = events(logs, "shadow_comparison")
+        assert comparison["verdict"] == "mismatch"
+
+
+OTHER_NODE = parse_config({"language": "python", "code": "return 2", "sideEffectFree": True})
+
+
+class TestPerNodeRules:
+    def rules(self) -> dict[str, str]:
+        node = code_hash(SAFE_NODE)
+        return {
+            "shadow_ignore_nodes": f'{{ "{node}" = ["$.output.env"], "by-id" = ["$.output.id"] }}',
+            "accepted_divergences": (
+                f'[{{ node = "{node}", path = "$.output.host", owner = "team-billing", '
+                'reason = "reads the worker host name; e2b has its own" }]'
+            ),
+        }
+
+    async def compare(self, config: Any, **labels: str) -> dict[str, Any]:
+        SCRIPT.update(
+            {
+                "fake-legacy": returns({"env": "a", "id": 1, "host": "worker-1"}),
+                "fake-target": returns({"env": "b", "id": 2, "host": "sandbox"}),
+            }
+        )
+        shim = engine("shadow", **self.rules())
+        with capture_logs() as logs:
+            await shim.run(config, {}, labels=labels or None)
+            await shim.aclose()
+        [comparison] = events(logs, "shadow_comparison")
+        return comparison
+
+    async def test_a_rule_for_one_node_ignores_its_difference_only(self) -> None:
+        """`shadow_ignore_nodes` by code hash ignores that node's difference; the same
+        difference of another node stays a mismatch."""
+        mine = await self.compare(SAFE_NODE)
+        other = await self.compare(OTHER_NODE)
+        assert "$.output.env" not in [m["path"] for m in mine["mismatches"]]
+        assert "$.output.env" in [m["path"] for m in other["mismatches"]]
+
+    async def test_a_rule_by_node_id_applies_to_that_node_label(self) -> None:
+        """A rule keyed by a node id applies to executions labelled with that `node`."""
+        labelled = await self.compare(OTHER_NODE, node="by-id")
+        assert "$.output.id" not in [m["path"] for m in labelled["mismatches"]]
+
+    async def test_an_accepted_divergence_is_logged_with_its_owner_and_reason(self) -> None:
+        """A ledger entry turns the node's difference into an accepted one, named in the
+        event with the owner and the reason; it is not a mismatch."""
+        mine = await self.compare(SAFE_NODE)
+        assert mine["accepted_count"] == 1
+        assert mine["accepted"] == [
+            {
+                "path": "$.output.host",
+                "rule": "$.output.host",
+                "owner": "team-billing",
+                "reason": "reads the worker host name; e2b has its own",
+            }
+        ]
+        assert "$.output.host" not in [m["path"] for m in mine["mismatches"]]
+
+
+class TestWhatWasInForce:
+    IN_FORCE = ("flags_hash", "stage", "stage_share", "decided_by", "legacy_killed")
+
+    async def test_every_event_carries_the_flags_the_node_and_the_ids(self) -> None:
+        """Execution, comparison and fallback events name the configuration, the share,
+        what decided, the node's code hash and the rollout ids."""
+        SCRIPT.update(
+            {
+                "fake-legacy": returns(1),
+                "fake-target": raises(InfrastructureError("no sandbox", retryable=True)),
+            }
+        )
+        shim = engine("live")
+        with capture_logs() as logs:
+            await shim.run(SAFE_NODE, {}, tenant_id="t1", workflow_id="w1")
+            await shim.aclose()
+        names = ("code_node_executed", "shadow_comparison", "fallback_to_legacy")
+        logged = [entry for entry in logs if entry["event"] in names]
+        assert {entry["event"] for entry in logged} == set(names)
+        flags_hash = shim.environment_flags.config_hash
+        for entry in logged:
+            assert {key: entry[key] for key in self.IN_FORCE} == {
+                "flags_hash": flags_hash,
+                "stage": "live",
+                "stage_share": 100,
+                "decided_by": "stage",
+                "legacy_killed": False,
+            }, entry["event"]
+            assert entry["code_sha256"] == code_hash(SAFE_NODE)
+            assert (entry["label_tenant"], entry["label_workflow"]) == ("t1", "w1")
+
+    async def test_a_shed_shadow_names_its_node(self) -> None:
+        """`shadow_shed` carries the code hash, so the report can say which node was shed."""
+        release = asyncio.Event()
+        SCRIPT.update({"fake-legacy": returns(1), "fake-target": waits_for(release, returns(1))})
+        shim = engine("shadow")
+        with capture_logs() as logs:
+            await shim.run(SAFE_NODE, {})
+            await shim.run(SAFE_NODE, {})
+            release.set()
+            await shim.aclose()
+        [shed] = events(logs, "shadow_shed")
+        assert shed["code_sha256"] == code_hash(SAFE_NODE)
+
+    async def test_an_unmarked_execution_says_why_it_was_not_compared(self) -> None:
+        """The execution event of a node not marked side-effect-free says `not_marked`."""
+        SCRIPT.update({"fake-legacy": returns(1), "fake-target": returns(1)})
+        shim = engine("shadow")
+        with capture_logs() as logs:
+            await shim.run(UNSAFE_NODE, {})
+            await shim.aclose()
+        [executed] = events(logs, "code_node_executed")
+        assert executed["shadow_skipped"] == "not_marked"
+
+
 class TestFallback:
     async def test_live_falls_back_to_legacy_before_start(self) -> None:
         """In live, a create failure (code not started) runs the node on legacy instead."""
@@ -325,6 +480,33 @@ class TestFallback:
             "fake-legacy",
         )
         assert events(logs, "fallback_to_legacy")[0]["failed_backend"] == "fake-target"
+
+    async def test_a_fault_run_served_by_fallback_is_no_mismatch(self) -> None:
+        """A target failing before start on some executions, served by fallback: the
+        report counts those as fallbacks and target infrastructure errors, gated by their
+        own limits, and the mismatch rate stays that of the comparisons where both ran."""
+        failing = iter([True, False] * 10)
+
+        async def flaky(request: ExecutionRequest) -> ExecutionResult:
+            if next(failing):
+                raise InfrastructureError("create failed", retryable=True, started=False)
+            return await returns(1)(request)
+
+        SCRIPT.update({"fake-legacy": returns(1), "fake-target": flaky})
+        shim = engine("live")
+        stream = io.StringIO()
+        with preserved():
+            configure("production", json_lines=True, stream=stream)
+            for _ in range(20):
+                await shim.run(SAFE_NODE, {})
+            await shim.aclose()
+        report = build_report(stream.getvalue().splitlines())
+        [live] = report.stages("production")
+        checks = {check.name: check for check in report.gate(live).checks}
+        assert (live.comparisons, live.mismatches, live.authoritative_errors) == (10, 0, 10)
+        assert checks["mismatch rate"].met
+        assert checks["fallback rate"].value == 0.5
+        assert checks["target infrastructure error rate"].value == 0.5
 
     async def test_no_fallback_once_the_code_started(self) -> None:
         """A failure after the code may have run is raised, never retried on legacy."""

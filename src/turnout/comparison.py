@@ -14,6 +14,12 @@ a bug), there is nothing to compare, and that says nothing about parity: the ver
 `authoritative_error` (the authoritative backend could not run, the candidate did). The
 user's code failing (`CodeExecutionError`) and a refused input (`ValidationError`, such as
 a timeout above the candidate's maximum) are outcomes, and are compared.
+
+Readings of the current time are masked as the conformance differential and replay mask
+them (`turnout.timemask.mask_time`: ISO dates and date-times, epoch seconds to
+nanoseconds within a day of `now`, whole or inside a longer string): two runs of
+`Date.now()` never share a clock reading, and that is no divergence. The shim passes the
+moment of the comparison; without `now`, values are compared as they are.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from turnout.errors import (
     InternalError,
     TurnoutError,
 )
+from turnout.timemask import mask_time
 
 __all__ = [
     "VERDICTS",
@@ -96,6 +103,8 @@ class Comparison:
     mismatches: list[Difference] = field(default_factory=list)
     ignored: list[Difference] = field(default_factory=list)
     not_run: Literal["candidate", "authoritative"] | None = None
+    accepted: list[Difference] = field(default_factory=list)
+    """Differences an accepted divergence (the production ledger) covers: no mismatch."""
 
     @property
     def verdict(self) -> Verdict:
@@ -103,7 +112,7 @@ class Comparison:
             return "candidate_error" if self.not_run == "candidate" else "authoritative_error"
         if self.mismatches:
             return "mismatch"
-        return "ignored" if self.ignored else "match"
+        return "ignored" if self.ignored or self.accepted else "match"
 
 
 def could_not_run(outcome: Outcome) -> bool:
@@ -112,31 +121,50 @@ def could_not_run(outcome: Outcome) -> bool:
     return isinstance(outcome, InfrastructureError | ConfigurationError | InternalError)
 
 
-def normalize_outcome(outcome: Outcome) -> dict[str, Any]:
-    """The comparable part of an outcome."""
+def normalize_outcome(outcome: Outcome, *, now: float | None = None) -> dict[str, Any]:
+    """The comparable part of an outcome; with `now`, current-time readings masked."""
+    normalized: dict[str, Any]
     if isinstance(outcome, TurnoutError):
         error: dict[str, Any] = {"type": type(outcome).__name__, "message": outcome.message}
         if isinstance(outcome, CodeExecutionError):
             error.update(kind=outcome.kind, line=outcome.line)
-        return {"error": error}
-    metadata = {k: v for k, v in outcome.get("metadata", {}).items() if k not in VOLATILE_METADATA}
-    return {**outcome, "metadata": metadata}
+        normalized = {"error": error}
+    else:
+        metadata = {
+            k: v for k, v in outcome.get("metadata", {}).items() if k not in VOLATILE_METADATA
+        }
+        normalized = {**outcome, "metadata": metadata}
+    return normalized if now is None else mask_time(normalized, now)
 
 
 def compare_outcomes(
-    authoritative: Outcome, candidate: Outcome, ignore: Sequence[PathMatcher] = ()
+    authoritative: Outcome,
+    candidate: Outcome,
+    ignore: Sequence[PathMatcher] = (),
+    *,
+    accepted: Sequence[PathMatcher] = (),
+    now: float | None = None,
 ) -> Comparison:
-    """Compare two outcomes of one execution, sorting differences by the ignore rules."""
+    """Compare two outcomes of one execution, sorting differences by the ignore rules
+    and the `accepted` divergences; with `now`, readings of the current time compare by
+    kind (module docstring)."""
     if could_not_run(candidate):
         return Comparison(not_run="candidate")
     if could_not_run(authoritative):
         return Comparison(not_run="authoritative")
     differences: list[Difference] = []
-    _diff(normalize_outcome(authoritative), normalize_outcome(candidate), (), differences)
+    _diff(
+        normalize_outcome(authoritative, now=now),
+        normalize_outcome(candidate, now=now),
+        (),
+        differences,
+    )
     comparison = Comparison()
     for difference in differences:
         if any(rule.matches(difference.path) for rule in ignore):
             comparison.ignored.append(difference)
+        elif any(rule.matches(difference.path) for rule in accepted):
+            comparison.accepted.append(difference)
         else:
             comparison.mismatches.append(difference)
     return comparison

@@ -27,6 +27,7 @@ from turnout.contract import (
 )
 from turnout.errors import (
     CodeExecutionError,
+    ConfigurationError,
     InfrastructureError,
     InternalError,
     TurnoutError,
@@ -50,7 +51,13 @@ from turnout.redaction import scrub_envelope
 from turnout.registry import BackendRegistry, Distribution, default_registry
 from turnout.shutdown import InFlight
 
-__all__ = ["BackendDescription", "Engine", "rollout_labels"]
+__all__ = [
+    "ROLLOUT_ID_LABELS",
+    "BackendDescription",
+    "Engine",
+    "code_hash",
+    "rollout_labels",
+]
 
 log = get_logger("turnout.execution")
 
@@ -142,6 +149,15 @@ class Engine:
         on first use, rebuilt when a reload changes its options (`turnout.instances`)."""
         flags = self.environment_flags  # the flags in force, reloaded when due
         chosen = backend_id or flags.backend
+        refusal = flags.legacy_refusal
+        if chosen == flags.legacy_backend and refusal is not None:
+            # A reload that made legacy unloadable closed its instance (`turnout.instances`);
+            # an explicit call must not build it again, and says which setting decided.
+            raise ConfigurationError(
+                f"backend {chosen!r} is environment {self.environment!r}'s legacy backend, "
+                f"and legacy may not load there: {refusal} in {self.flags.source}; run on "
+                f"{flags.target_backend!r}, or change that setting to bring legacy back"
+            )
         return self._instances.get(chosen, lambda: self.settings_for(chosen))
 
     def instrument(self, wrap: Callable[[ExecutionBackend], ExecutionBackend]) -> None:
@@ -251,7 +267,9 @@ class Engine:
         fields = {
             "execution_id": execution_id,
             "environment": self.environment,
+            "code_sha256": code_hash(config),
             **decision.to_log(),
+            **{f"label_{key}": labels[key] for key in ROLLOUT_ID_LABELS if key in labels},
         }
         shadow = None
         if decision.shadow and decision.candidate is not None:
@@ -323,9 +341,7 @@ class Engine:
             "backend": backend_id,
             "role": role,
             "language": config.language,
-            "code_sha256": hashlib.sha256(config.code.encode("utf-8", "surrogatepass")).hexdigest()[
-                :16
-            ],
+            "code_sha256": code_hash(config),
             **(decision.to_log() if decision is not None else {}),
             **{f"label_{key}": value for key, value in labels.items()},
         }
@@ -385,6 +401,16 @@ class Engine:
 
 def _current(source: FlagFile | FlagReloader) -> FlagFile:
     return source.current() if isinstance(source, FlagReloader) else source
+
+
+ROLLOUT_ID_LABELS = ("tenant", "workflow", "execution", "node")
+"""The labels that carry the rollout ids and the node's id; every event of an execution
+repeats them."""
+
+
+def code_hash(config: CodeNodeConfig) -> str:
+    """The node's identity in events and reports: a short hash of its code."""
+    return hashlib.sha256(config.code.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def rollout_labels(

@@ -26,12 +26,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from turnout.comparison import Outcome, compare_outcomes
+from turnout.comparison import Difference, Outcome, compare_outcomes
 from turnout.errors import InfrastructureError, InternalError, TurnoutError
 from turnout.logging import get_logger
 
 if TYPE_CHECKING:
-    from turnout.flags import Decision
+    from turnout.flags import Decision, IgnoreRule
+    from turnout.flags.schema import AcceptedDivergence
 
 __all__ = ["DEFAULT_SHADOW_BUDGET", "ShadowRunner", "may_fall_back"]
 
@@ -99,7 +100,17 @@ class ShadowRunner:
     ) -> None:
         try:
             candidate = await candidate_task
-            comparison = compare_outcomes(authoritative, candidate, decision.ignore_rules)
+            rules, accepted = decision.rules_for(
+                fields.get("code_sha256"), fields.get("label_node")
+            )
+            ledger = [(entry, entry.rule) for entry in accepted]
+            comparison = compare_outcomes(
+                authoritative,
+                candidate,
+                rules,
+                accepted=[rule for _, rule in ledger],
+                now=time.time(),
+            )
             not_run: dict[str, Any] = {}
             failed = candidate if comparison.not_run == "candidate" else authoritative
             if comparison.not_run is not None and isinstance(failed, TurnoutError):
@@ -115,6 +126,8 @@ class ShadowRunner:
                 mismatches=[d.to_log() for d in comparison.mismatches[:MAX_LOGGED_DIFFERENCES]],
                 mismatch_count=len(comparison.mismatches),
                 ignored_count=len(comparison.ignored),
+                accepted_count=len(comparison.accepted),
+                accepted=_accepted(comparison.accepted, ledger),
                 authoritative_outcome=_kind(authoritative),
                 candidate_outcome=_kind(candidate),
                 **not_run,
@@ -150,6 +163,24 @@ async def _outcome_of(run: Callable[[], Awaitable[dict[str, Any]]]) -> Outcome:
         internal = InternalError(f"shadow run failed: {type(exc).__name__}: {exc}")
         internal.__cause__ = exc
         return internal
+
+
+def _accepted(
+    differences: list[Difference], ledger: list[tuple[AcceptedDivergence, IgnoreRule]]
+) -> list[dict[str, str]]:
+    """Each accepted difference with the ledger entry that covers it (path, owner, reason)."""
+    found = []
+    for difference in differences[:MAX_LOGGED_DIFFERENCES]:
+        entry = next(entry for entry, rule in ledger if rule.matches(difference.path))
+        found.append(
+            {
+                "path": difference.to_log()["path"],
+                "rule": entry.path,
+                "owner": entry.owner,
+                "reason": entry.reason,
+            }
+        )
+    return found
 
 
 def _kind(outcome: Outcome) -> str:

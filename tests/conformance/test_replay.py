@@ -18,7 +18,11 @@ from turnout.errors import ValidationError
 from .support import failure, fake_backend, make_runner, success
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "replay"
-NODE = {"config": {"language": "python", "code": "return 1"}, "context": {"a": 1}}
+NODE = {
+    "config": {"language": "python", "code": "return 1", "sideEffectFree": True},
+    "context": {"a": 1},
+}
+UNMARKED = {"config": {"language": "python", "code": "return 1"}, "context": {"a": 1}}
 
 
 def corpus(tmp_path: Path, *lines: Any) -> Path:
@@ -229,6 +233,28 @@ class TestReplay:
             fake_backend("ref", value={"id": "a"}), fake_backend("target", value={"id": "b"})
         )
         assert [result.status for result in await replay(runner, nodes)] == ["pass", "pass"]
+
+    async def test_an_unmarked_node_runs_on_the_reference_only(self, tmp_path: Path) -> None:
+        """A node not marked side-effect-free runs once, on the reference; the target's
+        row is a skip that says why, and the verdict does not count it as parity."""
+        nodes = load_corpus(corpus(tmp_path, UNMARKED))
+        ref, target = fake_backend("ref", value=1), fake_backend("target", value=1)
+        runner = make_runner(ref, target)
+        reference, skipped = await replay(runner, nodes)
+        assert (reference.status, skipped.status) == ("pass", "skip")
+        assert skipped.reason.startswith("not marked side-effect-free: run on ref only")
+        assert target.executions == []  # type: ignore[attr-defined]
+        report = replay_report(
+            nodes, [reference, skipped], backends=runner.backends, reference="ref", source="x"
+        )
+        assert not report.verdict.deletable
+
+    async def test_run_side_effects_runs_an_unmarked_node_everywhere(self, tmp_path: Path) -> None:
+        """With the explicit option, an unmarked node runs on every backend."""
+        nodes = load_corpus(corpus(tmp_path, UNMARKED))
+        runner = make_runner(fake_backend("ref", value=1), fake_backend("target", value=1))
+        results = await replay(runner, nodes, run_side_effects=True)
+        assert [result.status for result in results] == ["pass", "pass"]
 
     async def test_the_report_is_a_replay_report(self, tmp_path: Path) -> None:
         """A replay report has one row per node and the same verdict rule."""

@@ -158,12 +158,16 @@ def jq_selection(stdout: str, _: CommandLine) -> None:
 
 
 def production_rollout(directory: Path) -> dict[str, str]:
-    """The shipped file with its commented production rollout (live 10, shadow 90) applied."""
+    """The shipped file's production environment at the runbook's step 5: its commented
+    first steps applied (`stage = "shadow"`, then the rollout line), at live 10%."""
     path = directory / "feature_flags.toml"
-    text = path.read_text(encoding="utf-8")
-    commented = "# rollout = { live = 10, shadow = 90 }"
-    assert commented in text, "feature_flags.toml no longer shows the production rollout"
-    path.write_text(text.replace(commented, commented[2:]), encoding="utf-8")
+    before, production = path.read_text(encoding="utf-8").split("[environments.production]")
+    for commented in ('# stage = "shadow"', "# rollout = { live = 1 }"):
+        assert commented in production, "feature_flags.toml no longer shows the first steps"
+    production = production.replace('\nstage = "off"\n', "\n", 1)
+    production = production.replace('# stage = "shadow"', 'stage = "shadow"')
+    production = production.replace("# rollout = { live = 1 }", "rollout = { live = 10 }")
+    path.write_text(f"{before}[environments.production]{production}", encoding="utf-8")
     return {}
 
 

@@ -311,7 +311,48 @@ class TestDecisionLog:
             "bucket": None,
             "bucketing_key": None,
             "legacy_killed": False,
+            "decided_by": "stage",
+            "stage_share": 100,
+            "flags_hash": environment('stage = "live"').config_hash,
+            "shadow_skipped": None,
         }
+
+    def test_says_an_override_decided(self) -> None:
+        """An override's decision names it and claims no rollout share."""
+        decision = decide_in(
+            'stage = "off"\nrollout = { live = 10 }\noverrides = { tenants = { t = "live" } }',
+            tenant_id="t",
+        )
+        assert (decision.decided_by, decision.share) == ("tenant_override", None)
+
+    def test_says_the_rollout_share_in_force(self) -> None:
+        """A rollout bucket's decision carries the share of its stage."""
+        body = 'stage = "shadow"\nrollout = { live = 10 }'
+        decisions = [decide_in(body, tenant_id=tenant) for tenant in TENANTS[:200]]
+        shares = {(d.stage, d.decided_by, d.share) for d in decisions}
+        assert shares == {("live", "rollout", 10), ("shadow", "rollout", 90)}
+
+    def test_flags_hash_changes_with_any_setting(self) -> None:
+        """Two configurations that differ in one setting carry different hashes."""
+        hashes = {
+            decide_in(body).flags_hash
+            for body in (
+                'stage = "live"',
+                'stage = "live"\nlegacy_allowed = false',
+                'stage = "live"\noverrides = { tenants = { t = "off" } }',
+            )
+        }
+        assert len(hashes) == 3
+
+    def test_says_why_a_node_was_not_compared(self) -> None:
+        """An unmarked node and an unsampled execution are told apart."""
+        body = 'stage = "shadow"\nshadow_sample_percent = 50'
+        assert decide_in(body, execution_key="e").shadow_skipped == "not_marked"
+        skipped = {
+            decide_in(body, execution_key=f"e{n}", side_effect_free=True).shadow_skipped
+            for n in range(50)
+        }
+        assert skipped == {None, "not_sampled"}
 
     def test_frozen(self) -> None:
         """A decision cannot be changed after the fact."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from turnout.errors import ConfigurationError
-from turnout.flags import FlagFileError, Problem, check_backend_options, parse_flags
+from turnout.flags import FlagFileError, Problem, check_backend_options, decide, parse_flags
 from turnout.registry import default_registry
 
 from .support import KNOWN, SOURCE, document, environment, only_problem, problems
@@ -302,3 +302,35 @@ class TestBackendOptions:
             check_backend_options(flags, default_registry().option_models)
         [problem] = caught.value.problems
         assert where(problem) == (SOURCE, None, "environments.prod.backends.e2b.pool_sise")
+
+
+class TestPerNodeSettings:
+    def test_a_bad_node_ignore_rule_is_located(self) -> None:
+        """A per-node ignore rule is checked like `shadow_ignore`, at its node's key."""
+        problem = only_problem(document('stage = "shadow"\nshadow_ignore_nodes = { n1 = ["x"] }'))
+        assert where(problem) == at(4, "environments.prod.shadow_ignore_nodes.n1.0")
+
+    def test_an_accepted_divergence_needs_a_reason_and_an_owner(self) -> None:
+        """A ledger entry without an owner, or with a token reason, is refused."""
+        found = problems(
+            document(
+                'stage = "shadow"\n'
+                'accepted_divergences = [{ node = "n1", path = "$.output.a", reason = "ok" }]'
+            )
+        )
+        assert {p.key_path for p in found} == {
+            "environments.prod.accepted_divergences.0.reason",
+            "environments.prod.accepted_divergences.0.owner",
+        }
+
+    def test_rules_for_a_node_add_to_the_environments(self) -> None:
+        """A node gets the environment's rules plus its own, by code hash or node id."""
+        flags = environment(
+            'stage = "shadow"\nshadow_ignore = ["$.metadata"]\n'
+            'shadow_ignore_nodes = { abc = ["$.output.a"], "node-7" = ["$.output.b"] }'
+        )
+        decision = decide(flags, side_effect_free=True)
+        rules, accepted = decision.rules_for("abc", "node-7")
+        assert [rule.pattern for rule in rules] == ["$.metadata", "$.output.a", "$.output.b"]
+        assert accepted == ()
+        assert [rule.pattern for rule in decision.rules_for("other", None)[0]] == ["$.metadata"]

@@ -112,6 +112,58 @@ class TestValidate:
         assert run("validate", str(path)) == 0
         assert "note: legacy killed" in capsys.readouterr().out
 
+    @pytest.mark.parametrize(
+        ("body", "expected"),
+        [
+            (
+                'stage = "off"\noverrides = { tenants = { internal = "live" } }',
+                "every execution is at stage off (local-subprocess) except overrides: "
+                "tenant 'internal' at live (answered by e2b)",
+            ),
+            (
+                'stage = "complete"\noverrides = { workflows = { billing = "off" } }',
+                "workflow 'billing' at off (answered by local-subprocess); legacy stays "
+                "loadable while they remain",
+            ),
+            (
+                'stage = "shadow"\nrollout = { rampdown = 100 }\n'
+                'overrides = { tenants = { late = "shadow" } }',
+                "every execution is at stage rampdown (e2b) except overrides: tenant 'late' "
+                "at shadow (answered by local-subprocess)",
+            ),
+        ],
+        ids=["rollback", "complete", "rampdown"],
+    )
+    def test_overrides_that_keep_executions_elsewhere_are_warned(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, expected: str
+    ) -> None:
+        """A rollback, a rampdown or a completion that an override still escapes is valid
+        and warned about, naming the override and the backend it runs on."""
+        path = tmp_path / "flags.toml"
+        path.write_text(document(body), encoding="utf-8")
+        assert run("validate", str(path)) == 0
+        out = capsys.readouterr().out.splitlines()
+        [warning] = [line for line in out if "warning:" in line and "except overrides" in line]
+        assert expected in warning
+
+    def test_a_split_rollout_with_overrides_is_not_warned(
+        self, rollout_file: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Overrides inside a split rollout (the runbook's own example) are not warned."""
+        assert run("validate", str(rollout_file), "--json") == 0
+        warnings = json.loads(capsys.readouterr().out)["environments"]["prod"]["warnings"]
+        assert [warning for warning in warnings if "overrides" in warning] == []
+
+    def test_a_rollout_that_skips_shadow_is_warned(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """`rollout = { live = 10, shadow = 90 }` under `stage = "off"` is warned: the
+        live tenants never went through shadow."""
+        path = tmp_path / "flags.toml"
+        path.write_text(document('stage = "off"\nrollout = { live = 10, shadow = 90 }'))
+        assert run("validate", str(path)) == 0
+        assert "straight to live 10%: they skip shadow" in capsys.readouterr().out
+
     def test_misspelt_backend_options_are_refused(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
@@ -144,6 +196,20 @@ class TestShow:
         assert shown["settings"]["rollout"] == {"live": 10}
         assert shown["stage_ranges"][0] == {"stage": "live", "from": 1, "to": 10, "percent": 10}
         assert shown["reachable_stages"] == ["shadow", "live", "complete"]
+
+    def test_complete_with_an_override_says_why_legacy_may_load(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """At `complete` with an override left, show warns why legacy may still load."""
+        path = tmp_path / "flags.toml"
+        path.write_text(
+            document('stage = "complete"\noverrides = { tenants = { t = "live" } }'),
+            encoding="utf-8",
+        )
+        assert run("show", "--env", "prod", "--flags", str(path)) == 0
+        out = capsys.readouterr().out
+        assert "legacy may load: yes" in out
+        assert "warning: every execution is at stage complete (e2b) except overrides" in out
 
     def test_unknown_environment(
         self, rollout_file: Path, capsys: pytest.CaptureFixture[str]

@@ -9,6 +9,8 @@ ENV = "prod"
 LEGACY = "local-subprocess"
 TARGET = "e2b"
 T0 = "2026-01-10T08:00:00.000000Z"
+NODE = "c0dec0dec0dec0de"
+"""The code hash of the node the helpers' events are about."""
 
 
 def decision(stage: str = "shadow", *, killed: bool = False) -> dict[str, Any]:
@@ -53,6 +55,7 @@ def executed(
         "backend": backend,
         "role": role,
         "language": "python",
+        "code_sha256": NODE,
         "outcome": "ok" if error is None else "error",
         "duration_ms": 12,
         **(decision(stage) if stage is not None else {}),
@@ -93,6 +96,7 @@ def compared(
         "ignored_count": ignored_count,
         "authoritative_outcome": authoritative_outcome,
         "candidate_outcome": candidate_outcome,
+        "code_sha256": NODE,
         **decision(stage),
         **extra,
     }
@@ -106,6 +110,7 @@ def shim_event(name: str, *, stage: str = "live", environment: str = ENV) -> dic
         "timestamp": T0,
         "execution_id": "e1",
         "environment": environment,
+        "code_sha256": NODE,
         **decision(stage),
     }
 

@@ -125,6 +125,41 @@ class TestReportJson:
         assert data["thresholds"]["max_mismatch_rate"] == 0.005
         assert data["environments"][ENV]["stages"]["shadow"]["gate"]["met"] is True
 
+    def test_merge_steps_folds_configurations_together(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """By default two configurations of a stage are two blocks; `--merge-steps` makes
+        them one and says so in the JSON."""
+        path = tmp_path / "turnout.log"
+        path.write_text(
+            "".join(
+                lines(
+                    executed("e2b", stage="live", flags_hash="aaaa"),
+                    executed("e2b", stage="live", flags_hash="bbbb"),
+                )
+            )
+        )
+        split = report_json(capsys, str(path))["environments"][ENV]["stages"]
+        merged = report_json(capsys, str(path), "--merge-steps")
+        assert sorted(split) == ["live [flags aaaa]", "live [flags bbbb]"]
+        assert list(merged["environments"][ENV]["stages"]) == ["live"]
+        assert merged["merge_configurations"] is True
+
+    def test_coverage_thresholds_are_flags(
+        self, log: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The never-compared share and shed rate limits are set like the others."""
+        data = report_json(
+            capsys,
+            str(log),
+            "--gate-max-never-compared-share",
+            "20%",
+            "--gate-max-shed-rate",
+            "0.1",
+        )
+        assert data["thresholds"]["max_never_compared_share"] == 0.2
+        assert data["thresholds"]["max_shed_rate"] == 0.1
+
     def test_reads_stdin_for_dash(
         self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
     ) -> None:

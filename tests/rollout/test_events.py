@@ -52,8 +52,12 @@ class TestParseLine:
         assert parse_line(line) is None
 
     def test_skips_other_events(self) -> None:
-        """A JSON event the report does not read (e.g. flags_reloaded) is skipped."""
-        assert parse_line(json.dumps({"event": "flags_reloaded", "environment": "prod"})) is None
+        """A JSON event the report does not read (e.g. flags_reload_failed) is skipped."""
+        assert parse_line(json.dumps({"event": "flags_reload_failed", "environment": "p"})) is None
+
+    def test_reads_flags_reloaded(self) -> None:
+        """`flags_reloaded` is read: it marks where a step of the migration took effect."""
+        assert parse_line(json.dumps({"event": "flags_reloaded", "environments": ["p"]}))
 
     @pytest.mark.parametrize(
         "broken",

@@ -97,7 +97,11 @@ async def run_nodes(
     runner = ConformanceRunner(
         engine, [legacy, target.target], concurrency=concurrency, reference=legacy.id
     )
-    results = await replay(runner, [node for _, node, _ in chosen], progress=progress)
+    # The audit chose above which nodes may run twice (its own side-effect findings and
+    # --run-side-effects), so replay's rule for unmarked nodes does not apply again.
+    results = await replay(
+        runner, [node for _, node, _ in chosen], progress=progress, run_side_effects=True
+    )
     by_node: dict[str, dict[str, CaseResult]] = {}
     for result in results:
         by_node.setdefault(result.case_id, {})[result.backend] = result

@@ -115,7 +115,11 @@ def handle_validate(arguments: argparse.Namespace) -> int:
     except TurnoutError as error:
         return print_error(error, as_json=arguments.json)
     registry = default_registry()
-    notes, warnings = option_notes(flags, registry), backend_warnings(flags, registry)
+    notes, built = option_notes(flags, registry), backend_warnings(flags, registry)
+    warnings = {
+        name: [*environment.warnings(), *built[name]]
+        for name, environment in flags.environments.items()
+    }
     if arguments.json:
         summaries = {
             name: {
@@ -184,6 +188,7 @@ def effective_settings(flags: FlagFile, environment: EnvironmentFlags) -> dict[s
         "reachable_stages": [s for s in STAGES if s in environment.reachable_stages],
         "legacy_may_load": environment.legacy_may_load,
         "notes": environment.notes(),
+        "warnings": environment.warnings(),
     }
 
 
@@ -207,6 +212,7 @@ def handle_show(arguments: argparse.Namespace) -> int:
         f"  (reachable stages: {', '.join(shown['reachable_stages'])}; legacy may load: "
         f"{'yes' if shown['legacy_may_load'] else 'no'})",
         *(f"  note: {note}" for note in shown["notes"]),
+        *(f"  warning: {warning}" for warning in shown["warnings"]),
     ]
     print_text("\n".join(lines) + "\n")
     return 0

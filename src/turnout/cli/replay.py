@@ -41,6 +41,13 @@ def register(subparsers: Any) -> None:
         "the reference backend, and write the same parity report as `turnout conformance`.",
     )
     parser.add_argument("file", type=Path, help="the JSON-lines corpus")
+    parser.add_argument(
+        "--run-side-effects",
+        action="store_true",
+        help="also run nodes not marked sideEffectFree on the targets (by default they run "
+        "on the reference only, so an HTTP call or a write happens once; the report says "
+        "which nodes ran once)",
+    )
     add_common_arguments(parser)
     parser.set_defaults(handler=handle)
 
@@ -58,7 +65,9 @@ async def _run(arguments: argparse.Namespace, progress: ProgressBar) -> ParityRe
             engine, backends, concurrency=arguments.concurrency, reference=arguments.reference
         )
         progress.stream.write(describe_start(backends, len(nodes), "node"))
-        results = await replay(runner, nodes, progress=progress)
+        results = await replay(
+            runner, nodes, progress=progress, run_side_effects=arguments.run_side_effects
+        )
         return replay_report(
             nodes,
             results,

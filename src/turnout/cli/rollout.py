@@ -52,6 +52,12 @@ def register(subparsers: Any) -> None:
         help="also write the report as one HTML page with charts: rates per hour against "
         "the gates, latency and cost per backend (needs turnout[reports])",
     )
+    report.add_argument(
+        "--merge-steps",
+        action="store_true",
+        help="count a stage's events together across flag edits (by default each flag "
+        "configuration in the log is its own block, with its own hours and gate)",
+    )
     _gate_arguments(report)
     report.set_defaults(handler=handle_report)
 
@@ -95,6 +101,20 @@ def _gate_arguments(parser: argparse.ArgumentParser) -> None:
             limits.max_fallback_rate,
             "R",
             f"at most this share of executions fall back (live){rate}",
+        ),
+        (
+            "max-never-compared-share",
+            _rate,
+            limits.max_never_compared_share,
+            "R",
+            f"at most this share of executions from nodes no comparison covers{rate}",
+        ),
+        (
+            "max-shed-rate",
+            _rate,
+            limits.max_shed_rate,
+            "R",
+            f"at most this share of shadow runs shed for lack of capacity{rate}",
         ),
         ("min-hours", _hours, limits.min_hours, "H", "at least H hours from first to last event"),
     ]
@@ -145,6 +165,8 @@ def handle_report(arguments: argparse.Namespace) -> int:
         min_executions=arguments.gate_min_executions,
         max_fallback_rate=arguments.gate_max_fallback_rate,
         min_hours=arguments.gate_min_hours,
+        max_never_compared_share=arguments.gate_max_never_compared_share,
+        max_shed_rate=arguments.gate_max_shed_rate,
     )
     timeline = None
     try:
@@ -154,11 +176,17 @@ def handle_report(arguments: argparse.Namespace) -> int:
 
             check_html_target(arguments.html)
             report, timeline = read_with_timeline(
-                arguments.logfile, environment=arguments.env, thresholds=thresholds
+                arguments.logfile,
+                environment=arguments.env,
+                thresholds=thresholds,
+                merge_configurations=arguments.merge_steps,
             )
         else:
             report = read_report(
-                arguments.logfile, environment=arguments.env, thresholds=thresholds
+                arguments.logfile,
+                environment=arguments.env,
+                thresholds=thresholds,
+                merge_configurations=arguments.merge_steps,
             )
     except TurnoutError as refused:
         return print_error(refused, as_json=arguments.json)

@@ -52,8 +52,10 @@ __all__ = [
     "ReplayNode",
     "load_corpus",
     "matches_expected",
+    "one_backend_only",
     "replay",
     "replay_report",
+    "side_effect_free",
 ]
 
 
@@ -246,11 +248,32 @@ def matches_expected(
     return problems
 
 
+def side_effect_free(node: ReplayNode) -> bool:
+    """Whether the node's stored config is marked safe to run twice (`sideEffectFree`)."""
+    return node.config.get("sideEffectFree") is True
+
+
+def one_backend_only(reference: str) -> str:
+    """Why a node not marked side-effect-free did not run on a target."""
+    return (
+        f"not marked side-effect-free: run on {reference} only, so that its side effects "
+        "(an HTTP call, a write) happen once; --run-side-effects runs it on every backend"
+    )
+
+
 async def replay(
-    runner: ConformanceRunner, nodes: Sequence[ReplayNode], *, progress: Progress | None = None
+    runner: ConformanceRunner,
+    nodes: Sequence[ReplayNode],
+    *,
+    progress: Progress | None = None,
+    run_side_effects: bool = False,
 ) -> list[CaseResult]:
     """Run every node on every backend (sequentially per node, concurrently across nodes)
-    and judge each: recorded expectation, then the differential against the reference."""
+    and judge each: recorded expectation, then the differential against the reference.
+
+    A node not marked side-effect-free runs on the reference only, unless
+    `run_side_effects`: on the targets it is skipped with the reason, and that skip
+    blocks the verdict like any other (nothing shows the target runs it the same)."""
     total = len(nodes) * len(runner.backends)
     done = 0
     slots = asyncio.Semaphore(runner.concurrency)
@@ -258,7 +281,12 @@ async def replay(
     async def one(node: ReplayNode, backend: BackendUnderTest) -> tuple[ReplayNode, CaseResult]:
         nonlocal done
         async with slots:
-            if backend.capabilities is None:
+            once = not run_side_effects and not side_effect_free(node)
+            if once and backend.id != runner.reference:
+                result = CaseResult(
+                    node.id, node.workflow, backend.id, "skip", one_backend_only(runner.reference)
+                )
+            elif backend.capabilities is None:
                 result = CaseResult(
                     node.id,
                     node.workflow,

@@ -20,12 +20,18 @@ comparison or fallback, whose `reason` names the failure. The order of evaluatio
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from turnout.flags.bucketing import bucket, stage_for_bucket
 from turnout.flags.ignore import IgnoreRule
-from turnout.flags.schema import DEFAULT_LEGACY_BACKEND, EnvironmentFlags, FlagFile
+from turnout.flags.schema import (
+    DEFAULT_LEGACY_BACKEND,
+    AcceptedDivergence,
+    EnvironmentFlags,
+    FlagFile,
+)
 from turnout.flags.stages import BucketingKey, Stage
 from turnout.logging import get_logger
 
@@ -38,6 +44,13 @@ SHADOW_SAMPLE_SUFFIX = ".shadow-sample"
 """Appended to the rollout group to sample shadow runs independently of rollout buckets."""
 
 log = get_logger("turnout.flags")
+
+DecidedBy = Literal["workflow_override", "tenant_override", "rollout", "stage", "safe_default"]
+"""What chose the stage: an override, a rollout bucket, the environment's `stage` (no key,
+or one stage holds every bucket), or the safe default after a failure."""
+ShadowSkipped = Literal["not_marked", "not_sampled"]
+"""Why an execution that could have been compared was not: the node is not marked
+side-effect-free (nor its workflow listed), or sampling left it out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +70,26 @@ class Decision:
     bucketing_key: BucketingKey | None = None
     legacy_killed: bool = False
     ignore_rules: tuple[IgnoreRule, ...] = field(default=(), repr=False)
+    node_ignore_rules: Mapping[str, tuple[IgnoreRule, ...]] = field(
+        default_factory=dict, repr=False
+    )
+    accepted_divergences: tuple[AcceptedDivergence, ...] = field(default=(), repr=False)
+    decided_by: DecidedBy = "stage"
+    share: int | None = None
+    flags_hash: str | None = None
+    shadow_skipped: ShadowSkipped | None = None
+
+    def rules_for(
+        self, *nodes: object
+    ) -> tuple[tuple[IgnoreRule, ...], tuple[AcceptedDivergence, ...]]:
+        """The ignore rules and accepted divergences that apply to a node known by any of
+        `nodes` (its code hash, its `node` label): the environment's and its own."""
+        keys = {node for node in nodes if isinstance(node, str)}
+        rules = list(self.ignore_rules)
+        for key in sorted(keys):
+            rules += self.node_ignore_rules.get(key, ())
+        accepted = tuple(entry for entry in self.accepted_divergences if entry.node in keys)
+        return tuple(rules), accepted
 
     def to_log(self) -> dict[str, Any]:
         """Fields to add to the execution's log event. `environment` is left out
@@ -72,6 +105,10 @@ class Decision:
             "bucket": self.bucket,
             "bucketing_key": self.bucketing_key,
             "legacy_killed": self.legacy_killed,
+            "decided_by": self.decided_by,
+            "stage_share": self.share,
+            "flags_hash": self.flags_hash,
+            "shadow_skipped": self.shadow_skipped,
         }
 
 
@@ -96,7 +133,7 @@ def decide(
         "workflow": _text(workflow_id),
         "execution": _text(execution_key),
     }
-    stage, reason, bucket_value, used = _stage(flags, keys)
+    stage, reason, bucket_value, used, decided_by = _stage(flags, keys)
     killed = not flags.legacy_allowed
     reasons = [reason]
     if stage in ("off", "shadow", "live") and killed:
@@ -108,9 +145,10 @@ def decide(
         candidate = flags.target_backend
     elif stage == "live" and not killed:
         candidate = flags.legacy_backend
-    shadow = candidate is not None and _shadow(
-        flags, keys, side_effect_free, reasons, _text(sample_key)
-    )
+    skipped: ShadowSkipped | None = None
+    if candidate is not None:
+        skipped = _shadow(flags, keys, side_effect_free, reasons, _text(sample_key))
+    shadow = candidate is not None and skipped is None
     return Decision(
         environment=flags.name,
         stage=stage,
@@ -123,6 +161,12 @@ def decide(
         bucketing_key=used,
         legacy_killed=killed,
         ignore_rules=flags.ignore_rules,
+        node_ignore_rules=flags.node_ignore_rules,
+        accepted_divergences=tuple(flags.accepted_divergences),
+        decided_by=decided_by,
+        share=None if decided_by.endswith("override") else flags.share_of(stage),
+        flags_hash=flags.config_hash,
+        shadow_skipped=skipped,
     )
 
 
@@ -133,33 +177,37 @@ def _text(value: object) -> str | None:
     return text or None
 
 
-def _stage(
-    flags: EnvironmentFlags, keys: dict[BucketingKey, str | None]
-) -> tuple[Stage, str, int | None, BucketingKey | None]:
+_StageChoice = tuple[Stage, str, int | None, BucketingKey | None, DecidedBy]
+
+
+def _stage(flags: EnvironmentFlags, keys: dict[BucketingKey, str | None]) -> _StageChoice:
     workflow, tenant = keys["workflow"], keys["tenant"]
     if workflow is not None and workflow in flags.overrides.workflows:
         forced = flags.overrides.workflows[workflow]
-        return forced, f"workflow override: {forced}", None, None
+        return forced, f"workflow override: {forced}", None, None, "workflow_override"
     if tenant is not None and tenant in flags.overrides.tenants:
         forced = flags.overrides.tenants[tenant]
-        return forced, f"tenant override: {forced}", None, None
+        return forced, f"tenant override: {forced}", None, None, "tenant_override"
     ranges = flags.stage_ranges
     if len(ranges) == 1:  # one stage has every bucket: no key needed
         only = ranges[0][0]
         if only == flags.stage:
-            return only, f"stage {only} (no rollout split)", None, None
-        return only, f"rollout: {only} 100%", None, None
+            return only, f"stage {only} (no rollout split)", None, None, "stage"
+        return only, f"rollout: {only} 100%", None, None, "rollout"
     kind = next((kind for kind in flags.bucket_by if keys[kind] is not None), None)
     if kind is None:
         tried = ", ".join(flags.bucket_by)
-        return flags.stage, f"no bucketing key ({tried}): default stage {flags.stage}", None, None
+        why = f"no bucketing key ({tried}): default stage {flags.stage}"
+        return flags.stage, why, None, None, "stage"
     value = bucket(keys[kind] or "", flags.rollout_group_id)
     found = stage_for_bucket(value, ranges)
     if found is None:  # cannot happen: the ranges cover 1..100
-        return flags.stage, f"{kind} bucket {value} uncovered: default stage", value, kind
+        why = f"{kind} bucket {value} uncovered: default stage"
+        return flags.stage, why, value, kind, "stage"
     stage, low, high = found
     share = high - low + 1
-    return stage, f"rollout: {kind} bucket {value} in {stage} {low}-{high} ({share}%)", value, kind
+    why = f"rollout: {kind} bucket {value} in {stage} {low}-{high} ({share}%)"
+    return stage, why, value, kind, "rollout"
 
 
 def _shadow(
@@ -168,21 +216,22 @@ def _shadow(
     side_effect_free: bool,
     reasons: list[str],
     sample_key: str | None = None,
-) -> bool:
+) -> ShadowSkipped | None:
+    """Whether the candidate runs: None when it does, else why it does not."""
     if side_effect_free:
         why = "side-effect-free node"
     elif flags.shadows_workflow(keys["workflow"]):
         why = "workflow in shadow_workflows"
     else:
         reasons.append("no shadow: node not side-effect-free, workflow not in shadow_workflows")
-        return False
+        return "not_marked"
     percent = flags.shadow_sample_percent
     if percent >= 100:
         reasons.append(f"shadow: {why}, sampled 100%")
-        return True
+        return None
     if percent <= 0:
         reasons.append("no shadow: shadow_sample_percent = 0")
-        return False
+        return "not_sampled"
     key = (
         keys["execution"]
         or sample_key
@@ -190,13 +239,13 @@ def _shadow(
     )
     if key is None:
         reasons.append("no shadow: no key to sample by")
-        return False
+        return "not_sampled"
     sample = bucket(key, flags.rollout_group_id + SHADOW_SAMPLE_SUFFIX)
     if sample > percent:
         reasons.append(f"no shadow: sample bucket {sample} > {percent}%")
-        return False
+        return "not_sampled"
     reasons.append(f"shadow: {why}, sample bucket {sample} <= {percent}%")
-    return True
+    return None
 
 
 class FlagEvaluator:
@@ -245,7 +294,16 @@ class FlagEvaluator:
 def _safe(environment: str, flags: EnvironmentFlags | None, problem: str) -> Decision:
     """The environment's default stage without comparison or fallback; legacy if unknown."""
     if flags is None:
-        return Decision(environment, "off", DEFAULT_LEGACY_BACKEND, None, False, False, problem)
+        return Decision(
+            environment,
+            "off",
+            DEFAULT_LEGACY_BACKEND,
+            None,
+            False,
+            False,
+            problem,
+            decided_by="safe_default",
+        )
     return Decision(
         environment=environment,
         stage=flags.stage,
@@ -255,6 +313,8 @@ def _safe(environment: str, flags: EnvironmentFlags | None, problem: str) -> Dec
         fallback_allowed=False,
         reason=f"{problem}; safe default: stage {flags.stage} without shadow or fallback",
         legacy_killed=not flags.legacy_allowed,
+        decided_by="safe_default",
+        flags_hash=flags.config_hash,
     )
 
 

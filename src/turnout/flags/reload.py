@@ -132,6 +132,9 @@ class FlagReloader:
         self._flags = flags
         with contextlib.suppress(Exception):
             log.info(
-                "flags_reloaded", path=str(self._path), environments=sorted(flags.environments)
+                "flags_reloaded",
+                path=str(self._path),
+                environments=sorted(flags.environments),
+                flags_hashes={name: env.config_hash for name, env in flags.environments.items()},
             )
         return True

@@ -10,6 +10,8 @@ plugin registers or may register is worded by `context["unavailable_reason"](id)
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Collection
 from typing import Annotated, Any, Literal
 
@@ -35,6 +37,7 @@ __all__ = [
     "DEFAULT_LEGACY_BACKEND",
     "DEFAULT_TARGET_BACKEND",
     "ENVIRONMENT_VARIABLE",
+    "AcceptedDivergence",
     "EnvironmentFlags",
     "FlagFile",
     "Overrides",
@@ -44,6 +47,7 @@ __all__ = [
 ENVIRONMENT_VARIABLE = "TURNOUT_ENV"
 DEFAULT_LEGACY_BACKEND = "local-subprocess"
 DEFAULT_TARGET_BACKEND = "e2b"
+CONFIG_HASH_LENGTH = 12
 _LEGACY_STAGES: frozenset[Stage] = frozenset({"off", "shadow", "live"})
 _TARGET_STAGES: frozenset[Stage] = frozenset({"shadow", "live", "rampdown", "complete"})
 
@@ -120,6 +124,23 @@ class Overrides(BaseModel):
     workflows: dict[Name, Stage] = Field(default_factory=dict)
 
 
+class AcceptedDivergence(BaseModel):
+    """A production difference a person decided to accept, for one node: shadow
+    comparisons count it apart from mismatches (`accepted`) and the report lists it with
+    its reason and owner."""
+
+    model_config = _STRICT
+
+    node: Name = Field(description="the node's code hash (code_sha256) or its `node` label")
+    path: IgnorePattern
+    reason: str = Field(min_length=10, description="why the difference is accepted")
+    owner: Name = Field(description="who decided, and answers for it")
+
+    @property
+    def rule(self) -> IgnoreRule:
+        return parse_ignore_rule(self.path)
+
+
 class EnvironmentFlags(BaseModel):
     """One environment's migration settings (`[environments.<env>]`)."""
 
@@ -139,12 +160,16 @@ class EnvironmentFlags(BaseModel):
     shadow_sample_percent: Percent = 100
     shadow_workflows: list[Name] = Field(default_factory=list)
     shadow_ignore: list[IgnorePattern] = Field(default_factory=list)
+    shadow_ignore_nodes: dict[Name, list[IgnorePattern]] = Field(default_factory=dict)
+    accepted_divergences: list[AcceptedDivergence] = Field(default_factory=list)
     backends: dict[BackendId, dict[str, Any]] = Field(default_factory=dict)
 
     _name: str = PrivateAttr(default="default")
     _ranges: tuple[StageRange, ...] = PrivateAttr(default=())
     _shadow_workflows: frozenset[str] = PrivateAttr(default=frozenset())
     _ignore_rules: tuple[IgnoreRule, ...] = PrivateAttr(default=())
+    _node_rules: dict[str, tuple[IgnoreRule, ...]] = PrivateAttr(default_factory=dict)
+    _config_hash: str = PrivateAttr(default="")
 
     def model_post_init(self, context: Any, /) -> None:
         """Precompute what every decision reads, so `decide` does no parsing."""
@@ -153,6 +178,12 @@ class EnvironmentFlags(BaseModel):
         self._ranges = stage_ranges(shares)
         self._shadow_workflows = frozenset(self.shadow_workflows)
         self._ignore_rules = tuple(parse_ignore_rule(rule) for rule in self.shadow_ignore)
+        self._node_rules = {
+            node: tuple(parse_ignore_rule(rule) for rule in rules)
+            for node, rules in self.shadow_ignore_nodes.items()
+        }
+        settings = json.dumps(self.model_dump(mode="json"), sort_keys=True, default=str)
+        self._config_hash = hashlib.sha256(settings.encode()).hexdigest()[:CONFIG_HASH_LENGTH]
 
     @field_validator("target_backend")
     @classmethod
@@ -214,6 +245,17 @@ class EnvironmentFlags(BaseModel):
         return self.rollout_group or f"turnout.{self._name}"
 
     @property
+    def config_hash(self) -> str:
+        """A short hash of every setting of this environment, defaults filled in: each event
+        carries it, so that a report tells the steps of a migration apart (any edit to the
+        environment, a rollout share, an override or the kill switch, changes it)."""
+        return self._config_hash
+
+    def share_of(self, stage: Stage) -> int:
+        """The percentage of rollout buckets at `stage` (0 when it holds none)."""
+        return sum(high - low + 1 for name, low, high in self._ranges if name == stage)
+
+    @property
     def stage_ranges(self) -> tuple[StageRange, ...]:
         """Bucket ranges per stage, most advanced first, the remainder in `stage`'s."""
         return self._ranges
@@ -231,6 +273,52 @@ class EnvironmentFlags(BaseModel):
         is `complete`. In `rampdown` no decision uses legacy, but it stays loadable: it is
         the way back (and explicit `--backend local-subprocess` runs still work)."""
         return self.legacy_allowed and self.reachable_stages != {"complete"}
+
+    @property
+    def legacy_refusal(self) -> str | None:
+        """Why the legacy backend may not load here, naming the setting that decides it
+        (None when it may): what a refused legacy call tells the operator."""
+        if not self.legacy_allowed:
+            return "legacy_allowed = false (the kill switch)"
+        if self.reachable_stages == {"complete"}:
+            return (
+                'stage = "complete" with no rollout share or override sending any '
+                "execution to another stage"
+            )
+        return None
+
+    def override_warnings(self) -> list[str]:
+        """Overrides that keep some executions elsewhere while every other one is at a
+        single stage: a completion or a rollback that is not what it looks like."""
+        ranges = self.stage_ranges
+        if len(ranges) != 1:
+            return []
+        everyone = ranges[0][0]
+        forced = [
+            (kind, name, stage)
+            for kind, table in (
+                ("tenant", self.overrides.tenants),
+                ("workflow", self.overrides.workflows),
+            )
+            for name, stage in table.items()
+            if stage != everyone
+        ]
+        answers = self.answering_backend(everyone)
+        elsewhere = [
+            f"{kind} {name!r} at {stage} (answered by {self.answering_backend(stage)})"
+            for kind, name, stage in forced
+            if everyone == "complete" or self.answering_backend(stage) != answers
+        ]
+        if not elsewhere:
+            return []
+        consequence = ""
+        if everyone == "complete":
+            consequence = "; legacy stays loadable while they remain"
+        return [
+            f"every execution is at stage {everyone} ({answers}) except overrides: "
+            f"{', '.join(elsewhere)}{consequence}; delete those overrides if this step is "
+            "meant for everyone"
+        ]
 
     def stages_using(self) -> dict[str, list[Stage]]:
         """For each backend that some reachable stage runs, as the answer or as the
@@ -258,6 +346,11 @@ class EnvironmentFlags(BaseModel):
     def backend(self) -> str:
         """The authoritative backend of the default stage (kept for callers of schema v0)."""
         return self.answering_backend(self.stage)
+
+    @property
+    def node_ignore_rules(self) -> dict[str, tuple[IgnoreRule, ...]]:
+        """`shadow_ignore_nodes`, parsed: rules by code hash or node id."""
+        return self._node_rules
 
     @property
     def ignore_rules(self) -> tuple[IgnoreRule, ...]:
@@ -294,6 +387,24 @@ class EnvironmentFlags(BaseModel):
         if self.shadow_sample_percent == 0 and self.reachable_stages & {"shadow", "live"}:
             notes.append("shadow_sample_percent = 0: no execution is compared")
         return notes
+
+    def warnings(self) -> list[str]:
+        """Valid settings that break a guarantee of docs/migration-runbook.md: overrides
+        that keep executions elsewhere at a completion or a rollback, and a rollout that
+        skips `shadow` (`turnout flags validate` and `show` print them)."""
+        found = self.override_warnings()
+        ahead = {
+            stage: share
+            for stage, share in self.rollout.shares.items()
+            if share > 0 and stage in ("live", "rampdown", "complete")
+        }
+        if self.stage == "off" and ahead:
+            split = ", ".join(f"{stage} {share}%" for stage, share in ahead.items())
+            found.append(
+                f'rollout sends keys from stage "off" straight to {split}: they skip shadow '
+                'and its gate; set the floor to stage = "shadow" first (the runbook\'s step 3)'
+            )
+        return found
 
 
 class FlagFile(BaseModel):

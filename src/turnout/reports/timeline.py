@@ -78,7 +78,9 @@ class RolloutTimeline:
     def add_line(self, line: str) -> None:
         """Count one log line (the lines `RolloutReport.add_line` counts, no others)."""
         event = parse_line(line)
-        if event is None or (self.only is not None and event["environment"] != self.only):
+        if event is None or event["event"] == "flags_reloaded":
+            return
+        if self.only is not None and event["environment"] != self.only:
             return
         self.add_event(event)
 
@@ -138,6 +140,7 @@ def read_with_timeline(
     *,
     environment: str | None = None,
     thresholds: Thresholds | None = None,
+    merge_configurations: bool = False,
 ) -> tuple[RolloutReport, RolloutTimeline]:
     """`read_report`'s report and the timeline of the same lines, in one pass over the
     log (stdin can be read once only); raises OSError or EOFError if unreadable."""
@@ -149,5 +152,6 @@ def read_with_timeline(
             source=source,
             environment=environment,
             thresholds=thresholds,
+            merge_configurations=merge_configurations,
         )
     return report, timeline

@@ -3,9 +3,11 @@
 The report reads what the engine and the migration shim log (see `turnout.engine` and
 `turnout.migration`): `code_node_executed` (one per run on one backend), `shadow_comparison`
 (any verdict of `turnout.comparison.VERDICTS`),
-`shadow_shed`, `shadow_failed` and `fallback_to_legacy`. Anything else on the stream (other
-events, console lines, a truncated last line, a log shipper's banner) is *skipped* and
-counted as such, never an error: a report over a day of logs must not die on one odd line.
+`shadow_shed`, `shadow_failed`, `fallback_to_legacy`, and `flags_reloaded` (a step of
+the migration took effect: the events after it carry the new configuration's hash).
+Anything else on the stream (other events, console lines, a truncated last line, a log
+shipper's banner) is *skipped* and counted as such, never an error: a report over a day
+of logs must not die on one odd line.
 A recognised event whose fields the report needs are missing or malformed is skipped too.
 """
 
@@ -42,6 +44,7 @@ EVENTS = frozenset(
         "shadow_shed",
         "shadow_failed",
         "fallback_to_legacy",
+        "flags_reloaded",
     }
 )
 ROLES = frozenset({"direct", "authoritative", "shadow", "fallback"})
@@ -70,6 +73,8 @@ def parse_line(line: str) -> dict[str, Any] | None:
 
 
 def _well_formed(event: dict[str, Any]) -> bool:
+    if event["event"] == "flags_reloaded":
+        return True  # it concerns every environment of the file
     if not isinstance(event.get("environment"), str):
         return False
     name = event["event"]

@@ -10,14 +10,25 @@ the conformance verdict; they are listed as `manual` and never counted as met.
     stage     next                         checks
     off       shadow                       none from logs (manual: conformance verdict)
     shadow    live                         comparisons, mismatch rate, candidate error rate,
-                                           target infra errors, hours (manual: conformance
-                                           verdict)
+                                           never-compared share, shed rate, target infra
+                                           errors, hours (manual: conformance verdict)
     live      larger share, or rampdown    executions, mismatch rate and candidate error rate
-                                           (if compared), target infra errors, fallback
-                                           rate, hours
+                                           (if compared), never-compared share, shed rate,
+                                           target infra errors, fallback rate, hours
     rampdown  complete                     executions, target infra errors, no other backend
-                                           ran, hours (manual: conformance verdict)
+                                           ran in the environment, hours (manual:
+                                           conformance verdict)
     complete  (final)                      none
+
+A block of executions an override decided has no gate: an override is a choice for named
+tenants or workflows, no evidence about a rollout share. Executions under the kill switch
+are not counted as executions (they ran without comparison or fallback).
+
+Coverage: the **never-compared share** is the executions of nodes (code hashes) that no
+comparison in the environment's log covers (not marked side-effect-free, never sampled,
+always shed), per execution of the block; the **shed rate** is the shadow runs shed for
+lack of capacity, per shadow run started or shed. A gate met on comparisons of some nodes
+says nothing about the others, so both are bounded.
 
 Limits are inclusive: a minimum is met at exactly the minimum, a maximum rate at exactly
 the maximum. Rates compare exactly (as fractions), so 1 mismatch in 1000 meets 0.1%.
@@ -43,6 +54,10 @@ CONFORMANCE = (
     "conformance verdict: `turnout conformance` says the legacy backend can be deleted "
     "(see docs/conformance.md)"
 )
+OVERRIDE = (
+    "executions decided by an override: counted apart, no evidence for a rollout step "
+    "(the gate is the rollout's block of this stage)"
+)
 NEXT_STAGE = {
     "off": "shadow",
     "shadow": "live",
@@ -62,6 +77,8 @@ class Thresholds:
     min_executions: int = 1000
     max_fallback_rate: float = 0.01
     min_hours: float = 24.0
+    max_never_compared_share: float = 0.05
+    max_shed_rate: float = 0.05
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,7 +96,7 @@ class Check:
 
     @property
     def is_rate(self) -> bool:
-        return self.name.endswith("rate")
+        return self.name.endswith(("rate", "share"))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,9 +133,38 @@ class Gate:
         }
 
 
-def evaluate_gate(stats: StageStats, limits: Thresholds) -> Gate:
-    """The gate to leave `stats.stage`, evaluated on its counters (see the module table)."""
+def evaluate_gate(
+    stats: StageStats,
+    limits: Thresholds,
+    *,
+    compared_nodes: set[str] | None = None,
+    runs_elsewhere: int | None = None,
+) -> Gate:
+    """The gate to leave `stats.stage`, evaluated on its counters (see the module table).
+
+    `compared_nodes` are the nodes compared anywhere in the environment (default: in this
+    block); `runs_elsewhere` the runs on another backend than the target in the whole
+    environment under the same flags (default: in this block).
+    """
     stage = stats.stage
+    if stats.via_override:
+        return Gate(stage, None, manual=(OVERRIDE,))
+    compared = stats.compared_nodes() if compared_nodes is None else compared_nodes
+    coverage = (
+        _rate(
+            "never-compared share",
+            stats.never_compared_executions(compared),
+            stats.executions,
+            limits.max_never_compared_share,
+        ),
+        _rate(
+            "shed rate",
+            stats.shed,
+            stats.shed + stats.shadow_outcomes + stats.shadow_failures,
+            limits.max_shed_rate,
+            none_ok=True,
+        ),
+    )
     target = stats.target
     target_runs = target.runs if target else 0
     target_infra = target.infrastructure_errors if target else 0
@@ -145,6 +191,7 @@ def evaluate_gate(stats: StageStats, limits: Thresholds) -> Gate:
             _minimum("comparisons", stats.comparisons, limits.min_comparisons),
             _rate("mismatch rate", stats.mismatches, stats.comparisons, limits.max_mismatch_rate),
             candidate_errors,
+            *coverage,
             infra,
             hours,
         )
@@ -160,6 +207,7 @@ def evaluate_gate(stats: StageStats, limits: Thresholds) -> Gate:
                 none_ok=True,
             ),
             candidate_errors,
+            *coverage,
             infra,
             _rate("fallback rate", stats.fallbacks, stats.executions, limits.max_fallback_rate),
             hours,
@@ -169,7 +217,10 @@ def evaluate_gate(stats: StageStats, limits: Thresholds) -> Gate:
         checks = (
             _minimum("executions", stats.executions, limits.min_executions),
             infra,
-            _at_most_zero("other backend runs", stats.other_backend_runs),
+            _at_most_zero(
+                "other backend runs",
+                stats.other_backend_runs if runs_elsewhere is None else runs_elsewhere,
+            ),
             hours,
         )
         return Gate(stage, next_stage, checks, manual=(CONFORMANCE,))

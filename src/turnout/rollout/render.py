@@ -12,6 +12,7 @@ from turnout.rollout.stats import TOP_MISMATCH_PATHS, BackendTally, StageStats
 
 __all__ = ["percent", "render_text"]
 
+TOP_NEVER_COMPARED = 5
 _COLUMNS = ("backend", "runs", "shadow", "ok", "user errors", "infra errors", "invalid")
 
 
@@ -27,13 +28,26 @@ def render_text(report: RolloutReport) -> str:
         f"  {report.lines} lines: {report.events} events counted, {report.skipped} skipped",
         f"  gates: {describe_thresholds(report.thresholds)}",
     ]
+    if report.merge_configurations:
+        lines.append("  configurations merged: a stage's blocks span flag edits (--merge-steps)")
     if not report.environments:
         scope = f" for environment {report.only}" if report.only else ""
         lines += ["", f"no rollout events{scope}"]
     for environment in sorted(report.environments):
         lines += ["", f"environment {environment}"]
+        configurations = report.configurations(environment)
+        if len(configurations) > 1:
+            lines.append(
+                f"  {len(configurations)} flag configurations in this window (oldest first: "
+                f"{', '.join(configurations)}; {report.reloads} flags_reloaded): each "
+                "step is reported apart"
+            )
+        compared = report.compared_nodes(environment)
         for stats in report.stages(environment):
-            lines += ["", *_stage(stats, report.gate(stats))]
+            lines += [
+                "",
+                *_stage(stats, report.gate(stats), report.label(stats), compared),
+            ]
         if environment in report.costs:
             lines += ["", *_costs(report.costs[environment])]
     return scrub_text("\n".join(lines) + "\n")
@@ -68,19 +82,23 @@ def describe_thresholds(limits: Thresholds) -> str:
         f"target infrastructure error rate <= {percent(limits.max_infrastructure_error_rate)}, "
         f"at least {limits.min_executions} executions, "
         f"fallback rate <= {percent(limits.max_fallback_rate)}, "
+        f"never-compared share <= {percent(limits.max_never_compared_share)}, "
+        f"shed rate <= {percent(limits.max_shed_rate)}, "
         f"at least {limits.min_hours:g} h observed"
     )
 
 
-def _stage(stats: StageStats, gate: Gate) -> list[str]:
+def _stage(stats: StageStats, gate: Gate, label: str, compared: set[str]) -> list[str]:
     window = ""
     if stats.first and stats.last and stats.hours is not None:
         window = f"; {_time(stats.first)} .. {_time(stats.last)}, {stats.hours:.2f} h"
+    shares = "/".join(f"{share}%" for share in sorted(stats.shares))
+    share = f", {shares} of buckets" if shares and not stats.via_override else ""
     lines = [
-        f"  stage {stats.stage}  (target {stats.target_backend or '-'}{window})",
+        f"  stage {label}  (target {stats.target_backend or '-'}{share}{window})",
         f"    executions {stats.executions}, shadow runs {stats.shadow_runs}, "
-        f"shed {stats.shed}, shadow failures {stats.shadow_failures}, "
-        f"fallbacks {stats.fallbacks}",
+        f"shed {stats.shed} ({percent(stats.shed_rate)}), "
+        f"shadow failures {stats.shadow_failures}, fallbacks {stats.fallbacks}",
         f"    comparisons {stats.comparisons}: {stats.matches} match, {stats.ignored} ignored "
         f"({stats.ignored_differences} ignored differences), {stats.mismatches} mismatch "
         f"({percent(stats.mismatch_rate)})",
@@ -90,12 +108,49 @@ def _stage(stats: StageStats, gate: Gate) -> list[str]:
         "    " + _row(_COLUMNS),
     ]
     lines += ["    " + _row(_tally(name, t)) for name, t in sorted(stats.backends.items())]
+    if stats.killed_executions:
+        lines.append(
+            f"    under the kill switch (not counted as executions): {stats.killed_executions}"
+        )
+    if stats.stage in ("shadow", "live"):  # where comparisons are made and gated
+        lines += _coverage(stats, compared)
+    for (node, path, owner, reason), count in sorted(stats.accepted.items()):
+        lines.append(
+            f"    accepted divergence: node {node} {path} ({count}): {reason} (owner {owner})"
+        )
     if stats.mismatch_paths:
         paths = ", ".join(
             f"{path} ({n})" for path, n in stats.mismatch_paths.most_common(TOP_MISMATCH_PATHS)
         )
         lines.append(f"    mismatched paths: {paths}")
     return lines + _gate(gate)
+
+
+def _coverage(stats: StageStats, compared: set[str]) -> list[str]:
+    """The nodes that ran here and were never compared, the busiest first."""
+    never = stats.never_compared(compared)
+    if not never:
+        return []
+    executions = sum(node.executions for node in never.values())
+    total = stats.executions + stats.killed_executions
+    lines = [
+        f"    never compared: {len(never)} nodes, {executions} executions "
+        f"({percent(executions / total if total else None)})"
+    ]
+    for key, node in list(never.items())[:TOP_NEVER_COMPARED]:
+        why = [
+            f"{count} {reason}"
+            for count, reason in (
+                (node.not_marked, "not marked"),
+                (node.not_sampled, "not sampled"),
+                (node.shed, "shed"),
+            )
+            if count
+        ]
+        lines.append(f"      node {key}: {node.executions} executions ({', '.join(why) or '-'})")
+    if len(never) > TOP_NEVER_COMPARED:
+        lines.append(f"      ... {len(never) - TOP_NEVER_COMPARED} more nodes (see --json)")
+    return lines
 
 
 def _tally(name: str, t: BackendTally) -> tuple[str, ...]:

@@ -19,6 +19,14 @@ runbook.md gates on):
   `shadow_comparison` event (the shadow runs that finished).
 - **shed**, **shadow failures**, **fallbacks**: `shadow_shed`, `shadow_failed` and
   `fallback_to_legacy` events.
+- **coverage**, per node (the `code_sha256` of its code): executions, comparisons where
+  both backends ran, executions not compared because the node is not marked
+  side-effect-free or the sample left them out (`shadow_skipped` of the decision), and
+  shed shadows. A node is *compared* when some comparison of it exists anywhere in the
+  environment's log; the executions of the others are the *never compared* share.
+- **override executions**: executions an override decided are counted in a block of their
+  own (`via_override`), never in a rollout step's; executions **under the kill switch**
+  (`legacy_killed`) are counted apart from `executions`: they are no evidence for `live`.
 - the **target backend**: the backend the migration moves to, read from the decision
   fields (the candidate in `shadow`, the authoritative backend in later stages or when
   the legacy backend is killed); None in `off`, where the target does not run.
@@ -33,7 +41,16 @@ from typing import Any
 
 from turnout.rollout.events import SERVED_ROLES, classify_outcome, comparison_verdict, event_time
 
-__all__ = ["DIRECT", "TOP_MISMATCH_PATHS", "BackendTally", "StageStats", "rate"]
+__all__ = [
+    "DIRECT",
+    "NO_HASH",
+    "TOP_MISMATCH_PATHS",
+    "BackendTally",
+    "NodeCoverage",
+    "StageStats",
+    "node_key",
+    "rate",
+]
 
 DIRECT = "direct"
 """The stage key of runs without a flag decision (`Engine.run(..., backend=...)`)."""
@@ -91,13 +108,46 @@ class BackendTally:
         }
 
 
+NO_HASH = "-"
+"""The node key of events that carry no code hash (logs of older workers)."""
+
+
+@dataclass
+class NodeCoverage:
+    """What happened to one node's executions in one block (see the module docstring)."""
+
+    executions: int = 0
+    compared: int = 0
+    not_marked: int = 0
+    not_sampled: int = 0
+    shed: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "executions": self.executions,
+            "compared": self.compared,
+            "not_marked": self.not_marked,
+            "not_sampled": self.not_sampled,
+            "shed": self.shed,
+        }
+
+
+def node_key(event: dict[str, Any]) -> str:
+    """The node an event is about: its code hash, or `NO_HASH`."""
+    value = event.get("code_sha256")
+    return value if isinstance(value, str) and value else NO_HASH
+
+
 @dataclass
 class StageStats:
     """Everything counted for one environment and stage (see the module docstring)."""
 
     environment: str
     stage: str
+    flags_hash: str | None = None
+    via_override: bool = False
     executions: int = 0
+    killed_executions: int = 0
     shadow_runs: int = 0
     comparisons: int = 0
     matches: int = 0
@@ -113,8 +163,14 @@ class StageStats:
     target_backend: str | None = None
     backends: dict[str, BackendTally] = field(default_factory=dict)
     mismatch_paths: Counter[str] = field(default_factory=Counter)
+    accepted_differences: int = 0
+    accepted: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
+    """Differences the production ledger covers, by (node, path, owner, reason)."""
     first: datetime | None = None
     last: datetime | None = None
+    shares: set[int] = field(default_factory=set)
+    flags_hashes: set[str] = field(default_factory=set)
+    coverage: dict[str, NodeCoverage] = field(default_factory=dict)
 
     def add(self, event: dict[str, Any]) -> None:
         """Count one event (already checked by `parse_line`) of this environment and stage."""
@@ -123,18 +179,40 @@ class StageStats:
         if name == "code_node_executed":
             self.backends.setdefault(event["backend"], BackendTally()).add(event)
             role = event["role"]
-            self.executions += role in SERVED_ROLES
             self.shadow_runs += role == "shadow"
+            if role in SERVED_ROLES:
+                self._add_execution(event)
         elif name == "shadow_comparison":
             self._add_comparison(event)
         elif name == "shadow_shed":
             self.shed += 1
+            self._node(event).shed += 1
         elif name == "shadow_failed":
             self.shadow_failures += 1
         elif name == "fallback_to_legacy":
             self.fallbacks += 1
 
+    def _node(self, event: dict[str, Any]) -> NodeCoverage:
+        return self.coverage.setdefault(node_key(event), NodeCoverage())
+
+    def _add_execution(self, event: dict[str, Any]) -> None:
+        if event.get("legacy_killed") is True:
+            self.killed_executions += 1
+        else:
+            self.executions += 1
+        node = self._node(event)
+        node.executions += 1
+        skipped = event.get("shadow_skipped")
+        node.not_marked += skipped == "not_marked"
+        node.not_sampled += skipped == "not_sampled"
+
     def _see(self, event: dict[str, Any]) -> None:
+        share = event.get("stage_share")
+        if isinstance(share, int) and not isinstance(share, bool):
+            self.shares.add(share)
+        flags_hash = event.get("flags_hash")
+        if isinstance(flags_hash, str):
+            self.flags_hashes.add(flags_hash)
         moment = event_time(event)
         if moment is not None:
             self.first = moment if self.first is None else min(self.first, moment)
@@ -151,6 +229,7 @@ class StageStats:
             self.authoritative_errors += 1
             return
         self.comparisons += 1
+        self._node(event).compared += 1
         self.matches += verdict == "match"
         self.ignored += verdict == "ignored"
         self.mismatches += verdict == "mismatch"
@@ -159,6 +238,12 @@ class StageStats:
         for difference in event.get("mismatches") or ():
             if isinstance(difference, dict) and isinstance(difference.get("path"), str):
                 self.mismatch_paths[difference["path"]] += 1
+        self.accepted_differences += _count(event.get("accepted_count"))
+        for item in event.get("accepted") or ():
+            fields = [item.get(key) if isinstance(item, dict) else None for key in _LEDGER]
+            if all(isinstance(value, str) for value in fields):
+                path, owner, reason = (str(value) for value in fields)
+                self.accepted[(node_key(event), path, owner, reason)] += 1
 
     @property
     def mismatch_rate(self) -> float | None:
@@ -174,6 +259,29 @@ class StageStats:
     def candidate_error_rate(self) -> float | None:
         """Shadow runs whose candidate could not run the code, per finished shadow run."""
         return rate(self.candidate_errors, self.shadow_outcomes)
+
+    @property
+    def shed_rate(self) -> float | None:
+        """Shadow runs shed for lack of capacity, per shadow run started or shed."""
+        return rate(self.shed, self.shed + self.shadow_outcomes + self.shadow_failures)
+
+    def compared_nodes(self) -> set[str]:
+        """The nodes (code hashes) with at least one comparison here."""
+        return {key for key, node in self.coverage.items() if node.compared and key != NO_HASH}
+
+    def never_compared(self, compared: set[str]) -> dict[str, NodeCoverage]:
+        """The nodes that ran here and are not in `compared` (the environment's compared
+        nodes), most executions first."""
+        found = {
+            key: node
+            for key, node in self.coverage.items()
+            if node.executions and key not in compared
+        }
+        return dict(sorted(found.items(), key=lambda item: (-item[1].executions, item[0])))
+
+    def never_compared_executions(self, compared: set[str]) -> int:
+        """Executions here of nodes that were never compared (see `never_compared`)."""
+        return sum(node.executions for node in self.never_compared(compared).values())
 
     @property
     def fallback_rate(self) -> float | None:
@@ -198,7 +306,12 @@ class StageStats:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "stage": self.stage,
+            "flags_hashes": sorted(self.flags_hashes),
+            "stage_shares": sorted(self.shares),
+            "via_override": self.via_override,
             "executions": self.executions,
+            "killed_executions": self.killed_executions,
             "shadow_runs": self.shadow_runs,
             "comparisons": self.comparisons,
             "matches": self.matches,
@@ -211,7 +324,13 @@ class StageStats:
             "ignored_differences": self.ignored_differences,
             "mismatched_differences": self.mismatched_differences,
             "top_mismatch_paths": dict(self.mismatch_paths.most_common(TOP_MISMATCH_PATHS)),
+            "accepted_differences": self.accepted_differences,
+            "accepted_divergences": [
+                {"node": node, "path": path, "owner": owner, "reason": reason, "count": count}
+                for (node, path, owner, reason), count in sorted(self.accepted.items())
+            ],
             "shed": self.shed,
+            "shed_rate": self.shed_rate,
             "shadow_failures": self.shadow_failures,
             "fallbacks": self.fallbacks,
             "fallback_rate": self.fallback_rate,
@@ -220,7 +339,11 @@ class StageStats:
             "first": self.first.isoformat() if self.first else None,
             "last": self.last.isoformat() if self.last else None,
             "hours": self.hours,
+            "coverage": {key: node.to_dict() for key, node in sorted(self.coverage.items())},
         }
+
+
+_LEDGER = ("path", "owner", "reason")
 
 
 def _count(value: object) -> int:

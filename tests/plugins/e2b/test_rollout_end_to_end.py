@@ -244,7 +244,7 @@ class TestProductionBatch:
         failing = sum(node(index).fails for index in range(EXECUTIONS))
         assert outcomes == Counter({"user error": failing, "ok": EXECUTIONS - failing})
         report = read_report(json_log, environment=ENVIRONMENT)
-        stages = report.environments[ENVIRONMENT]
+        stages = report.blocks(ENVIRONMENT)  # one flag configuration: blocks named by stage
         assert set(stages) == set(expected)
         for stage, stats in stages.items():
             assert_stage(stats, expected[stage])

@@ -120,7 +120,7 @@ def _banner(gates: list[tuple[str, str, dict[str, Any]]]) -> Banner:
 
 def _check_text(check: Mapping[str, Any]) -> str:
     name, value, limit = check["name"], check["value"], check["limit"]
-    if name.endswith("rate"):
+    if name.endswith(("rate", "share")):
         shown, bound = percent(value), percent(limit)
     else:
         shown = (
