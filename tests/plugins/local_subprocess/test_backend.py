@@ -544,6 +544,17 @@ class TestTimeout:
         assert time.monotonic() - started < 1.5
         assert (result.termination, result.exit_code) == ("timeout", None)
 
+    @pytest.mark.parametrize("language", ["python", "javascript"])
+    async def test_a_timeout_shorter_than_the_set_up_is_a_timeout(
+        self, backend: LocalSubprocessBackend, language: Language
+    ):
+        """A 1 ms timeout can end before the namespace has been set up: that is still the
+        user's timeout, not a retryable infrastructure error (a retry would repeat it)."""
+        code = "while True: pass" if language == "python" else "while (true) {}"
+        for _ in range(10):  # the kill lands at any point of the set-up: try several
+            result = await run(backend, language, code, timeout_ms=1)
+            assert (result.termination, result.exit_code) == ("timeout", None)
+
     async def test_grandchild_is_killed(self, backend: LocalSubprocessBackend):
         """A process the program started dies with it at the timeout."""
         marker = new_marker()

@@ -205,7 +205,7 @@ class LocalSubprocessBackend:
             # Read before release: the counters go away with the cgroup.
             memory_exhausted = confinement.memory_exhausted()
             report = None if outcome.report is None else isolation.read_report(outcome.report)
-            _check_ready(report)
+            _check_ready(report, timed_out=outcome.timed_out)
             if report is not None and not outcome.timed_out and report.status in EXEC_FAILED:
                 await self._check_interpreter(request.language, interpreter)
             result = self._read_result(workspace, request)
@@ -452,14 +452,17 @@ class LocalSubprocessBackend:
             raise _infrastructure("could not read the result file", exc, started=True) from exc
 
 
-def _check_ready(report: InitReport | None) -> None:
-    """Raise if the namespace's init could not set up: the program never ran."""
-    if report is not None and not report.ready:
-        raise InfrastructureError(
-            f"could not set up the execution's namespace: {report.said or 'it said nothing'}",
-            started=False,
-            backend=BACKEND_ID,
-        )
+def _check_ready(report: InitReport | None, *, timed_out: bool) -> None:
+    """Raise if the namespace's init could not set up: the program never ran. An init the
+    timeout killed before it said anything was not failing: the timeout was shorter than
+    the set-up, and the execution is the user's timeout."""
+    if report is None or report.ready or (timed_out and not report.said):
+        return
+    raise InfrastructureError(
+        f"could not set up the execution's namespace: {report.said or 'it said nothing'}",
+        started=False,
+        backend=BACKEND_ID,
+    )
 
 
 def _environment(home: os.PathLike[str]) -> dict[str, str]:
