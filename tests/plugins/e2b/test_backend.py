@@ -462,15 +462,17 @@ class TestConfiguration:
         """Reports can say which endpoint executions went to."""
         assert e2b_url in backend().endpoint
 
-    def test_capabilities_at_a_local_server_are_namespaces_without_a_memory_limit(
+    def test_capabilities_at_a_local_server_are_processes_without_a_memory_limit(
         self, e2b_url: str
     ) -> None:
         """Against the local E2B-compatible server (an api_url without a key), the instance
-        declares what that server does: kernels in namespaces, memory not limited."""
+        declares what that server does: kernels are processes of its host, memory not limited,
+        and (started apart, so not known to be confined) code as reaching what it can."""
         capabilities = backend().capabilities
-        assert (capabilities.isolation, capabilities.memory_enforcement) == ("namespace", "none")
+        assert (capabilities.isolation, capabilities.memory_enforcement) == ("process", "none")
+        assert (capabilities.network_access, capabilities.code_runs_as_worker_user) == (True, True)
 
-    def test_capabilities_of_the_embedded_server_are_namespaces(
+    def test_the_embedded_server_is_the_declared_endpoint(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """In development without a key or URL, the embedded local server is declared."""
@@ -478,7 +480,7 @@ class TestConfiguration:
         monkeypatch.delenv("E2B_API_KEY", raising=False)
         instance = E2BBackend(BackendSettings(environment="development"))
         assert "local E2B-compatible server" in instance.endpoint
-        assert instance.capabilities.isolation == "namespace"
+        assert instance.capabilities.memory_enforcement == "none"
 
     def test_capabilities_at_e2b_are_microvms(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """With an API key, calls go to E2B: Firecracker microVMs that bound memory."""

@@ -73,5 +73,5 @@ class TestParseOptions:
     @pytest.mark.parametrize("value", [0, -1, 2**32 - 1])
     def test_sandbox_ids_are_never_root_or_invalid(self, name: str, value: int):
         """uid/gid 0 (root), negative ids and (uid_t) -1 are refused."""
-        with pytest.raises(ConfigurationError, match=f"'{name}'"):
+        with pytest.raises(ConfigurationError, match=f"{name}: "):
             parse_options({name: value})

@@ -40,7 +40,7 @@ from turnout.models import (
     ExecutionResult,
     Language,
 )
-from turnout_e2b.connection import LOCAL_SERVER_KEY, Connection, resolve_connection
+from turnout_e2b.connection import LOCAL_SERVER_KEY, Connection, is_loopback, resolve_connection
 from turnout_e2b.cost import Pricing, usage
 from turnout_e2b.embedded import embedded_confinement
 from turnout_e2b.errors import map_exception, translate_errors
@@ -646,7 +646,13 @@ def inline_result(execution: Any) -> bytes | None:
 
 def _capabilities(options: E2BOptions, connection: Connection) -> Capabilities:
     """The capabilities of an instance whose calls go to `connection` (see `capabilities`)."""
-    local_server = connection.embedded or connection.api_key == LOCAL_SERVER_KEY
+    # A server on this machine is taken for the local one: E2B's own sandboxes are not
+    # served from a loopback address.
+    local_server = (
+        connection.embedded
+        or connection.api_key == LOCAL_SERVER_KEY
+        or (connection.api_url is not None and is_loopback(connection.api_url))
+    )
     # The local server's sandboxes are processes on this host's kernel, not microVMs. The
     # embedded one, confined where the host allows it (see embedded_confinement), gives each
     # a network of its own with only a loopback interface, so that they cannot reach the

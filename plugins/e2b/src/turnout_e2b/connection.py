@@ -27,7 +27,7 @@ from turnout.logging import get_logger, install_stdlib_redaction
 from turnout.redaction import redact_url
 from turnout_e2b.options import E2BOptions
 
-__all__ = ["EMBEDDED_ENVIRONMENTS", "Connection", "resolve_connection"]
+__all__ = ["EMBEDDED_ENVIRONMENTS", "Connection", "is_loopback", "resolve_connection"]
 
 EMBEDDED_ENVIRONMENTS = frozenset({"development", "test"})
 LOCAL_SERVER_KEY = "turnout-local-server"
@@ -92,7 +92,7 @@ def resolve_connection(
             domain=options.domain_or_env,
         )
     if api_url and options.embedded_server != "always":
-        if _is_loopback(api_url):
+        if is_loopback(api_url):
             _exempt_loopback_from_proxies()
         return Connection(
             label=f"E2B-compatible server at {redact_url(api_url)}",
@@ -116,7 +116,8 @@ def resolve_connection(
     )
 
 
-def _is_loopback(url: str) -> bool:
+def is_loopback(url: str) -> bool:
+    """Whether `url` names this machine (127.0.0.0/8, localhost, ::1)."""
     try:
         host = urlsplit(url).hostname or ""
     except ValueError:
