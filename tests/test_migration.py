@@ -278,7 +278,7 @@ class TestShadow:
         def broken(*args: Any, **kwargs: Any) -> Any:
             raise ValueError("comparison bug")
 
-        monkeypatch.setattr("turnout.migration.compare_outcomes", broken)
+        monkeypatch.setattr("turnout.comparison.compare_outcomes", broken)
         SCRIPT.update({"fake-legacy": returns(1), "fake-target": returns(1)})
         shim = engine("shadow")
         with capture_logs() as logs:

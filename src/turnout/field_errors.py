@@ -15,7 +15,6 @@ quoted, as the flag file's stage errors always were.
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -110,6 +109,8 @@ def summarize(problems: Iterable[FieldProblem]) -> str:
 
 def suggestion(word: str, choices: Iterable[str]) -> str:
     """` (did you mean 'x'?)` for the choice closest to `word`, or "" when none is close."""
+    import difflib  # only a mistake asks for a suggestion
+
     close = difflib.get_close_matches(word, [str(choice) for choice in choices], n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

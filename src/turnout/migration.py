@@ -26,11 +26,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from turnout.comparison import Difference, Outcome, compare_outcomes
 from turnout.errors import InfrastructureError, InternalError, TurnoutError
 from turnout.logging import get_logger
 
 if TYPE_CHECKING:
+    from turnout.comparison import Difference, Outcome
     from turnout.flags import Decision, IgnoreRule
     from turnout.flags.schema import AcceptedDivergence
 
@@ -98,6 +98,8 @@ class ShadowRunner:
         decision: Decision,
         fields: dict[str, Any],
     ) -> None:
+        from turnout.comparison import compare_outcomes  # only a shadow run compares
+
         try:
             candidate = await candidate_task
             rules, accepted = decision.rules_for(

@@ -154,6 +154,19 @@ class TestStartup:
         assert len(bounds) == 3
         assert "turnout run adds" in render_text(data)
 
+    def test_the_section_separates_the_floor_from_turnouts_own_share(self) -> None:
+        """The floor (asyncio, pydantic, one model) is measured beside the run, and the run's
+        added CPU splits into the floor's and turnout's own share beyond it."""
+        data = run_bench(only=["startup"], iterations=1)
+        figures = data["sections"]["startup"]["figures"]
+        assert figures["cpu_ms"]["floor"]["n"] == 1
+        cpu = {name: summary["p50"] for name, summary in figures["cpu_ms"].items()}
+        floor_added = round(cpu["floor"] - cpu["python_pass"], 1)
+        assert figures["cpu_floor_added_ms"] == floor_added
+        beyond = round(figures["cpu_run_added_ms"] - floor_added, 1)
+        assert figures["cpu_run_added_beyond_floor_ms"] == beyond
+        assert "turnout run's own share beyond it" in render_text(data)
+
 
 class TestLazySdk:
     def test_importing_turnout_and_listing_backends_loads_no_e2b_sdk(self) -> None:

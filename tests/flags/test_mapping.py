@@ -8,7 +8,9 @@ from types import MappingProxyType
 
 import pytest
 
+from turnout.client import Client
 from turnout.flags import MAPPING_SOURCE, FlagFileError, Problem, flags_from_mapping, parse_flags
+from turnout.flags.bounds import MAX_FLAG_NESTING
 from turnout.registry import default_registry
 
 from .support import KNOWN, document
@@ -104,3 +106,44 @@ def test_something_else_than_a_mapping_is_refused() -> None:
     """A list is not flags: one problem saying what was given."""
     with pytest.raises(FlagFileError, match="must be a mapping, got list"):
         flags_from_mapping([])  # type: ignore[arg-type]
+
+
+def nested(depth: int) -> dict[str, object]:
+    """Flags whose `note` value nests `depth` mappings, built without recursion."""
+    value: dict[str, object] = {}
+    for _ in range(depth):
+        value = {"a": value}
+    return {"schema_version": 1, "environments": {"prod": {"stage": "off", "note": value}}}
+
+
+def test_100000_nested_mappings_are_one_problem_naming_the_limit() -> None:
+    """Data nested 100,000 deep (a RecursionError before) is one problem at its key path."""
+    with pytest.raises(FlagFileError) as caught:
+        flags_from_mapping(nested(100_000), known_backends=KNOWN)
+    [problem] = caught.value.problems
+    assert (problem.source, problem.line) == (MAPPING_SOURCE, None)
+    assert problem.key_path.startswith("environments.prod.note.a.a.")
+    assert f"nesting limit of {MAX_FLAG_NESTING} levels" in problem.message
+
+
+def test_a_mapping_that_contains_itself_is_refused_at_the_limit() -> None:
+    """A mapping holding itself (endless recursion before) is refused as too deep."""
+    loop: dict[str, object] = {"stage": "off"}
+    loop["again"] = [loop]
+    data = {"schema_version": 1, "environments": {"prod": loop}}
+    with pytest.raises(FlagFileError, match=f"nesting limit of {MAX_FLAG_NESTING} levels"):
+        flags_from_mapping(data, known_backends=KNOWN)
+
+
+def test_nesting_up_to_the_limit_reaches_the_schema() -> None:
+    """Data exactly at the limit is not refused for its depth: the schema judges it."""
+    with pytest.raises(FlagFileError) as caught:
+        flags_from_mapping(nested(MAX_FLAG_NESTING - 3), known_backends=KNOWN)
+    assert "nesting limit" not in str(caught.value)
+    assert "note" in str(caught.value)
+
+
+def test_a_client_given_deep_flags_raises_the_typed_error() -> None:
+    """`Client(flags=...)` with hostile nesting raises FlagFileError, a ConfigurationError."""
+    with pytest.raises(FlagFileError, match=f"nesting limit of {MAX_FLAG_NESTING} levels"):
+        Client(flags=nested(100_000), environment="prod")

@@ -40,6 +40,9 @@ def _startup(f: dict[str, Any]) -> list[str]:
         line("the node's interpreter alone", "node_interpreter", None),
         line(f"`{f['run_command']}`", "turnout_run", None),
         f"turnout run adds {f['cpu_run_added_ms']:.1f} ms CPU to the node's interpreter",
+        f"the floor (asyncio, pydantic, one model) adds {f['cpu_floor_added_ms']:.1f} ms CPU to "
+        f"python -c pass; turnout run's own share beyond it: "
+        f"{f['cpu_run_added_beyond_floor_ms']:.1f} ms",
         f"slowest imports of turnout run (own ms): {slowest}",
         line("turnout backends", "turnout_backends", "backends"),
         "E2B SDK imported by import turnout / plugin discovery / turnout backends: "

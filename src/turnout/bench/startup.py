@@ -9,6 +9,9 @@ Measured, interleaved round by round after one warm-up round:
   and `turnout run` of a trivial Python node on local-subprocess, whose difference is what
   turnout adds on top of the interpreter the node runs in;
 - `turnout backends`;
+- the floor: a process that imports asyncio and pydantic and builds one model, what the
+  run path cannot do without (the backends run on asyncio; flags, node config and envelope
+  are pydantic models); what `turnout run` adds beyond it is turnout's own share;
 - in a fresh process, whether `import turnout`, plugin discovery and describing the
   backends import the E2B SDK;
 - the slowest imports of `turnout run` (`python -X importtime`), by their own time.
@@ -72,11 +75,16 @@ RUN_ARGUMENTS = ["run", "--language", "python", "--code", "return 1"]
 RUN_ARGUMENTS += ["--backend", "local-subprocess", "--env", BENCH_ENV, "--json"]
 
 
+FLOOR_CODE = "import asyncio, pydantic\nclass Floor(pydantic.BaseModel):\n    value: int"
+"""The floor of the run path: asyncio, pydantic and its first model (no turnout)."""
+
+
 def commands() -> dict[str, list[str]]:
     """What the section runs, by figure name."""
     return {
         "python_pass": [sys.executable, "-c", "pass"],
         "import_turnout": [sys.executable, "-c", "import turnout"],
+        "floor": [sys.executable, "-c", FLOOR_CODE],
         "node_interpreter": [node_interpreter(), "-I", "-c", "1"],
         "turnout_run": [*turnout_command(), *RUN_ARGUMENTS],
         "turnout_backends": [*turnout_command(), "backends"],
@@ -129,6 +137,8 @@ async def startup(context: BenchContext) -> SectionResult:
         figures[f"cpu_ratio_{short}_vs_python_p50"] = ratio(cpu[name], cpu["python_pass"])
     run_added = round(cpu["turnout_run"] - cpu["node_interpreter"], 1)
     figures["cpu_run_added_ms"] = run_added
+    figures["cpu_floor_added_ms"] = round(cpu["floor"] - cpu["python_pass"], 1)
+    figures["cpu_run_added_beyond_floor_ms"] = round(run_added - figures["cpu_floor_added_ms"], 1)
     figures["sdk_imports"] = imports
     figures["slowest_imports_of_run"] = slowest_imports(importtime)
     figures["baseline"] = f"{sys.executable} -c pass"

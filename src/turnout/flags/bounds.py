@@ -12,14 +12,26 @@ kilobytes of shallow tables, so the bounds are far from anything real:
 The scan is one pass over tokens (strings and comments skipped whole, so brackets and dots
 inside them do not count), with no recursion. It is a bound, not a parser: malformed TOML
 passes it and is reported by the parser with its position.
+
+Flags given as data (`Client(flags={...})`) are held to the same nesting bound by
+`check_data_nesting`, a walk with an explicit stack, before anything recurses over them:
+a mapping nested 100,000 deep, or one that contains itself, is refused at its key path.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
-__all__ = ["MAX_FLAG_FILE_BYTES", "MAX_FLAG_NESTING", "FlagFileBoundError", "check_bounds"]
+__all__ = [
+    "MAX_FLAG_FILE_BYTES",
+    "MAX_FLAG_NESTING",
+    "FlagDataBoundError",
+    "FlagFileBoundError",
+    "check_bounds",
+    "check_data_nesting",
+]
 
 MAX_FLAG_FILE_BYTES: Final = 1024 * 1024
 MAX_FLAG_NESTING: Final = 32
@@ -45,6 +57,52 @@ class FlagFileBoundError(Exception):
         super().__init__(message)
         self.line = line
         self.message = message
+
+
+class FlagDataBoundError(Exception):
+    """Flags given as data nest too deeply: `key_path` is where (shortened), `message` says
+    which limit."""
+
+    def __init__(self, key_path: str, message: str) -> None:
+        super().__init__(message)
+        self.key_path = key_path
+        self.message = message
+
+
+def check_data_nesting(data: Mapping[Any, Any]) -> None:
+    """Raise `FlagDataBoundError` if a value of `data` sits deeper than `MAX_FLAG_NESTING`
+    levels of key path (mapping keys and sequence indexes, as a file's keys and arrays).
+
+    Depth first with an explicit stack, so a self-containing mapping is refused after
+    `MAX_FLAG_NESTING` steps instead of looping."""
+    stack: list[tuple[object, int, _Trail]] = [
+        (value, 1, (key, None)) for key, value in data.items()
+    ]
+    while stack:
+        value, level, trail = stack.pop()
+        if level > MAX_FLAG_NESTING:
+            raise FlagDataBoundError(
+                _key_path(trail),
+                f"goes past the nesting limit of {MAX_FLAG_NESTING} levels for flags "
+                "(mappings and sequences count together, as tables and arrays do in a file)",
+            )
+        if isinstance(value, Mapping):
+            stack.extend((item, level + 1, (key, trail)) for key, item in value.items())
+        elif isinstance(value, list | tuple):
+            stack.extend((item, level + 1, (index, trail)) for index, item in enumerate(value))
+
+
+_Trail = tuple[object, "_Trail"] | None
+
+
+def _key_path(trail: _Trail, keep: int = 80) -> str:
+    """The dotted key path of `trail` from the top level, cut to `keep` characters."""
+    parts: list[str] = []
+    while trail is not None:
+        key, trail = trail
+        parts.append(str(key))
+    path = ".".join(reversed(parts))
+    return path if len(path) <= keep else f"{path[:keep]}..."
 
 
 def check_bounds(text: str) -> None:

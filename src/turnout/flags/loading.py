@@ -24,7 +24,13 @@ import pydantic
 
 from turnout.errors import ConfigurationError
 from turnout.field_errors import FieldProblem, field_problems, suggestion
-from turnout.flags.bounds import MAX_FLAG_FILE_BYTES, FlagFileBoundError, check_bounds
+from turnout.flags.bounds import (
+    MAX_FLAG_FILE_BYTES,
+    FlagDataBoundError,
+    FlagFileBoundError,
+    check_bounds,
+    check_data_nesting,
+)
 from turnout.flags.options import OptionModels, backend_option_problems
 from turnout.flags.schema import ENVIRONMENT_VARIABLE, FlagFile
 from turnout.flags.stages import BUCKETING_KEYS, STAGES
@@ -160,12 +166,17 @@ def flags_from_mapping(
     rules as the file, with the same messages; each problem is located by its key path
     (`<flags>: environments.production.stage: ...`) instead of a line.
 
-    Nested mappings and sequences are taken as TOML's tables and arrays (a tuple is a list).
+    Nested mappings and sequences are taken as TOML's tables and arrays (a tuple is a list),
+    at most `MAX_FLAG_NESTING` levels deep, as in a file (turnout.flags.bounds).
     """
     if not isinstance(data, Mapping):
         raise FlagFileError(
             [Problem(source, None, "", f"must be a mapping, got {type(data).__name__}")]
         )
+    try:
+        check_data_nesting(data)
+    except FlagDataBoundError as exc:
+        raise FlagFileError([Problem(source, None, exc.key_path, exc.message)]) from None
     return validate_flags(
         _as_toml_data(data),
         source=source,
