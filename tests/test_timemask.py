@@ -48,6 +48,7 @@ class TestMaskTime:
     @pytest.mark.parametrize(
         ("value", "token"),
         [(int(NOW), "<now:epoch-s>"), (NOW, "<now:epoch-s>"), (int(NOW * 1000), "<now:epoch-ms>")],
+        ids=["s", "s-fraction", "ms"],
     )
     def test_a_current_epoch_number_becomes_its_token(self, value: float, token: str) -> None:
         """time.time(), Date.now() as numbers are masked by their unit."""
@@ -63,6 +64,7 @@ class TestMaskTime:
             f"v{int(NOW)}1",
             "version 2.1765087600",
         ],
+        ids=["old-date", "old-datetime", "invoice", "order", "longer-number", "version"],
     )
     def test_text_that_is_not_a_current_reading_is_kept(self, text: str) -> None:
         """Old dates, ids with other digit counts or inside longer numbers stay exact."""
