@@ -274,6 +274,7 @@ class TestErrors:
 
 
 class TestTimeout:
+    @pytest.mark.timing
     @both("while True:\n    pass", "while (true) {}")
     async def test_busy_loop_times_out_promptly(self, language: str, code: str) -> None:
         """A busy loop with a 1000 ms timeout ends as `timeout` within 1.5 s."""

@@ -433,6 +433,7 @@ class TestKillExecuteRaces:
         delay_ms=st.integers(min_value=0, max_value=600),
         executions=st.integers(min_value=1, max_value=3),
     )
+    @pytest.mark.timing
     def test_a_kill_during_executions_ends_them_all_promptly(
         self, reliability_server: ServerProcess, delay_ms: int, executions: int
     ) -> None:

@@ -88,6 +88,7 @@ class TestSeedChecklist:
         assert envelope["metadata"]["backend"] == "e2b"
         assert envelope["metadata"]["sandboxId"]
 
+    @pytest.mark.timing
     @both("while True:\n    pass", "while (true) {}")
     async def test_timeout_is_enforced_by_turnout(self, language: str, code: str) -> None:
         """A busy loop ends as `timeout` within timeout + 1 s, however the SDK times out."""
@@ -96,6 +97,7 @@ class TestSeedChecklist:
         assert error.kind == "timeout"
         assert time.monotonic() - started < 2000 / 1000 + 1 + 0.5  # + create on a busy box
 
+    @pytest.mark.timing
     @both("while True:\n    print('x' * 1000)", "while (true) { console.log('x'.repeat(1000)); }")
     async def test_timeout_holds_while_output_streams(self, language: str, code: str) -> None:
         """A node flooding stdout still times out promptly (the SDK's busy stream once held

@@ -534,6 +534,7 @@ class TestScratchDirectories:
         assert caught.value.started is False
 
 
+@pytest.mark.timing
 class TestTimeout:
     """At the wall-clock bound everything the program started is killed, promptly."""
 
@@ -1016,6 +1017,7 @@ class TestConstruction:
 class TestCleanup:
     """After the run: what is left is reported by name, and the call does not wait long."""
 
+    @pytest.mark.timing
     async def test_survivors_are_reported_as_such(
         self, make_backend: BackendFactory, monkeypatch: pytest.MonkeyPatch
     ):

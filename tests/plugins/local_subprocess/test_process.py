@@ -56,6 +56,7 @@ class TestRunProgram:
         outcome = await run_python("while True: pass", tmp_path, timeout_s=0.3)
         assert (outcome.timed_out, outcome.returncode) == (True, -signal.SIGKILL)
 
+    @pytest.mark.timing
     async def test_timeout_with_a_pipe_holder_stays_within_the_grace(self, tmp_path: Path):
         """Reaping and draining share one grace: a process that escaped the kill and holds
         stdout delays the return past the deadline by at most KILL_GRACE_S (plus slack)."""
@@ -83,6 +84,7 @@ class TestRunProgram:
         assert (wrote.report, wrote.stderr.text()) == (b"report", "for the program")
         assert (silent.report, plain.report) == (b"", None)
 
+    @pytest.mark.timing
     async def test_escaped_pipe_holder_does_not_hang(self, tmp_path: Path):
         """A process that escaped the kill and holds stdout open only delays by the grace."""
         code = (

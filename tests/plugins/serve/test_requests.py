@@ -184,6 +184,7 @@ class TestLimits:
         assert status == 413
         assert json.loads(body)["error"]["field"] == "body"
 
+    @pytest.mark.timing
     def test_a_body_sent_one_byte_a_second_is_408(self, service: ServeProcess) -> None:
         """A client trickling its body (one byte a second) is answered 408 when the body
         timeout (2 s here) passes, not held for as long as it cares to send."""

@@ -231,6 +231,7 @@ class TestRequests:
 
 
 class TestDisconnect:
+    @pytest.mark.timing
     async def test_client_timeout_interrupts_the_cell(
         self, e2b_server: ServerProcess, sandbox: AsyncSandbox
     ) -> None:
