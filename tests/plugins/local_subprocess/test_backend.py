@@ -1118,6 +1118,25 @@ class TestClose:
         await backend.aclose()
         await backend.aclose()
 
+    @pytest.mark.parametrize("language", ["python", "javascript"])
+    async def test_an_execution_in_flight_finishes_with_its_result(
+        self, make_backend: BackendFactory, language: Language
+    ):
+        """aclose() during an execution lets it finish as it would have: the interpreter
+        it runs (with the standard library it imports late) is taken away only once it
+        has ended."""
+        backend = make_backend(python=None)
+        code = (
+            "import time\ntime.sleep(1)\nimport json\nprint(json.loads('\"done\"'))"
+            if language == "python"
+            else "setTimeout(() => console.log('done'), 1000)"
+        )
+        running = asyncio.create_task(run(backend, language, code, timeout_ms=10_000))
+        await asyncio.sleep(0.5)
+        await backend.aclose()
+        result = await running
+        assert (result.termination, result.exit_code, result.stdout) == ("exited", 0, "done\n")
+
     async def test_execute_after_close_refuses(self, backend: LocalSubprocessBackend):
         """A closed backend raises a non-retryable InfrastructureError instead of running."""
         await backend.aclose()

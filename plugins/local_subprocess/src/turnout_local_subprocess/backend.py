@@ -95,6 +95,10 @@ class LocalSubprocessBackend:
         # Pre-started single-use Python interpreters (see `spare`), oldest first.
         self._spares: list[Spare] = []
         self._spare_starts: set[asyncio.Task[None]] = set()
+        # Executions under way, and the event aclose() waits on before it takes away the
+        # interpreters they run (set whenever none is).
+        self._in_flight = 0
+        self._idle: asyncio.Event | None = None
         # With namespaces user code sees no other process's /proc entry, so neither the
         # worker's environment nor its ancestors'; and its /tmp, /var/tmp and /dev/shm are
         # private. Without them, same-user code can read /proc/<worker pid>/environ.
@@ -153,9 +157,18 @@ class LocalSubprocessBackend:
             )
         if self._slots is None:
             self._slots = asyncio.Semaphore(self._options.max_concurrency)
+        if self._idle is None:
+            self._idle = asyncio.Event()
         queued = time.perf_counter()
-        async with self._slots:
-            return await self._execute(request, queued)
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            async with self._slots:
+                return await self._execute(request, queued)
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
 
     async def aclose(self) -> None:
         """Refuse new executions; running ones still finish and clean up after themselves.
@@ -169,6 +182,8 @@ class LocalSubprocessBackend:
         for spare in spares:
             await spare.discard()
             await self._release("spare", spare.confinement, spare.workspace)
+        if self._idle is not None and self._in_flight:
+            await self._idle.wait()  # each is bounded by its own timeout
         if self._cleanups:
             await asyncio.wait(set(self._cleanups))
         await asyncio.to_thread(self._interpreters.close)
