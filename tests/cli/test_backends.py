@@ -53,7 +53,8 @@ class TestBackendsCommand:
         self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """Without a key the e2b backend runs on the local server, and says so: its
-        endpoint, namespace isolation, no memory limit, no TypeScript."""
+        endpoint, process isolation (its kernels are processes of this host), no memory
+        limit, no TypeScript."""
         monkeypatch.delenv("E2B_API_KEY", raising=False)
         monkeypatch.delenv("E2B_API_URL", raising=False)
         assert main(["backends", "--json", "--env", "test"]) == 0
@@ -62,7 +63,7 @@ class TestBackendsCommand:
         assert "local E2B-compatible server" in e2b["endpoint"]
         capabilities = e2b["capabilities"]
         assert (capabilities["isolation"], capabilities["memory_enforcement"]) == (
-            "namespace",
+            "process",
             "none",
         )
         assert capabilities["supports_typescript"] is False

@@ -323,6 +323,23 @@ EXERCISES: dict[str, Run | Serve | Mapped] = {
         "part of the suite",
         collect=["tests/conformance/test_suite.py", "-k", "security"],
     ),
+    "pytest tests/plugins/local_subprocess/test_backend_attacks.py": Mapped(
+        CI_CONFORMANCE,
+        "part of the suite",
+        collect=["tests/plugins/local_subprocess/test_backend_attacks.py"],
+    ),
+    "pytest tests/plugins/e2b/server/test_hostile_sandboxes.py "
+    "tests/plugins/e2b/server/test_routing.py": Mapped(
+        CI_CONFORMANCE,
+        "part of the suite",
+        collect=[
+            "tests/plugins/e2b/server/test_hostile_sandboxes.py",
+            "tests/plugins/e2b/server/test_routing.py",
+        ],
+    ),
+    "turnout conformance --theme security --backend local-subprocess --backend e2b": Mapped(
+        CI_CONFORMANCE, "the full run includes the security theme (without the busy loops)"
+    ),
     "pytest tests/chaos": Mapped(CI_CONFORMANCE, "part of the suite", collect=["tests/chaos"]),
     "pytest tests/test_shutdown.py tests/plugins/e2b/test_shutdown.py": Mapped(
         CI_CONFORMANCE,

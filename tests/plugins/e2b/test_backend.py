@@ -413,6 +413,23 @@ class TestConfiguration:
         with pytest.raises(ConfigurationError, match="E2B_API_KEY"):
             E2BBackend(BackendSettings(environment="production"))
 
+    def test_a_key_for_a_loopback_server_sends_sandbox_calls_there_too(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A local server started apart has a key of its own: with that key and its api_url
+        (no sandbox URL), the sandbox calls go to the same server, as without a key."""
+        from turnout_e2b.connection import resolve_connection
+        from turnout_e2b.options import parse_options
+
+        monkeypatch.delenv("E2B_SANDBOX_URL", raising=False)
+        monkeypatch.setenv("E2B_API_KEY", "the-servers-own-key")
+        options = parse_options({"api_url": "http://127.0.0.1:49999"})
+        connection = resolve_connection(options, "production", dry_run=True)
+        assert (connection.api_key, connection.sandbox_url) == (
+            "the-servers-own-key",
+            "http://127.0.0.1:49999",
+        )
+
     def test_unknown_option_is_a_configuration_error(self) -> None:
         """A typo in the backend's options table is reported, not ignored."""
         with pytest.raises(ConfigurationError, match="templat"):

@@ -148,7 +148,7 @@ class TestHitsAndMisses:
     def test_constructing_the_backend_starts_no_pool(self, e2b_server: ServerProcess) -> None:
         """Construction (as `turnout backends` does) creates no sandbox."""
         instance = pooled(3)
-        assert instance.capabilities.isolation == "namespace"  # the local server
+        assert instance.capabilities.isolation == "process"  # the local server
         assert instance.pool is None
         assert e2b_server.stats()["counters"].get("creates", 0) == 0
 

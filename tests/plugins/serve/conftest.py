@@ -35,9 +35,9 @@ def flags_file(tmp_path_factory: pytest.TempPathFactory, e2b_server: ServerProce
 
 
 @pytest.fixture(scope="session")
-def service(flags_file: Path) -> Iterator[ServeProcess]:
+def service(flags_file: Path, e2b_server: ServerProcess) -> Iterator[ServeProcess]:
     """`turnout serve` with a token and SERVICE_OPTIONS, for every test of the session."""
-    process = ServeProcess(flags_file, *SERVICE_OPTIONS).start()
+    process = ServeProcess(flags_file, *SERVICE_OPTIONS, e2b_key=e2b_server.api_key).start()
     try:
         yield process
     finally:

@@ -56,7 +56,10 @@ prestart_python = 0
 class ServeProcess:
     """`turnout serve --port 0` in a child process, its log kept in a file."""
 
-    def __init__(self, flags: Path, *arguments: str, token: str | None = TOKEN) -> None:
+    def __init__(
+        self, flags: Path, *arguments: str, e2b_key: str, token: str | None = TOKEN
+    ) -> None:
+        self.e2b_key = e2b_key  # the local E2B-compatible server's, never a developer's
         self.command = [
             str(Path(sys.executable).parent / "turnout"),
             "serve",
@@ -75,8 +78,7 @@ class ServeProcess:
 
     def start(self) -> Self:
         """Start the service and wait for the URL it prints once it listens."""
-        env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost"}
-        env.pop("E2B_API_KEY", None)
+        env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "E2B_API_KEY": self.e2b_key}
         env.pop("TURNOUT_SERVICE_TOKENS", None)
         if self.token:
             env["TURNOUT_SERVICE_TOKENS"] = self.token

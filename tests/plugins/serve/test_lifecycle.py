@@ -29,10 +29,12 @@ def own_flags(tmp_path: Path, e2b_server: ServerProcess) -> Path:
 
 
 @pytest.fixture
-def own_service(own_flags: Path) -> Iterator[ServeProcess]:
+def own_service(own_flags: Path, e2b_server: ServerProcess) -> Iterator[ServeProcess]:
     """A service of this test alone: flags checked every 0.2 s, a grace of GRACE_S."""
     process = ServeProcess(
-        own_flags, "--flag-check-interval", "0.2", "--grace", str(GRACE_S)
+        own_flags,
+        *("--flag-check-interval", "0.2", "--grace", str(GRACE_S)),
+        e2b_key=e2b_server.api_key,
     ).start()
     try:
         yield process
@@ -112,12 +114,14 @@ class TestDrain:
 
 class TestDeadline:
     async def test_past_the_deadline_the_execution_is_cancelled_and_answered_504(
-        self, own_flags: Path
+        self, own_flags: Path, e2b_server: ServerProcess
     ) -> None:
         """With a provisioning budget of 10 ms, a node busy past its 1 s timeout reaches the
         request's deadline first: 504 with a retryable DeadlineExceededError, and its
         process is killed."""
-        service = ServeProcess(own_flags, "--provisioning-budget", "0.01").start()
+        service = ServeProcess(
+            own_flags, "--provisioning-budget", "0.01", e2b_key=e2b_server.api_key
+        ).start()
         try:
             before = {child.pid for child in service.children()}
             busy = node("python", "while True:\n    pass", timeout=1000)

@@ -33,9 +33,11 @@ def flags_file(tmp_path_factory: pytest.TempPathFactory, e2b_server: ServerProce
 
 
 @pytest.fixture(scope="session")
-def worker(temporal_server: TemporalTestServer, flags_file: Path) -> Iterator[WorkerProcess]:
+def worker(
+    temporal_server: TemporalTestServer, flags_file: Path, e2b_server: ServerProcess
+) -> Iterator[WorkerProcess]:
     """`turnout worker` on the default task queue, for every test of the session."""
-    process = WorkerProcess(temporal_server.address, flags_file).start()
+    process = WorkerProcess(temporal_server.address, flags_file, e2b_key=e2b_server.api_key).start()
     try:
         yield process
     finally:

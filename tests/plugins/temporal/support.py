@@ -61,7 +61,8 @@ prestart_python = 0
 class WorkerProcess:
     """`turnout worker` in a child process, its JSON log lines kept in a file."""
 
-    def __init__(self, address: str, flags: Path, *arguments: str) -> None:
+    def __init__(self, address: str, flags: Path, *arguments: str, e2b_key: str) -> None:
+        self.e2b_key = e2b_key  # the local E2B-compatible server's, never a developer's
         self.command = [
             str(Path(sys.executable).parent / "turnout"),
             "worker",
@@ -83,8 +84,7 @@ class WorkerProcess:
 
     def start(self, timeout_s: float = 120.0) -> Self:
         """Start the worker and wait for its `worker_started` event."""
-        env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost"}
-        env.pop("E2B_API_KEY", None)
+        env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "E2B_API_KEY": self.e2b_key}
         self.process = subprocess.Popen(
             self.command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, env=env
         )

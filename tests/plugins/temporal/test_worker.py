@@ -20,11 +20,14 @@ GRACE_S = 5.0
 
 @pytest.fixture
 def draining_worker(
-    temporal_server: TemporalTestServer, flags_file: Path
+    temporal_server: TemporalTestServer, flags_file: Path, e2b_server: ServerProcess
 ) -> Iterator[WorkerProcess]:
     """A worker of its own, on a task queue of its own, with a 5 s grace period."""
     process = WorkerProcess(
-        temporal_server.address, flags_file, "--task-queue", DRAIN_QUEUE, "--grace", str(GRACE_S)
+        temporal_server.address,
+        flags_file,
+        *("--task-queue", DRAIN_QUEUE, "--grace", str(GRACE_S)),
+        e2b_key=e2b_server.api_key,
     ).start()
     try:
         yield process

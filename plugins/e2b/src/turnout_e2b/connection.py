@@ -84,6 +84,9 @@ def resolve_connection(
     api_url, sandbox_url = options.api_url_or_env, options.sandbox_url_or_env
     if api_key and options.embedded_server != "always":
         label = f"E2B at {redact_url(api_url)}" if api_url else "E2B cloud"
+        if api_url and is_loopback(api_url):  # the local server, which has a key of its own
+            _exempt_loopback_from_proxies()
+            sandbox_url = sandbox_url or api_url
         return Connection(
             label=label,
             api_key=api_key,

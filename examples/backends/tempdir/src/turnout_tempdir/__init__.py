@@ -29,7 +29,7 @@ from typing import ClassVar
 
 import pydantic
 
-from turnout.backend import BackendSettings, truncation_marker
+from turnout.backend import BackendSettings, parse_backend_options, truncation_marker
 from turnout.errors import ConfigurationError, InfrastructureError
 from turnout.hookspecs import hookimpl
 from turnout.models import (
@@ -65,12 +65,10 @@ class TempdirBackend:
     id: ClassVar[str] = BACKEND_ID
     deprecated: ClassVar[bool] = False
     description: ClassVar[str] = "example: child processes in a temporary directory, no isolation"
+    options_model: ClassVar[type[Options]] = Options  # checked by turnout when flags load
 
     def __init__(self, settings: BackendSettings) -> None:
-        try:
-            self._options = Options.model_validate(dict(settings.options))
-        except pydantic.ValidationError as exc:
-            raise ConfigurationError(f"invalid {BACKEND_ID} options: {exc}") from None
+        self._options = parse_backend_options(BACKEND_ID, Options, settings.options)
         self._closed = False
         self._capabilities = Capabilities(
             languages=frozenset({"python", "javascript"}),
@@ -86,6 +84,7 @@ class TempdirBackend:
             host_environment_visible=True,
             # Only the working directory is new; /tmp and the rest are the host's.
             persistent_filesystem=True,
+            code_runs_as_worker_user=True,
         )
 
     @property
