@@ -188,7 +188,6 @@ async def test_real_nodes_on_local_subprocess_and_e2b(
     predicted, and a node without findings stays ready."""
     monkeypatch.setenv("E2B_API_URL", e2b_server.url)
     monkeypatch.setenv("E2B_API_KEY", e2b_server.api_key)
-    monkeypatch.delenv("E2B_API_KEY", raising=False)
     monkeypatch.setenv("TURNOUT_FLAGS_FILE", str(NODES.parents[2] / "feature_flags.toml"))
     wanted = [
         "js/undefined-global/positive",

@@ -125,7 +125,6 @@ def test_run_executes_on_both_backends_and_reports_where(
     the same result, progress goes to stderr, and the report names the server it ran on."""
     monkeypatch.setenv("E2B_API_URL", e2b_server.url)
     monkeypatch.setenv("E2B_API_KEY", e2b_server.api_key)
-    monkeypatch.delenv("E2B_API_KEY", raising=False)
     context = str(EXAMPLES / "nodes" / "context.json")
     status, out, err = audit(
         capsys, str(EXAMPLES / "nodes"), "--context", context, "--run", "--json"

@@ -55,3 +55,11 @@ def e2b(e2b_server: ServerProcess) -> ServerProcess:
 async def client(service: ServeProcess) -> AsyncIterator[ServiceClient]:
     async with ServiceClient(service.url, token=TOKEN) as connected:
         yield connected
+
+
+@pytest.fixture(autouse=True)
+def e2b_key(e2b_server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The local server's own key for what a test runs itself (the library it compares
+    with, `turnout run`), as the worker and the service get it."""
+    monkeypatch.setenv("E2B_API_KEY", e2b_server.api_key)
+    return e2b_server.api_key

@@ -61,3 +61,11 @@ async def workflows(client: Client, worker: WorkerProcess) -> AsyncIterator[Work
     """The test workflow, served by a worker in this test's event loop."""
     async with Worker(client, task_queue=TEST_TASK_QUEUE, workflows=[RunCodeNode]):
         yield Workflows(client)
+
+
+@pytest.fixture(autouse=True)
+def e2b_key(e2b_server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The local server's own key for what a test runs itself (the library it compares
+    with, `turnout run`), as the worker and the service get it."""
+    monkeypatch.setenv("E2B_API_KEY", e2b_server.api_key)
+    return e2b_server.api_key

@@ -86,6 +86,7 @@ def resolve_connection(
         label = f"E2B at {redact_url(api_url)}" if api_url else "E2B cloud"
         if api_url and is_loopback(api_url):  # the local server, which has a key of its own
             _exempt_loopback_from_proxies()
+            label = f"E2B-compatible server at {redact_url(api_url)}"
             sandbox_url = sandbox_url or api_url
         return Connection(
             label=label,
