@@ -187,6 +187,9 @@ class TestThePage:
         assert missing == []
 
 
+# The whole suite on the example includes the timeout cases' bounds: run alone (see the
+# `timing` marker), not beside another worker's load.
+@pytest.mark.timing
 class TestInAFreshEnvironment:
     def test_the_entry_point_registers_the_backend(self, venv: Path, author: Path) -> None:
         """Installed, the example is found through its `turnout` entry point."""
