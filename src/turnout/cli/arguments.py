@@ -9,7 +9,7 @@ from pathlib import Path
 
 from turnout.flags import FLAGS_FILE_VARIABLE
 
-__all__ = ["add_flags_argument", "whole_number"]
+__all__ = ["add_flags_argument", "positive_seconds", "whole_number"]
 
 
 def whole_number(minimum: int) -> Callable[[str], int]:
@@ -25,6 +25,17 @@ def whole_number(minimum: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse `type` for a duration in seconds, more than 0 (fractions allowed)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 seconds")
+    return value
 
 
 def add_flags_argument(parser: argparse.ArgumentParser) -> None:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from turnout.cli.arguments import positive_seconds, whole_number
 from turnout.errors import TurnoutError
 from turnout.flags import current_environment
 from turnout.logging import configure_logging
@@ -26,19 +27,6 @@ from turnout_serve.settings import (
 )
 
 __all__ = ["register"]
-
-
-def _positive(kind: type[int] | type[float], what: str) -> Any:
-    def parse(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
-        return value
-
-    return parse
 
 
 def register(subparsers: Any) -> None:
@@ -68,21 +56,21 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--max-body-bytes",
-        type=_positive(int, "a number of bytes"),
+        type=whole_number(1),
         default=DEFAULT_MAX_BODY_BYTES,
         metavar="BYTES",
         help=f"largest request body (default {DEFAULT_MAX_BODY_BYTES}, 16 MiB)",
     )
     parser.add_argument(
         "--max-concurrency",
-        type=_positive(int, "a number of executions"),
+        type=whole_number(1),
         default=DEFAULT_MAX_CONCURRENCY,
         metavar="N",
         help=f"executions at once; more get 429 (default {DEFAULT_MAX_CONCURRENCY})",
     )
     parser.add_argument(
         "--body-timeout",
-        type=_positive(float, "a number of seconds"),
+        type=positive_seconds,
         default=DEFAULT_BODY_TIMEOUT_S,
         metavar="SECONDS",
         help=f"time a request body may take to arrive; slower gets 408 "
@@ -90,7 +78,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--provisioning-budget",
-        type=_positive(float, "a number of seconds"),
+        type=positive_seconds,
         default=DEFAULT_PROVISIONING_BUDGET_S,
         metavar="SECONDS",
         help="added to a node's timeout for its request's deadline (default "
@@ -98,7 +86,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--grace",
-        type=_positive(float, "a number of seconds"),
+        type=positive_seconds,
         default=DEFAULT_GRACE_S,
         metavar="SECONDS",
         help="on SIGTERM, how long executions in flight may finish before they are "
@@ -106,7 +94,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--flag-check-interval",
-        type=_positive(float, "a number of seconds"),
+        type=positive_seconds,
         metavar="SECONDS",
         help="how often the flag file is checked for changes (default: the library's, 2)",
     )

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from turnout.cli.arguments import positive_seconds
 from turnout.errors import TurnoutError
 from turnout.flags import current_environment
 from turnout.logging import configure_logging, get_logger
@@ -28,16 +29,6 @@ from turnout_temporal.defaults import (
 __all__ = ["register"]
 
 log = get_logger("turnout.temporal")
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 seconds")
-    return value
 
 
 def register(subparsers: Any) -> None:
@@ -67,7 +58,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--env", help="environment (default: $TURNOUT_ENV or development)")
     parser.add_argument(
         "--grace",
-        type=_positive_seconds,
+        type=positive_seconds,
         default=DEFAULT_GRACE_S,
         metavar="SECONDS",
         help="on SIGTERM, how long executions in flight may finish before they are "
@@ -75,7 +66,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--heartbeat-interval",
-        type=_positive_seconds,
+        type=positive_seconds,
         default=DEFAULT_HEARTBEAT_INTERVAL_S,
         metavar="SECONDS",
         help="most time between two heartbeats sent to Temporal, so how long a cancellation "
