@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from turnout.bench.catalog import BenchSection
     from turnout.registry import BackendRegistry
 
 __all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
@@ -42,3 +43,10 @@ def turnout_register_backends(registry: BackendRegistry) -> None:
 def turnout_add_commands(subparsers: Any) -> None:
     """Add `turnout` subcommands: `subparsers.add_parser(...)`, with `handler` set as a default
     (a function taking the parsed arguments and returning the exit status)."""
+
+
+@hookspec
+def turnout_bench_sections() -> list[BenchSection]:
+    """Sections to add to `turnout bench` (`turnout.bench.catalog.BenchSection`), measured in
+    the same run as the built-in ones and judged by the bounds they return."""
+    raise NotImplementedError  # pluggy calls the plugins' implementations, never this

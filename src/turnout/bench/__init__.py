@@ -20,6 +20,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from turnout.bench.catalog import Section, available_sections
 from turnout.bench.harness import (
     BENCH_ENV,
     E2B_ENV,
@@ -31,13 +32,13 @@ from turnout.bench.harness import (
 from turnout.bench.sections import SECTIONS, NoServerError, SectionResult
 from turnout.bench.stats import Bound
 
-__all__ = ["SECTIONS", "run_bench"]
+__all__ = ["SECTIONS", "available_sections", "run_bench"]
 
 SCHEMA = 1
 
 
-def _needs_server(names: Iterable[str]) -> bool:
-    return any(SECTIONS[name][1] for name in names)
+def _needs_server(sections: dict[str, tuple[Section, bool]], names: Iterable[str]) -> bool:
+    return any(sections[name][1] for name in names)
 
 
 def _machine() -> dict[str, Any]:
@@ -53,14 +54,17 @@ def _machine() -> dict[str, Any]:
 
 
 async def _run(
-    context: BenchContext, names: list[str], progress: Callable[[str], None]
+    context: BenchContext,
+    sections: dict[str, tuple[Section, bool]],
+    names: list[str],
+    progress: Callable[[str], None],
 ) -> dict[str, tuple[SectionResult, float]]:
     from turnout.codenode import default_engine
 
     results: dict[str, tuple[SectionResult, float]] = {}
     try:
         for name in names:
-            section, uses_server = SECTIONS[name]
+            section, uses_server = sections[name]
             if uses_server and context.server is None and e2b_available():
                 await _start_server(context, progress)
             progress(f"bench: {name} ...")
@@ -102,15 +106,17 @@ def run_bench(
 ) -> dict[str, Any]:
     """Run the bench and return its report (see the module docstring and docs/performance.md).
 
-    `only` restricts it to some sections (names in `SECTIONS`); `iterations` overrides
+    `only` restricts it to some sections (names in `available_sections()`: the built-in
+    ones and those plugins add); `iterations` overrides
     every repetition count (a smoke test uses 1 or 2). Raises ValueError for an unknown
     section name.
     """
     from turnout.log_output import preserved
     from turnout.logging import configure_logging
 
-    names = list(SECTIONS) if not only else list(dict.fromkeys(only))
-    unknown = [name for name in names if name not in SECTIONS]
+    sections = available_sections()
+    names = list(sections) if not only else list(dict.fromkeys(only))
+    unknown = [name for name in names if name not in sections]
     if unknown:
         raise ValueError(f"unknown bench section(s): {', '.join(unknown)}")
     report_progress = progress or (lambda message: None)
@@ -118,7 +124,7 @@ def run_bench(
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     try:
-        if _needs_server(names) and not e2b_available():
+        if _needs_server(sections, names) and not e2b_available():
             context.notes.append("turnout-e2b is not installed: e2b measurements skipped")
         context.write_flags()
         with (
@@ -130,7 +136,7 @@ def run_bench(
             warnings.simplefilter("ignore")
             # JSON lines to nowhere: the logging work of production, without the output.
             configure_logging(BENCH_ENV, json_lines=True, stream=sink)
-            results = asyncio.run(_run(context, names, report_progress))
+            results = asyncio.run(_run(context, sections, names, report_progress))
         if context.settle_timeouts:
             context.notes.append(
                 f"{context.settle_timeouts} wait(s) for a quiet server gave up after "

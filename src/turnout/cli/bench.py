@@ -47,13 +47,14 @@ def register(subparsers: Any) -> None:
 
 
 def _sections(text: str) -> list[str]:
-    from turnout.bench import SECTIONS
+    from turnout.bench import available_sections
 
+    known = available_sections()
     names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in SECTIONS]
+    unknown = [name for name in names if name not in known]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
-            f"unknown section(s) {', '.join(unknown) or text!r}; known: {', '.join(SECTIONS)}"
+            f"unknown section(s) {', '.join(unknown) or text!r}; known: {', '.join(known)}"
         )
     return names
 
