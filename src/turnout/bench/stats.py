@@ -72,7 +72,7 @@ def ratio(numerator: float, denominator: float) -> float | None:
 
 @dataclass(frozen=True)
 class Bound:
-    """One bound of the issue: `value` compared with `limit` (`at_most`: value <= limit)."""
+    """One bound the bench judges: `value` compared with `limit` (`at_most`: value <= limit)."""
 
     name: str
     section: str
