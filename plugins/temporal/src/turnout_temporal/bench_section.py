@@ -27,6 +27,7 @@ e2b executions each wait for a quiet server first, as the built-in e2b sections 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -125,12 +126,18 @@ async def measure(context: BenchContext) -> SectionResult:
         return SectionResult(skipped=str(exc))
     server = TemporalTestServer()
     await asyncio.to_thread(server.start)
+    # The test server does not advertise every capability a production server has, and
+    # the SDK's core warns about it once per worker: noise on the bench's stderr.
+    core_log = logging.getLogger("temporalio.core")
+    level = core_log.level
+    core_log.setLevel(logging.ERROR)
     try:
         temporal = await connect(WorkerSettings(address=server.address))
         e2b_url = context.server.url if context.server is not None else None
         async with turnout.Client(section_flags(e2b_url), ENVIRONMENT) as client:
             return await _measure(context, temporal, client)
     finally:
+        core_log.setLevel(level)
         await asyncio.to_thread(server.__exit__, None, None, None)
 
 
