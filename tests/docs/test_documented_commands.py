@@ -379,6 +379,11 @@ EXERCISES: dict[str, Run | Serve | Mapped] = {
         "test_the_section_reports_cpu_figures_and_its_three_bounds",
         "the startup section alone, in one round",
     ),
+    "turnout bench --only temporal": Mapped(
+        "tests/plugins/temporal/test_bench_section.py::TestTemporalSection::"
+        "test_a_tiny_run_reports_every_figure_on_both_backends",
+        "the temporal section alone, with two calls per side",
+    ),
     "turnout audit nodes/ --env production": Run(setup=audit_nodes, check=contains("0 blocked")),
     "turnout audit nodes/ --env production --report audit-report": Run(
         setup=audit_nodes, check=contains("0 blocked")
