@@ -160,3 +160,11 @@ def test_an_e2b_options_table_imports_the_options_model_alone(tmp_path: Path) ->
     loaded = e2b_modules_after_a_run(flags)
     assert "turnout_e2b.options" in loaded
     assert "turnout_e2b.backend" not in loaded
+
+
+def test_a_run_on_local_subprocess_compiles_no_tokenize_pattern() -> None:
+    """No model on the run path has a builtin default factory whose signature pydantic would
+    parse with `tokenize` (compiling its pattern costs every process about 5 ms of CPU)."""
+    code = textwrap.dedent(RUN_ON_LOCAL_SUBPROCESS) + "\nimport tokenize\n"
+    code += "assert tokenize._compile.cache_info().currsize == 0, 'tokenize compiled a pattern'\n"
+    modules_after(code)
