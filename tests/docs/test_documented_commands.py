@@ -86,7 +86,7 @@ def pools_applied(url: str, argv: list[str]) -> None:
 
 
 def runs_a_node(url: str, _: list[str]) -> None:
-    """`turnout serve`: ready, and the node of docs/serve.md's curl example answers 42."""
+    """`turnout serve`: ready, and the node of docs/service.md's curl example answers 42."""
     with httpx.Client(base_url=url, trust_env=False, timeout=300) as client:
         assert client.get("/readyz").status_code == 200
         answer = client.post(
