@@ -28,7 +28,8 @@ def test_a_smoke_run_reports_every_figure_and_bound() -> None:
         assert latency["ratio_p50"] is not None
     throughput = figures["throughput_local-subprocess_concurrency_32"]
     assert throughput["concurrency"] == 32
-    assert throughput["http_per_s"] > 0 and throughput["library_per_s"] > 0
+    assert throughput["http_per_s"] > 0
+    assert throughput["library_per_s"] > 0
     memory = figures["rss_local-subprocess"]
     assert memory["requests"] == 2
     assert memory["rss_growth_mib"] is not None
