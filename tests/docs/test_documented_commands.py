@@ -379,6 +379,10 @@ EXERCISES: dict[str, Run | Serve | Mapped] = {
         "test_the_section_reports_cpu_figures_and_its_three_bounds",
         "the startup section alone, in one round",
     ),
+    "turnout bench --only service": Mapped(
+        "tests/plugins/serve/test_bench.py::test_a_smoke_run_reports_every_figure_and_bound",
+        "the service section alone, with two iterations",
+    ),
     "turnout audit nodes/ --env production": Run(setup=audit_nodes, check=contains("0 blocked")),
     "turnout audit nodes/ --env production --report audit-report": Run(
         setup=audit_nodes, check=contains("0 blocked")

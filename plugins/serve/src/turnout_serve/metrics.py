@@ -21,7 +21,7 @@ process (tests) never share counts. What is counted:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -39,8 +39,9 @@ LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 class ServiceMetrics:
     """The collectors of one app, in their own registry."""
 
-    def __init__(self, backends: Sequence[str] = ()) -> None:
-        """`backends`: the ids that always have a `turnout_sandboxes_alive` series."""
+    def __init__(self, backends: Callable[[], Iterable[str]] = tuple) -> None:
+        """`backends`: the ids that always have a `turnout_sandboxes_alive` series (asked
+        at each scrape)."""
         self.registry = CollectorRegistry()
         self.registry.register(SandboxesAlive(backends))
         self.executions = Counter(
@@ -79,8 +80,8 @@ class ServiceMetrics:
 class SandboxesAlive(Collector):
     """`turnout_sandboxes_alive{backend}`, read from the backends' count at each scrape."""
 
-    def __init__(self, backends: Iterable[str]) -> None:
-        self.backends = tuple(backends)
+    def __init__(self, backends: Callable[[], Iterable[str]]) -> None:
+        self.backends = backends
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily(
@@ -88,7 +89,7 @@ class SandboxesAlive(Collector):
             "Sandboxes (or confined processes) created and not yet killed, by backend.",
             labels=("backend",),
         )
-        alive = dict.fromkeys(self.backends, 0)
+        alive = dict.fromkeys(self.backends(), 0)
         alive.update(sandboxes_alive())
         for backend, count in sorted(alive.items()):
             family.add_metric((backend,), count)
