@@ -86,7 +86,7 @@ def pools_applied(url: str, argv: list[str]) -> None:
 
 
 def runs_a_node(url: str, _: list[str]) -> None:
-    """`turnout serve`: ready, and the node of docs/serve.md's curl example answers 42."""
+    """`turnout serve`: ready, and the node of docs/service.md's curl example answers 42."""
     with httpx.Client(base_url=url, trust_env=False, timeout=300) as client:
         assert client.get("/readyz").status_code == 200
         answer = client.post(
@@ -383,6 +383,10 @@ EXERCISES: dict[str, Run | Serve | Mapped] = {
         "tests/plugins/temporal/test_bench_section.py::TestTemporalSection::"
         "test_a_tiny_run_reports_every_figure_on_both_backends",
         "the temporal section alone, with two calls per side",
+    ),
+    "turnout bench --only service": Mapped(
+        "tests/plugins/serve/test_bench.py::test_a_smoke_run_reports_every_figure_and_bound",
+        "the service section alone, with two iterations",
     ),
     "turnout audit nodes/ --env production": Run(setup=audit_nodes, check=contains("0 blocked")),
     "turnout audit nodes/ --env production --report audit-report": Run(

@@ -40,6 +40,7 @@ from turnout.models import (
     ExecutionResult,
     Language,
 )
+from turnout.tracing import Span, sandbox_created, sandbox_killed, span
 from turnout_e2b.connection import LOCAL_SERVER_KEY, Connection, is_loopback, resolve_connection
 from turnout_e2b.cost import Pricing, usage
 from turnout_e2b.embedded import embedded_confinement
@@ -156,7 +157,9 @@ class E2BBackend:
             if hold is None:
                 hold = await self._create(request, connection, timings)
             try:
-                return await self._run_in(hold, request, timings)
+                with span("turnout.sandbox.run") as traced:
+                    traced.set(sandbox__id=hold.sandbox.sandbox_id, pooled=hold.pooled)
+                    return await self._run_in(hold, request, timings)
             finally:
                 self._kill_in_background(hold)
 
@@ -257,6 +260,14 @@ class E2BBackend:
             )
 
     async def _create(
+        self, request: ExecutionRequest, connection: Connection, timings: dict[str, float]
+    ) -> _Hold:
+        with span("turnout.sandbox.create") as traced:
+            hold = await self._create_with_retries(request, connection, timings)
+            traced.set(sandbox__id=hold.sandbox.sandbox_id, attempts=timings["create_attempts"])
+            return hold
+
+    async def _create_with_retries(
         self, request: ExecutionRequest, connection: Connection, timings: dict[str, float]
     ) -> _Hold:
         lifetime_s = math.ceil(request.timeout_ms / 1000) + self._options.lifetime_margin_s
@@ -365,6 +376,7 @@ class E2BBackend:
             self._ledger.end_create(key, None)
             raise
         self._ledger.end_create(key, sandbox.sandbox_id)
+        sandbox_created(BACKEND_ID)
         return sandbox
 
     def _created_after_cancel(self, key: str, done: asyncio.Task[AsyncSandbox]) -> None:
@@ -375,6 +387,7 @@ class E2BBackend:
             return
         sandbox = done.result()
         self._ledger.end_create(key, sandbox.sandbox_id)
+        sandbox_created(BACKEND_ID)
         self._kill_in_background(_Hold(sandbox, since=time.perf_counter(), reason="cancelled"))
 
     def _discard_pooled(self, pooled: PooledSandbox, reason: str) -> None:
@@ -509,7 +522,17 @@ class E2BBackend:
         task.add_done_callback(self._kills.discard)
 
     async def _kill(self, hold: _Hold) -> None:
-        """Kill with a bound, retry once; log what the sandbox cost; never raise."""
+        """Kill with a bound, retry once; log what the sandbox cost; never raise. The kill
+        of an execution's sandbox is a span of that execution (a pool's discard belongs to
+        none)."""
+        if hold.execution_id is None:
+            await self._kill_sandbox(hold, Span())
+            return
+        with span("turnout.sandbox.kill") as traced:
+            traced.set(sandbox__id=hold.sandbox.sandbox_id, reason=hold.reason)
+            await self._kill_sandbox(hold, traced)
+
+    async def _kill_sandbox(self, hold: _Hold, traced: Span) -> None:
         sandbox = hold.sandbox
         if hold.lifetime_update is not None:
             # Not concurrently with the kill: a set_timeout landing after it would fail.
@@ -529,8 +552,11 @@ class E2BBackend:
                 )
                 continue
             self._ledger.killed(sandbox.sandbox_id)
+            sandbox_killed(BACKEND_ID)
             self._log_release(hold, started)
+            traced.set(outcome="success", attempts=attempt)
             return
+        traced.set(outcome="kill_failed", attempts=2)
 
     def _log_release(self, hold: _Hold, kill_started: float) -> None:
         """`sandbox_released`: the exact seconds from create (or take) to kill completed."""
