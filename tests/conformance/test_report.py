@@ -193,6 +193,26 @@ class TestParityReport:
         assert rows["| isolation"] == "| isolation | microvm | namespace |"
         assert rows["| supports_typescript"] == "| supports_typescript | no | no |"
 
+    def test_declared_packages_render_the_same_in_every_process(self) -> None:
+        """A `packages` declaration (sets of importable names per language, whose order
+        changes with the process's hash seed) is rendered by its languages only, so that
+        regenerating parity.md from the same results gives the same file."""
+        names = frozenset(f"module_{n}" for n in range(200))
+        declared = BACKENDS[1].capabilities.model_copy(
+            update={"packages": {"python": names, "javascript": frozenset({"lodash"})}}
+        )
+        backends = [BACKENDS[0], dataclasses.replace(BACKENDS[1], capabilities=declared)]
+        text = render_markdown(
+            ParityReport.build(
+                kind="conformance",
+                reference=LEGACY,
+                backends=backends,
+                items=[item("a", "pass", "pass")],
+            )
+        )
+        [row] = [line for line in text.splitlines() if line.startswith("| packages ")]
+        assert row.endswith("| declared for javascript, python |")
+
     def test_an_unavailable_backend_says_why_and_declares_nothing(self) -> None:
         """A backend that could not load is marked unavailable with its reason."""
         missing = dataclasses.replace(BACKENDS[1], capabilities=None, unavailable="no key")
