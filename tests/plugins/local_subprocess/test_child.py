@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from turnout_local_subprocess.child import Child, start_child
 
-from .support import PYTHON, alive
+from .support import PYTHON, alive, record_loop_gaps
 
 SLOW_START_S = 1.0
 
@@ -59,15 +59,7 @@ async def test_the_event_loop_runs_while_a_child_starts(tmp_path: Path) -> None:
     more than a fraction of it: other coroutines keep their timers meanwhile."""
     gaps: list[float] = []
 
-    async def ticker() -> None:
-        last = time.perf_counter()
-        while True:
-            await asyncio.sleep(0.01)
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
-
-    ticking = asyncio.create_task(ticker())
+    ticking = asyncio.create_task(record_loop_gaps(gaps))
     try:
         child, _ = await start(tmp_path, "pass", slow_preexec)
         await asyncio.wait_for(child.wait(), 30)

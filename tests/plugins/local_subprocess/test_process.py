@@ -13,7 +13,7 @@ from turnout_local_subprocess.process import KILL_GRACE_S, RunOutcome, run_progr
 
 from turnout.errors import InfrastructureError
 
-from .support import PYTHON, alive, pids_in
+from .support import PYTHON, alive, pids_in, record_loop_gaps
 
 
 async def run_python(
@@ -53,15 +53,7 @@ class TestRunProgram:
         coroutines keep running: the start happens off the loop's thread."""
         gaps: list[float] = []
 
-        async def tick() -> None:
-            last = time.perf_counter()
-            while True:
-                await asyncio.sleep(0.01)
-                now = time.perf_counter()
-                gaps.append(now - last)
-                last = now
-
-        ticking = asyncio.create_task(tick())
+        ticking = asyncio.create_task(record_loop_gaps(gaps))
         try:
             outcome = await run_python("pass", tmp_path, preexec=lambda: time.sleep(1.0))
         finally:
