@@ -2,13 +2,14 @@
 
 Path of an execution: wait for a slot (at most `max_concurrency` executions in flight per
 backend) -> take a sandbox from the warm pool when one is configured and ready, else create
-one (retried with jittered backoff on retryable failures, within a budget; user code has
-not started, so a retry is safe) -> upload input files -> run the program with the node's
-timeout enforced here, not by the SDK (its `run_code` timeout fires at about twice the
-value) -> read the result file -> kill the sandbox in the background, bounded and retried
-once. `aclose` drains the pool and waits for every pending kill, so no sandbox created here
-outlives the backend; one that does (the process died) is killed by the exit hook of
-`turnout_e2b.pool`, or expires with its lifetime and carries tags for `turnout e2b reap`.
+one (retried with jittered backoff on retryable failures, within a budget; user code has not
+started, so a retry is safe) -> upload input files -> load turnout's runtime in the kernel
+(`turnout_e2b.cells`) -> run the node's cell with its timeout enforced here, not by the SDK
+(its `run_code` timeout fires at about twice the value) -> read the result file -> kill the
+sandbox in the background, bounded and retried once. `aclose` drains the pool and waits for
+every pending kill, so no sandbox created here outlives the backend; one that does (the
+process died) is killed by the exit hook of `turnout_e2b.pool`, or expires with its lifetime
+and carries tags for `turnout e2b reap`.
 
 Every execution reports what it cost in `ExecutionResult.usage` (see `turnout_e2b.cost`),
 and every kill logs `sandbox_released` with the exact create-to-kill seconds.
@@ -19,18 +20,14 @@ The SDK is imported on first use, so registering this backend costs nothing.
 from __future__ import annotations
 
 import asyncio
-import base64
-import functools
 import math
 import random
 import time
 import weakref
-import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from turnout.backend import BackendSettings
-from turnout.contract import runtime_source
 from turnout.errors import InfrastructureError
 from turnout.logging import get_logger
 from turnout.models import (
@@ -41,6 +38,7 @@ from turnout.models import (
     Language,
 )
 from turnout.tracing import Span, sandbox_created, sandbox_killed, span
+from turnout_e2b.cells import cells_for, inline_result
 from turnout_e2b.connection import LOCAL_SERVER_KEY, Connection, is_loopback, resolve_connection
 from turnout_e2b.cost import Pricing, usage
 from turnout_e2b.embedded import embedded_confinement
@@ -415,6 +413,11 @@ class E2BBackend:
         timings["upload"] = _ms_since(started)
         stdout = CappedText(self._options.output_cap_bytes, "stdout")
         stderr = CappedText(self._options.output_cap_bytes, "stderr")
+        cells = cells_for(request)
+        if cells.setup is not None:
+            started = time.perf_counter()
+            await self._load_runtime(sandbox, request, cells.setup, stdout, stderr)
+            timings["setup"] = _ms_since(started)
         termination = "exited"
         kernel_error: Any = None
         run_started = time.perf_counter()
@@ -424,7 +427,7 @@ class E2BBackend:
             # node's timeout, not a transport failure.
             with translate_errors(started=True):
                 return await sandbox.run_code(
-                    cell_text(request),
+                    cells.run,
                     language=SDK_LANGUAGE[request.language],
                     timeout=request.timeout_ms / 1000 + RUN_CODE_BACKSTOP_S,
                     request_timeout=self._options.request_timeout_s,
@@ -479,6 +482,57 @@ class E2BBackend:
             timings_ms=timings,
             usage=usage(self._pricing, held_s, hold.idle_s),
         )
+
+    async def _load_runtime(
+        self,
+        sandbox: AsyncSandbox,
+        request: ExecutionRequest,
+        cell: str,
+        stdout: CappedText,
+        stderr: CappedText,
+    ) -> None:
+        """Run turnout's runtime cell before the node's timeout starts (see `turnout_e2b.cells`).
+
+        Bounded by `request_timeout_s`. A kernel that fails or stalls on it is the
+        platform's failure, raised before any user code ran (so a fallback may run the node
+        elsewhere); a cancelled caller abandons the call like a cancelled run.
+        """
+        bound_s = self._options.request_timeout_s
+        language = request.language
+
+        async def load() -> Any:
+            with translate_errors(started=False):
+                return await sandbox.run_code(
+                    cell,
+                    language=SDK_LANGUAGE[language],
+                    timeout=bound_s,
+                    request_timeout=bound_s,
+                    on_stdout=lambda message: stdout.add(message.line),
+                    on_stderr=lambda message: stderr.add(message.line),
+                )
+
+        call = asyncio.ensure_future(load())
+        try:
+            done, _ = await asyncio.wait({call}, timeout=bound_s)
+        except asyncio.CancelledError:
+            call.cancel()
+            self._abandon(call)
+            raise
+        if call not in done:
+            call.cancel()
+            self._abandon(call)
+            raise InfrastructureError(
+                f"turnout's {language} runtime did not load in the sandbox's kernel within "
+                f"{bound_s:g} s (request_timeout_s); no user code ran",
+                backend=BACKEND_ID,
+            )
+        error = call.result().error
+        if error is not None:
+            raise InfrastructureError(
+                f"turnout's {language} runtime failed to load in the sandbox's kernel "
+                f"({error.name}: {error.value}); no user code ran",
+                backend=BACKEND_ID,
+            )
 
     async def _read_result(
         self, sandbox: AsyncSandbox, request: ExecutionRequest, timings: dict[str, float]
@@ -593,81 +647,6 @@ async def _drain_arrived_output(call: asyncio.Future[Any]) -> None:
             return
         await asyncio.sleep(0)
     await asyncio.wait({call}, timeout=DRAIN_S)
-
-
-def cell_text(request: ExecutionRequest) -> str:
-    """The program as the kernel cell to send: the same program, cheaper for IPython.
-
-    IPython transforms and compiles every cell it runs, which costs tens of milliseconds
-    for the 17 KB Python runtime (on the local server, run_code of the whole program took
-    about 100 ms against 45 ms for a trivial cell on a loaded 2-core machine). A Python
-    program that starts with the runtime is sent as a short cell that decompresses the
-    runtime and runs it with `exec` in the kernel's namespace (what running it as a cell
-    does), followed by the unchanged launcher line, then one expression that returns a
-    small result file's text as the cell's result (`inline_result`), which saves the
-    round trip that reads the file. The runtime's behaviour is the same: user code is
-    compiled by the runtime itself, under its own file name, and the result file is
-    written as before (a larger one is read from the sandbox as before). JavaScript cells
-    are sent as they are (the JS kernel's Babel pass differs, and its results are
-    rendered with util.inspect, which is no way to move data).
-    """
-    if request.language == "python":
-        runtime = runtime_source("python")
-        if request.program.startswith(runtime):
-            limit = min(INLINE_RESULT_BYTES, request.max_result_bytes)
-            return (
-                _packed_python_runtime()
-                + f"__turnout_result_file = __turnout_os.path.abspath({request.result_path!r})\n"
-                + request.program[len(runtime) :].rstrip("\n")
-                + f"\n__turnout_inline_result(__turnout_result_file, {limit})\n"
-            )
-    return request.program
-
-
-INLINE_RESULT_BYTES = 64 * 1024
-"""Largest result file returned as the cell's result instead of read in a second request."""
-INLINE_KEY = "turnout_result_file"
-
-_INLINE_HELPER = f"""\
-import os as __turnout_os
-def __turnout_inline_result(path, limit):
-    try:
-        with open(path, "rb") as result_file:
-            data = result_file.read(limit + 1)
-        if len(data) > limit:
-            return None
-        return {{"{INLINE_KEY}": data.decode("utf-8")}}
-    except Exception:
-        return None
-"""
-
-
-@functools.cache
-def _packed_python_runtime() -> str:
-    packed = base64.b64encode(zlib.compress(runtime_source("python").encode("utf-8"), 9))
-    return (
-        "import base64 as __turnout_b64, zlib as __turnout_zlib\n"
-        "exec(compile(__turnout_zlib.decompress(__turnout_b64.b64decode("
-        f"{packed.decode('ascii')!r})).decode('utf-8'), '<turnout-runtime>', 'exec'))\n"
-        "del __turnout_b64, __turnout_zlib\n" + _INLINE_HELPER
-    )
-
-
-def inline_result(execution: Any) -> bytes | None:
-    """The result file's bytes if the cell returned them (see `cell_text`), else None.
-
-    Only the cell's main result counts (what user code displays is never main: the runtime
-    runs it inside a function), and only in the exact shape the helper returns.
-    """
-    for result in getattr(execution, "results", None) or ():
-        if not getattr(result, "is_main_result", False):
-            continue
-        data = getattr(result, "json", None)
-        if isinstance(data, dict) and set(data) == {INLINE_KEY}:
-            text = data[INLINE_KEY]
-            if isinstance(text, str):
-                return text.encode("utf-8")
-    return None
 
 
 def _capabilities(options: E2BOptions, connection: Connection) -> Capabilities:
