@@ -640,13 +640,19 @@ async def _drain_arrived_output(call: asyncio.Future[Any]) -> None:
     a timeout reported no stdout although the code had printed in time. A few rounds of
     the event loop, and a few milliseconds for a transport thread to pass on what it read,
     let it through; output produced after the deadline may come along in that window, as it
-    does on local-subprocess, whose kill lands after the deadline too.
+    does on local-subprocess, whose kill lands after the deadline too. The whole window is
+    DRAIN_S of wall time, rounds included: on a starved machine a round of a loop busy with
+    twenty executions can take tens of milliseconds, and CI's chaos run saw a 1.5 s timeout
+    answered after 2.4 s while the drain counted rounds alone.
     """
+    deadline = time.perf_counter() + DRAIN_S
     for _ in range(DRAIN_ROUNDS):
-        if call.done():
+        if call.done() or time.perf_counter() >= deadline:
             return
         await asyncio.sleep(0)
-    await asyncio.wait({call}, timeout=DRAIN_S)
+    remaining = deadline - time.perf_counter()
+    if remaining > 0:
+        await asyncio.wait({call}, timeout=remaining)
 
 
 def _capabilities(options: E2BOptions, connection: Connection) -> Capabilities:
