@@ -173,10 +173,26 @@ class E2BBackend:
             await asyncio.wait(list(self._abandoned), timeout=self._options.kill_timeout_s)
 
     def _abandon(self, call: asyncio.Future[Any]) -> None:
-        """Track a cancelled SDK call until it ends; its outcome no longer matters."""
+        """Cancel an SDK call and track it until it ends; its outcome no longer matters."""
+        call.cancel()
         self._abandoned.add(call)
         call.add_done_callback(self._abandoned.discard)
         call.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+    async def _ended_within(self, call: asyncio.Future[Any], timeout_s: float) -> bool:
+        """Whether `call` ended within `timeout_s`; a cancelled caller abandons it.
+
+        Not wait_for: under a busy stream the SDK's transport can ignore the cancellation
+        for seconds, and wait_for waits for the cancelled call to finish. A call that did
+        not end is the caller's to abandon; it ends when the background kill closes its
+        sandbox, and aclose() waits for it.
+        """
+        try:
+            done, _ = await asyncio.wait({call}, timeout=timeout_s)
+        except asyncio.CancelledError:
+            self._abandon(call)
+            raise
+        return call in done
 
     # -- phases -----------------------------------------------------------------------------
 
@@ -416,15 +432,15 @@ class E2BBackend:
         cells = cells_for(request)
         if cells.setup is not None:
             started = time.perf_counter()
-            await self._load_runtime(sandbox, request, cells.setup, stdout, stderr)
+            await self._load_runtime(sandbox, request.language, cells.setup, stdout, stderr)
             timings["setup"] = _ms_since(started)
         termination = "exited"
         kernel_error: Any = None
         run_started = time.perf_counter()
 
         async def run() -> Any:
-            # Translation wraps the SDK call only: the wait_for TimeoutError below is the
-            # node's timeout, not a transport failure.
+            # Translation wraps the SDK call only: the bounded wait below is the node's
+            # timeout, not a transport failure.
             with translate_errors(started=True):
                 return await sandbox.run_code(
                     cells.run,
@@ -435,26 +451,15 @@ class E2BBackend:
                     on_stderr=lambda message: stderr.add(message.line),
                 )
 
-        # Not wait_for: under a busy stream the SDK's transport can ignore the cancellation
-        # for seconds, and wait_for waits for the cancelled call to finish. The timeout is
-        # answered at once; the abandoned call ends when the background kill closes its
-        # sandbox, and aclose() waits for it.
         call = asyncio.ensure_future(run())
-        try:
-            done, _ = await asyncio.wait({call}, timeout=request.timeout_ms / 1000)
-        except asyncio.CancelledError:
-            call.cancel()
-            self._abandon(call)
-            raise
         inline: bytes | None = None
-        if call in done:
+        if await self._ended_within(call, request.timeout_ms / 1000):
             execution = call.result()
             kernel_error = execution.error
             inline = inline_result(execution)
         else:
             termination = "timeout"
             await _drain_arrived_output(call)
-            call.cancel()
             self._abandon(call)
         timings["run"] = _ms_since(run_started)
         result, too_large = None, False
@@ -486,7 +491,7 @@ class E2BBackend:
     async def _load_runtime(
         self,
         sandbox: AsyncSandbox,
-        request: ExecutionRequest,
+        language: Language,
         cell: str,
         stdout: CappedText,
         stderr: CappedText,
@@ -498,7 +503,6 @@ class E2BBackend:
         elsewhere); a cancelled caller abandons the call like a cancelled run.
         """
         bound_s = self._options.request_timeout_s
-        language = request.language
 
         async def load() -> Any:
             with translate_errors(started=False):
@@ -512,14 +516,7 @@ class E2BBackend:
                 )
 
         call = asyncio.ensure_future(load())
-        try:
-            done, _ = await asyncio.wait({call}, timeout=bound_s)
-        except asyncio.CancelledError:
-            call.cancel()
-            self._abandon(call)
-            raise
-        if call not in done:
-            call.cancel()
+        if not await self._ended_within(call, bound_s):
             self._abandon(call)
             raise InfrastructureError(
                 f"turnout's {language} runtime did not load in the sandbox's kernel within "
