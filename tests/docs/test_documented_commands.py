@@ -274,6 +274,10 @@ EXERCISES: dict[str, Run | Serve | Mapped] = {
     "turnout conformance --backend local-subprocess --backend e2b --report parity": Mapped(
         CI_CONFORMANCE, "dev.py's conformance run, with another report directory"
     ),
+    ".venv/bin/turnout conformance --backend local-subprocess --backend e2b "
+    "--report reports/busy-$n": Mapped(
+        CI_CONFORMANCE, "dev.py's conformance run, with another report directory (under load)"
+    ),
     "turnout conformance --backend local-subprocess --backend e2b --report reports/conformance": (
         Mapped(CI_CONFORMANCE, "exactly dev.py's conformance run")
     ),
