@@ -370,6 +370,9 @@ class RawCase(BaseModel):
     requires: dict[str, Requirement] = Field(default_factory=dict)
     then: Step | None = None
     slow: bool = False
+    alone: bool = Field(
+        default=False, description="runs after every other case, alone: it loads the whole host"
+    )
     differential_ignore: list[str] = Field(default_factory=list)
     cancel_after_ms: int | None = Field(
         default=None, ge=1, le=60_000, description="the runner cancels the call this late"
@@ -494,11 +497,14 @@ class Case:
     source: str
     cancel_after_ms: int | None = None
     close_after_ms: int | None = None
+    alone: bool = False
 
     @property
     def exclusive(self) -> bool:
-        """Runs after every other case, alone: it checks this host's process tree."""
-        return self.close_after_ms is not None
+        """Runs after every other case, alone: it checks this host's process tree, or it
+        loads the whole host so much that the time bounds of cases beside it would measure
+        that load rather than the backend."""
+        return self.alone or self.close_after_ms is not None
 
     @property
     def language(self) -> str | None:
@@ -585,6 +591,7 @@ def _case(
         source=source,
         cancel_after_ms=raw.cancel_after_ms,
         close_after_ms=raw.close_after_ms,
+        alone=raw.alone,
     )
 
 

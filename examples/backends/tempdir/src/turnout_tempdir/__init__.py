@@ -233,16 +233,22 @@ async def _run(
 
 
 def _kill_marked(entry: bytes, passes: int = 20) -> None:
-    """SIGKILL every process whose environment holds `entry`, until none is left (a pass
-    may miss what is forked meanwhile; each pass kills what the last one missed)."""
+    """SIGKILL every process whose environment holds `entry`. A pass may miss what is
+    forked meanwhile, so passes repeat until one finds nobody new. A process already
+    signalled is not looked at again: it cannot fork any more, though on a loaded host it
+    may stay listed for a while before the kernel ends it."""
+    signalled: set[int] = set()
     for _ in range(passes):
         found = False
-        for pid in filter(str.isdigit, os.listdir("/proc")):
+        for pid in map(int, filter(str.isdigit, os.listdir("/proc"))):
+            if pid in signalled:
+                continue
             with contextlib.suppress(OSError):
                 with open(f"/proc/{pid}/environ", "rb") as handle:
                     if entry not in handle.read().split(b"\0"):
                         continue
-                os.kill(int(pid), signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
+                signalled.add(pid)
                 found = True
         if not found:
             return
