@@ -26,6 +26,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -51,9 +52,13 @@ def _bin(env_dir: Path, name: str) -> Path:
 
 
 def _run(*args: str | Path, env: dict[str, str] | None = None) -> None:
+    """Run one step; its duration is printed after it, so that a CI log shows where the
+    job's time went."""
     printable = " ".join(str(a) for a in args)
     print(f"$ {printable}", flush=True)
+    started = time.monotonic()
     completed = subprocess.run([str(a) for a in args], cwd=ROOT, env=env, check=False)
+    print(f"  ({time.monotonic() - started:.0f} s, exit {completed.returncode})", flush=True)
     if completed.returncode != 0:
         raise SystemExit(completed.returncode)
 
