@@ -160,8 +160,10 @@ def test() -> None:
     # The whole job. Most tests wait on interpreters, servers and sandboxes, so one worker
     # per core (pytest-xdist; a file's tests stay together, sharing its fixtures) roughly
     # halves the wall time. Tests of a promised time bound then run alone, so that the
-    # other worker's load is not what they measure.
-    _run(python, "-m", "pytest", "--numprocesses=auto", "--dist=loadfile", "-m", "not timing")
+    # other worker's load is not what they measure. The conformance cases through pytest
+    # are left to the parity run at the end, which runs each of them on both backends.
+    parallel = "not timing and not in_parity_run"
+    _run(python, "-m", "pytest", "--numprocesses=auto", "--dist=loadfile", "-m", parallel)
     _run(python, "-m", "pytest", "-m", "timing")
     _check_mutants()
     _check_parity()
