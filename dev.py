@@ -13,6 +13,7 @@ always has the interpreter that runs this file. The script installs a pinned uv 
     python3 dev.py parity  regenerate docs/parity.md from a conformance run
     python3 dev.py screenshots  regenerate docs/images/*-report.png, the HTML reports as
                            headless Chromium shows them (tests/reports/screenshots.py)
+    python3 dev.py cli-docs  regenerate docs/cli-reference.md from the parser
     python3 dev.py sync    install everything only
 
 Nothing is installed outside this checkout, except Debian's Chromium for the browser tests
@@ -219,7 +220,20 @@ def screenshots() -> None:
     _run(_bin(VENV, "python"), "-m", "tests.reports.screenshots")
 
 
-JOBS = {"sync": sync, "demo": demo, "test": test, "parity": parity, "screenshots": screenshots}
+def cli_docs() -> None:
+    """docs/cli-reference.md, every command's --help as the parser prints it."""
+    sync()
+    _run(_bin(VENV, "python"), "-m", "tests.docs.cli_reference")
+
+
+JOBS = {
+    "sync": sync,
+    "demo": demo,
+    "test": test,
+    "parity": parity,
+    "screenshots": screenshots,
+    "cli-docs": cli_docs,
+}
 
 if __name__ == "__main__":
     job = sys.argv[1] if len(sys.argv) > 1 else ""

@@ -232,6 +232,10 @@ WORKER_TEST = (
 EXERCISES: dict[str, Run | Serve | Mapped] = {
     "python3 dev.py demo": Run(in_checkout=True, check=contains('"average": 7.25', '"summary"')),
     "python3 dev.py test": Mapped(CI_CONFORMANCE, "CI runs exactly this on a clean clone"),
+    "python3 dev.py cli-docs": Mapped(
+        "tests/docs/test_cli_reference.py::test_the_page_is_what_the_parser_prints",
+        "the page it writes must equal the parser's rendering, which the test makes",
+    ),
     "python3 dev.py sync": Mapped(CI_CONFORMANCE, "`dev.py test` syncs first"),
     "python3 dev.py parity": Mapped(
         CI_CONFORMANCE, "`dev.py test` makes the same conformance run and compares parity.md"

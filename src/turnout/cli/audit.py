@@ -24,7 +24,7 @@ from turnout.audit.loading import load_nodes
 from turnout.audit.render import render_markdown, render_text
 from turnout.audit.report import AuditReport
 from turnout.audit.target import describe_target
-from turnout.cli.arguments import whole_number
+from turnout.cli.arguments import add_flags_argument, whole_number
 from turnout.cli.conformance import ProgressBar
 from turnout.cli.output import print_error, print_json
 from turnout.conformance.backends import refresh_endpoints
@@ -58,11 +58,7 @@ def register(subparsers: Any) -> None:
         help="judge against this backend (default: the environment's target_backend)",
     )
     parser.add_argument("--env", help="environment (default: $TURNOUT_ENV or development)")
-    parser.add_argument(
-        "--flags",
-        metavar="FILE",
-        help="flag file (default: $TURNOUT_FLAGS_FILE or ./feature_flags.toml)",
-    )
+    add_flags_argument(parser)
     parser.add_argument(
         "--context",
         type=Path,

@@ -30,15 +30,25 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "chaos",
         help="run executions against the local E2B server with injected faults",
-        description="Start the local E2B-compatible server, run N executions through turnout "
-        "(backend e2b) at concurrency C while injecting faults, and check that every "
+        description="Start the local E2B-compatible server, run --executions through turnout "
+        "(backend e2b), --concurrency at once, while injecting faults, and check that every "
         "execution is accounted for, every error has the right retryable flag, no sandbox "
         "leaks and no call outlives its timeout + 1 s. See docs/reliability.md.",
     )
     parser.add_argument(
-        "--executions", type=_positive, default=100, metavar="N", help="default 100"
+        "--executions",
+        type=_positive,
+        default=100,
+        metavar="N",
+        help="executions to run (default 100)",
     )
-    parser.add_argument("--concurrency", type=_positive, default=20, metavar="C", help="default 20")
+    parser.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=20,
+        metavar="N",
+        help="executions in flight at once (default 20)",
+    )
     parser.add_argument(
         "--faults",
         default=DEFAULT_SPEC,
@@ -51,7 +61,7 @@ def register(subparsers: Any) -> None:
         "--max-sandboxes",
         type=_positive,
         default=None,
-        metavar="M",
+        metavar="N",
         help="the server's cap on live sandboxes; creates beyond it answer 429 "
         "(default: the concurrency)",
     )

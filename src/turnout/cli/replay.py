@@ -40,7 +40,7 @@ def register(subparsers: Any) -> None:
         "line) on every selected backend, compare each with its recorded outcome and with "
         "the reference backend, and write the same parity report as `turnout conformance`.",
     )
-    parser.add_argument("file", type=Path, help="the JSON-lines corpus")
+    parser.add_argument("file", type=Path, metavar="FILE", help="the JSON-lines corpus")
     parser.add_argument(
         "--run-side-effects",
         action="store_true",

@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--language", choices=("javascript", "python"))
     parser.add_argument("--code", help="the code itself (instead of a config's `code`)")
-    parser.add_argument("--backend", help="backend id (default: the environment's)")
+    parser.add_argument("--backend", metavar="ID", help="backend id (default: the environment's)")
     parser.add_argument("--env", help="environment (default: $TURNOUT_ENV or development)")
     add_flags_argument(parser)
     parser.add_argument("--tenant", help="tenant id (rollout bucketing, event and sandbox labels)")

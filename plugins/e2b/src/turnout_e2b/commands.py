@@ -62,6 +62,7 @@ def register(subparsers: Any) -> None:
     reap.add_argument(
         "--older-than",
         type=parse_duration,
+        metavar="AGE",
         default=parse_duration("15m"),
         help="minimum age, e.g. 90s, 15m, 2h (default 15m)",
     )

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from turnout.cli.arguments import positive_seconds, whole_number
+from turnout.cli.arguments import add_flags_argument, positive_seconds, whole_number
 from turnout.errors import TurnoutError
 from turnout.flags import current_environment
 from turnout.logging import configure_logging
@@ -41,11 +41,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--port", type=int, default=8080, help="port to bind; 0 picks a free one (default 8080)"
     )
-    parser.add_argument(
-        "--flags",
-        type=Path,
-        help="feature flag file (default: $TURNOUT_FLAGS_FILE, else ./feature_flags.toml)",
-    )
+    add_flags_argument(parser)
     parser.add_argument("--env", help="environment (default: $TURNOUT_ENV or development)")
     parser.add_argument(
         "--token-file",

@@ -10,10 +10,9 @@ import argparse
 import asyncio
 import signal
 import sys
-from pathlib import Path
 from typing import Any
 
-from turnout.cli.arguments import positive_seconds
+from turnout.cli.arguments import add_flags_argument, positive_seconds
 from turnout.errors import TurnoutError
 from turnout.flags import current_environment
 from turnout.logging import configure_logging, get_logger
@@ -41,20 +40,21 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--address",
+        metavar="HOST:PORT",
         help=f"Temporal frontend host:port (default: $TEMPORAL_ADDRESS, else {DEFAULT_ADDRESS})",
     )
     parser.add_argument(
         "--namespace",
+        metavar="NAMESPACE",
         help=f"Temporal namespace (default: $TEMPORAL_NAMESPACE, else {DEFAULT_NAMESPACE})",
     )
     parser.add_argument(
-        "--task-queue", default=DEFAULT_TASK_QUEUE, help=f"default {DEFAULT_TASK_QUEUE}"
+        "--task-queue",
+        default=DEFAULT_TASK_QUEUE,
+        metavar="QUEUE",
+        help=f"the task queue to poll (default {DEFAULT_TASK_QUEUE})",
     )
-    parser.add_argument(
-        "--flags",
-        type=Path,
-        help="feature flag file (default: $TURNOUT_FLAGS_FILE, else ./feature_flags.toml)",
-    )
+    add_flags_argument(parser)
     parser.add_argument("--env", help="environment (default: $TURNOUT_ENV or development)")
     parser.add_argument(
         "--grace",

@@ -46,13 +46,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = ServerConfig()
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to bind (0: a free port)")
-    parser.add_argument("--create-delay-ms", type=int, default=defaults.create_delay_ms)
-    parser.add_argument("--kill-delay-ms", type=int, default=defaults.kill_delay_ms)
-    parser.add_argument("--max-sandboxes", type=int, default=defaults.max_sandboxes)
-    parser.add_argument("--default-timeout-s", type=int, default=defaults.default_timeout_s)
-    parser.add_argument("--keepalive-s", type=float, default=defaults.keepalive_s)
-    parser.add_argument("--python-pool", type=int, default=defaults.pool_sizes["python"])
-    parser.add_argument("--javascript-pool", type=int, default=defaults.pool_sizes["javascript"])
+    parser.add_argument(
+        "--create-delay-ms",
+        type=int,
+        default=defaults.create_delay_ms,
+        metavar="MS",
+        help=f"latency added to every sandbox create, as E2B's ~150 ms (default "
+        f"{defaults.create_delay_ms})",
+    )
+    parser.add_argument(
+        "--kill-delay-ms",
+        type=int,
+        default=defaults.kill_delay_ms,
+        metavar="MS",
+        help=f"latency added to every sandbox kill (default {defaults.kill_delay_ms})",
+    )
+    parser.add_argument(
+        "--max-sandboxes",
+        type=int,
+        default=defaults.max_sandboxes,
+        metavar="N",
+        help="live sandboxes allowed at once; a create beyond it answers 429 (default: no cap)",
+    )
+    parser.add_argument(
+        "--default-timeout-s",
+        type=int,
+        default=defaults.default_timeout_s,
+        metavar="SECONDS",
+        help=f"sandbox lifetime when a create gives none (default {defaults.default_timeout_s})",
+    )
+    parser.add_argument(
+        "--keepalive-s",
+        type=float,
+        default=defaults.keepalive_s,
+        metavar="SECONDS",
+        help=f"silence on an execution's stream after which a keepalive line is sent "
+        f"(default {defaults.keepalive_s:g})",
+    )
+    for language in ("python", "javascript"):
+        parser.add_argument(
+            f"--{language}-pool",
+            type=int,
+            default=defaults.pool_sizes[language],
+            metavar="N",
+            help=f"{language} kernels kept started, ready for the next sandboxes (default "
+            f"{defaults.pool_sizes[language]})",
+        )
     keys = parser.add_mutually_exclusive_group()
     keys.add_argument(
         "--api-key",
@@ -80,7 +119,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="refuse to start (exit status 2) where kernels cannot be confined, instead of "
         "running them unconfined",
     )
-    parser.add_argument("--log-level", default="warning")
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        choices=("debug", "info", "warning", "error", "critical"),
+        help="the server's log level, on stderr (default warning)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
