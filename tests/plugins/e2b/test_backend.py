@@ -26,7 +26,7 @@ from turnout import (
     execute_code_node,
 )
 from turnout.backend import declared_max_concurrency
-from turnout.comparison import VOLATILE_METADATA
+from turnout.comparison import normalize_outcome
 from turnout.contract import prepare_request
 from turnout.engine import Engine
 from turnout.models import parse_config
@@ -206,8 +206,7 @@ def normalized(outcome: dict[str, Any] | BaseException) -> Any:
     if isinstance(outcome, CodeExecutionError):
         return ("error", outcome.kind, outcome.name, outcome.line, outcome.stdout, outcome.stderr)
     assert isinstance(outcome, dict)
-    metadata = {k: v for k, v in outcome["metadata"].items() if k not in VOLATILE_METADATA}
-    return {**outcome, "metadata": metadata}
+    return normalize_outcome(outcome)
 
 
 class TestParityWithLocalSubprocess:
