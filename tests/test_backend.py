@@ -46,8 +46,9 @@ class TestOptionalMembers:
 
 class TestHelpers:
     def test_provisioning_adds_the_provisioning_phases_only(self) -> None:
-        """queue, create and pool_take are provisioning; run is not."""
-        assert provisioning_ms({"queue": 1.0, "create": 2.0, "pool_take": 3.0, "run": 9.0}) == 6.0
+        """queue, create, pool_take, setup and spawn are provisioning; run is not."""
+        timings = {"queue": 1, "create": 2, "pool_take": 3, "setup": 4, "spawn": 5, "run": 9}
+        assert provisioning_ms(timings) == 15.0
 
     def test_the_truncation_marker_names_stream_and_cap(self) -> None:
         """Every backend appends the same marker line."""

@@ -205,7 +205,7 @@ class TestRolloutIds:
 
     async def test_no_id_means_the_default_stage_every_time(self) -> None:
         """With half the buckets in shadow and no ids, every execution gets the
-        environment's stage (it used to be bucketed by a random id and flip-flop)."""
+        environment's stage, never a bucket drawn at random per execution."""
         node = {"language": "python", "code": "return 1"}
         async with Client(flags(rollout={"shadow": 50}), "test") as client:
             with capture_logs() as logs:

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -102,3 +103,68 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
     """A name turnout does not export raises AttributeError, as any module does."""
     with pytest.raises(AttributeError, match="Nope"):
         turnout.Nope  # type: ignore[attr-defined]  # noqa: B018
+
+
+#: Modules of the backends and their options: discovery registers each backend without them.
+BACKEND_MODULES = (
+    "turnout_e2b.backend",
+    "turnout_e2b.options",
+    "turnout_local_subprocess.backend",
+    "turnout_local_subprocess.options",
+)
+
+
+def test_plugin_discovery_imports_no_backend_or_options_module() -> None:
+    """Discovery registers both built-in backends without importing the module of either
+    backend or of either options model (each is imported when first needed)."""
+    loaded = modules_after(
+        """
+        from turnout.registry import discover
+        assert {"e2b", "local-subprocess"} <= set(discover(disabled=[]).ids)
+        """
+    )
+    assert loaded & set(BACKEND_MODULES) == set()
+
+
+def e2b_modules_after_a_run(flags_path: Path) -> set[str]:
+    """The `turnout_e2b` modules a fresh `turnout run` on local-subprocess has loaded, with
+    the flag file at `flags_path`."""
+    code = f"import os\nos.environ['TURNOUT_FLAGS_FILE'] = {str(flags_path)!r}\n"
+    code += textwrap.dedent(RUN_ON_LOCAL_SUBPROCESS)
+    return {name for name in modules_after(code) if name.startswith("turnout_e2b")}
+
+
+FLAGS_WITHOUT_E2B_TABLE = """
+schema_version = 1
+[environments.test]
+legacy_backend = "local-subprocess"
+target_backend = "e2b"
+stage = "off"
+"""
+
+
+def test_a_run_on_local_subprocess_imports_nothing_of_the_e2b_backend(tmp_path: Path) -> None:
+    """`turnout run` on local-subprocess, with flags that have no e2b options table, loads
+    nothing of the e2b plugin but its hook module."""
+    flags = tmp_path / "flags.toml"
+    flags.write_text(FLAGS_WITHOUT_E2B_TABLE, encoding="utf-8")
+    assert e2b_modules_after_a_run(flags) == {"turnout_e2b", "turnout_e2b.plugin"}
+
+
+def test_an_e2b_options_table_imports_the_options_model_alone(tmp_path: Path) -> None:
+    """With an e2b options table to check, the run imports the e2b options model (and what
+    it needs) but still not the e2b backend."""
+    flags = tmp_path / "flags.toml"
+    table = "[environments.test.backends.e2b]\npool_size = 0\n"
+    flags.write_text(FLAGS_WITHOUT_E2B_TABLE + table, encoding="utf-8")
+    loaded = e2b_modules_after_a_run(flags)
+    assert "turnout_e2b.options" in loaded
+    assert "turnout_e2b.backend" not in loaded
+
+
+def test_a_run_on_local_subprocess_compiles_no_tokenize_pattern() -> None:
+    """No model on the run path has a builtin default factory whose signature pydantic would
+    parse with `tokenize` (compiling its pattern costs every process about 5 ms of CPU)."""
+    code = textwrap.dedent(RUN_ON_LOCAL_SUBPROCESS) + "\nimport tokenize\n"
+    code += "assert tokenize._compile.cache_info().currsize == 0, 'tokenize compiled a pattern'\n"
+    modules_after(code)

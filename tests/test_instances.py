@@ -48,11 +48,27 @@ stage = "off"
 output_cap_bytes = {cap}
 """
 PRINT_AFTER = "import time\ntime.sleep({sleep})\nprint('x' * 3000)\nreturn {value}"
+# Prints once a file named `go` appears in its working directory (see `let_go`), so that it
+# is still in flight whatever the machine's load.
+PRINT_ON_GO = (
+    "import os, time\ndeadline = time.time() + 60\n"
+    "while not os.path.exists('go') and time.time() < deadline:\n    time.sleep(0.02)\n"
+    "print('x' * 3000)\nreturn {value}"
+)
 
 
 def children() -> set[int]:
     """Pids of every process this test process started, transitively."""
     return {child.pid for child in psutil.Process().children(recursive=True)}
+
+
+def let_go(pids: set[int]) -> None:
+    """Create `go` in the working directory of each of `pids` that still runs."""
+    for pid in pids:
+        try:
+            (Path(psutil.Process(pid).cwd()) / "go").write_text("")
+        except (psutil.Error, OSError):
+            continue
 
 
 async def test_reload_mid_flight_drains_the_old_instance_and_applies_the_new_cap(
@@ -67,26 +83,26 @@ async def test_reload_mid_flight_drains_the_old_instance_and_applies_the_new_cap
     engine = Engine(ENV, flags_path=path, check_interval=0)
     try:
 
-        async def execute(sleep: float, value: int) -> dict[str, Any]:
-            config = parse_config(
-                {"language": "python", "code": PRINT_AFTER.format(sleep=sleep, value=value)}
-            )
+        async def execute(code: str, value: int) -> dict[str, Any]:
+            config = parse_config({"language": "python", "code": code})
             return await engine.run(config, {}, labels={"execution": f"job-{value}"})
 
         old = engine.backend("local-subprocess")
-        in_flight = asyncio.create_task(execute(1.5, 1))
+        in_flight = asyncio.create_task(execute(PRINT_ON_GO.format(value=1), 1))
         await wait_until(lambda: getattr(old, "in_flight", 1) == 1 and bool(children() - elsewhere))
         old_processes = children() - elsewhere  # the program, and the old instance's spares
 
         write_flags(path, LOCAL.format(cap=2048), bump=1)
         with capture_logs() as logs:
-            after = await execute(0, 2)  # the worker's next job applies the reload
+            # the worker's next job applies the reload
+            after = await execute(PRINT_AFTER.format(sleep=0, value=2), 2)
         new = engine.backend("local-subprocess")
         assert new is not old
         assert after["stdout"].endswith("[turnout: stdout truncated at 2048 bytes]")
         assert new.capabilities.max_output_bytes == 2048
         assert not old.closed  # type: ignore[attr-defined]  # still draining: one execution in flight
 
+        let_go(old_processes)
         before = await in_flight
         assert before["stdout"].endswith("[turnout: stdout truncated at 1024 bytes]")
         await wait_until(lambda: bool(old.closed))  # type: ignore[attr-defined]

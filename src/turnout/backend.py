@@ -52,9 +52,10 @@ __all__ = [
 Options = TypeVar("Options", bound=pydantic.BaseModel)
 
 # `ExecutionResult.timings_ms` keys that measure getting somewhere to run the code (a slot,
-# a sandbox), as opposed to running it. The node's timeout bounds the code, not these: the
-# conformance suite's wall-time bounds and the chaos run's timeout check leave them out.
-PROVISIONING_PHASES = ("queue", "create", "pool_take")
+# a sandbox made, taken or started, turnout's runtime loaded in it), as opposed to running
+# it. The node's timeout bounds the code, not these: the conformance suite's wall-time
+# bounds and the chaos run's timeout check leave them out.
+PROVISIONING_PHASES = ("queue", "create", "pool_take", "setup", "spawn")
 
 
 def provisioning_ms(timings_ms: Mapping[str, float]) -> float:

@@ -3,9 +3,9 @@
 
 It returns the envelope as a dict (`Envelope.to_dict()`: `{outputVariable: envelope}` when
 the node names one), reads the flags from `$TURNOUT_FLAGS_FILE` or `./feature_flags.toml`,
-and takes the rollout ids as `labels` (`tenant`, `workflow`, `execution`) as it always
-did. New code holds a `Client` instead (docs/embedding.md): ids as parameters, flags from
-code, a typed envelope, an explicit shutdown.
+and takes the rollout ids as `labels` (`tenant`, `workflow`, `execution`), the signature
+existing callers use. New code holds a `Client` instead (docs/embedding.md): ids as
+parameters, flags from code, a typed envelope, an explicit shutdown.
 """
 
 from __future__ import annotations

@@ -50,6 +50,7 @@ from turnout.models import Capabilities, CodeNodeConfig, ExecutionResult, parse_
 from turnout.redaction import scrub_envelope
 from turnout.registry import BackendRegistry, Distribution, default_registry
 from turnout.shutdown import InFlight
+from turnout.tracing import span
 
 __all__ = [
     "ROLLOUT_ID_LABELS",
@@ -237,12 +238,16 @@ class Engine:
         also the labels `tenant`, `workflow` and `execution` of the event and the sandbox.
         `labels` with those keys still work as ids (the parameters win).
         """
-        try:
-            checked = rollout_labels(parse_labels(labels), tenant_id, workflow_id, execution_id)
-            return await self.in_flight.run(self._run(config, inputs, backend, checked))
-        except TurnoutError as error:
-            error.add_warnings(config.warnings)  # also on errors raised before any backend
-            raise
+        with span("turnout.execute") as traced:
+            traced.set(environment=self.environment, language=config.language)
+            try:
+                checked = rollout_labels(parse_labels(labels), tenant_id, workflow_id, execution_id)
+                envelope = await self.in_flight.run(self._run(config, inputs, backend, checked))
+            except TurnoutError as error:
+                error.add_warnings(config.warnings)  # also on errors raised before any backend
+                raise
+            traced.set(backend=envelope["metadata"]["backend"], outcome="success")
+            return envelope
 
     async def _run(
         self,
@@ -256,14 +261,23 @@ class Engine:
             return await self.run_on(
                 backend, config, inputs, labels=labels, execution_id=execution_id, role="direct"
             )
-        decision = self.evaluator.decide(
-            self.environment,
-            tenant_id=labels.get("tenant"),
-            workflow_id=labels.get("workflow"),
-            execution_key=labels.get("execution"),
-            side_effect_free=config.side_effect_free,
-            sample_key=execution_id,
-        )
+        with span("turnout.decision") as traced:
+            decision = self.evaluator.decide(
+                self.environment,
+                tenant_id=labels.get("tenant"),
+                workflow_id=labels.get("workflow"),
+                execution_key=labels.get("execution"),
+                side_effect_free=config.side_effect_free,
+                sample_key=execution_id,
+            )
+            traced.set(
+                stage=decision.stage,
+                backend__authoritative=decision.authoritative,
+                backend__candidate=decision.candidate,
+                shadow=decision.shadow,
+                decided_by=decision.decided_by,
+                reason=decision.reason,
+            )
         fields = {
             "execution_id": execution_id,
             "environment": self.environment,
@@ -333,7 +347,33 @@ class Engine:
         role: str,
         decision: Decision | None = None,
     ) -> dict[str, Any]:
-        """One execution on one backend: prepare, execute, decode, log one event."""
+        """One execution on one backend: prepare, execute, decode, log one event; in its
+        span (`turnout.shadow` for a shadow run, else `turnout.backend`)."""
+        with span("turnout.shadow" if role == "shadow" else "turnout.backend") as traced:
+            traced.set(backend=backend_id, role=role)
+            envelope = await self._run_on(
+                backend_id,
+                config,
+                inputs,
+                labels=labels,
+                execution_id=execution_id,
+                role=role,
+                decision=decision,
+            )
+            traced.set(outcome="success")
+            return envelope
+
+    async def _run_on(
+        self,
+        backend_id: str,
+        config: CodeNodeConfig,
+        inputs: dict[str, Any],
+        *,
+        labels: dict[str, str],
+        execution_id: str,
+        role: str,
+        decision: Decision | None,
+    ) -> dict[str, Any]:
         started = time.perf_counter()
         event: dict[str, Any] = {
             "execution_id": execution_id,

@@ -1,13 +1,13 @@
 """The typed result envelope `Client.execute` returns (its JSON shape: docs/contract.md).
 
 `Envelope` is a view with attributes (`.output`, `.stdout`, `.metadata.backend`, ...) over
-the same data the engine builds; `to_dict()` gives the JSON shape callers of
-`execute_code_node` and `turnout run --json` have always had, key for key and in the same
-order, so `json.dumps(envelope.to_dict(), ensure_ascii=False, indent=2)` is byte for byte
-what `turnout run --json` prints.
+the same data the engine builds; `to_dict()` gives the JSON shape of `execute_code_node`
+and `turnout run --json` (the shape callers of the old executor parse), key for key and in
+the same order, so `json.dumps(envelope.to_dict(), ensure_ascii=False, indent=2)` is byte
+for byte what `turnout run --json` prints.
 
-**The outputVariable wrapping.** A node that names an `outputVariable` (say `summary`) has
-always been answered as `{"summary": {...the envelope...}}`. `Envelope` is never wrapped:
+**The outputVariable wrapping.** A node that names an `outputVariable` (say `summary`) is
+answered on the wire as `{"summary": {...the envelope...}}`. `Envelope` is never wrapped:
 `.output` is the node's output whatever it names, and `.output_variable` says what it named.
 `to_dict()` is the wire shape, wrapped when the node names an outputVariable (what
 `execute_code_node` returns and `turnout run --json` prints); `to_dict(wrapped=False)` is

@@ -9,10 +9,15 @@ name, the distribution it came from, the error on one line, and the traceback fo
 asks (`turnout backends --verbose`). A typo in one plugin's module so costs that plugin, not
 every command of every backend. A distribution whose metadata does not parse costs only
 itself, and nothing at all when it declares no turnout plugin.
+
+A plugin's backend class may itself be loaded later than the plugin: a `LazyBackend` names
+it by its import path, and it is imported when the backend is first needed (see
+`turnout.registry`).
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import inspect
 import re
@@ -22,14 +27,17 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import pluggy
+import pydantic
 
 from turnout import hookspecs
-from turnout.errors import TurnoutError
+from turnout.backend import BackendSettings, BackendType, ExecutionBackend, options_model_of
+from turnout.errors import ConfigurationError, TurnoutError
 from turnout.field_errors import suggestion
 
 __all__ = [
     "DISABLED_PLUGINS_VARIABLE",
     "Distribution",
+    "LazyBackend",
     "PluginIssue",
     "PluginLoader",
     "each_implementation",
@@ -89,6 +97,85 @@ class PluginIssue:
             "left_out": self.left_out,
             "traceback": self.traceback if with_traceback else None,
         }
+
+
+@dataclass(frozen=True)
+class LazyBackend:
+    """A backend class named by where it lives, imported only when it is first needed.
+
+    A plugin registers one instead of the class when importing the class costs (its
+    module pulls in the whole backend): `registry.add(LazyBackend("mine",
+    "my_plugin.backend:MyBackend", options="my_plugin.options:MyOptions"))`. `target` is
+    the class as `module:Name`; `options` the class's `options_model` as `module:Name`
+    (None when it declares none), imported on its own when a flag file has a table for
+    this backend. `id`, `description` and `deprecated` list the backend without importing
+    it, so they must be the class's own: loading checks that they are.
+
+    It is a backend type itself: calling it imports the class and constructs it.
+    """
+
+    id: str
+    target: str
+    description: str = ""
+    deprecated: bool = False
+    options: str | None = None
+
+    def load(self) -> BackendType:
+        """The class (imported now if it was not); a `ConfigurationError` when its module
+        does not import, or the class does not match this description of it."""
+        backend_type: BackendType = _import_named(self.target, f"backend {self.id!r}: its class")
+        for attribute in ("id", "description", "deprecated"):
+            theirs = getattr(backend_type, attribute, None)
+            if theirs != getattr(self, attribute):
+                raise ConfigurationError(
+                    f"backend {self.id!r}: class {self.target} has {attribute} {theirs!r}, "
+                    f"but its plugin registered it with {getattr(self, attribute)!r}; make "
+                    "the plugin's LazyBackend say what the class says"
+                )
+        if options_model_of(backend_type) is not self.options_model:
+            raise ConfigurationError(
+                f"backend {self.id!r}: class {self.target} declares options_model "
+                f"{getattr(backend_type, 'options_model', None)!r}, but its plugin registered "
+                f"it with options {self.options!r}; make the two the same model"
+            )
+        return backend_type
+
+    @property
+    def options_model(self) -> type[pydantic.BaseModel] | None:
+        """The options model (imported now if it was not), or None when there is none."""
+        if self.options is None:
+            return None
+        model = _import_named(self.options, f"backend {self.id!r}: its options model")
+        if not (isinstance(model, type) and issubclass(model, pydantic.BaseModel)):
+            raise ConfigurationError(
+                f"backend {self.id!r}: its options model {self.options} is not a pydantic "
+                "model class"
+            )
+        return model
+
+    def __call__(self, settings: BackendSettings) -> ExecutionBackend:
+        return self.load()(settings)
+
+    def check_paths(self) -> None:
+        """Refuse paths that are not `module:name` (at registration; nothing is imported)."""
+        for field_name, path in (("target", self.target), ("options", self.options)):
+            if path is None and field_name == "options":
+                continue
+            module_name, colon, name = (path or "").partition(":")
+            if not (colon and module_name and name.isidentifier()):
+                raise ConfigurationError(
+                    f"cannot register backend {self.id!r}: its {field_name} {path!r} is not "
+                    "`package.module:Name`"
+                )
+
+
+def _import_named(path: str, what: str) -> Any:
+    """The object at `module:name`, or a `ConfigurationError` saying why it cannot be had."""
+    module_name, _, name = path.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), name)
+    except Exception as exc:
+        raise ConfigurationError(f"{what} cannot be imported from {path}: {one_line(exc)}") from exc
 
 
 def plugin_label(plugin: str, distribution: Distribution | None) -> str:

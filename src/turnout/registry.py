@@ -13,14 +13,23 @@ while every other plugin works. Two plugins registering one id make that id unav
 (which of them would win is an accident of install order). Looking up a backend a broken
 plugin registered, or may have registered, is a `ConfigurationError` naming the plugin,
 its distribution and its error; `turnout backends` lists them all.
+
+A plugin may register a `LazyBackend` (the class named by its import path) instead of the
+class: discovery then imports only the plugin's hook module, the class's module is imported
+when that backend is first built, and its options model when a flag file has a table for
+it. A process that runs one backend so never imports the others. A lazy class whose module
+does not import is an error naming the plugin wherever that backend is needed.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
-from collections.abc import Iterable, Iterator
+import traceback
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pluggy
 import pydantic
@@ -37,6 +46,7 @@ from turnout.errors import ConfigurationError
 from turnout.plugin_loading import (
     DISABLED_PLUGINS_VARIABLE,
     Distribution,
+    LazyBackend,
     PluginIssue,
     PluginLoader,
     each_implementation,
@@ -48,6 +58,7 @@ __all__ = [
     "DISABLED_PLUGINS_VARIABLE",
     "BackendRegistry",
     "Distribution",
+    "LazyBackend",
     "PluginIssue",
     "RegisteredBackend",
     "UnavailableBackend",
@@ -57,18 +68,31 @@ __all__ = [
 
 DIRECT = "<direct>"
 REGISTER_HOOK = f"{hookspecs.PROJECT_NAME}_register_backends"
+log = logging.getLogger("turnout.plugins")
 
 
 @dataclass(frozen=True)
 class RegisteredBackend:
-    """A backend class and the plugin that registered it."""
+    """A backend class (or the `LazyBackend` naming it) and the plugin that registered it."""
 
-    backend_type: BackendType
+    entry: BackendType
     plugin: str
 
     @property
     def id(self) -> str:
-        return self.backend_type.id
+        return self.entry.id
+
+    @property
+    def backend_type(self) -> BackendType:
+        """The class; a lazily registered one is imported now. When it cannot be, the
+        `LazyBackend` standing for it: it still lists the backend, and building it raises
+        the error (`BackendRegistry.create` reports it)."""
+        if isinstance(self.entry, LazyBackend):
+            try:
+                return self.entry.load()
+            except ConfigurationError:
+                return self.entry
+        return self.entry
 
 
 @dataclass(frozen=True)
@@ -105,14 +129,17 @@ class BackendRegistry:
             raise ConfigurationError(
                 f"cannot register {backend_type!r}: it has no string class attribute `id`"
             )
-        declared = getattr(backend_type, "options_model", None)
-        if declared is not None and options_model_of(backend_type) is None:
+        if isinstance(backend_type, LazyBackend):
+            backend_type.check_paths()
+        elif (declared := getattr(backend_type, "options_model", None)) is not None and (
+            options_model_of(backend_type) is None
+        ):
             raise ConfigurationError(
                 f"cannot register backend {backend_id!r} whose `options_model` ({declared!r}) "
                 "is not a pydantic model class"
             )
         existing = self._backends.get(backend_id)
-        if existing is not None and existing.backend_type is not backend_type:
+        if existing is not None and existing.entry != backend_type:
             if DIRECT in (existing.plugin, self._current_plugin) or (
                 existing.plugin == self._current_plugin
             ):
@@ -121,9 +148,7 @@ class BackendRegistry:
                     f"{existing.plugin!r} and by {self._current_plugin!r}; disable one of "
                     f"them with {DISABLED_PLUGINS_VARIABLE}"
                 )
-            claims = self._conflicts.setdefault(
-                backend_id, {existing.plugin: existing.backend_type}
-            )
+            claims = self._conflicts.setdefault(backend_id, {existing.plugin: existing.entry})
             claims[self._current_plugin] = backend_type
             return
         self._backends[backend_id] = RegisteredBackend(backend_type, self._current_plugin)
@@ -148,17 +173,38 @@ class BackendRegistry:
 
         Options are checked against the class's `options_model` first, when it declares
         one, so a mistake reads the same whichever backend made it."""
-        backend_type = self.get(backend_id).backend_type
+        registered = self.get(backend_id)
+        backend_type = registered.entry
+        if isinstance(backend_type, LazyBackend):
+            backend_type = self._load(registered, backend_type.load)
         model = options_model_of(backend_type)
         if model is not None:
             parse_backend_options(backend_id, model, settings.options)
         return backend_type(settings)
 
     @property
-    def option_models(self) -> dict[str, type[pydantic.BaseModel]]:
-        """The options model of each backend that declares one, by id (for flag loading)."""
-        found = {entry.id: options_model_of(entry.backend_type) for entry in self}
-        return {backend_id: model for backend_id, model in found.items() if model is not None}
+    def option_models(self) -> Mapping[str, type[pydantic.BaseModel]]:
+        """The options model of each backend that declares one, by id (for flag loading).
+        A lazily registered backend's model is imported when it is looked up."""
+        return _OptionModels(self)
+
+    def _load(self, registered: RegisteredBackend, load: Any) -> Any:
+        """`load()` for a lazily registered backend; when it fails, the failure is the
+        plugin's issue (recorded once) and a `ConfigurationError` naming the plugin."""
+        try:
+            return load()
+        except ConfigurationError as exc:
+            issue = PluginIssue(
+                plugin=registered.plugin,
+                distribution=self.distribution_of(registered.plugin),
+                severity="error",
+                message=f"registered a backend that cannot be loaded: {exc.message}",
+                traceback="".join(traceback.format_exception(exc)),
+            )
+            self.report(issue)
+            raise ConfigurationError(
+                f"backend {registered.id!r} cannot be used here: {issue.describe()}"
+            ) from exc
 
     @property
     def ids(self) -> list[str]:
@@ -219,6 +265,35 @@ class BackendRegistry:
     def __iter__(self) -> Iterator[RegisteredBackend]:
         return iter(self._backends[backend_id] for backend_id in self.ids)
 
+    def declares_options(self, backend_id: str) -> bool:
+        """Whether the usable backend `backend_id` declares an options model (no import)."""
+        registered = self._backends.get(backend_id)
+        if registered is None:
+            return False
+        if isinstance(registered.entry, LazyBackend):
+            return registered.entry.options is not None
+        return options_model_of(registered.entry) is not None
+
+    def options_model(self, backend_id: str) -> type[pydantic.BaseModel] | None:
+        """The options model of the usable backend `backend_id`, imported now for a lazy
+        one; None when it declares none, or when it does not import (then the failure is
+        its plugin's issue, logged: the table goes unchecked, as for any broken plugin's
+        backend, and building the backend raises the error)."""
+        if not self.declares_options(backend_id):
+            return None
+        registered = self._backends[backend_id]
+        entry = registered.entry
+        if not isinstance(entry, LazyBackend):
+            return options_model_of(entry)
+        try:
+            model: type[pydantic.BaseModel] | None = self._load(
+                registered, lambda: entry.options_model
+            )
+        except ConfigurationError as exc:
+            log.warning("%s; its options are not checked", exc.message)
+            return None
+        return model
+
     def __contains__(self, backend_id: object) -> bool:
         return backend_id in self._backends
 
@@ -233,7 +308,7 @@ class BackendRegistry:
             try:
                 caller(registry=self)
             except Exception as exc:
-                added = [entry.backend_type for entry in self._backends.values()]
+                added = [entry.entry for entry in self._backends.values()]
                 added = added[len(before) :] + self._withdraw_claims(plugin)
                 self._backends = before
                 issue = loader.fail(plugin, f"failed in {REGISTER_HOOK}: {one_line(exc)}", exc)
@@ -286,6 +361,29 @@ class BackendRegistry:
                     left_out=False,
                 )
         self._conflicts = {}
+
+
+class _OptionModels(Mapping[str, type[pydantic.BaseModel]]):
+    """`BackendRegistry.option_models`: the ids are known without importing anything; a
+    lazily registered backend's model is imported when it is looked up."""
+
+    def __init__(self, registry: BackendRegistry) -> None:
+        self._registry = registry
+
+    def __getitem__(self, backend_id: str) -> type[pydantic.BaseModel]:
+        model = self._registry.options_model(backend_id)
+        if model is None:
+            raise KeyError(backend_id)
+        return model
+
+    def __contains__(self, backend_id: object) -> bool:
+        return isinstance(backend_id, str) and self._registry.declares_options(backend_id)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([entry.id for entry in self._registry if self.__contains__(entry.id)])
+
+    def __len__(self) -> int:
+        return len(list(self.__iter__()))
 
 
 def _disabled_from_environment() -> set[str]:

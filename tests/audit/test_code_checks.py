@@ -116,7 +116,7 @@ def test_network_calls_block_where_the_target_has_no_network() -> None:
 
 
 def test_environment_reads_are_notes_where_the_host_environment_is_visible() -> None:
-    """A target that shows the host environment keeps the old behaviour: a note only."""
+    """Where the target shows the host environment (as legacy does), a read is only a note."""
     visible = target(capabilities(host_environment_visible=True))
     [finding] = audited("py/environment-read/positive", visible).of_type("environment-read")
     assert finding.severity == "info"

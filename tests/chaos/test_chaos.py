@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from turnout.chaos import DEFAULT_SPEC, ChaosReport, FaultSpec, plan
-from turnout.chaos.report import ExecutionRecord, classification_problem, percentile
+from turnout.chaos.report import ExecutionRecord, classification_problem, spread_ms
 from turnout.cli import chaos as chaos_command
 from turnout.errors import ValidationError
 
@@ -179,10 +179,35 @@ class TestReportProperties:
         report = empty_report(records=[record(index=0, wall_ms=11_500.0)])
         assert len(report.overruns()) == 1
 
-    def test_percentile_is_nearest_rank(self) -> None:
-        """p50 of 1..10 is 5, p95 is 10."""
+    def test_loading_the_runtime_counts_as_getting_ready(self) -> None:
+        """12.5 s in all: ready at 1 s, runtime loaded 1.5 s later, then 10 s: within bounds."""
+        timed = record(
+            index=0, wall_ms=12_500.0, ready_ms=1_000.0, backend_timings_ms={"setup": 1_500.0}
+        )
+        assert empty_report(records=[timed]).overruns() == []
+
+    def test_a_late_call_after_the_runtime_loaded_is_still_an_overrun(self) -> None:
+        """Ready at 1 s, runtime loaded at 1.2 s, 12.5 s in all: 11.3 s is past 10 s + 1 s."""
+        late = record(
+            index=0, wall_ms=12_500.0, ready_ms=1_000.0, backend_timings_ms={"setup": 200.0}
+        )
+        assert len(empty_report(records=[late]).overruns()) == 1
+
+    def test_a_call_whose_code_never_ran_has_no_timeout_to_keep(self) -> None:
+        """An infrastructure error raised before any user code ran is bounded by the create
+        budget and the runtime's load, not by the node's timeout: never an overrun."""
+        before = infrastructure(index=0, wall_ms=20_000.0, ready_ms=1_000.0, started=False)
+        during = infrastructure(index=1, wall_ms=20_000.0, ready_ms=1_000.0, started=True)
+        assert empty_report(records=[before, during], executions=2).overruns() == [during]
+
+    def test_latency_figures_are_nearest_rank(self) -> None:
+        """The latency figures of 1..10 ms are p50 5, p95 10 and max 10 (observed values)."""
         values = [float(value) for value in range(1, 11)]
-        assert (percentile(values, 0.5), percentile(values, 0.95)) == (5.0, 10.0)
+        assert spread_ms(values) == {"p50": 5.0, "p95": 10.0, "max": 10.0}
+
+    def test_latency_figures_of_no_call_are_zero(self) -> None:
+        """A run with no call reports its latency figures as 0, not an error."""
+        assert empty_report(records=[]).latency_ms() == {"p50": 0.0, "p95": 0.0, "max": 0.0}
 
 
 def chaos_parser() -> argparse.ArgumentParser:

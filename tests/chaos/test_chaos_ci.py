@@ -6,8 +6,9 @@ docs/reliability.md is the same code with `--executions 1000`.
 
 Where "no call over its timeout + 1 s" is counted from (see turnout.chaos.report): from the
 moment the user code started (its first statement sends a UDP datagram to the run), or,
-where the code never started, from the end of its sandbox's create call; getting a sandbox
-is bounded separately by the backend's create budget. The count from the call itself
+where the code never reported starting, from the end of its sandbox's create call and the
+load of turnout's runtime in it; getting a sandbox is bounded separately by the backend's
+create budget, and a call whose code never ran is not counted. The count from the call itself
 (sandbox creation included) is reported, not asserted: on two shared cores the local server
 takes seconds to create a sandbox at concurrency 20 (E2B creates in about 150 ms).
 """

@@ -12,13 +12,13 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from turnout.cli.process import _status_of
+from turnout.loop_thread import LoopThread
 
 TURNOUT = str(Path(sys.executable).with_name("turnout"))
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,18 +54,20 @@ def slow_server() -> Iterator[str]:
         finally:
             writer.close()
 
-    loop = asyncio.new_event_loop()
-    server = loop.run_until_complete(asyncio.start_server(answer, "127.0.0.1", 0))
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
+    async def start() -> asyncio.Server:
+        return await asyncio.start_server(answer, "127.0.0.1", 0)
+
+    async def stop(server: asyncio.Server) -> None:
+        server.close()
+        await server.wait_closed()
+
+    thread = LoopThread("slow-server")
+    server = thread.run(start())
     try:
         yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
     finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        server.close()
-        loop.run_until_complete(server.wait_closed())
-        loop.close()
+        thread.run(stop(server), timeout=10)
+        thread.close()
 
 
 class TestExitProcess:

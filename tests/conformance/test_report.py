@@ -37,6 +37,21 @@ def report(*items: ReportItem, selection: Selection | None = None) -> ParityRepo
     )
 
 
+def markdown_declaring(changes: dict[str, Any]) -> str:
+    """parity.md of one passing case, the target backend declaring `changes` to its
+    capabilities."""
+    declared = BACKENDS[1].capabilities.model_copy(update=changes)
+    backends = [BACKENDS[0], dataclasses.replace(BACKENDS[1], capabilities=declared)]
+    return render_markdown(
+        ParityReport.build(
+            kind="conformance",
+            reference=LEGACY,
+            backends=backends,
+            items=[item("a", "pass", "pass")],
+        )
+    )
+
+
 def selection_of(items: list[ReportItem], *filters: str, suite: int = 315) -> Selection:
     """The selection of a run of `items` out of a suite of `suite` cases."""
     suite_ids = [item.id for item in items] + [f"other-{n}" for n in range(suite - len(items))]
@@ -177,21 +192,23 @@ class TestParityReport:
     def test_the_markdown_shows_every_declared_capability_per_backend(self) -> None:
         """parity.md has one row per field of Capabilities, one column per backend, with
         the values each backend declared (namespace isolation at a local server too)."""
-        namespaced = BACKENDS[1].capabilities.model_copy(update={"isolation": "namespace"})
-        backends = [BACKENDS[0], dataclasses.replace(BACKENDS[1], capabilities=namespaced)]
-        text = render_markdown(
-            ParityReport.build(
-                kind="conformance",
-                reference=LEGACY,
-                backends=backends,
-                items=[item("a", "pass", "pass")],
-            )
-        )
+        text = markdown_declaring({"isolation": "namespace"})
         rows = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| ")}
         for name in Capabilities.model_fields:
             assert f"| {name}" in rows
         assert rows["| isolation"] == "| isolation | microvm | namespace |"
         assert rows["| supports_typescript"] == "| supports_typescript | no | no |"
+
+    def test_declared_packages_render_the_same_in_every_process(self) -> None:
+        """A `packages` declaration (sets of importable names per language, whose order
+        changes with the process's hash seed) is rendered by its languages only, so that
+        regenerating parity.md from the same results gives the same file."""
+        names = frozenset(f"module_{n}" for n in range(200))
+        text = markdown_declaring(
+            {"packages": {"python": names, "javascript": frozenset({"lodash"})}}
+        )
+        [row] = [line for line in text.splitlines() if line.startswith("| packages ")]
+        assert row.endswith("| declared for javascript, python |")
 
     def test_an_unavailable_backend_says_why_and_declares_nothing(self) -> None:
         """A backend that could not load is marked unavailable with its reason."""

@@ -3,7 +3,10 @@ differential against the reference, concurrency slots, and the host process scan
 
 from __future__ import annotations
 
+import base64
 import datetime
+import json
+import re
 import subprocess
 import sys
 import time
@@ -17,7 +20,7 @@ from turnout.conformance.ledger import Ledger, LedgerEntry
 from turnout.conformance.runner import _slots, conclude, host_survivors
 from turnout.conformance.timing import PROVISIONING_CAP_MS
 
-from .support import fake_backend, make_runner, one_case, result
+from .support import fake_backend, load_case_file, make_runner, one_case, result, write_cases
 
 pytestmark = pytest.mark.usefixtures("no_flag_file")
 
@@ -28,6 +31,12 @@ description = "returns two"
 config = { language = "python", code = "return 2" }
 expect = { output = 2 }
 """
+
+
+def decoded_code(program: str) -> str:
+    """The node's code inside a prepared program (it travels base64-encoded JSON)."""
+    [encoded] = re.findall(r'__turnout_run\("([A-Za-z0-9+/=]+)"', program)
+    return str(json.loads(base64.b64decode(encoded))["code"])
 
 
 def ledger_for(case_id: str, backend: str) -> Ledger:
@@ -178,6 +187,22 @@ class TestRun:
             for backend in (ref, target)
         ]
         assert [len(runs) for runs in cases_run] == [1, 1]
+
+    async def test_a_case_marked_alone_starts_after_every_other_has_ended(
+        self, tmp_path: Path
+    ) -> None:
+        """An `alone` case listed first still runs last, after the others have finished,
+        so that its load is not in their time bounds."""
+        listed = "".join(
+            f'[[cases]]\nid = "t.{name}"\ndescription = "{name}"\n{extra}'
+            f'config = {{ language = "python", code = "return \'{name}\'" }}\n'
+            for name, extra in (("bomb", "alone = true\n"), ("a", ""), ("b", ""))
+        )
+        cases = load_case_file(write_cases(tmp_path / "cases", "theme", listed))
+        backend = fake_backend("ref", sleep_s=0.05)
+        await make_runner(backend).run(cases)
+        runs = [r for r in backend.executions if r.labels.get("suite") == "conformance"]
+        assert ["'bomb'" in decoded_code(run.program) for run in runs] == [False, False, True]
 
     async def test_each_backend_is_warmed_up_once_before_its_first_case(self, case: Case) -> None:
         """One untimed execution per backend precedes the cases, once per runner."""

@@ -37,6 +37,7 @@ from turnout_e2b.server.testing import first_line
 
 from turnout.cli import build_parser
 
+from ..conftest import DESELECTED
 from .commands import (
     ROOT,
     CommandLine,
@@ -86,7 +87,7 @@ def pools_applied(url: str, argv: list[str]) -> None:
 
 
 def runs_a_node(url: str, _: list[str]) -> None:
-    """`turnout serve`: ready, and the node of docs/serve.md's curl example answers 42."""
+    """`turnout serve`: ready, and the node of docs/service.md's curl example answers 42."""
     with httpx.Client(base_url=url, trust_env=False, timeout=300) as client:
         assert client.get("/readyz").status_code == 200
         answer = client.post(
@@ -274,13 +275,19 @@ EXERCISES: dict[str, Run | Serve | Mapped] = {
     "turnout conformance --backend local-subprocess --backend e2b --report parity": Mapped(
         CI_CONFORMANCE, "dev.py's conformance run, with another report directory"
     ),
+    ".venv/bin/turnout conformance --backend local-subprocess --backend e2b "
+    "--report reports/busy-$n": Mapped(
+        CI_CONFORMANCE, "dev.py's conformance run, with another report directory (under load)"
+    ),
     "turnout conformance --backend local-subprocess --backend e2b --report reports/conformance": (
         Mapped(CI_CONFORMANCE, "exactly dev.py's conformance run")
     ),
     "turnout conformance --theme security --backend local-subprocess --backend e2b "
     "--report /tmp/sec": Mapped(CI_CONFORMANCE, "the full run includes the security theme"),
-    "turnout conformance --backend e2b --theme outputs": Run(
-        check=contains("VERDICT: none: partial run")
+    "turnout conformance --backend e2b --theme outputs": Mapped(
+        CI_CONFORMANCE,
+        "the parity run covers every theme on e2b; a narrowed run's verdict line is "
+        "tests/conformance/test_cli.py's",
     ),
     "turnout conformance --mutants --mutant mutant-timeout-late": Run(
         check=contains("MUTANTS: 1 of 1 caught")
@@ -379,6 +386,15 @@ EXERCISES: dict[str, Run | Serve | Mapped] = {
         "test_the_section_reports_cpu_figures_and_its_three_bounds",
         "the startup section alone, in one round",
     ),
+    "turnout bench --only temporal": Mapped(
+        "tests/plugins/temporal/test_bench_section.py::TestTemporalSection::"
+        "test_a_tiny_run_reports_every_figure_on_both_backends",
+        "the temporal section alone, with two calls per side",
+    ),
+    "turnout bench --only service": Mapped(
+        "tests/plugins/serve/test_bench.py::test_a_smoke_run_reports_every_figure_and_bound",
+        "the service section alone, with two iterations",
+    ),
     "turnout audit nodes/ --env production": Run(setup=audit_nodes, check=contains("0 blocked")),
     "turnout audit nodes/ --env production --report audit-report": Run(
         setup=audit_nodes, check=contains("0 blocked")
@@ -459,7 +475,7 @@ def test_a_synopsis_names_only_real_options(text: str) -> None:
 
 class TestMapped:
     @pytest.mark.parametrize("text", exercised(Mapped), ids=short)
-    def test_the_exact_options_parse(self, text: str) -> None:
+    def test_the_exact_options_parse(self, text: str, request: pytest.FixtureRequest) -> None:
         """A mapped turnout command parses as written; a dev.py job exists; a pytest
         selection collects tests."""
         mapped = EXERCISES[text]
@@ -471,7 +487,8 @@ class TestMapped:
         elif tokens[:2] == ["python3", "dev.py"]:
             assert tokens[2] in _dev_jobs()
         if mapped.collect:
-            assert _collected(mapped.collect) > 0
+            here = _collected_here(mapped.collect, request.session)
+            assert here > 0 or _collected(mapped.collect) > 0
 
     @pytest.mark.parametrize("text", exercised(Mapped), ids=short)
     def test_the_named_test_exists(self, text: str) -> None:
@@ -592,6 +609,36 @@ def _dev_jobs() -> set[str]:
             assert isinstance(node.value, ast.Dict)
             return {key.value for key in node.value.keys if isinstance(key, ast.Constant)}
     raise AssertionError("dev.py has no JOBS table")
+
+
+def _collected_here(arguments: list[str], session: pytest.Session) -> int:
+    """How many of the tests this session collected `pytest ARGUMENTS` selects, for paths
+    and `-k EXPRESSION` (the expression parsed as pytest parses it); 0 when the session
+    did not collect them (a run of this file alone) or for any other option, and the
+    caller then asks a pytest of its own. In the whole suite's run this spares a pytest
+    start-up per documented selection."""
+    from _pytest.mark import KeywordMatcher
+    from _pytest.mark.expression import Expression
+
+    paths: list[str] = []
+    keyword: str | None = None
+    given = iter(arguments)
+    for argument in given:
+        if argument == "-k":
+            keyword = next(given)
+        elif argument.startswith("-"):
+            return 0
+        else:
+            paths.append(argument.rstrip("/"))
+    expression = Expression.compile(keyword) if keyword is not None else None
+    count = 0
+    for item in [*session.items, *session.config.stash.get(DESELECTED, [])]:
+        path = item.nodeid.split("::", 1)[0]
+        if not any(path == wanted or path.startswith(wanted + "/") for wanted in paths):
+            continue
+        if expression is None or expression.evaluate(KeywordMatcher.from_item(item)):
+            count += 1
+    return count
 
 
 def _collected(arguments: list[str]) -> int:

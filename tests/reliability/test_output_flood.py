@@ -7,9 +7,9 @@ production takes. local-subprocess keeps the first `output_cap_bytes` and discar
 as it reads (256 MB printed, then a hang until the 2 s timeout). The e2b backend caps what
 it keeps too, but the E2B SDK appends every line it receives to `Execution.logs` before it
 calls the backend's `on_stdout`, and keeps them until `run_code` returns: the caller's peak
-grows with the output (measured: 64 MB printed by Python cost 95 MB, 256 MB cost 394 MB),
-a known limit (docs/reliability.md). That test lets the flood finish (64 MB, then return)
-so that it measures the whole flood, not what arrived before a short timeout.
+grows with the output, a known limit (docs/reliability.md has the measured figures). That
+test lets the flood finish (64 MB, then return) so that it measures the whole flood, not
+what arrived before a short timeout.
 """
 
 from __future__ import annotations

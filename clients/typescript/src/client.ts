@@ -1,4 +1,4 @@
-// A small fetch-based client of `turnout serve` (docs/serve.md). `execute` resolves to the
+// A small fetch-based client of `turnout serve` (docs/service.md). `execute` resolves to the
 // envelope and throws a typed error (./errors.ts) for everything else, including a user-code
 // error, which the service answers 200 as a completed execution. Nothing is retried here.
 import {

@@ -3,7 +3,8 @@ measured side by side in one run and reported as ratios (see docs/performance.md
 
 `run_bench()` runs the sections (all, or `only` some), starts a local E2B-compatible server
 for the e2b ones, and returns one JSON-ready dict: every figure, every ratio, and each
-bound of issue 6 with whether it was met. Nothing here asserts: a missed bound is data.
+bound (the limits in docs/performance.md) with whether it was met. Nothing here asserts:
+a missed bound is data.
 """
 
 from __future__ import annotations

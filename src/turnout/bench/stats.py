@@ -1,4 +1,5 @@
-"""Medians, p95s, ratios and bounds: the arithmetic of `turnout bench`.
+"""Medians, p95s, ratios and bounds: the arithmetic of `turnout bench` (and the nearest-rank
+`percentile` of `turnout chaos`'s latency figures).
 
 Why ratios: the machines this runs on are shared and noisy, so an absolute time says little;
 the same work measured side by side, interleaved, and compared as a ratio of medians is
@@ -71,7 +72,7 @@ def ratio(numerator: float, denominator: float) -> float | None:
 
 @dataclass(frozen=True)
 class Bound:
-    """One bound of the issue: `value` compared with `limit` (`at_most`: value <= limit)."""
+    """One bound the bench judges: `value` compared with `limit` (`at_most`: value <= limit)."""
 
     name: str
     section: str

@@ -24,12 +24,12 @@ The four required properties (the command exits 1 when one fails):
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from turnout.bench.stats import percentile
 from turnout.chaos.spec import FaultSpec, Workload
 from turnout.redaction import scrub_text
 
@@ -38,8 +38,8 @@ __all__ = [
     "ChaosReport",
     "ExecutionRecord",
     "classification_problem",
-    "percentile",
     "render_text",
+    "spread_ms",
 ]
 
 #: How much longer than its node's timeout a call may take.
@@ -69,17 +69,27 @@ class ExecutionRecord:
     ready_ms: float | None = None
     """From the call's start to its sandbox being ready (None: no sandbox was created)."""
     acquire_ms: float | None = None
-    """Slot wait + sandbox create as the backend reported it (None: not reported)."""
+    """Provisioning as the backend reported it (None: not reported): slot wait, sandbox
+    create or take, turnout's runtime loaded (`turnout.backend.PROVISIONING_PHASES`)."""
     backend_timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def after_start_ms(self) -> float:
         """The call's time once its code started; where the code never reported starting,
-        once its sandbox was ready; where no sandbox was made, all of it."""
-        for start in (self.code_start_ms, self.ready_ms, self.acquire_ms):
-            if start is not None:
-                return self.wall_ms - start
+        once its sandbox was ready and turnout's runtime loaded in it (the backend's
+        `setup`); where no sandbox was made, all of it."""
+        if self.code_start_ms is not None:
+            return self.wall_ms - self.code_start_ms
+        if self.ready_ms is not None:
+            return self.wall_ms - self.ready_ms - self.backend_timings_ms.get("setup", 0.0)
+        if self.acquire_ms is not None:
+            return self.wall_ms - self.acquire_ms
         return self.wall_ms
+
+    @property
+    def code_never_ran(self) -> bool:
+        """The backend failed before any user code ran (a create or the runtime's load)."""
+        return self.error_type == "InfrastructureError" and self.started is False
 
     @property
     def label(self) -> str:
@@ -123,13 +133,15 @@ def classification_problem(record: ExecutionRecord) -> str | None:
     return None
 
 
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """The nearest-rank percentile (0 for no values)."""
+def spread_ms(values: Sequence[float]) -> dict[str, float]:
+    """The nearest-rank p50 and p95 and the maximum of `values` (ms, to 0.1; all 0 for none)."""
     if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, math.ceil(fraction * len(ordered)))
-    return ordered[rank - 1]
+        return {"p50": 0.0, "p95": 0.0, "max": 0.0}
+    return {
+        "p50": round(percentile(values, 0.50), 1),
+        "p95": round(percentile(values, 0.95), 1),
+        "max": round(max(values), 1),
+    }
 
 
 @dataclass
@@ -176,25 +188,22 @@ class ChaosReport:
         return dict(sorted(table.items()))
 
     def latency_ms(self) -> dict[str, float]:
-        walls = [record.wall_ms for record in self.records]
-        return {
-            "p50": round(percentile(walls, 0.50), 1),
-            "p95": round(percentile(walls, 0.95), 1),
-            "max": round(max(walls, default=0.0), 1),
-        }
+        """From the call to its answer, every call."""
+        return spread_ms([record.wall_ms for record in self.records])
 
     def start_latency_ms(self) -> dict[str, float]:
         """From the call to the code's first statement (slot, create, upload, kernel)."""
-        known = [r.code_start_ms for r in self.records if r.code_start_ms is not None]
-        return {
-            "p50": round(percentile(known, 0.50), 1),
-            "p95": round(percentile(known, 0.95), 1),
-            "max": round(max(known, default=0.0), 1),
-        }
+        return spread_ms([r.code_start_ms for r in self.records if r.code_start_ms is not None])
 
     def overruns(self) -> list[ExecutionRecord]:
-        """Calls longer than timeout + 1 s once their code started (property 4)."""
-        return [r for r in self.records if r.after_start_ms > r.timeout_ms + GRACE_MS]
+        """Calls longer than timeout + 1 s once their code started (property 4). A call
+        whose code never ran has no timeout to keep: the backend bounds getting a sandbox
+        (`create_budget_s`) and loading the runtime (`request_timeout_s`)."""
+        return [
+            r
+            for r in self.records
+            if not r.code_never_ran and r.after_start_ms > r.timeout_ms + GRACE_MS
+        ]
 
     def raw_overruns(self) -> list[ExecutionRecord]:
         """Calls longer than timeout + 1 s from the call itself, sandbox creation included."""

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from turnout.backend import provisioning_ms
 from turnout.chaos.report import ChaosReport, ExecutionRecord
 from turnout.chaos.server import Admin, ChaosServer
 from turnout.chaos.spec import FAULT_PAYLOADS, FaultSpec, PlannedExecution, node_config, plan
@@ -331,7 +332,7 @@ class _EventCapture(logging.Handler):
 
     Counted: `sandbox_create_retry` and `sandbox_create_failed` (the e2b backend's record
     of create attempts). Per execution (label `chaos`): how long the backend took to get a
-    sandbox. From `backend_timings_ms` (`queue` + `create`) when the execution ended with a
+    sandbox. From `backend_timings_ms` (its provisioning phases) when the execution ended with a
     result or a user error; otherwise (the backend raised: a dropped stream, a killed
     sandbox) from `sandbox_released`, whose `sandbox_seconds` run from the start of the
     successful create attempt to the end of the kill, and `kill_ms`: the call spent at most
@@ -361,9 +362,7 @@ class _EventCapture(logging.Handler):
                     self.backend_timings[int(label)] = {
                         key: round(float(value), 1) for key, value in timings.items()
                     }
-                    self._timings[int(label)] = float(timings.get("queue", 0.0)) + float(
-                        timings.get("create", 0.0)
-                    )
+                    self._timings[int(label)] = provisioning_ms(timings)
         elif name == "sandbox_released":
             seconds, kill_ms = event_dict.get("sandbox_seconds"), event_dict.get("kill_ms")
             if isinstance(seconds, int | float) and isinstance(kill_ms, int | float):

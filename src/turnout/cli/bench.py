@@ -1,4 +1,4 @@
-"""`turnout bench [--quick] [--json]`: turnout's overhead and the bounds of issue 6, measured.
+"""`turnout bench [--quick] [--json]`: turnout's overhead, measured and judged against its bounds.
 
 Runs every section of `turnout.bench` in one process (a local E2B-compatible server is
 started for the e2b sections; E2B's cloud is never used), prints a table of the bounds and

@@ -260,6 +260,9 @@ class RawCase(BaseModel):
     requires: dict[str, Requirement] = Field(default_factory=dict)
     then: Step | None = None
     slow: bool = False
+    alone: bool = Field(
+        default=False, description="runs after every other case, alone: it loads the whole host"
+    )
     differential_ignore: list[str] = Field(default_factory=list)
     cancel_after_ms: int | None = Field(
         default=None, ge=1, le=60_000, description="the runner cancels the call this late"

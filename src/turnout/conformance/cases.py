@@ -87,11 +87,14 @@ class Case:
     source: str
     cancel_after_ms: int | None = None
     close_after_ms: int | None = None
+    alone: bool = False
 
     @property
     def exclusive(self) -> bool:
-        """Runs after every other case, alone: it checks this host's process tree."""
-        return self.close_after_ms is not None
+        """Runs after every other case, alone: it checks this host's process tree, or it
+        loads the whole host so much that the time bounds of cases beside it would measure
+        that load rather than the backend."""
+        return self.alone or self.close_after_ms is not None
 
     @property
     def language(self) -> str | None:
@@ -178,6 +181,7 @@ def _case(
         source=source,
         cancel_after_ms=raw.cancel_after_ms,
         close_after_ms=raw.close_after_ms,
+        alone=raw.alone,
     )
 
 

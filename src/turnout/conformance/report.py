@@ -329,6 +329,10 @@ def _capability_value(value: Any) -> str:
         return "none"
     if isinstance(value, frozenset | set | list | tuple):
         return ", ".join(sorted(str(item) for item in value))
+    if isinstance(value, Mapping):
+        # Per-language sets of names (`packages`): machine-specific and unordered, so only
+        # the languages, which keeps the file the same from run to run.
+        return "declared for " + ", ".join(sorted(str(key) for key in value)) if value else "none"
     return _cell(str(value))
 
 

@@ -299,11 +299,10 @@ class ConformanceRunner:
         The first execution of a process pays one-time costs that are not the behaviour a
         case bounds: on e2b, starting the embedded server and importing the SDK, which holds
         the event loop for about 2 s on a loaded machine (every case in flight then loses
-        that time). Measured before this warm-up (2026-11-26): the first cases of the security
-        theme on e2b (fork bombs, floods) overshot their bounds in 1 of 3 theme runs, and the
-        JavaScript flood run alone in 3 of 8 runs (10.5 to 11.2 s for a 10 s bound; its
-        backend's run phase was 5.0 s each time). Its outcome is not checked: a backend
-        that fails it fails its cases the same way.
+        that time), so without it the first cases to start (the security theme's fork bombs
+        and floods) overshoot their wall-time bounds by seconds that are not theirs
+        (docs/reliability.md has the figures). Its outcome is not checked: a backend that
+        fails it fails its cases the same way.
         """
         cold = [
             backend

@@ -12,7 +12,7 @@ What is subtracted is capped at `PROVISIONING_CAP_MS`: the figure comes from the
 under test, and a backend that enforced a timeout late could otherwise hide the delay by
 labelling part of the run as `create`. Whatever provisioning exceeds the cap counts as the
 code's time; both figures are shown beside a failing bound. The cap is above what the local
-E2B-compatible server needs on a loaded two-core machine (up to 7 s measured), and the
+E2B-compatible server needs on a loaded two-core machine (docs/conformance.md), and the
 slow `timeouts` case whose timeout is longer than the cap plus its grace catches a timeout
 enforced at twice its value even when the excess is labelled as provisioning.
 """

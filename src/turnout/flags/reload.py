@@ -66,7 +66,9 @@ class FlagReloader:
     ) -> None:
         self._path = locate_flags_file(path)
         self._known = None if known_backends is None else frozenset(known_backends)
-        self._option_models = dict(option_models or {})
+        # Kept as given, not copied: the registry's looks a model up (importing it) only
+        # for a backend the file has a table for.
+        self._option_models: OptionModels = {} if option_models is None else option_models
         self._on_change = on_change
         self._interval = check_interval
         self._clock = clock

@@ -87,6 +87,13 @@ IgnorePattern = Annotated[str, AfterValidator(_ignore_rule)]
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+def _no_items() -> list[Any]:
+    """An empty list, as a field's default factory. Not `list` itself: pydantic reads a
+    factory's signature, and a builtin's is parsed with `tokenize`, whose pattern then costs
+    every process about 5 ms of CPU to compile."""
+    return []
+
+
 class Rollout(BaseModel):
     """Percent of bucketing keys per stage; what is left goes to the environment's `stage`."""
 
@@ -158,10 +165,10 @@ class EnvironmentFlags(BaseModel):
     legacy_allowed: bool = True
     fallback_to_legacy: bool = True
     shadow_sample_percent: Percent = 100
-    shadow_workflows: list[Name] = Field(default_factory=list)
-    shadow_ignore: list[IgnorePattern] = Field(default_factory=list)
+    shadow_workflows: list[Name] = Field(default_factory=_no_items)
+    shadow_ignore: list[IgnorePattern] = Field(default_factory=_no_items)
     shadow_ignore_nodes: dict[Name, list[IgnorePattern]] = Field(default_factory=dict)
-    accepted_divergences: list[AcceptedDivergence] = Field(default_factory=list)
+    accepted_divergences: list[AcceptedDivergence] = Field(default_factory=_no_items)
     backends: dict[BackendId, dict[str, Any]] = Field(default_factory=dict)
 
     _name: str = PrivateAttr(default="default")

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from turnout_e2b import E2BBackend
-from turnout_e2b.backend import INLINE_RESULT_BYTES
+from turnout_e2b.cells import INLINE_RESULT_BYTES
 from turnout_e2b.server.testing import ServerProcess
 
 from turnout import (
@@ -27,7 +27,7 @@ from turnout import (
 )
 from turnout.backend import declared_max_concurrency
 from turnout.comparison import normalize_outcome
-from turnout.contract import prepare_request
+from turnout.contract import prepare_request, runtime_source
 from turnout.engine import Engine
 from turnout.models import parse_config
 
@@ -121,7 +121,8 @@ class TestSeedChecklist:
         before = e2b_server.stats()["counters"].get("executions", 0)
 
         def hold_the_loop_once_the_code_runs() -> None:
-            while e2b_server.stats()["counters"].get("executions", 0) == before:
+            # The sandbox's second cell is the node's: the first loads turnout's runtime.
+            while e2b_server.stats()["counters"].get("executions", 0) < before + 2:
                 time.sleep(0.02)
             # The code prints while the loop is held, until past the 3 s deadline.
             loop.call_soon_threadsafe(time.sleep, 4.0)
@@ -331,6 +332,87 @@ class TestSandboxLifecycle:
         assert found[0].metadata["turnout_execution_id"].startswith("t")
 
 
+class TestDrain:
+    async def test_the_drain_after_a_deadline_is_bounded_by_time_not_rounds(self) -> None:
+        """When each round of the event loop is slow (a loop busy with other executions),
+        the drain stops at DRAIN_S instead of waiting out all its rounds."""
+        from turnout_e2b.backend import DRAIN_ROUNDS, _drain_arrived_output
+
+        loop = asyncio.get_running_loop()
+        rounds = 0
+        stop = False
+
+        def slow_round() -> None:
+            nonlocal rounds
+            rounds += 1
+            time.sleep(0.01)  # every round of this loop costs 10 ms
+            if not stop:
+                loop.call_soon(slow_round)
+
+        never_done: asyncio.Future[None] = loop.create_future()
+        loop.call_soon(slow_round)
+        await _drain_arrived_output(never_done)
+        stop = True
+        assert rounds < DRAIN_ROUNDS
+
+
+SLOW_RUNTIME_TAIL = {
+    "python": "\nimport time as __slow\n__slow.sleep(1.5)\n",
+    "javascript": "\n{ const until = Date.now() + 1500; while (Date.now() < until) {} }\n",
+}
+BROKEN_RUNTIME_TAIL = {
+    "python": "\nraise RuntimeError('runtime broken')\n",
+    "javascript": "\nthrow new Error('runtime broken');\n",
+}
+
+
+def with_runtime_tail(
+    monkeypatch: pytest.MonkeyPatch, language: str, tail: str, timeout: int
+) -> Any:
+    """A request whose runtime (as the backend sees it) ends with `tail`."""
+    import turnout_e2b.cells
+
+    real = request(language, "return 'ran'", timeout=timeout)
+    runtime = runtime_source(language)
+    monkeypatch.setattr(turnout_e2b.cells, "runtime_source", lambda _: runtime + tail)
+    program = runtime + tail + real.program[len(runtime) :]
+    return real.model_copy(update={"program": program})
+
+
+class TestRuntimeCell:
+    @pytest.mark.parametrize("language", ["python", "javascript"])
+    async def test_the_timeout_starts_once_the_runtime_is_loaded(
+        self, monkeypatch: pytest.MonkeyPatch, language: str
+    ) -> None:
+        """A runtime that takes 1.5 s to load does not use up a 1 s node timeout: like a
+        local-subprocess hand-over, the node's clock starts when its own cell starts."""
+        slow = with_runtime_tail(monkeypatch, language, SLOW_RUNTIME_TAIL[language], 1000)
+        instance = backend()
+        try:
+            result = await instance.execute(slow)
+        finally:
+            await instance.aclose()
+        assert result.termination == "exited"
+        assert json.loads(result.result or "{}")["value"] == "ran"
+        assert result.timings_ms["setup"] >= 1500
+
+    @pytest.mark.parametrize("language", ["python", "javascript"])
+    async def test_a_runtime_that_fails_to_load_is_an_error_before_start(
+        self, monkeypatch: pytest.MonkeyPatch, e2b_server: ServerProcess, language: str
+    ) -> None:
+        """A kernel error in the runtime's cell is a retryable infrastructure error marked
+        not started (no user code ran), naming the kernel's error; nothing is left alive."""
+        broken = with_runtime_tail(monkeypatch, language, BROKEN_RUNTIME_TAIL[language], 5000)
+        instance = backend()
+        try:
+            with pytest.raises(InfrastructureError, match="runtime broken") as caught:
+                await instance.execute(broken)
+        finally:
+            await instance.aclose()
+        assert (caught.value.retryable, caught.value.started) == (True, False)
+        assert live_sandboxes(e2b_server) == 0
+
+
 class TestFaults:
     async def test_create_retries_through_transient_503s(self, e2b_server: ServerProcess) -> None:
         """Two 503s on create are retried with backoff and the execution succeeds."""
@@ -353,7 +435,7 @@ class TestFaults:
         self, e2b_server: ServerProcess
     ) -> None:
         """A stream cut mid-execution is retryable and marked started; nothing is left alive."""
-        e2b_server.inject({"kind": "drop_stream", "after_ms": 300})
+        e2b_server.inject({"kind": "drop_stream", "after_ms": 300, "skip": 1})
         instance = backend()
         with pytest.raises(InfrastructureError) as caught:
             await instance.execute(request("python", "import time\ntime.sleep(3)"))
@@ -365,7 +447,7 @@ class TestFaults:
         self, e2b_server: ServerProcess
     ) -> None:
         """A sandbox that dies under the code is a retryable infrastructure error."""
-        e2b_server.inject({"kind": "kill_mid_run", "after_ms": 300})
+        e2b_server.inject({"kind": "kill_mid_run", "after_ms": 300, "skip": 1})
         instance = backend()
         with pytest.raises(InfrastructureError) as caught:
             await instance.execute(request("python", "import time\ntime.sleep(3)"))

@@ -46,6 +46,22 @@ class TestEmbeddedServer:
             or (psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
         )
 
+    async def test_the_embedded_server_is_handed_out_with_its_kernels_started(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A fresh embedded server is returned once its kernel pools are full, so the first
+        executions do not share the CPU with the boot of eight kernels."""
+        monkeypatch.delenv("E2B_API_KEY", raising=False)
+        try:
+            server = await embedded.shared_server()
+            async with httpx.AsyncClient(base_url=server.url, trust_env=False) as client:
+                headers = {"X-API-KEY": server.api_key}
+                sizes = (await client.get("/_turnout/admin/config", headers=headers)).json()
+                stats = (await client.get("/_turnout/admin/stats", headers=headers)).json()
+        finally:
+            embedded.stop_shared_server()
+        assert stats["pool"]["idle"] == sizes["pool_sizes"]
+
     async def test_the_embedded_server_takes_only_its_random_key(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:

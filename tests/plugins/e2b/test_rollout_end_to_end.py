@@ -1,6 +1,6 @@
 """End to end: a simulated production batch with a 10% live split and shadow on, read back.
 
-The issue's "Done when": executions run through `turnout.Engine` on real backends (legacy
+What the rollout report promises: executions run through `turnout.Engine` on real backends (legacy
 `local-subprocess`, target `e2b` against the local E2B-compatible server), the structlog
 output goes to a file as JSON lines, and `turnout rollout report` on that file gives the
 counts the flags predict. The expectation is computed from the flags themselves

@@ -7,9 +7,11 @@ marker among the host's processes.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sys
+import time
 import uuid
 import warnings
 from collections.abc import Callable
@@ -107,3 +109,14 @@ def host_mounts() -> str:
     """The worker's mount table."""
     with open("/proc/self/mountinfo") as handle:
         return handle.read()
+
+
+async def record_loop_gaps(gaps: list[float]) -> None:
+    """Append, until cancelled, the time between successive wake-ups of a 10 ms sleep: a
+    gap much longer than 10 ms means something held the event loop."""
+    last = time.perf_counter()
+    while True:
+        await asyncio.sleep(0.01)
+        now = time.perf_counter()
+        gaps.append(now - last)
+        last = now

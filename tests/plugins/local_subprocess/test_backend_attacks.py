@@ -361,6 +361,9 @@ print(json.dumps(done))
         the victim's report channel: all fail, the victim forks and reads its file as
         usual, and nothing of either is left running."""
         backend = make_backend(prestart_python=0)
+        # Other tests' backends in this worker may keep pre-started interpreters as the
+        # same uid; only what this test starts counts.
+        before = {process.pid for process in _descendants_running_as(backend.options.sandbox_uid)}
         marker = new_marker()
         victim = asyncio.create_task(
             run(backend, "python", self.VICTIM.format(marker=marker), timeout_ms=60_000)
@@ -389,7 +392,7 @@ print(json.dumps(done))
         assert (result.termination, result.exit_code, result.stderr) == ("exited", 0, "")
         assert json.loads(result.stdout) == [20, True]
         assert marked(marker) == []
-        assert await _descendants_left(backend.options.sandbox_uid) == []
+        assert await _descendants_left(backend.options.sandbox_uid, before) == []
 
 
 async def _spare_ready(backend: LocalSubprocessBackend, timeout_s: float = 20.0) -> None:
@@ -402,8 +405,9 @@ async def _spare_ready(backend: LocalSubprocessBackend, timeout_s: float = 20.0)
     raise AssertionError("no pre-started interpreter became ready")
 
 
-async def _descendants_left(uid: int) -> list[psutil.Process]:
-    """This test process's descendants running as `uid` once the backend's cleanup is over.
+async def _descendants_left(uid: int, before: set[int]) -> list[psutil.Process]:
+    """This test process's descendants running as `uid`, not among the pids `before`, once
+    the backend's cleanup is over.
 
     An execution returns after a short cleanup budget and its release goes on killing in
     the background for up to RELEASE_TIMEOUT_S; on a loaded machine the killed processes
@@ -411,10 +415,14 @@ async def _descendants_left(uid: int) -> list[psutil.Process]:
     scheduling slack) before saying what is left.
     """
     deadline = time.monotonic() + RELEASE_TIMEOUT_S + 3.0
-    left = _descendants_running_as(uid)
+
+    def new() -> list[psutil.Process]:
+        return [process for process in _descendants_running_as(uid) if process.pid not in before]
+
+    left = new()
     while left and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-        left = _descendants_running_as(uid)
+        left = new()
     return left
 
 

@@ -41,3 +41,9 @@ class TestPlugin:
         settings = BackendSettings(environment="production", legacy_allowed=False)
         with pytest.raises(ConfigurationError, match="legacy_allowed = false"):
             discover_only_this_plugin().create("local-subprocess", settings)
+
+    def test_registration_says_what_the_class_says(self):
+        """The lazy registration loads the class, and agrees with it on id, description,
+        deprecation and options model (loading checks each)."""
+        assert plugin.BACKEND.load() is LocalSubprocessBackend
+        assert plugin.BACKEND.options_model is LocalSubprocessBackend.options_model

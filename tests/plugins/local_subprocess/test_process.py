@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -12,7 +13,7 @@ from turnout_local_subprocess.process import KILL_GRACE_S, RunOutcome, run_progr
 
 from turnout.errors import InfrastructureError
 
-from .support import PYTHON, pids_in
+from .support import PYTHON, alive, pids_in, record_loop_gaps
 
 
 async def run_python(
@@ -46,6 +47,49 @@ async def run_python(
 class TestRunProgram:
     """Spawning, waiting and reading without ever hanging."""
 
+    @pytest.mark.timing
+    async def test_a_slow_start_does_not_stop_the_event_loop(self, tmp_path: Path):
+        """While a child takes a second to start (it sleeps between fork and exec), other
+        coroutines keep running: the start happens off the loop's thread."""
+        gaps: list[float] = []
+
+        ticking = asyncio.create_task(record_loop_gaps(gaps))
+        try:
+            outcome = await run_python("pass", tmp_path, preexec=lambda: time.sleep(1.0))
+        finally:
+            ticking.cancel()
+        assert outcome.returncode == 0
+        assert gaps
+        assert max(gaps) < 0.5
+
+    async def test_a_cancellation_during_the_start_kills_the_child(self, tmp_path: Path):
+        """Cancelled while its child is still starting, a run waits for the start, kills
+        the child and then re-raises the cancellation: nothing is left running."""
+        started: list[int] = []
+
+        def kill_group() -> None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(started[0], signal.SIGKILL)
+
+        run = asyncio.create_task(
+            run_program(
+                [PYTHON, "-c", "import time; time.sleep(60)"],
+                cwd=tmp_path,
+                env={"PATH": os.environ["PATH"]},
+                preexec=lambda: time.sleep(0.5),
+                timeout_s=60,
+                output_cap=1 << 20,
+                on_start=started.append,
+                kill_all=kill_group,
+            )
+        )
+        await asyncio.sleep(0.1)
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+        [pid] = started
+        assert not alive(pid)
+
     async def test_exit_code_and_output(self, tmp_path: Path):
         """The return code and both streams are reported."""
         outcome = await run_python("import sys; print('o'); sys.exit(4)", tmp_path)
@@ -66,13 +110,15 @@ class TestRunProgram:
             "print(holder.pid, flush=True)\n"
             "while True: time.sleep(1)"
         )
+        timeout_s = 2.0  # long enough for the program to start its holder on a loaded machine
         started = time.monotonic()
-        outcome = await run_python(code, tmp_path, timeout_s=0.5)
+        outcome = await run_python(code, tmp_path, timeout_s=timeout_s)
         elapsed = time.monotonic() - started
         (holder,) = pids_in(outcome.stdout.text())
         os.kill(holder, signal.SIGKILL)
         assert outcome.timed_out is True
-        assert elapsed < 0.5 + KILL_GRACE_S + 0.25
+        # The deadline counts from the end of the start, which a loaded machine slows.
+        assert elapsed - outcome.spawn_ms / 1000 < timeout_s + KILL_GRACE_S + 0.25
 
     async def test_wrapper_channel(self, tmp_path: Path):
         """With a wrapper, its stderr is the report pipe and its stdin the program's stderr:

@@ -43,7 +43,7 @@ STATUSES: list[tuple[TurnoutError, int]] = [
 
 @pytest.mark.parametrize(("error", "status"), STATUSES, ids=lambda v: type(v).__name__)
 def test_each_error_has_its_documented_status(error: TurnoutError, status: int) -> None:
-    """`status_for` gives the status docs/serve.md's table gives for each class."""
+    """`status_for` gives the status docs/service.md's table gives for each class."""
     assert status_for(error) == status
 
 

@@ -1,15 +1,13 @@
-"""Each execution is one OpenTelemetry span in the caller's trace, read back through the
-SDK's in-memory exporter from the real app running a real local-subprocess node."""
+"""Each request is a span in the caller's trace, with the Client's execution spans under
+it, read back through the SDK's in-memory exporter from the real app running a real
+local-subprocess node."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 from turnout_serve.app import create_app
@@ -18,7 +16,10 @@ from turnout_serve.tracing import SPAN_NAME
 
 import turnout
 
+from ...tracing_support import attributes, children, exporter, named
 from .support import node
+
+__all__ = ["exporter"]
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
@@ -28,23 +29,6 @@ FLAGS = {
         "trace-test": {"stage": "off", "backends": {"local-subprocess": {"prestart_python": 0}}}
     },
 }
-_EXPORTER = InMemorySpanExporter()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def tracer_provider() -> None:
-    """The SDK, installed once for the process (OpenTelemetry allows one global provider)."""
-    if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        provider = TracerProvider()
-        provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
-        trace.set_tracer_provider(provider)
-
-
-@pytest.fixture
-def exporter() -> Iterator[InMemorySpanExporter]:
-    _EXPORTER.clear()
-    yield _EXPORTER
-    _EXPORTER.clear()
 
 
 @pytest.fixture
@@ -58,29 +42,32 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
     await client.aclose()
 
 
-async def test_an_execution_is_a_span_in_the_caller_s_trace(
+async def test_a_traceparent_parents_the_execution_s_whole_tree(
     http: httpx.AsyncClient, exporter: InMemorySpanExporter
 ) -> None:
-    """With a W3C traceparent, the execution's span joins that trace under that parent and
-    says what the flags decided and which backend answered."""
+    """With a W3C traceparent, the request's span joins that trace under that parent, and
+    the execution's spans (decision, backend, the sandbox's run) hang below it."""
     response = await http.post(
         "/v1/executions",
         json={"node": node("python", "return 1"), "context": {}},
         headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"},
     )
     assert response.status_code == 200
-    [span] = [s for s in exporter.get_finished_spans() if s.name == SPAN_NAME]
-    assert span.kind is SpanKind.SERVER
-    assert span.context is not None
-    assert format(span.context.trace_id, "032x") == TRACE_ID
-    assert span.parent is not None
-    assert format(span.parent.span_id, "016x") == PARENT_ID
-    attributes = dict(span.attributes or {})
-    assert attributes["turnout.stage"] == "off"
-    assert attributes["turnout.backend.authoritative"] == "local-subprocess"
-    assert attributes["turnout.backend"] == "local-subprocess"
-    assert attributes["turnout.outcome"] == "success"
-    assert span.status.status_code is StatusCode.UNSET
+    spans = exporter.get_finished_spans()
+    [request] = named(spans, SPAN_NAME)
+    assert request.kind is SpanKind.SERVER
+    assert request.parent is not None
+    assert format(request.parent.span_id, "016x") == PARENT_ID
+    assert {format(span.context.trace_id, "032x") for span in spans if span.context} == {TRACE_ID}
+    assert children(spans, request) == ["turnout.execute"]
+    [execution] = named(spans, "turnout.execute")
+    assert children(spans, execution) == ["turnout.backend", "turnout.decision"]
+    [backend] = named(spans, "turnout.backend")
+    assert children(spans, backend) == ["turnout.sandbox.run"]
+    assert attributes(request)["turnout.backend"] == "local-subprocess"
+    assert attributes(request)["turnout.outcome"] == "success"
+    assert attributes(request)["http.route"] == "/v1/executions"
+    assert request.status.status_code is StatusCode.UNSET
 
 
 async def test_a_user_error_is_recorded_as_a_completed_execution(
@@ -92,9 +79,8 @@ async def test_a_user_error_is_recorded_as_a_completed_execution(
         "/v1/executions", json={"node": node("python", "1/0"), "context": {}}
     )
     assert response.json()["error"]["kind"] == "runtime"
-    [span] = [s for s in exporter.get_finished_spans() if s.name == SPAN_NAME]
-    attributes = dict(span.attributes or {})
-    assert (attributes["turnout.outcome"], attributes["turnout.error.kind"]) == (
+    [span] = named(exporter.get_finished_spans(), SPAN_NAME)
+    assert (attributes(span)["turnout.outcome"], attributes(span)["turnout.error.kind"]) == (
         "code_error",
         "runtime",
     )

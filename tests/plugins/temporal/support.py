@@ -178,11 +178,14 @@ class Workflows:
     client: Client
     task_queue: str = DEFAULT_TASK_QUEUE
 
-    async def start(self, payload: Any, **options: Any) -> WorkflowHandle[Any, Any]:
+    async def start(
+        self, payload: Any, *, workflow_id: str | None = None, **options: Any
+    ) -> WorkflowHandle[Any, Any]:
+        """Start the workflow (id: `workflow_id`, else a fresh one) with `options`."""
         return await self.client.start_workflow(
             RunCodeNode.run,
             {"input": payload, "taskQueue": self.task_queue, **options},
-            id=f"turnout-test-{uuid.uuid4().hex[:12]}",
+            id=workflow_id or f"turnout-test-{uuid.uuid4().hex[:12]}",
             task_queue=TEST_TASK_QUEUE,
         )
 

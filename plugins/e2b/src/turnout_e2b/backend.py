@@ -2,13 +2,14 @@
 
 Path of an execution: wait for a slot (at most `max_concurrency` executions in flight per
 backend) -> take a sandbox from the warm pool when one is configured and ready, else create
-one (retried with jittered backoff on retryable failures, within a budget; user code has
-not started, so a retry is safe) -> upload input files -> run the program with the node's
-timeout enforced here, not by the SDK (its `run_code` timeout fires at about twice the
-value) -> read the result file -> kill the sandbox in the background, bounded and retried
-once. `aclose` drains the pool and waits for every pending kill, so no sandbox created here
-outlives the backend; one that does (the process died) is killed by the exit hook of
-`turnout_e2b.pool`, or expires with its lifetime and carries tags for `turnout e2b reap`.
+one (retried with jittered backoff on retryable failures, within a budget; user code has not
+started, so a retry is safe) -> upload input files -> load turnout's runtime in the kernel
+(`turnout_e2b.cells`) -> run the node's cell with its timeout enforced here, not by the SDK
+(its `run_code` timeout fires at about twice the value) -> read the result file -> kill the
+sandbox in the background, bounded and retried once. `aclose` drains the pool and waits for
+every pending kill, so no sandbox created here outlives the backend; one that does (the
+process died) is killed by the exit hook of `turnout_e2b.pool`, or expires with its lifetime
+and carries tags for `turnout e2b reap`.
 
 Every execution reports what it cost in `ExecutionResult.usage` (see `turnout_e2b.cost`),
 and every kill logs `sandbox_released` with the exact create-to-kill seconds.
@@ -19,18 +20,14 @@ The SDK is imported on first use, so registering this backend costs nothing.
 from __future__ import annotations
 
 import asyncio
-import base64
-import functools
 import math
 import random
 import time
 import weakref
-import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from turnout.backend import BackendSettings
-from turnout.contract import runtime_source
 from turnout.errors import InfrastructureError
 from turnout.logging import get_logger
 from turnout.models import (
@@ -40,6 +37,8 @@ from turnout.models import (
     ExecutionResult,
     Language,
 )
+from turnout.tracing import Span, sandbox_created, sandbox_killed, span
+from turnout_e2b.cells import cells_for, inline_result
 from turnout_e2b.connection import LOCAL_SERVER_KEY, Connection, is_loopback, resolve_connection
 from turnout_e2b.cost import Pricing, usage
 from turnout_e2b.embedded import embedded_confinement
@@ -156,7 +155,9 @@ class E2BBackend:
             if hold is None:
                 hold = await self._create(request, connection, timings)
             try:
-                return await self._run_in(hold, request, timings)
+                with span("turnout.sandbox.run") as traced:
+                    traced.set(sandbox__id=hold.sandbox.sandbox_id, pooled=hold.pooled)
+                    return await self._run_in(hold, request, timings)
             finally:
                 self._kill_in_background(hold)
 
@@ -172,10 +173,26 @@ class E2BBackend:
             await asyncio.wait(list(self._abandoned), timeout=self._options.kill_timeout_s)
 
     def _abandon(self, call: asyncio.Future[Any]) -> None:
-        """Track a cancelled SDK call until it ends; its outcome no longer matters."""
+        """Cancel an SDK call and track it until it ends; its outcome no longer matters."""
+        call.cancel()
         self._abandoned.add(call)
         call.add_done_callback(self._abandoned.discard)
         call.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+    async def _ended_within(self, call: asyncio.Future[Any], timeout_s: float) -> bool:
+        """Whether `call` ended within `timeout_s`; a cancelled caller abandons it.
+
+        Not wait_for: under a busy stream the SDK's transport can ignore the cancellation
+        for seconds, and wait_for waits for the cancelled call to finish. A call that did
+        not end is the caller's to abandon; it ends when the background kill closes its
+        sandbox, and aclose() waits for it.
+        """
+        try:
+            done, _ = await asyncio.wait({call}, timeout=timeout_s)
+        except asyncio.CancelledError:
+            self._abandon(call)
+            raise
+        return call in done
 
     # -- phases -----------------------------------------------------------------------------
 
@@ -257,6 +274,14 @@ class E2BBackend:
             )
 
     async def _create(
+        self, request: ExecutionRequest, connection: Connection, timings: dict[str, float]
+    ) -> _Hold:
+        with span("turnout.sandbox.create") as traced:
+            hold = await self._create_with_retries(request, connection, timings)
+            traced.set(sandbox__id=hold.sandbox.sandbox_id, attempts=timings["create_attempts"])
+            return hold
+
+    async def _create_with_retries(
         self, request: ExecutionRequest, connection: Connection, timings: dict[str, float]
     ) -> _Hold:
         lifetime_s = math.ceil(request.timeout_ms / 1000) + self._options.lifetime_margin_s
@@ -365,6 +390,7 @@ class E2BBackend:
             self._ledger.end_create(key, None)
             raise
         self._ledger.end_create(key, sandbox.sandbox_id)
+        sandbox_created(BACKEND_ID)
         return sandbox
 
     def _created_after_cancel(self, key: str, done: asyncio.Task[AsyncSandbox]) -> None:
@@ -375,6 +401,7 @@ class E2BBackend:
             return
         sandbox = done.result()
         self._ledger.end_create(key, sandbox.sandbox_id)
+        sandbox_created(BACKEND_ID)
         self._kill_in_background(_Hold(sandbox, since=time.perf_counter(), reason="cancelled"))
 
     def _discard_pooled(self, pooled: PooledSandbox, reason: str) -> None:
@@ -402,16 +429,21 @@ class E2BBackend:
         timings["upload"] = _ms_since(started)
         stdout = CappedText(self._options.output_cap_bytes, "stdout")
         stderr = CappedText(self._options.output_cap_bytes, "stderr")
+        cells = cells_for(request)
+        if cells.setup is not None:
+            started = time.perf_counter()
+            await self._load_runtime(sandbox, request.language, cells.setup, stdout, stderr)
+            timings["setup"] = _ms_since(started)
         termination = "exited"
         kernel_error: Any = None
         run_started = time.perf_counter()
 
         async def run() -> Any:
-            # Translation wraps the SDK call only: the wait_for TimeoutError below is the
-            # node's timeout, not a transport failure.
+            # Translation wraps the SDK call only: the bounded wait below is the node's
+            # timeout, not a transport failure.
             with translate_errors(started=True):
                 return await sandbox.run_code(
-                    cell_text(request),
+                    cells.run,
                     language=SDK_LANGUAGE[request.language],
                     timeout=request.timeout_ms / 1000 + RUN_CODE_BACKSTOP_S,
                     request_timeout=self._options.request_timeout_s,
@@ -419,26 +451,15 @@ class E2BBackend:
                     on_stderr=lambda message: stderr.add(message.line),
                 )
 
-        # Not wait_for: under a busy stream the SDK's transport can ignore the cancellation
-        # for seconds, and wait_for waits for the cancelled call to finish. The timeout is
-        # answered at once; the abandoned call ends when the background kill closes its
-        # sandbox, and aclose() waits for it.
         call = asyncio.ensure_future(run())
-        try:
-            done, _ = await asyncio.wait({call}, timeout=request.timeout_ms / 1000)
-        except asyncio.CancelledError:
-            call.cancel()
-            self._abandon(call)
-            raise
         inline: bytes | None = None
-        if call in done:
+        if await self._ended_within(call, request.timeout_ms / 1000):
             execution = call.result()
             kernel_error = execution.error
             inline = inline_result(execution)
         else:
             termination = "timeout"
             await _drain_arrived_output(call)
-            call.cancel()
             self._abandon(call)
         timings["run"] = _ms_since(run_started)
         result, too_large = None, False
@@ -466,6 +487,49 @@ class E2BBackend:
             timings_ms=timings,
             usage=usage(self._pricing, held_s, hold.idle_s),
         )
+
+    async def _load_runtime(
+        self,
+        sandbox: AsyncSandbox,
+        language: Language,
+        cell: str,
+        stdout: CappedText,
+        stderr: CappedText,
+    ) -> None:
+        """Run turnout's runtime cell before the node's timeout starts (see `turnout_e2b.cells`).
+
+        Bounded by `request_timeout_s`. A kernel that fails or stalls on it is the
+        platform's failure, raised before any user code ran (so a fallback may run the node
+        elsewhere); a cancelled caller abandons the call like a cancelled run.
+        """
+        bound_s = self._options.request_timeout_s
+
+        async def load() -> Any:
+            with translate_errors(started=False):
+                return await sandbox.run_code(
+                    cell,
+                    language=SDK_LANGUAGE[language],
+                    timeout=bound_s,
+                    request_timeout=bound_s,
+                    on_stdout=lambda message: stdout.add(message.line),
+                    on_stderr=lambda message: stderr.add(message.line),
+                )
+
+        call = asyncio.ensure_future(load())
+        if not await self._ended_within(call, bound_s):
+            self._abandon(call)
+            raise InfrastructureError(
+                f"turnout's {language} runtime did not load in the sandbox's kernel within "
+                f"{bound_s:g} s (request_timeout_s); no user code ran",
+                backend=BACKEND_ID,
+            )
+        error = call.result().error
+        if error is not None:
+            raise InfrastructureError(
+                f"turnout's {language} runtime failed to load in the sandbox's kernel "
+                f"({error.name}: {error.value}); no user code ran",
+                backend=BACKEND_ID,
+            )
 
     async def _read_result(
         self, sandbox: AsyncSandbox, request: ExecutionRequest, timings: dict[str, float]
@@ -509,7 +573,17 @@ class E2BBackend:
         task.add_done_callback(self._kills.discard)
 
     async def _kill(self, hold: _Hold) -> None:
-        """Kill with a bound, retry once; log what the sandbox cost; never raise."""
+        """Kill with a bound, retry once; log what the sandbox cost; never raise. The kill
+        of an execution's sandbox is a span of that execution (a pool's discard belongs to
+        none)."""
+        if hold.execution_id is None:
+            await self._kill_sandbox(hold, Span())
+            return
+        with span("turnout.sandbox.kill") as traced:
+            traced.set(sandbox__id=hold.sandbox.sandbox_id, reason=hold.reason)
+            await self._kill_sandbox(hold, traced)
+
+    async def _kill_sandbox(self, hold: _Hold, traced: Span) -> None:
         sandbox = hold.sandbox
         if hold.lifetime_update is not None:
             # Not concurrently with the kill: a set_timeout landing after it would fail.
@@ -529,8 +603,11 @@ class E2BBackend:
                 )
                 continue
             self._ledger.killed(sandbox.sandbox_id)
+            sandbox_killed(BACKEND_ID)
             self._log_release(hold, started)
+            traced.set(outcome="success", attempts=attempt)
             return
+        traced.set(outcome="kill_failed", attempts=2)
 
     def _log_release(self, hold: _Hold, kill_started: float) -> None:
         """`sandbox_released`: the exact seconds from create (or take) to kill completed."""
@@ -560,88 +637,19 @@ async def _drain_arrived_output(call: asyncio.Future[Any]) -> None:
     a timeout reported no stdout although the code had printed in time. A few rounds of
     the event loop, and a few milliseconds for a transport thread to pass on what it read,
     let it through; output produced after the deadline may come along in that window, as it
-    does on local-subprocess, whose kill lands after the deadline too.
+    does on local-subprocess, whose kill lands after the deadline too. The whole window is
+    DRAIN_S of wall time, rounds included: on a starved machine a round of a loop busy with
+    twenty executions can take tens of milliseconds, and CI's chaos run saw a 1.5 s timeout
+    answered after 2.4 s while the drain counted rounds alone.
     """
+    deadline = time.perf_counter() + DRAIN_S
     for _ in range(DRAIN_ROUNDS):
-        if call.done():
+        if call.done() or time.perf_counter() >= deadline:
             return
         await asyncio.sleep(0)
-    await asyncio.wait({call}, timeout=DRAIN_S)
-
-
-def cell_text(request: ExecutionRequest) -> str:
-    """The program as the kernel cell to send: the same program, cheaper for IPython.
-
-    IPython transforms and compiles every cell it runs, which costs tens of milliseconds
-    for the 17 KB Python runtime (on the local server, run_code of the whole program took
-    about 100 ms against 45 ms for a trivial cell on a loaded 2-core machine). A Python
-    program that starts with the runtime is sent as a short cell that decompresses the
-    runtime and runs it with `exec` in the kernel's namespace (what running it as a cell
-    does), followed by the unchanged launcher line, then one expression that returns a
-    small result file's text as the cell's result (`inline_result`), which saves the
-    round trip that reads the file. The runtime's behaviour is the same: user code is
-    compiled by the runtime itself, under its own file name, and the result file is
-    written as before (a larger one is read from the sandbox as before). JavaScript cells
-    are sent as they are (the JS kernel's Babel pass differs, and its results are
-    rendered with util.inspect, which is no way to move data).
-    """
-    if request.language == "python":
-        runtime = runtime_source("python")
-        if request.program.startswith(runtime):
-            limit = min(INLINE_RESULT_BYTES, request.max_result_bytes)
-            return (
-                _packed_python_runtime()
-                + f"__turnout_result_file = __turnout_os.path.abspath({request.result_path!r})\n"
-                + request.program[len(runtime) :].rstrip("\n")
-                + f"\n__turnout_inline_result(__turnout_result_file, {limit})\n"
-            )
-    return request.program
-
-
-INLINE_RESULT_BYTES = 64 * 1024
-"""Largest result file returned as the cell's result instead of read in a second request."""
-INLINE_KEY = "turnout_result_file"
-
-_INLINE_HELPER = f"""\
-import os as __turnout_os
-def __turnout_inline_result(path, limit):
-    try:
-        with open(path, "rb") as result_file:
-            data = result_file.read(limit + 1)
-        if len(data) > limit:
-            return None
-        return {{"{INLINE_KEY}": data.decode("utf-8")}}
-    except Exception:
-        return None
-"""
-
-
-@functools.cache
-def _packed_python_runtime() -> str:
-    packed = base64.b64encode(zlib.compress(runtime_source("python").encode("utf-8"), 9))
-    return (
-        "import base64 as __turnout_b64, zlib as __turnout_zlib\n"
-        "exec(compile(__turnout_zlib.decompress(__turnout_b64.b64decode("
-        f"{packed.decode('ascii')!r})).decode('utf-8'), '<turnout-runtime>', 'exec'))\n"
-        "del __turnout_b64, __turnout_zlib\n" + _INLINE_HELPER
-    )
-
-
-def inline_result(execution: Any) -> bytes | None:
-    """The result file's bytes if the cell returned them (see `cell_text`), else None.
-
-    Only the cell's main result counts (what user code displays is never main: the runtime
-    runs it inside a function), and only in the exact shape the helper returns.
-    """
-    for result in getattr(execution, "results", None) or ():
-        if not getattr(result, "is_main_result", False):
-            continue
-        data = getattr(result, "json", None)
-        if isinstance(data, dict) and set(data) == {INLINE_KEY}:
-            text = data[INLINE_KEY]
-            if isinstance(text, str):
-                return text.encode("utf-8")
-    return None
+    remaining = deadline - time.perf_counter()
+    if remaining > 0:
+        await asyncio.wait({call}, timeout=remaining)
 
 
 def _capabilities(options: E2BOptions, connection: Connection) -> Capabilities:

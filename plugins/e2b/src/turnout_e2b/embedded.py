@@ -18,13 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import json
 import os
 import re
 import secrets
 import subprocess
 import sys
 import threading
+import time
+import urllib.request
 from dataclasses import dataclass, field
+from typing import Any
 
 from turnout.errors import InfrastructureError
 from turnout_e2b.server.isolation import unavailable_reason
@@ -41,6 +45,12 @@ __all__ = [
 
 _URL = re.compile(r"(http://127\.0\.0\.1:\d+)")
 _STARTUP_TIMEOUT_S = 60.0
+# How long a fresh server may take to pre-start its kernels before executions are sent.
+KERNELS_READY_S = 30.0
+# The server's admin API (turnout_e2b.server.admin, not imported: it pulls in starlette).
+_ADMIN_PREFIX = "/_turnout/admin"
+# Loopback only: a proxy from the environment must not see the key.
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 # Variables the server never needs and a sandbox must never see, even by accident.
 _WITHHELD = ("E2B_API_KEY", "E2B_ACCESS_TOKEN")
 _lock = threading.Lock()
@@ -134,7 +144,39 @@ def _start(create_delay_ms: int) -> EmbeddedServer:
         server = EmbeddedServer(_read_url(process, " ".join(required)), api_key)
         _process, _server = process, server
         atexit.register(stop_shared_server)
+        _wait_for_kernels(server)
         return server
+
+
+def _wait_for_kernels(server: EmbeddedServer, timeout_s: float = KERNELS_READY_S) -> None:
+    """Wait, at most `timeout_s`, until the fresh server has pre-started its kernels.
+
+    The server listens before its kernel pools are full, and boots them (four kernels per
+    language, about half a second of CPU each) in the background. Executions sent meanwhile
+    share the CPU with those boots: on a two-core machine a cell then takes several times
+    its usual time, enough for a sub-second timeout to expire on `return 1`. Returns in any
+    case: a server whose pools cannot fill (a language unavailable here) still serves.
+    """
+    deadline = time.monotonic() + timeout_s
+    headers = {"X-API-KEY": server.api_key}
+    while time.monotonic() < deadline:
+        try:
+            sizes = _admin_json(server, "config", headers)["pool_sizes"]
+            pool = _admin_json(server, "stats", headers)["pool"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # an admin API that does not answer is not worth waiting for
+        if all(
+            pool["idle"].get(language, 0) >= wanted or language in pool["unavailable"]
+            for language, wanted in sizes.items()
+        ):
+            return
+        time.sleep(0.1)
+
+
+def _admin_json(server: EmbeddedServer, path: str, headers: dict[str, str]) -> Any:
+    request = urllib.request.Request(f"{server.url}{_ADMIN_PREFIX}/{path}", headers=headers)
+    with _NO_PROXY.open(request, timeout=5) as response:
+        return json.load(response)
 
 
 def _read_url(process: subprocess.Popen[str], options: str) -> str:

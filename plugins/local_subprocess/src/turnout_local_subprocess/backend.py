@@ -29,6 +29,7 @@ from turnout.models import (
     Language,
 )
 from turnout.packages import ProbedPackages, interpreter_commands
+from turnout.tracing import sandbox_created, sandbox_killed, span
 from turnout_local_subprocess import ending, host, isolation
 from turnout_local_subprocess.deprecation import announce_legacy_load, refuse_if_disallowed
 from turnout_local_subprocess.interpreters import INTERPRETERS, Interpreters
@@ -164,7 +165,9 @@ class LocalSubprocessBackend:
         self._idle.clear()
         try:
             async with self._slots:
-                return await self._execute(request, queued)
+                with span("turnout.sandbox.run") as traced:
+                    traced.set(language=request.language)
+                    return await self._execute(request, queued)
         finally:
             self._in_flight -= 1
             if self._in_flight == 0:
@@ -239,7 +242,7 @@ class LocalSubprocessBackend:
 
     def _confine(self, language: Language, workspace: Workspace) -> Confinement:
         try:
-            return Confinement.create(
+            confinement = Confinement.create(
                 language,
                 memory_mb=self._options.memory_mb,
                 pids_max=self._options.pids_max,
@@ -249,6 +252,8 @@ class LocalSubprocessBackend:
             )
         except OSError as exc:
             raise _infrastructure("could not create the execution's cgroup", exc) from exc
+        sandbox_created(BACKEND_ID)  # until `_release`
+        return confinement
 
     def _command(
         self,
@@ -445,6 +450,7 @@ class LocalSubprocessBackend:
     ) -> None:
         if confinement is not None:
             released = await confinement.release()
+            sandbox_killed(BACKEND_ID)
             if released.processes_left:
                 logger.warning("processes_survived", execution_id=execution_id)
             if released.cgroup_left and confinement.jail is not None:

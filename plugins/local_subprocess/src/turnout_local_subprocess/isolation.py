@@ -24,8 +24,8 @@ init hands to the program alone). Whatever the wrapper says (its reports, a fail
 at every kill: util-linux 2.38 `unshare`, seeing its child die by SIGKILL, tries to
 re-raise the signal on itself, fails to unblock SIGKILL and prints "unshare: sigprocmask
 unblock failed: Invalid argument"; when the worker is preempted between killing the init
-and killing `unshare` (a loaded machine), that line used to end up in the program's
-stderr. The reports are framed by NUL bytes (`READY`, `EXIT`), which no message of the
+and killing `unshare` (a loaded machine), that line would otherwise end up in the
+program's stderr. The reports are framed by NUL bytes (`READY`, `EXIT`), which no message of the
 tools contains, so the wrapper's other output can share the pipe.
 
 Why the program is not PID 1 itself: the init of a PID namespace ignores every signal

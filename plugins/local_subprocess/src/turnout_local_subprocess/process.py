@@ -29,6 +29,7 @@ from typing import Any
 
 from turnout.errors import InfrastructureError
 from turnout_local_subprocess.capture import CappedSink
+from turnout_local_subprocess.child import Child, start_child
 from turnout_local_subprocess.options import BACKEND_ID
 
 __all__ = ["KILL_GRACE_S", "RunOutcome", "run_program"]
@@ -97,11 +98,13 @@ async def run_program(
             write_ends.append(report_write)
             streams = [write_ends[1], write_ends[0], report_write]
         started = time.perf_counter()
-        process = await _spawn(argv, cwd, env, preexec, streams, write_ends, pass_fds)
+        process, cancelled = await _spawn(argv, cwd, env, preexec, streams, write_ends, pass_fds)
         spawned = time.perf_counter()
         on_start(process.pid)
         timed_out = False
         try:
+            if cancelled:
+                raise asyncio.CancelledError
             exited = asyncio.ensure_future(process.wait())
             try:
                 if handover is not None:
@@ -175,19 +178,12 @@ async def _spawn(
     streams: Sequence[int],
     write_ends: list[int],
     pass_fds: Sequence[int] = (),
-) -> asyncio.subprocess.Process:
-    """Start the child with `streams` as its stdin, stdout and stderr; close `write_ends`."""
+) -> tuple[Child, bool]:
+    """Start the child with `streams` as its stdin, stdout and stderr; close `write_ends`.
+    Also says whether the caller was cancelled meanwhile (see `start_child`)."""
     try:
-        return await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=streams[0],
-            stdout=streams[1],
-            stderr=streams[2],
-            cwd=cwd,
-            env=dict(env),
-            start_new_session=True,
-            preexec_fn=preexec,
-            pass_fds=tuple(pass_fds),
+        return await start_child(
+            argv, cwd=cwd, env=env, preexec=preexec, streams=streams, pass_fds=pass_fds
         )
     except (OSError, subprocess.SubprocessError) as exc:
         raise InfrastructureError(

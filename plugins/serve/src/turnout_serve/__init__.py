@@ -1,1 +1,1 @@
-"""turnout serve: run code nodes over HTTP (docs/serve.md)."""
+"""turnout serve: run code nodes over HTTP (docs/service.md)."""

@@ -72,7 +72,7 @@ def create_app(client: Client, settings: ServiceSettings) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         max_concurrency=settings.max_concurrency,
         body_timeout_s=settings.body_timeout_s,
-        metrics=ServiceMetrics(),
+        metrics=ServiceMetrics(lambda: client.engine.registry.ids),
     )
 
     @asynccontextmanager

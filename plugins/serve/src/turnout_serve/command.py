@@ -35,7 +35,7 @@ def register(subparsers: Any) -> None:
         help="serve code-node executions over HTTP (POST /v1/executions)",
         description="Run code nodes for callers in any language over HTTP, with this "
         "environment's flags and backends. Prints the URL it listens on as its first line. "
-        "SIGTERM drains (see --grace). See docs/serve.md.",
+        "SIGTERM drains (see --grace). See docs/service.md.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(

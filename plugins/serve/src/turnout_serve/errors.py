@@ -18,7 +18,7 @@ refusals are the classes below, in the same tree:
         └── DeadlineExceededError     the node's timeout plus the provisioning budget passed
                                       with no answer from the backend; its sandbox is killed
 
-Status mapping (docs/serve.md), decided by `status_for` and nowhere else:
+Status mapping (docs/service.md), decided by `status_for` and nowhere else:
 
     200  an envelope, or a CodeExecutionError (the user's code failed: a completed
          execution, so the caller routes on `kind`)

@@ -51,7 +51,7 @@ async def execute(
     """Run the request's node on `client`, in its span (`turnout_serve.tracing`); raise its
     classified error, a `DeadlineExceededError`, or `ClientDisconnectedError` (nothing to
     answer)."""
-    with execution_span(client, request, headers) as span:
+    with execution_span(headers) as span:
         try:
             envelope = await _watched(
                 client,

@@ -2,7 +2,7 @@
 
 uvicorn's own SIGTERM handling closes the listening socket at once and re-raises the
 signal after serving, so an orchestrator would see connections refused and a death by
-signal. The drain here is what docs/serve.md promises instead:
+signal. The drain here is what docs/service.md promises instead:
 
 1. readiness turns false and new executions are answered 503 (`ServiceDrainingError`,
    with Retry-After), while the socket stays open for the load balancer's last requests;

@@ -44,7 +44,7 @@ DEFAULT_GRACE_S = 30.0
 
 @dataclass(frozen=True)
 class ServiceSettings:
-    """The options of `turnout serve` (see `turnout serve --help` and docs/serve.md)."""
+    """The options of `turnout serve` (see `turnout serve --help` and docs/service.md)."""
 
     host: str = "127.0.0.1"
     port: int = 8080

@@ -1,15 +1,17 @@
-"""One OpenTelemetry span per `POST /v1/executions`, a child of the caller's trace.
+"""The span of one `POST /v1/executions`, a child of the caller's trace.
 
 The caller's W3C `traceparent` (and `tracestate`) header makes the span part of the
-worker's trace, so a slow workflow step shows where its code node spent the time. Only
-`opentelemetry-api` is used: with no SDK configured by the deployment, the tracer is a
-no-op and costs nothing; with one (and an exporter), spans go where it sends them.
+worker's trace, so a slow workflow step shows where its code node spent the time. Inside
+it, the `Client` adds the execution's own spans (`turnout.tracing`: `turnout.execute`, the
+decision, each backend run, the sandbox's create, run and kill, the shadow run). Only
+`opentelemetry-api` is used: with no SDK configured by the deployment, every span is a
+no-op; with one (and an exporter), spans go where it sends them. Importing this module
+imports `opentelemetry.trace`, which is what turns the library's spans on in the service.
 
-The span is `turnout.execute` (kind SERVER) with the rollout decision and the result:
-`turnout.environment`, `turnout.stage`, `turnout.backend.authoritative`,
-`turnout.backend.candidate`, `turnout.language`, `turnout.backend` (what answered),
-`turnout.outcome` (`success` or the error's class) and `turnout.error.kind`; an error
-also sets the span's status. Ids are not attributes (they may identify a customer).
+The span is `turnout.request` (kind SERVER) with `http.request.method`, `http.route`,
+`turnout.backend` (what answered), `turnout.outcome` (`success` or the error's class) and
+`turnout.error.kind`; an error other than the user's code failing sets the span's status.
+Ids are not attributes (they may identify a customer).
 """
 
 from __future__ import annotations
@@ -20,41 +22,27 @@ from contextlib import contextmanager
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from turnout.client import Client
 from turnout.errors import CodeExecutionError, TurnoutError
-from turnout_serve.schema import ExecutionRequestBody
+from turnout_serve.gate import EXECUTIONS_PATH
 
 __all__ = ["SPAN_NAME", "execution_span", "record_error", "record_success"]
 
-SPAN_NAME = "turnout.execute"
+SPAN_NAME = "turnout.request"
 _tracer = trace.get_tracer("turnout.serve")
 
 
 @contextmanager
-def execution_span(
-    client: Client, request: ExecutionRequestBody, headers: Mapping[str, str]
-) -> Iterator[Span]:
-    """The span of one execution, parented by the request's `traceparent` if it has one."""
+def execution_span(headers: Mapping[str, str]) -> Iterator[Span]:
+    """The span of one request, parented by its `traceparent` if it has one."""
     parent = propagate.extract(dict(headers))
     with _tracer.start_as_current_span(
         SPAN_NAME,
         context=parent,
         kind=SpanKind.SERVER,
+        attributes={"http.request.method": "POST", "http.route": EXECUTIONS_PATH},
         record_exception=False,
         set_status_on_exception=False,  # record_error decides: a user error is no failure
     ) as span:
-        if span.is_recording():
-            decision = client.explain(
-                tenant_id=request.tenant_id,
-                workflow_id=request.workflow_id,
-                execution_id=request.execution_id,
-                side_effect_free=request.node.side_effect_free,
-            )
-            span.set_attribute("turnout.environment", client.environment)
-            span.set_attribute("turnout.stage", decision.stage)
-            span.set_attribute("turnout.backend.authoritative", decision.authoritative)
-            span.set_attribute("turnout.backend.candidate", decision.candidate or "")
-            span.set_attribute("turnout.language", request.node.language)
         yield span
 
 

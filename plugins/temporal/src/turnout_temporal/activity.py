@@ -1,13 +1,17 @@
-"""The `execute_code_node` activity: one code node per activity task, on the worker's engine.
+"""The `execute_code_node` activity: one code node per activity task, on the worker's client.
 
-Input `{node, context, tenantId?, workflowId?, executionId?}` (see `inputs`), result the
-envelope (see `adapter`), failures as in `failures`. While the execution runs the activity
-heartbeats, because a heartbeat is the only way a cancellation reaches a running activity:
-Temporal answers a heartbeat with "cancel requested" when the workflow cancelled it, and
-with "not found" once it timed out (start-to-close, schedule-to-close, or a heartbeat
-timeout after a stall). The SDK then cancels the activity's task, the engine cancels the
-execution, and the backend kills the sandbox or process group before the cancellation goes
-on (see `turnout.shutdown`).
+Input `{node, context, tenantId?, workflowId?, executionId?}` (see `inputs`), failures as
+in `failures`. The node runs through the worker's `turnout.Client` (`Client.execute`, the
+rollout ids as its parameters), so the activity decides, validates and runs exactly as the
+library does, and its result is `Envelope.to_dict()`: the JSON `turnout run --json` prints
+for the same node, `{outputVariable: envelope}` when the node names one.
+
+While the execution runs the activity heartbeats, because a heartbeat is the only way a
+cancellation reaches a running activity: Temporal answers a heartbeat with "cancel
+requested" when the workflow cancelled it, and with "not found" once it timed out
+(start-to-close, schedule-to-close, or a heartbeat timeout after a stall). The SDK then
+cancels the activity's task, the client cancels the execution, and the backend kills the
+sandbox or process group before the cancellation goes on (see `turnout.shutdown`).
 
 How soon a cancellation arrives is the heartbeat interval: the worker sends a heartbeat at
 least every `heartbeat_interval_s` (and, when the caller set a shorter heartbeat timeout,
@@ -25,10 +29,9 @@ from typing import Any
 
 from temporalio import activity
 
-from turnout import Engine
+from turnout import Client
 from turnout.errors import TurnoutError
 from turnout.logging import get_logger
-from turnout_temporal.adapter import run_code_node
 from turnout_temporal.defaults import ACTIVITY_NAME, DEFAULT_HEARTBEAT_INTERVAL_S
 from turnout_temporal.failures import interrupted_by_shutdown, to_application_error
 from turnout_temporal.inputs import RolloutIds, parse_input
@@ -39,14 +42,15 @@ log = get_logger("turnout.temporal")
 
 
 class CodeNodeActivity:
-    """The activity over one engine, shared by every activity task of the worker."""
+    """The activity over one client, shared by every activity task of the worker (whoever
+    made the client opens and closes it: the activity only executes on it)."""
 
     def __init__(
-        self, engine: Engine, *, heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S
+        self, client: Client, *, heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S
     ) -> None:
         if heartbeat_interval_s <= 0:
             raise ValueError("heartbeat_interval_s must be positive")
-        self.engine = engine
+        self.client = client
         self.heartbeat_interval_s = heartbeat_interval_s
 
     @activity.defn(name=ACTIVITY_NAME)
@@ -59,7 +63,14 @@ class CodeNodeActivity:
                 request, workflow_id=info.workflow_id, workflow_run_id=info.workflow_run_id
             )
             async with self._heartbeats(info.heartbeat_timeout):
-                return await run_code_node(self.engine, request.node, request.context, ids)
+                envelope = await self.client.execute(
+                    request.node,
+                    request.context,
+                    tenant_id=ids.tenant_id,
+                    workflow_id=ids.workflow_id,
+                    execution_id=ids.execution_id,
+                )
+            return envelope.to_dict()
         except TurnoutError as error:
             raise to_application_error(error) from None
         except asyncio.CancelledError:

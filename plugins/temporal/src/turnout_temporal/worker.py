@@ -1,13 +1,14 @@
-"""The worker process: one engine, one Temporal worker on one task queue, a graceful stop.
+"""The worker process: one `turnout.Client`, one Temporal worker on one task queue, a
+graceful stop.
 
-Lifetime: the engine is built first (flags read, backends constructed, so a broken
-deployment fails at start and not at the first activity), then the Temporal client
-connects and the worker polls the task queue, taking at most as many activity tasks as
-the backends can run at once (`concurrency`). When `stop` is set (SIGTERM or SIGINT from
+Lifetime: the worker's `turnout.Client` is made first (flags read, backends constructed, so
+a broken deployment fails at start and not at the first activity), then the Temporal
+client connects and the worker polls the task queue, taking at most as many activity tasks
+as the backends can run at once (`concurrency`). When `stop` is set (SIGTERM or SIGINT from
 the command line), the worker stops polling, lets the activities in flight finish for
 `grace_s` seconds, cancels the rest (their sandboxes and processes are killed, and they
-fail retryably so Temporal runs them on another worker), then closes the engine, which
-waits for every sandbox kill. Nothing it started outlives it.
+fail retryably so Temporal runs them on another worker), then closes the client, which
+refuses anything new and waits for every sandbox kill. Nothing it started outlives it.
 
 Where Temporal is: the arguments, else Temporal's own client configuration (the
 `TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, `TEMPORAL_TLS_*` variables
@@ -25,7 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client as TemporalClient
 from temporalio.envconfig import ClientConfigProfile
 from temporalio.runtime import (
     LogForwardingConfig,
@@ -36,7 +37,7 @@ from temporalio.runtime import (
 )
 from temporalio.worker import Worker
 
-from turnout import Engine
+import turnout
 from turnout.logging import get_logger
 from turnout_temporal.activity import CodeNodeActivity
 from turnout_temporal.concurrency import answering_backends, max_concurrent_activities
@@ -71,12 +72,12 @@ class WorkerSettings:
     heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S
 
 
-async def connect(settings: WorkerSettings) -> Client:
+async def connect(settings: WorkerSettings) -> TemporalClient:
     """A Temporal client per the settings, Temporal's client configuration, the defaults."""
     config: dict[str, Any] = dict(ClientConfigProfile.load().to_client_connect_config())
     config["target_host"] = settings.address or config.get("target_host") or DEFAULT_ADDRESS
     config["namespace"] = settings.namespace or config.get("namespace") or DEFAULT_NAMESPACE
-    return await Client.connect(**config, runtime=quiet_runtime())
+    return await TemporalClient.connect(**config, runtime=quiet_runtime())
 
 
 @functools.cache
@@ -96,7 +97,7 @@ def quiet_runtime() -> Runtime:
 
 
 async def run_worker(
-    settings: WorkerSettings, stop: asyncio.Event, *, client: Client | None = None
+    settings: WorkerSettings, stop: asyncio.Event, *, temporal: TemporalClient | None = None
 ) -> None:
     """Serve `execute_code_node` until `stop` is set, then drain and return.
 
@@ -104,14 +105,14 @@ async def run_worker(
     raises when the server cannot be reached or the namespace does not exist.
     """
     started = time.monotonic()
-    engine = Engine(settings.environment, flags_path=settings.flags_path)
+    client = turnout.Client(settings.flags_path, settings.environment, grace_s=settings.grace_s)
     try:
-        limit = max_concurrent_activities(engine)
-        client = client or await connect(settings)
-        activity = CodeNodeActivity(engine, heartbeat_interval_s=settings.heartbeat_interval_s)
+        limit = max_concurrent_activities(client.engine)
+        temporal = temporal or await connect(settings)
+        activity = CodeNodeActivity(client, heartbeat_interval_s=settings.heartbeat_interval_s)
         heartbeat = timedelta(seconds=settings.heartbeat_interval_s)
         worker = Worker(
-            client,
+            temporal,
             task_queue=settings.task_queue,
             activities=[activity.execute_code_node],
             max_concurrent_activities=limit,
@@ -121,11 +122,11 @@ async def run_worker(
         )
         log.info(
             "worker_started",
-            address=client.service_client.config.target_host,
-            namespace=client.namespace,
+            address=temporal.service_client.config.target_host,
+            namespace=temporal.namespace,
             task_queue=settings.task_queue,
-            environment=engine.environment,
-            backends=answering_backends(engine.environment_flags),
+            environment=client.environment,
+            backends=answering_backends(client.engine.environment_flags),
             max_concurrent_activities=limit,
         )
         running = asyncio.get_running_loop().create_task(worker.run())
@@ -134,8 +135,8 @@ async def run_worker(
         stopping.cancel()
         if not running.done():
             log.warning("worker_stopping", grace_s=settings.grace_s)
-            await worker.shutdown()
+            await worker.shutdown()  # drains the activities: the client has none left
         await running  # raises what stopped the worker on its own (a fatal error)
     finally:
-        await engine.aclose()
+        await client.aclose()
     log.info("worker_stopped", uptime_s=round(time.monotonic() - started, 1))

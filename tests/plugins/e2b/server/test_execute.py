@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -198,6 +199,47 @@ class TestStreamFraming:
             "stdout",
             "end_of_execution",
         ]
+
+
+class TestOutputCoalescing:
+    async def test_a_flood_arrives_whole_in_fewer_messages(
+        self, shared_sandbox: AsyncSandbox
+    ) -> None:
+        """20,000 console.log calls reach the SDK as the same text, in order, in fewer
+        messages than lines: output already waiting is sent as one message."""
+        messages: list[str] = []
+        await shared_sandbox.run_code(
+            "for (let i = 0; i < 20000; i++) console.log(i);",
+            language="javascript",
+            on_stdout=lambda message: messages.append(message.line),
+            timeout=120,
+        )
+        assert "".join(messages) == "".join(f"{i}\n" for i in range(20000))
+        assert len(messages) < 20000
+
+    async def test_stdout_and_stderr_keep_their_interleaving(
+        self, shared_sandbox: AsyncSandbox
+    ) -> None:
+        """Only adjacent output of one stream is merged: alternating writes to stdout and
+        stderr arrive in the order they were made."""
+        order: list[tuple[str, str]] = []
+
+        def collect(stream: str) -> Callable[[Any], None]:
+            return lambda message: order.extend(
+                (stream, line) for line in message.line.splitlines()
+            )
+
+        await shared_sandbox.run_code(
+            "for (let i = 0; i < 2000; i++) { console.log('o' + i); console.error('e' + i); }",
+            language="javascript",
+            on_stdout=collect("stdout"),
+            on_stderr=collect("stderr"),
+            timeout=120,
+        )
+        expected = [
+            pair for i in range(2000) for pair in (("stdout", f"o{i}"), ("stderr", f"e{i}"))
+        ]
+        assert order == expected
 
 
 class TestRequests:

@@ -102,6 +102,18 @@ class TestExecutionFaults:
         assert execution.text == "free"
         assert e2b_server.stats()["counters"]["executions_interrupted"] == 1
 
+    async def test_a_skipping_fault_lets_the_first_cells_through(
+        self, e2b_server: ServerProcess, sandbox: AsyncSandbox
+    ) -> None:
+        """With `skip: 1` the first matching cell runs untouched and the second is cut."""
+        e2b_server.inject(
+            {"kind": "drop_stream", "after_ms": 300, "skip": 1, "sandbox_id": sandbox.sandbox_id}
+        )
+        first = await sandbox.run_code("import time; time.sleep(0.5); 'whole'", timeout=10)
+        with pytest.raises(httpx.RemoteProtocolError):
+            await sandbox.run_code("import time; time.sleep(30)")
+        assert first.text == "whole"
+
     async def test_sandbox_killed_mid_run_raises_timeout(
         self, e2b_server: ServerProcess, sdk: dict[str, Any]
     ) -> None:

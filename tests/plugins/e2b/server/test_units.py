@@ -81,6 +81,19 @@ class TestFaultQueue:
         assert queue.take("drop_stream", "b") is None
         assert queue.take("drop_stream", "a") is not None
 
+    def test_skip_lets_matching_calls_through_before_firing(self) -> None:
+        """A fault with skip 2 lets two matching calls through, then fires on the third."""
+        queue = FaultQueue()
+        queue.add([Fault.from_json({"kind": "kill_mid_run", "after_ms": 1, "skip": 2})])
+        taken = [queue.take("kill_mid_run") for _ in range(4)]
+        assert [fault is not None for fault in taken] == [False, False, True, False]
+
+    @pytest.mark.parametrize("skip", [-1, 1.5, True, "1"])
+    def test_skip_must_be_a_non_negative_integer(self, skip: object) -> None:
+        """A skip that is not a whole number of calls is refused, naming the field."""
+        with pytest.raises(ValueError, match="skip must be a non-negative integer"):
+            Fault.from_json({"kind": "drop_stream", "after_ms": 1, "skip": skip})
+
 
 class TestResults:
     @pytest.mark.parametrize(

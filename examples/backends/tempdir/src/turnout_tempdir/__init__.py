@@ -24,6 +24,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path, PurePosixPath
 from typing import ClassVar
 
@@ -100,11 +101,15 @@ class TempdirBackend:
                 f"the {BACKEND_ID} backend is closed", retryable=False, backend=BACKEND_ID
             )
         argv = self._interpreter(request.language)
+        begun = time.perf_counter()
         root = _prepare(request)
+        timings = {"setup": (time.perf_counter() - begun) * 1000}
         try:
             work, cap = root / "work", self._options.output_cap_bytes
             argv.append(str(root / PROGRAM[request.language]))
-            capture, termination, exit_code = await _run(argv, work, request.timeout_ms / 1000, cap)
+            capture, termination, exit_code = await _run(
+                argv, work, request.timeout_ms / 1000, cap, timings
+            )
             limit = min(request.max_result_bytes, MAX_RESULT_BYTES)
             result, too_large = _read_result(_inside(work, request.result_path), work, limit)
         finally:
@@ -118,6 +123,7 @@ class TempdirBackend:
             result_too_large=too_large,
             termination=termination,
             exit_code=exit_code,
+            timings_ms=timings,
         )
 
     def _interpreter(self, language: Language) -> list[str]:
@@ -168,9 +174,12 @@ class _Capture(asyncio.SubprocessProtocol):
 
 
 async def _run(
-    argv: list[str], work: Path, timeout_s: float, cap: int
+    argv: list[str], work: Path, timeout_s: float, cap: int, timings: dict[str, float]
 ) -> tuple[_Capture, Termination, int | None]:
-    """Run in a new session; at exit, timeout or cancellation, SIGKILL everything it started."""
+    """Run in a new session; at exit, timeout or cancellation, SIGKILL everything it started.
+
+    The timeout starts once the process exists: starting it is provisioning (`spawn`).
+    """
     capture = _Capture(cap)
     token = os.urandom(16).hex()
     environment = {  # an allow-list: never a copy of os.environ, which holds the host's secrets
@@ -181,6 +190,7 @@ async def _run(
         "TZ": "UTC",
         TOKEN_VARIABLE: token,
     }
+    spawning = time.perf_counter()
     try:
         transport, _ = await asyncio.get_running_loop().subprocess_exec(
             lambda: capture,
@@ -196,6 +206,7 @@ async def _run(
         raise InfrastructureError(
             f"could not start {argv[0]!r}: {exc}", started=False, backend=BACKEND_ID
         ) from exc
+    timings["spawn"] = (time.perf_counter() - spawning) * 1000
     timed_out = True
     try:
         done, _ = await asyncio.wait({capture.exited}, timeout=timeout_s)
@@ -222,16 +233,22 @@ async def _run(
 
 
 def _kill_marked(entry: bytes, passes: int = 20) -> None:
-    """SIGKILL every process whose environment holds `entry`, until none is left (a pass
-    may miss what is forked meanwhile; each pass kills what the last one missed)."""
+    """SIGKILL every process whose environment holds `entry`. A pass may miss what is
+    forked meanwhile, so passes repeat until one finds nobody new. A process already
+    signalled is not looked at again: it cannot fork any more, though on a loaded host it
+    may stay listed for a while before the kernel ends it."""
+    signalled: set[int] = set()
     for _ in range(passes):
         found = False
-        for pid in filter(str.isdigit, os.listdir("/proc")):
+        for pid in map(int, filter(str.isdigit, os.listdir("/proc"))):
+            if pid in signalled:
+                continue
             with contextlib.suppress(OSError):
                 with open(f"/proc/{pid}/environ", "rb") as handle:
                     if entry not in handle.read().split(b"\0"):
                         continue
-                os.kill(int(pid), signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
+                signalled.add(pid)
                 found = True
         if not found:
             return

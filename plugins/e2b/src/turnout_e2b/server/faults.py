@@ -2,8 +2,11 @@
 
 Why scripted rather than random: a test of the plugin's error handling must know exactly
 which call fails and how. A fault is queued with a `count` (how many matching calls it
-hits, default 1) and an optional `sandbox_id` (execution faults only); it is consumed as
-it fires, and the server's counters record every firing.
+hits, default 1), an optional `skip` (how many matching calls it lets through first, default
+0: the e2b backend runs turnout's runtime as a cell of its own before the node's cell, so
+`skip: 1` aims an execution fault at the node's cell) and an optional `sandbox_id`
+(execution faults only); it is consumed as it fires, and the server's counters record
+every firing.
 
 Kinds and their JSON (POST /_turnout/admin/faults, a list or `{"faults": [...]}`):
 
@@ -44,6 +47,7 @@ class Fault:
     after_events: int | None = None
     after_ms: int | None = None
     delay_ms: int = 0
+    skip: int = 0
     sandbox_id: str | None = None
 
     @classmethod
@@ -62,7 +66,7 @@ class Fault:
         return fault
 
     def _check(self) -> None:
-        for name in ("count", "delay_ms"):
+        for name in ("count", "delay_ms", "skip"):
             if not _non_negative_int(getattr(self, name)):
                 raise ValueError(f"{name} must be a non-negative integer")
         if self.count == 0:
@@ -103,13 +107,17 @@ class FaultQueue:
             return [fault.to_json() for fault in self._faults]
 
     def take(self, kind: FaultKind, sandbox_id: str | None = None) -> Fault | None:
-        """The first pending fault of `kind` that applies (to `sandbox_id`), used up once."""
+        """The first pending fault of `kind` that applies (to `sandbox_id`), used up once;
+        None while that fault still lets calls through (`skip`)."""
         with self._lock:
             for fault in self._faults:
                 if fault.kind != kind:
                     continue
                 if fault.sandbox_id is not None and fault.sandbox_id != sandbox_id:
                     continue
+                if fault.skip:
+                    fault.skip -= 1
+                    return None
                 fault.count -= 1
                 if fault.count == 0:
                     self._faults.remove(fault)
