@@ -554,7 +554,7 @@ class TestConfiguration:
         capabilities say so instead of claiming a confinement that is not there."""
         monkeypatch.delenv("E2B_API_URL", raising=False)
         monkeypatch.delenv("E2B_API_KEY", raising=False)
-        monkeypatch.setattr("turnout_e2b.backend.embedded_confinement", lambda: False)
+        monkeypatch.setattr("turnout_e2b.capabilities.embedded_confinement", lambda: False)
         capabilities = E2BBackend(BackendSettings(environment="test")).capabilities
         assert (capabilities.network_access, capabilities.code_runs_as_worker_user) == (True, True)
 
