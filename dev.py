@@ -155,6 +155,7 @@ def test() -> None:
     _run(python, "-m", "ruff", "check", ".")
     _run(python, "-m", "ruff", "format", "--check", ".")
     _run(python, "-m", "mypy")
+    _run(_bin(VENV, "lint-imports"))  # the layers of docs/architecture.md (pyproject.toml)
     if len(sys.argv) > 2:  # a pytest selection
         _run(python, "-m", "pytest", *sys.argv[2:])
         return

@@ -43,15 +43,20 @@ class TestNormalize:
         b = envelope(executionTime=900, executionId="b", sandboxId="s2", backend="e2b")
         assert compare_outcomes(a, b).verdict == "match"
 
-    def test_errors_normalize_to_type_kind_message_and_line(self) -> None:
-        """An error is compared by what a caller sees of it."""
+    def test_errors_normalize_to_what_a_caller_sees(self) -> None:
+        """An error is compared by what a caller sees of it, printed output included."""
         error = CodeExecutionError("runtime", "ValueError: x", line=3, stdout="p")
         assert normalize_outcome(error) == {
             "error": {
                 "type": "CodeExecutionError",
-                "message": "ValueError: x",
                 "kind": "runtime",
+                "name": None,
+                "message": "ValueError: x",
                 "line": 3,
+                "field": None,
+                "retryable": False,
+                "stdout": "p",
+                "stderr": "",
             }
         }
 

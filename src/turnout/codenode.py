@@ -19,7 +19,7 @@ from turnout.client import Client
 from turnout.engine import Engine
 from turnout.flags import current_environment
 from turnout.loop_thread import shared_loop_thread
-from turnout.shutdown import ShutdownReport, shutdown
+from turnout.shutdown import ShutdownReport, set_default_engines, shutdown
 
 __all__ = [
     "default_client",
@@ -57,6 +57,9 @@ def default_engine(env: str | None = None) -> Engine:
 def loop_engines(loop: asyncio.AbstractEventLoop) -> list[Engine]:
     """The engines of the default clients made on `loop` (what `turnout.shutdown` stops)."""
     return [client.engine for client in _clients.get(loop, {}).values()]
+
+
+set_default_engines(loop_engines)
 
 
 async def execute_code_node(

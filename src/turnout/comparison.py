@@ -1,11 +1,13 @@
 """Shadow comparison: are two outcomes of the same execution the same?
 
-An outcome is an envelope or a turnout error. Envelopes are normalized first (timings, ids,
-the backend's name and what the execution cost are removed: they differ by design); errors
-compare by type, kind and message. Every remaining difference has a path (keys and indices
-from the envelope's root, as ignore rules see it). Differences an ignore rule matches are
-*ignored*, counted apart from real *mismatches*. The report never carries values, only
-paths and the types found there, so a comparison event cannot leak user data into logs.
+An outcome is an envelope or a turnout error. Both are normalized by
+`turnout.normalization.normalize`, the one definition of "the same envelope" that the
+conformance differential and replay use too: timings, ids, the backend's name and what the
+execution cost are removed, temporary paths and readings of the current time masked.
+Every remaining difference has a path (keys and indices from the envelope's root, as ignore
+rules see it). Differences an ignore rule matches are *ignored*, counted apart from real
+*mismatches*. The report never carries values, only paths and the types found there, so a
+comparison event cannot leak user data into logs.
 
 Only two outcomes of the code are compared. When a backend *could not run* it (an
 `InfrastructureError`, a `ConfigurationError` such as a missing key, or an `InternalError`,
@@ -15,11 +17,9 @@ a bug), there is nothing to compare, and that says nothing about parity: the ver
 user's code failing (`CodeExecutionError`) and a refused input (`ValidationError`, such as
 a timeout above the candidate's maximum) are outcomes, and are compared.
 
-Readings of the current time are masked as the conformance differential and replay mask
-them (`turnout.timemask.mask_time`: ISO dates and date-times, epoch seconds to
-nanoseconds within a day of `now`, whole or inside a longer string): two runs of
-`Date.now()` never share a clock reading, and that is no divergence. The shim passes the
-moment of the comparison; without `now`, values are compared as they are.
+The shim passes the moment of the comparison as `now`, against which clock readings are
+recognised; without it they are compared as they are (the audit's `--run` uses that to see
+whether two runs of a node differ in time).
 """
 
 from __future__ import annotations
@@ -29,17 +29,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from turnout.errors import (
-    CodeExecutionError,
     ConfigurationError,
     InfrastructureError,
     InternalError,
     TurnoutError,
 )
-from turnout.timemask import mask_time
+from turnout.normalization import Difference, differing_paths, normalize
 
 __all__ = [
     "VERDICTS",
-    "VOLATILE_METADATA",
     "Comparison",
     "Difference",
     "Verdict",
@@ -57,42 +55,10 @@ VERDICTS: tuple[Verdict, ...] = (
     "candidate_error",
     "authoritative_error",
 )
-Path = tuple[str | int, ...]
-VOLATILE_METADATA = frozenset(
-    {
-        "executionTime",
-        "executionId",
-        "sandboxId",
-        "backend",
-        # What the execution cost (ExecutionResult.usage): only billed backends report it.
-        "sandboxSeconds",
-        "poolIdleSeconds",
-        "costUsd",
-    }
-)
 
 
 class PathMatcher(Protocol):
     def matches(self, path: Sequence[str | int]) -> bool: ...
-
-
-@dataclass(frozen=True)
-class Difference:
-    """One place where the outcomes differ, described without its values."""
-
-    path: Path
-    kind: Literal["value", "type", "missing", "extra"]
-    authoritative_type: str
-    candidate_type: str
-
-    def to_log(self) -> dict[str, str]:
-        text = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in self.path)
-        return {
-            "path": text,
-            "difference": self.kind,
-            "authoritative": self.authoritative_type,
-            "candidate": self.candidate_type,
-        }
 
 
 @dataclass(frozen=True)
@@ -122,19 +88,8 @@ def could_not_run(outcome: Outcome) -> bool:
 
 
 def normalize_outcome(outcome: Outcome, *, now: float | None = None) -> dict[str, Any]:
-    """The comparable part of an outcome; with `now`, current-time readings masked."""
-    normalized: dict[str, Any]
-    if isinstance(outcome, TurnoutError):
-        error: dict[str, Any] = {"type": type(outcome).__name__, "message": outcome.message}
-        if isinstance(outcome, CodeExecutionError):
-            error.update(kind=outcome.kind, line=outcome.line)
-        normalized = {"error": error}
-    else:
-        metadata = {
-            k: v for k, v in outcome.get("metadata", {}).items() if k not in VOLATILE_METADATA
-        }
-        normalized = {**outcome, "metadata": metadata}
-    return normalized if now is None else mask_time(normalized, now)
+    """The comparable part of an outcome (`turnout.normalization.normalize`)."""
+    return normalize(outcome, now=now)
 
 
 def compare_outcomes(
@@ -147,18 +102,12 @@ def compare_outcomes(
 ) -> Comparison:
     """Compare two outcomes of one execution, sorting differences by the ignore rules
     and the `accepted` divergences; with `now`, readings of the current time compare by
-    kind (module docstring)."""
+    kind."""
     if could_not_run(candidate):
         return Comparison(not_run="candidate")
     if could_not_run(authoritative):
         return Comparison(not_run="authoritative")
-    differences: list[Difference] = []
-    _diff(
-        normalize_outcome(authoritative, now=now),
-        normalize_outcome(candidate, now=now),
-        (),
-        differences,
-    )
+    differences = differing_paths(normalize(authoritative, now=now), normalize(candidate, now=now))
     comparison = Comparison()
     for difference in differences:
         if any(rule.matches(difference.path) for rule in ignore):
@@ -168,38 +117,3 @@ def compare_outcomes(
         else:
             comparison.mismatches.append(difference)
     return comparison
-
-
-def _type(value: Any) -> str:
-    return "absent" if value is _ABSENT else type(value).__name__
-
-
-_ABSENT = object()
-
-
-def _diff(a: Any, b: Any, path: Path, out: list[Difference]) -> None:
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in sorted(set(a) | set(b), key=str):
-            _diff(a.get(key, _ABSENT), b.get(key, _ABSENT), (*path, key), out)
-        return
-    if isinstance(a, list) and isinstance(b, list):
-        for index in range(max(len(a), len(b))):
-            _diff(
-                a[index] if index < len(a) else _ABSENT,
-                b[index] if index < len(b) else _ABSENT,
-                (*path, index),
-                out,
-            )
-        return
-    if a is _ABSENT or b is _ABSENT:
-        if a is not b:
-            out.append(Difference(path, "missing" if b is _ABSENT else "extra", _type(a), _type(b)))
-        return
-    if type(a) is not type(b) and not (_number(a) and _number(b)):
-        out.append(Difference(path, "type", _type(a), _type(b)))
-    elif a != b:
-        out.append(Difference(path, "value", _type(a), _type(b)))
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)

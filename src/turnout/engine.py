@@ -13,26 +13,23 @@ import hashlib
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from turnout.backend import BackendSettings, ExecutionBackend
+from turnout.backend_descriptions import BackendDescription, describe_backends
 from turnout.contract import (
-    DecodedOutput,
     decode_result,
-    encode_json,
     payload_size,
     prepare_request,
 )
 from turnout.errors import (
-    CodeExecutionError,
     ConfigurationError,
-    InfrastructureError,
     InternalError,
     TurnoutError,
     ValidationError,
 )
+from turnout.execution_record import build_envelope, log_failure, log_success
 from turnout.flags import (
     DEFAULT_CHECK_INTERVAL,
     Decision,
@@ -47,51 +44,18 @@ from turnout.instances import BackendInstances
 from turnout.logging import get_logger, install_stdlib_redaction
 from turnout.migration import DEFAULT_SHADOW_BUDGET, ShadowRunner, may_fall_back
 from turnout.models import Capabilities, CodeNodeConfig, ExecutionResult, parse_labels
-from turnout.redaction import scrub_envelope
-from turnout.registry import BackendRegistry, Distribution, default_registry
+from turnout.registry import BackendRegistry, default_registry
 from turnout.shutdown import InFlight
 from turnout.tracing import span
 
 __all__ = [
     "ROLLOUT_ID_LABELS",
-    "BackendDescription",
     "Engine",
     "code_hash",
     "rollout_labels",
 ]
 
 log = get_logger("turnout.execution")
-
-
-@dataclass(frozen=True)
-class BackendDescription:
-    """A registered backend as `turnout backends` shows it: its capabilities are those of
-    the instance built here, at `endpoint` (where its calls go, when it says)."""
-
-    id: str
-    plugin: str
-    description: str
-    deprecated: bool
-    capabilities: Capabilities | None
-    unavailable_reason: str | None
-    endpoint: str | None = None
-    distribution: Distribution | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        caps = self.capabilities.model_dump(mode="json") if self.capabilities else None
-        if caps is not None:
-            caps["languages"] = sorted(caps["languages"])
-        return {
-            "id": self.id,
-            "plugin": self.plugin,
-            "distribution": self.distribution.to_dict() if self.distribution else None,
-            "description": self.description,
-            "deprecated": self.deprecated,
-            "available": self.unavailable_reason is None,
-            "unavailable_reason": self.unavailable_reason,
-            "endpoint": self.endpoint,
-            "capabilities": caps,
-        }
 
 
 class Engine:
@@ -168,51 +132,9 @@ class Engine:
         self._instances.instrument(wrap)
 
     def describe_backends(self) -> list[BackendDescription]:
-        """Every backend a plugin registered, by id: built here to read its capabilities, or
-        unavailable with the reason. A constructor that raises something other than a turnout
-        error is a bug in its plugin: that backend is unavailable (an execution on it is an
-        `InternalError`), the others are still described. Backends of broken plugins, and
-        ids claimed by several plugins, are listed unavailable with the registry's reason."""
-        descriptions = []
-        for registered in self.registry:
-            capabilities, reason, endpoint = None, None, None
-            try:
-                instance = self.backend(registered.id)
-                capabilities = instance.capabilities
-                endpoint = getattr(instance, "endpoint", None)
-            except TurnoutError as exc:
-                reason = exc.message
-            except Exception as exc:  # a bug in the plugin: this backend only
-                reason = (
-                    f"building it raised {type(exc).__name__}: {exc} (a bug in plugin "
-                    f"{registered.plugin!r}; executions on it fail with an InternalError)"
-                )
-            described = self._description(registered.backend_type, registered.plugin, reason)
-            descriptions.append(
-                replace(
-                    described,
-                    capabilities=capabilities,
-                    endpoint=str(endpoint) if endpoint else None,
-                )
-            )
-        for unavailable in self.registry.unavailable:
-            descriptions.append(
-                self._description(unavailable.backend_type, unavailable.plugin, unavailable.reason)
-            )
-        return sorted(descriptions, key=lambda described: (described.id, described.plugin))
-
-    def _description(
-        self, backend_type: Any, plugin: str, reason: str | None
-    ) -> BackendDescription:
-        return BackendDescription(
-            id=backend_type.id,
-            plugin=plugin,
-            description=getattr(backend_type, "description", ""),
-            deprecated=bool(getattr(backend_type, "deprecated", False)),
-            capabilities=None,
-            unavailable_reason=reason,
-            distribution=self.registry.distribution_of(plugin),
-        )
+        """Every backend a plugin registered, as `turnout backends` shows it (see
+        `turnout.backend_descriptions`)."""
+        return describe_backends(self.registry, self.backend)
 
     async def run(
         self,
@@ -410,27 +332,15 @@ class Engine:
             )
         except TurnoutError as exc:
             exc.add_warnings(config.warnings)
-            _log_failure(event, exc, raw, started)
+            log_failure(event, exc, raw, started)
             raise
         except Exception as exc:  # a bug (turnout's or the plugin's): never retried
             internal = _internal_error(exc, backend_id)
             internal.add_warnings(config.warnings)
-            _log_failure(event, internal, raw, started)
+            log_failure(event, internal, raw, started)
             raise internal from exc
-        envelope = _envelope(config, decoded, raw, backend_id, execution_id, started)
-        log.info(
-            "code_node_executed",
-            outcome="ok",
-            output_channel=decoded.channel,
-            duration_ms=envelope["metadata"]["executionTime"],
-            output_bytes=_output_bytes(raw, decoded),
-            stdout_bytes=len(raw.stdout),
-            stderr_bytes=len(raw.stderr),
-            sandbox_id=raw.sandbox_id,
-            backend_timings_ms=raw.timings_ms,
-            **_usage_fields(raw),
-            **event,
-        )
+        envelope = build_envelope(config, decoded, raw, backend_id, execution_id, started)
+        log_success(event, envelope, decoded, raw)
         return envelope
 
     async def aclose(self) -> None:
@@ -495,89 +405,5 @@ def _internal_error(exc: Exception, backend_id: str) -> InternalError:
         f"the backend's plugin, not a reason to retry): {type(exc).__name__}: {exc}",
         backend=backend_id,
     )
-    error.__cause__ = exc  # the traceback _log_failure logs
+    error.__cause__ = exc  # the traceback log_failure logs
     return error
-
-
-def _envelope(
-    config: CodeNodeConfig,
-    decoded: DecodedOutput,
-    raw: ExecutionResult,
-    backend_id: str,
-    execution_id: str,
-    started: float,
-) -> dict[str, Any]:
-    metadata: dict[str, Any] = {
-        "executionTime": round((time.perf_counter() - started) * 1000),
-        "backend": backend_id,
-        "executionId": execution_id,
-        "outputChannel": decoded.channel,
-    }
-    if raw.sandbox_id:
-        metadata["sandboxId"] = raw.sandbox_id
-    for key, value in raw.usage.items():
-        metadata.setdefault(key, value)  # what it cost (ExecutionResult.usage); never overrides
-    if raw.stdout_truncated or raw.stderr_truncated:
-        metadata["truncated"] = True
-    if config.warnings:
-        metadata["warnings"] = config.warnings
-    envelope, leaked = scrub_envelope(
-        {
-            "language": config.language,
-            "output": decoded.value,
-            "stdout": raw.stdout,
-            "stderr": raw.stderr,
-            "logs": [
-                *raw.stdout.splitlines(),
-                *(f"ERROR: {line}" for line in raw.stderr.splitlines()),
-            ],
-            "metadata": metadata,
-        }
-    )
-    if leaked:  # the code got hold of a host secret: say so (the value is gone)
-        log.warning("secret_redacted_from_result", fields=leaked, execution_id=execution_id)
-    return envelope
-
-
-def _log_failure(
-    event: dict[str, Any], exc: TurnoutError, raw: ExecutionResult | None, started: float
-) -> None:
-    fields: dict[str, Any] = {
-        "outcome": "error",
-        "error_type": type(exc).__name__,
-        "retryable": exc.retryable,
-        "duration_ms": round((time.perf_counter() - started) * 1000),
-    }
-    if isinstance(exc, CodeExecutionError):
-        fields["error_kind"] = exc.kind
-    elif isinstance(exc, InfrastructureError):
-        fields["error_kind"] = "infrastructure"
-    if raw is not None:
-        fields.update(
-            stdout_bytes=len(raw.stdout),
-            stderr_bytes=len(raw.stderr),
-            sandbox_id=raw.sandbox_id,
-            backend_timings_ms=raw.timings_ms,
-            **_usage_fields(raw),
-        )
-    if isinstance(exc, InternalError):
-        # A bug: its traceback (and its cause's) is what someone needs to fix it.
-        log.error("code_node_executed", error_kind="internal", exc_info=exc, **fields, **event)
-        return
-    log.warning("code_node_executed", **fields, **event)
-
-
-def _usage_fields(raw: ExecutionResult) -> dict[str, Any]:
-    """`usage` for the event when the backend reported any (the rollout report sums it)."""
-    return {"usage": raw.usage} if raw.usage else {}
-
-
-def _output_bytes(raw: ExecutionResult, decoded: DecodedOutput) -> int:
-    """Size of the output's JSON, for the log, without encoding a large output again.
-
-    The result file holds that JSON inside a fixed, small outcome object, so its size is
-    the figure to within a few dozen bytes; only outputs read otherwise are encoded.
-    """
-    if raw.result is not None:
-        return len(raw.result)
-    return len(encode_json(decoded.value))

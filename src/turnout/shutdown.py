@@ -58,6 +58,7 @@ __all__ = [
     "ShutdownReport",
     "ShutdownSignals",
     "install_signal_handlers",
+    "set_default_engines",
     "shutdown",
 ]
 
@@ -176,10 +177,23 @@ async def shutdown(
     return report
 
 
-def _loop_engines() -> list[Engine]:
-    from turnout.codenode import loop_engines
+def _no_default_engines(loop: asyncio.AbstractEventLoop) -> list[Engine]:
+    return []
 
-    return loop_engines(asyncio.get_running_loop())
+
+_default_engines: Callable[[asyncio.AbstractEventLoop], list[Engine]] = _no_default_engines
+
+
+def set_default_engines(provider: Callable[[asyncio.AbstractEventLoop], list[Engine]]) -> None:
+    """Where `shutdown()` finds the engines it stops when given none: `turnout.codenode`
+    installs its default clients' engines when it is imported (before that, no default
+    client exists). So this module needs nothing of the layers above it."""
+    global _default_engines
+    _default_engines = provider
+
+
+def _loop_engines() -> list[Engine]:
+    return _default_engines(asyncio.get_running_loop())
 
 
 @dataclass

@@ -17,10 +17,11 @@ import pytest
 from turnout.backend import BackendSettings
 from turnout.conformance.backends import BackendUnderTest, build_engine, describe_backends
 from turnout.conformance.cases import Case, load_case_file
-from turnout.conformance.expectations import ErrorInfo, Observation
+from turnout.conformance.expectations import Observation
 from turnout.conformance.ledger import Ledger
 from turnout.conformance.runner import CaseResult, ConformanceRunner
 from turnout.models import Capabilities, ExecutionRequest, ExecutionResult
+from turnout.normalization import ErrorInfo
 from turnout.registry import BackendRegistry
 
 CAPABILITIES = Capabilities(

@@ -8,12 +8,12 @@ import pytest
 
 from turnout.conformance.cases import (
     CaseFileError,
-    Condition,
     default_cases_dir,
     default_data_dir,
     load_case_file,
     load_cases,
 )
+from turnout.conformance.requirements import Condition
 from turnout.errors import ValidationError
 from turnout.models import Capabilities
 

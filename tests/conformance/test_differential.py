@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from turnout.conformance.differential import IgnorePath, apply_ignores, compare, normalize
+from turnout.conformance.differential import IgnorePath, apply_ignores, normalize
+from turnout.normalization import describe_differences
 
 from .support import failure, success
 
@@ -71,7 +72,7 @@ class TestNormalize:
 class TestCompare:
     def test_success_against_error_is_one_difference(self) -> None:
         """When one backend fails and the other does not, that is the difference reported."""
-        found = compare(
+        found = describe_differences(
             normalize(success(1), now=NOW),
             normalize(failure("timeout", "too slow"), now=NOW),
             names=("local", "remote"),
@@ -82,7 +83,7 @@ class TestCompare:
 
     def test_each_differing_field_is_reported_with_the_backend_names(self) -> None:
         """Differences name the field and say which backend gave which value."""
-        found = compare(
+        found = describe_differences(
             normalize(success(1, stdout="a\n"), now=NOW),
             normalize(success(2, stdout="a\n"), now=NOW),
             names=("local", "remote"),
@@ -91,7 +92,7 @@ class TestCompare:
 
     def test_ignored_fields_are_not_compared(self) -> None:
         """A case's differential_ignore fields may differ."""
-        found = compare(
+        found = describe_differences(
             normalize(success(1, stdout="a\n"), now=NOW),
             normalize(success(1, stdout="b\n"), now=NOW),
             ignore=["stdout", "logs"],
@@ -100,7 +101,7 @@ class TestCompare:
 
     def test_error_fields_are_compared(self) -> None:
         """Two errors of the same kind with different lines differ at error.line."""
-        found = compare(
+        found = describe_differences(
             normalize(failure(line=2), now=NOW),
             normalize(failure(line=3), now=NOW),
             names=("a", "b"),
@@ -114,23 +115,23 @@ class TestIgnorePaths:
         paths = [IgnorePath.parse("output.items[*].id")]
         one = apply_ignores(normalize(success({"items": [{"id": 1, "n": 1}]}), now=NOW), paths)
         two = apply_ignores(normalize(success({"items": [{"id": 9, "n": 1}]}), now=NOW), paths)
-        assert compare(one, two) == []
+        assert describe_differences(one, two) == []
         three = apply_ignores(normalize(success({"items": [{"id": 9, "n": 2}]}), now=NOW), paths)
-        assert compare(one, three) == ['output["items"][0]["n"]: reference 1, other 2']
+        assert describe_differences(one, three) == ['output["items"][0]["n"]: reference 1, other 2']
 
     def test_a_key_present_on_one_side_only_is_ignored_too(self) -> None:
         """An ignored key that one side lacks is not a difference."""
         paths = [IgnorePath.parse('output["request id"]')]
         one = apply_ignores(normalize(success({"request id": "a"}), now=NOW), paths)
         two = apply_ignores(normalize(success({}), now=NOW), paths)
-        assert compare(one, two) == []
+        assert describe_differences(one, two) == []
 
     def test_a_whole_field_is_ignored(self) -> None:
         """A field name of IGNORABLE ignores that field (logs repeat stdout's lines)."""
         paths = [IgnorePath.parse("stdout"), IgnorePath.parse("logs")]
         one = apply_ignores(normalize(success(1, stdout="a"), now=NOW), paths)
         two = apply_ignores(normalize(success(1, stdout="b"), now=NOW), paths)
-        assert compare(one, two) == []
+        assert describe_differences(one, two) == []
 
     @pytest.mark.parametrize(
         "text", ["outputs.x", "output.", "output[x]", "output.a..b", "stdout.x"]

@@ -1,4 +1,5 @@
-"""The "Layout" section of docs/architecture.md lists exactly the packages the tree has.
+"""The "Layout" section of docs/architecture.md lists exactly the packages the tree has, and
+no module is over the size past which it is doing more than one job.
 
 A package is a directory with `__init__.py` below `src/turnout/` or a plugin's `src/`; each
 directory of `clients/` is listed too. The section is a table whose first column names each
@@ -79,3 +80,22 @@ def test_a_new_package_or_a_stale_line_is_caught(tmp_path: Path) -> None:
     table = set(listed(markdown))
     assert packages(tmp_path) - table == {"src/turnout/fresh/"}
     assert table - packages(tmp_path) == {"src/turnout/gone/"}
+
+
+MAX_MODULE_LINES = 450
+
+
+def test_no_module_is_over_the_size_limit() -> None:
+    """No module of turnout's distributions is over 450 lines: a module that grows past it
+    is doing more than one job, and is split by job (docs/architecture.md)."""
+    modules = [
+        *(ROOT / "src").rglob("*.py"),
+        *(path for src in (ROOT / "plugins").glob("*/src") for path in src.rglob("*.py")),
+    ]
+    over = {
+        path.relative_to(ROOT).as_posix(): lines
+        for path in modules
+        if "node_modules" not in path.parts
+        and (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert over == {}, f"split these by job (at most {MAX_MODULE_LINES} lines each): {over}"

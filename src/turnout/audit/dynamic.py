@@ -30,11 +30,12 @@ from turnout.audit.loading import NodeSource
 from turnout.audit.suggestions import ignore_rule, node_rules
 from turnout.audit.target import AuditTarget
 from turnout.comparison import compare_outcomes
-from turnout.conformance.expectations import Observation, abbreviate
+from turnout.conformance.expectations import Observation
 from turnout.conformance.replay import ReplayNode, replay
 from turnout.conformance.runner import CaseResult, ConformanceRunner, Progress
 from turnout.engine import Engine
 from turnout.flags.ignore import parse_ignore_rule
+from turnout.json_diff import abbreviate
 
 __all__ = ["run_nodes"]
 

@@ -21,7 +21,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from turnout.bench.catalog import Section, available_sections
+from turnout.bench.catalog import SECTIONS, Section, available_sections
+from turnout.bench.e2b_sections import NoServerError
 from turnout.bench.harness import (
     BENCH_ENV,
     E2B_ENV,
@@ -30,7 +31,7 @@ from turnout.bench.harness import (
     e2b_available,
     settle,
 )
-from turnout.bench.sections import SECTIONS, NoServerError, SectionResult
+from turnout.bench.sections import SectionResult
 from turnout.bench.stats import Bound
 
 __all__ = ["SECTIONS", "available_sections", "run_bench"]

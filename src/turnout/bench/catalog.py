@@ -13,14 +13,32 @@ import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from turnout.bench.e2b_sections import concurrency, e2b_overhead, kill_saving, pool
 from turnout.bench.harness import BenchContext
-from turnout.bench.sections import SECTIONS, SectionResult
+from turnout.bench.local_sections import local_overhead
+from turnout.bench.memory import payload, sequential
+from turnout.bench.sections import SectionResult
+from turnout.bench.startup import startup
 
-__all__ = ["BENCH_SECTIONS_HOOK", "BenchSection", "available_sections"]
+__all__ = ["BENCH_SECTIONS_HOOK", "SECTIONS", "BenchSection", "Section", "available_sections"]
 
 BENCH_SECTIONS_HOOK = "turnout_bench_sections"
 
 Section = Callable[[BenchContext], Awaitable[SectionResult]]
+SECTIONS: dict[str, tuple[Section, bool]] = {
+    "startup": (startup, False),  # turnout.bench.startup
+    "local-python": (local_overhead("python"), False),
+    "local-javascript": (local_overhead("javascript"), False),
+    "sequential": (sequential, False),
+    "e2b-overhead": (e2b_overhead, True),
+    "kill": (kill_saving, True),
+    "pool": (pool, True),
+    "concurrency": (concurrency, True),
+    "payload": (payload, True),
+}
+"""Section name -> (function, whether it uses the local E2B-compatible server), in the order
+they run: the ones without a server first (its kernels start in the background). A section
+that needs the server and has none reports itself skipped."""
 
 
 @dataclass(frozen=True)

@@ -205,8 +205,8 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     status = main()
     # Not sys.exit: an SDK request completing during interpreter finalization aborts the
-    # process after it printed its figures (see turnout.cli.process). Imported only now,
+    # process after it printed its figures (see turnout.process_exit). Imported only now,
     # so that the `imports` task measures `import turnout` alone.
-    from turnout.cli.process import exit_process
+    from turnout.process_exit import exit_process
 
     exit_process(status)

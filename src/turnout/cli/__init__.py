@@ -3,7 +3,7 @@
 Exit codes are part of the interface: 0 success; 1 the code or the infrastructure failed
 (or the deployment is misconfigured); 2 the input was invalid (bad config, context or
 arguments). The `turnout` program is `entry_point`, which ends the process as
-turnout.cli.process explains; `main` is the same command for callers in-process (tests).
+turnout.process_exit explains; `main` is the same command for callers in-process (tests).
 
 A broken plugin costs only itself: every command still works with the others, and each
 command starts by saying on stderr, one line per plugin, what is wrong (`turnout backends`
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from turnout.cli.output import escape_unencodable_output
-from turnout.cli.process import run_as_process
+from turnout.process_exit import run_as_process
 
 __all__ = ["entry_point", "main"]
 

@@ -1,7 +1,9 @@
 """The conformance suite: the same cases, run identically on every backend, and the report
 that says whether the legacy backend can be deleted (docs/conformance.md).
 
-    cases.py         the TOML case schema and loader (cases ship in the package)
+    case_schema.py   the TOML case schema (what a case file may say)
+    requirements.py  capabilities a backend must declare to run a case
+    cases.py         finding, reading and expanding case files (they ship in the package)
     expectations.py  observations and how they are matched against expectations
     differential.py  normalized envelopes compared across backends
     ledger.py        accepted divergences (strict expected failures)
@@ -18,13 +20,15 @@ The pytest modules need pytest and are not re-exported here.
 """
 
 from turnout.conformance.backends import DEFAULT_REFERENCE, BackendUnderTest
-from turnout.conformance.cases import Case, CaseFileError, Expectation, load_cases
-from turnout.conformance.expectations import ErrorInfo, Observation
+from turnout.conformance.case_schema import Expectation
+from turnout.conformance.cases import Case, CaseFileError, load_cases
+from turnout.conformance.expectations import Observation
 from turnout.conformance.ledger import Ledger, LedgerEntry
 from turnout.conformance.replay import ReplayNode, load_corpus, replay, replay_report
 from turnout.conformance.report import ParityReport, Verdict
 from turnout.conformance.runner import CaseResult, ConformanceRunner
 from turnout.conformance.session import ConformanceSession
+from turnout.normalization import ErrorInfo
 
 __all__ = [
     "DEFAULT_REFERENCE",

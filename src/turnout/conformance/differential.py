@@ -2,19 +2,16 @@
 
 Expectations in a case say what must hold; the differential says that *everything else*
 is the same too, which catches differences nobody thought to write down (an extra warning,
-a different error name, a changed line number). Before comparing, each observation is
-normalized so that only meaningful differences remain:
-
-- removed: timings, execution and sandbox ids, the backend's id (they always differ);
-- temporary directory paths become `<tmpdir>`;
-- readings of the current time (ISO dates and date-times, epoch seconds to nanoseconds,
-  within a day of the comparison) become a token such as `<now:iso-datetime>`, in outputs,
-  stdout, stderr, logs and error messages alike, also inside longer strings, because two
-  runs never share a clock reading (`turnout.timemask.mask_time` decides what a reading is).
+a different error name, a changed line number). Each observation is normalized by
+`turnout.normalization.normalize`, the one definition of "the same envelope" that shadow
+comparison in production uses too (timings, ids, the backend and what a run cost removed;
+temporary paths and readings of the current time masked), and the differences are told as
+readable lines for the parity and replay reports.
 
 A case may list fields whose difference is legitimate (`differential_ignore`), for example
 stdout of a flood, which is cut at each backend's own declared cap; a replayed node may also
-name places inside its output (`IgnorePath`).
+name places inside its output (`IgnorePath`). The lines of a report come from
+`turnout.normalization.describe_differences`.
 """
 
 from __future__ import annotations
@@ -27,20 +24,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from turnout.conformance.expectations import Observation, abbreviate, first_difference
-from turnout.timemask import mask_time
+from turnout.conformance.expectations import Observation
+from turnout.normalization import normalize as normalize_outcome
 
-__all__ = ["IGNORABLE", "IGNORED", "IgnorePath", "apply_ignores", "compare", "normalize"]
+__all__ = ["IGNORABLE", "IGNORED", "IgnorePath", "apply_ignores", "normalize"]
 
 IGNORABLE = frozenset(
     {
         "output",
-        "output_channel",
         "stdout",
         "stderr",
         "logs",
-        "truncated",
-        "warnings",
+        "metadata.outputChannel",
+        "metadata.truncated",
+        "metadata.warnings",
         "error.message",
         "error.name",
         "error.line",
@@ -50,12 +47,7 @@ IGNORABLE = frozenset(
 )
 #: What an ignored place holds after `apply_ignores`, on both sides alike.
 IGNORED = "<ignored>"
-_TMPDIR = re.compile(r"(?:/private)?/(?:tmp|var/folders/[^/\s]+/[^/\s]+/T)/[^/\s'\":]+")
 _STEP = re.compile(r"\.([A-Za-z_$][\w$-]*)|\[(\d+|\*)\]|\[(\"(?:[^\"\\\\]|\\\\.)*\")\]")
-
-
-def _normalize_text(text: str, now: float) -> str:
-    return str(mask_time(_TMPDIR.sub("<tmpdir>", text), now))
 
 
 @dataclass(frozen=True)
@@ -132,80 +124,16 @@ def apply_ignores(normalized: Mapping[str, Any], paths: Iterable[IgnorePath]) ->
     """A copy of a normalized observation with every place `paths` name set to IGNORED."""
     result = copy.deepcopy(dict(normalized))
     for path in paths:
-        if path.field.startswith("error."):
-            if "error" in result:
-                _blank(result["error"], path.field.removeprefix("error."), ())
-        elif "error" not in result:
-            _blank(result, path.field, path.steps)
+        top, _, inner = path.field.partition(".")
+        if top in result:  # not an error's field on a success, nor the other way round
+            _blank(result, top, (inner, *path.steps) if inner else path.steps)
     return result
 
 
 def normalize(observation: Observation, *, now: float | None = None) -> dict[str, Any]:
-    """The comparable part of an observation: no timings, ids or current-time readings."""
-    moment = time.time() if now is None else now
+    """The comparable part of an observation (`turnout.normalization.normalize`), with
+    readings of the current time masked near `now` (default: this moment)."""
+    now = time.time() if now is None else now
     if observation.error is not None:
-        error = observation.error
-        return {
-            "error": {
-                "type": error.type,
-                "kind": error.kind,
-                "name": error.name,
-                "message": _normalize_text(error.message, moment),
-                "line": error.line,
-                "field": error.field,
-                "retryable": error.retryable,
-                "stdout": _normalize_text(error.stdout, moment),
-                "stderr": _normalize_text(error.stderr, moment),
-            }
-        }
-    envelope: Mapping[str, Any] = observation.envelope or {}
-    metadata: Mapping[str, Any] = envelope.get("metadata", {})
-    return {
-        "wrapped_as": observation.wrapped_as,
-        "language": envelope.get("language"),
-        "output": mask_time(envelope.get("output"), moment),
-        "output_channel": metadata.get("outputChannel"),
-        "stdout": _normalize_text(str(envelope.get("stdout", "")), moment),
-        "stderr": _normalize_text(str(envelope.get("stderr", "")), moment),
-        "logs": [_normalize_text(str(line), moment) for line in envelope.get("logs", [])],
-        "truncated": bool(metadata.get("truncated", False)),
-        "warnings": list(metadata.get("warnings", [])),
-    }
-
-
-def _describe_side(normalized: Mapping[str, Any]) -> str:
-    if "error" in normalized:
-        error = normalized["error"]
-        kind = f" ({error['kind']})" if error.get("kind") else ""
-        return f"{error['type']}{kind}: {abbreviate(error['message'], 100, quote=False)}"
-    return f"success with output {abbreviate(normalized.get('output'), 60)}"
-
-
-def compare(
-    reference: Mapping[str, Any],
-    other: Mapping[str, Any],
-    *,
-    ignore: Iterable[str] = (),
-    names: tuple[str, str] = ("reference", "other"),
-) -> list[str]:
-    """Each difference between two normalized observations, skipping `ignore`d fields."""
-    ignored = set(ignore)
-    if ("error" in reference) != ("error" in other):
-        return [
-            f"{names[0]} gave {_describe_side(reference)}; {names[1]} gave {_describe_side(other)}"
-        ]
-    differences = []
-    if "error" in reference:
-        pairs = [
-            (f"error.{key}", reference["error"][key], other["error"][key])
-            for key in reference["error"]
-        ]
-    else:
-        pairs = [(key, reference[key], other[key]) for key in reference]
-    for key, left, right in pairs:
-        if key in ignored:
-            continue
-        found = first_difference(left, right, key, names)
-        if found is not None:
-            differences.append(found)
-    return differences
+        return normalize_outcome(observation.error, now=now)
+    return normalize_outcome(observation.envelope or {}, wrapped_as=observation.wrapped_as, now=now)

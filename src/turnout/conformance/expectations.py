@@ -17,57 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from turnout.backend import truncation_marker
-from turnout.conformance.cases import ErrorExpectation, Expectation, Shape
-from turnout.errors import CodeExecutionError, TurnoutError, ValidationError
+from turnout.conformance.case_schema import ErrorExpectation, Expectation, Shape
+from turnout.json_diff import abbreviate, first_difference, json_type_name, same_json
 from turnout.models import Capabilities
+from turnout.normalization import ErrorInfo
 
-__all__ = [
-    "ErrorInfo",
-    "Observation",
-    "abbreviate",
-    "check",
-    "first_difference",
-    "is_iso_date",
-    "is_iso_datetime",
-    "same_json",
-    "shape_problems",
-]
+__all__ = ["Observation", "check", "is_iso_date", "is_iso_datetime", "shape_problems"]
 
 _TRUNCATION_PREFIX = "[turnout: {stream} truncated at "
-
-
-@dataclass(frozen=True)
-class ErrorInfo:
-    """The parts of a turnout error a caller can see, as plain data."""
-
-    type: str
-    message: str
-    retryable: bool
-    kind: str | None = None
-    name: str | None = None
-    line: int | None = None
-    field: str | None = None
-    stdout: str = ""
-    stderr: str = ""
-
-    @classmethod
-    def from_exception(cls, error: TurnoutError) -> ErrorInfo:
-        details: dict[str, Any] = {}
-        if isinstance(error, CodeExecutionError):
-            details = {
-                "kind": error.kind,
-                "name": error.name,
-                "line": error.line,
-                "stdout": error.stdout,
-                "stderr": error.stderr,
-            }
-        elif isinstance(error, ValidationError):
-            details = {"field": error.field}
-        return cls(type(error).__name__, error.message, error.retryable, **details)
-
-    def summary(self) -> str:
-        kind = f" ({self.kind})" if self.kind else ""
-        return f"{self.type}{kind}: {abbreviate(self.message, 160, quote=False)}"
 
 
 @dataclass(frozen=True)
@@ -146,110 +103,7 @@ class Observation:
         return f"success with output {abbreviate(output)}"
 
 
-# -- values ---------------------------------------------------------------------------------
-
-
-def abbreviate(value: Any, limit: int = 80, *, quote: bool = True) -> str:
-    """A short, single-line rendering of a value for reports (long strings show their size)."""
-    if isinstance(value, str) and not quote:
-        text = value.replace("\n", "\\n")
-    else:
-        try:
-            text = json.dumps(value, ensure_ascii=True)
-        except (TypeError, ValueError):
-            text = repr(value)
-    if len(text) <= limit:
-        return text
-    size = f" ({len(value)} chars)" if isinstance(value, str) else ""
-    if isinstance(value, list | dict):
-        size = f" ({len(value)} items)"
-    return text[: limit - 1] + "…" + size
-
-
-def _type_name(value: Any) -> str:
-    return {
-        type(None): "null",
-        bool: "boolean",
-        int: "integer",
-        float: "float",
-        str: "string",
-        list: "array",
-        dict: "object",
-    }.get(type(value), type(value).__name__)
-
-
-def same_json(expected: Any, actual: Any) -> bool:
-    """Exact, type-strict equality of JSON values."""
-    return first_difference(expected, actual) is None
-
-
-def first_difference(
-    expected: Any, actual: Any, path: str = "output", labels: tuple[str, str] = ("expected", "got")
-) -> str | None:
-    """Where two JSON values first differ, as `path: expected X, got Y` (None: identical).
-
-    `labels` renames the two sides (a differential says which backend gave which)."""
-    left, right = labels
-    if type(expected) is not type(actual):
-        return (
-            f"{path}: {left} {abbreviate(expected)} ({_type_name(expected)}), "
-            f"{right} {abbreviate(actual)} ({_type_name(actual)})"
-        )
-    if isinstance(expected, dict):
-        if set(expected) != set(actual):
-            only_left = sorted(set(expected) - set(actual))
-            only_right = sorted(set(actual) - set(expected))
-            return f"{path}: keys differ (only {left}: {only_left}, only {right}: {only_right})"
-        for key in expected:
-            found = first_difference(
-                expected[key], actual[key], f"{path}[{json.dumps(key)}]", labels
-            )
-            if found:
-                return found
-        return None
-    if isinstance(expected, list):
-        if len(expected) != len(actual):
-            return f"{path}: {left} {len(expected)} items, {right} {len(actual)}" + _extra_items(
-                expected, actual, labels
-            )
-        for index, (one, two) in enumerate(zip(expected, actual, strict=True)):
-            found = first_difference(one, two, f"{path}[{index}]", labels)
-            if found:
-                return found
-        return None
-    if expected != actual:
-        if isinstance(expected, str) and max(len(expected), len(actual)) > 60:
-            at = next(
-                (i for i, (a, b) in enumerate(zip(expected, actual, strict=False)) if a != b),
-                min(len(expected), len(actual)),
-            )
-            return (
-                f"{path}: strings differ at character {at} ({left} {len(expected)} chars, "
-                f"{right} {len(actual)}): {left} {abbreviate(expected[at : at + 30])}, "
-                f"{right} {abbreviate(actual[at : at + 30])}"
-            )
-        return f"{path}: {left} {abbreviate(expected)}, {right} {abbreviate(actual)}"
-    return None
-
-
-def _extra_items(expected: list[Any], actual: list[Any], labels: tuple[str, str]) -> str:
-    """The items only one side has (`: only got: "E2B_API_KEY", "PATH"`), so that a list
-    of leaked names or surviving processes is named, not merely counted."""
-    parts = []
-    for name, mine, theirs in ((labels[0], expected, actual), (labels[1], actual, expected)):
-        unmatched = list(theirs)
-        only = []
-        for item in mine:
-            match = next((i for i, other in enumerate(unmatched) if same_json(item, other)), None)
-            if match is None:
-                only.append(item)
-            else:
-                del unmatched[match]
-        if only:
-            shown = ", ".join(abbreviate(item, 60) for item in only[:8])
-            more = f" (+{len(only) - 8} more)" if len(only) > 8 else ""
-            parts.append(f"only {name}: {shown}{more}")
-    return (": " + "; ".join(parts)) if parts else ""
+# -- shapes ---------------------------------------------------------------------------------
 
 
 _ISO_DATETIME = re.compile(
@@ -298,7 +152,7 @@ def shape_problems(shape: Shape, value: Any, path: str = "output") -> list[str]:
     """Every way `value` does not have `shape` (empty: it does)."""
     wanted = shape.type if isinstance(shape.type, list) else [shape.type]
     if not any(_has_type(value, name) for name in wanted):
-        return [f"{path}: expected {' or '.join(wanted)}, got {_type_name(value)}"]
+        return [f"{path}: expected {' or '.join(wanted)}, got {json_type_name(value)}"]
     problems: list[str] = []
     if shape.equals is not None and not same_json(shape.equals, value):
         problems.append(first_difference(shape.equals, value, path) or path)

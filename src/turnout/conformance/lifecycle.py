@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from turnout.conformance.deadline import CANCEL_GRACE_S, left_behind
-from turnout.conformance.expectations import ErrorInfo, Observation
+from turnout.conformance.expectations import Observation
 from turnout.errors import TurnoutError
+from turnout.normalization import ErrorInfo
 
 __all__ = [
     "CLOSE_BOUND_S",

@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from turnout.conformance.expectations import Observation, first_difference
+from turnout.conformance.expectations import Observation
+from turnout.json_diff import first_difference
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy

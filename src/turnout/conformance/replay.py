@@ -39,12 +39,14 @@ import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from turnout.conformance.backends import BackendUnderTest
-from turnout.conformance.differential import IgnorePath, apply_ignores, compare, normalize
-from turnout.conformance.expectations import Observation, abbreviate, first_difference
+from turnout.conformance.differential import IgnorePath, apply_ignores, normalize
+from turnout.conformance.expectations import Observation
 from turnout.conformance.report import ParityReport, ReportItem
 from turnout.conformance.runner import CaseResult, ConformanceRunner, Progress, Status
 from turnout.errors import ValidationError
 from turnout.field_errors import field_problems, summarize
+from turnout.json_diff import abbreviate, first_difference
+from turnout.normalization import describe_differences
 from turnout.timemask import mask_time, matches_masked
 
 __all__ = [
@@ -335,7 +337,7 @@ def _differential(
         ref = base.get(result.case_id)
         if result.backend != reference and ref and ref.observation and result.observation:
             ignore = ignores.get(result.case_id, ())
-            differences = compare(
+            differences = describe_differences(
                 apply_ignores(normalize(ref.observation, now=now), ignore),
                 apply_ignores(normalize(result.observation, now=now), ignore),
                 names=(reference, result.backend),

@@ -16,9 +16,10 @@ from typing import Any, Literal
 
 from turnout.conformance.backends import DEFAULT_REFERENCE
 from turnout.conformance.cases import Case
-from turnout.conformance.differential import compare, normalize
+from turnout.conformance.differential import normalize
 from turnout.conformance.expectations import Observation
 from turnout.conformance.ledger import Ledger
+from turnout.normalization import describe_differences
 
 __all__ = ["UNEXPECTED", "CaseResult", "Status", "conclude"]
 
@@ -102,7 +103,7 @@ def conclude(
             and result.observation is not None
         ):
             case = by_case[result.case_id]
-            differences = compare(
+            differences = describe_differences(
                 normalize(base.observation, now=now),
                 normalize(result.observation, now=now),
                 ignore=case.differential_ignore,

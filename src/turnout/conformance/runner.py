@@ -20,9 +20,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from turnout.conformance.backends import DEFAULT_REFERENCE, BackendUnderTest
-from turnout.conformance.cases import PLACEHOLDER, Case, Step
+from turnout.conformance.case_schema import PLACEHOLDER, Step
+from turnout.conformance.cases import Case
 from turnout.conformance.deadline import OverdueError, bounded, deadline_ms
-from turnout.conformance.expectations import ErrorInfo, Observation, check
+from turnout.conformance.expectations import Observation, check
 from turnout.conformance.ledger import Ledger
 from turnout.conformance.lifecycle import observe_cancelled, observe_closed
 from turnout.conformance.results import UNEXPECTED, CaseResult, Status, conclude
@@ -32,6 +33,7 @@ from turnout.contract import select_inputs
 from turnout.engine import Engine
 from turnout.errors import InfrastructureError, TurnoutError
 from turnout.models import Capabilities, parse_config
+from turnout.normalization import ErrorInfo
 
 __all__ = [
     "UNEXPECTED",

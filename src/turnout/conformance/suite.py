@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from turnout.conformance.cases import LANGUAGES
+from turnout.conformance.case_schema import LANGUAGES
 from turnout.conformance.expectations import Observation
 from turnout.conformance.pytest_plugin import PluginState
 from turnout.conformance.runner import CaseResult

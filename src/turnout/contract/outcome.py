@@ -10,25 +10,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, cast, get_args
 
+from turnout.envelope import OutputChannel
 from turnout.errors import CodeExecutionError, ErrorKind, InfrastructureError
 from turnout.models import ExecutionResult, Language
 
 __all__ = ["DecodedOutput", "OutputChannel", "decode_result"]
 
-OutputChannel = Literal["return", "result", "last", "none"]
-_KINDS: frozenset[str] = frozenset(
-    (
-        "syntax",
-        "runtime",
-        "timeout",
-        "memory",
-        "output_too_large",
-        "output_not_serializable",
-        "import",
-    )
-)
+_KINDS: frozenset[str] = frozenset(get_args(ErrorKind))
 
 
 @dataclass(frozen=True)

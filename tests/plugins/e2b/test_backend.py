@@ -26,7 +26,7 @@ from turnout import (
     execute_code_node,
 )
 from turnout.backend import declared_max_concurrency
-from turnout.comparison import VOLATILE_METADATA
+from turnout.comparison import normalize_outcome
 from turnout.contract import prepare_request, runtime_source
 from turnout.engine import Engine
 from turnout.models import parse_config
@@ -207,8 +207,7 @@ def normalized(outcome: dict[str, Any] | BaseException) -> Any:
     if isinstance(outcome, CodeExecutionError):
         return ("error", outcome.kind, outcome.name, outcome.line, outcome.stdout, outcome.stderr)
     assert isinstance(outcome, dict)
-    metadata = {k: v for k, v in outcome["metadata"].items() if k not in VOLATILE_METADATA}
-    return {**outcome, "metadata": metadata}
+    return normalize_outcome(outcome)
 
 
 class TestParityWithLocalSubprocess:
@@ -555,7 +554,7 @@ class TestConfiguration:
         capabilities say so instead of claiming a confinement that is not there."""
         monkeypatch.delenv("E2B_API_URL", raising=False)
         monkeypatch.delenv("E2B_API_KEY", raising=False)
-        monkeypatch.setattr("turnout_e2b.backend.embedded_confinement", lambda: False)
+        monkeypatch.setattr("turnout_e2b.capabilities.embedded_confinement", lambda: False)
         capabilities = E2BBackend(BackendSettings(environment="test")).capabilities
         assert (capabilities.network_access, capabilities.code_runs_as_worker_user) == (True, True)
 

@@ -232,7 +232,7 @@ async def outcome_of(call: Any) -> dict[str, Any]:
         return {
             "error": error.to_dict()
             if isinstance(error, CodeExecutionError)
-            else normalize_outcome(error)
+            else {"error": {"type": type(error).__name__, "message": error.message}}
         }
     wire = envelope.to_dict(wrapped=False)
     return {

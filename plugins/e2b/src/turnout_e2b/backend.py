@@ -21,33 +21,29 @@ from __future__ import annotations
 
 import asyncio
 import math
-import random
 import time
 import weakref
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from turnout.backend import BackendSettings
 from turnout.errors import InfrastructureError
 from turnout.logging import get_logger
 from turnout.models import (
-    MAX_TIMEOUT_MS,
     Capabilities,
     ExecutionRequest,
     ExecutionResult,
     Language,
 )
-from turnout.tracing import Span, sandbox_created, sandbox_killed, span
+from turnout.tracing import span
+from turnout_e2b.capabilities import capabilities_for
 from turnout_e2b.cells import cells_for, inline_result
-from turnout_e2b.connection import LOCAL_SERVER_KEY, Connection, is_loopback, resolve_connection
+from turnout_e2b.connection import Connection, resolve_connection
 from turnout_e2b.cost import Pricing, usage
-from turnout_e2b.embedded import embedded_confinement
 from turnout_e2b.errors import map_exception, translate_errors
 from turnout_e2b.options import BACKEND_ID, E2BOptions, parse_options
 from turnout_e2b.output import CappedText
-from turnout_e2b.packages import local_server_packages, template_packages
-from turnout_e2b.pool import POOL_KEY, PooledSandbox, SandboxLedger, SandboxPool
-from turnout_e2b.tags import OWNER_KEY, OWNER_VALUE, sandbox_metadata
+from turnout_e2b.pool import SandboxLedger, SandboxPool
+from turnout_e2b.sandboxes import Hold, Sandboxes
 
 if TYPE_CHECKING:
     from e2b_code_interpreter import AsyncSandbox
@@ -59,27 +55,6 @@ SDK_LANGUAGE = {"python": "python", "javascript": "js"}
 RUN_CODE_BACKSTOP_S = 5.0
 DRAIN_ROUNDS = 10
 DRAIN_S = 0.02
-EXECUTION_KEY = "turnout_execution_id"
-"""Metadata key that identifies a non-pooled sandbox (see tags.py), for the exit hook."""
-
-
-@dataclass(eq=False)
-class _Hold:
-    """A sandbox held for one execution (or discarded by the pool), until its kill.
-
-    `since` (perf_counter) is when the holder's charge starts: the start of the create call
-    that produced it, or the take from the pool. `idle_s` is the pool's idle time charged
-    along with it (0 without a pool).
-    """
-
-    sandbox: AsyncSandbox
-    since: float
-    idle_s: float = 0.0
-    execution_id: str | None = None
-    labels: dict[str, str] = field(default_factory=dict)
-    pooled: bool = False
-    reason: str = "executed"
-    lifetime_update: asyncio.Task[None] | None = None
 
 
 class E2BBackend:
@@ -101,14 +76,13 @@ class E2BBackend:
         self._connection: Connection | None = None
         self._connection_lock = asyncio.Lock()
         self._slots: asyncio.Semaphore | None = None
-        self._kills: set[asyncio.Task[None]] = set()
-        self._creates: set[asyncio.Task[AsyncSandbox]] = set()
         self._abandoned: set[asyncio.Future[Any]] = set()
         self._pool: SandboxPool | None = None
         self._ledger = SandboxLedger(closer=weakref.WeakMethod(self.aclose))
+        self._sandboxes = Sandboxes(self._options, settings, self._pricing, self._ledger)
         # Fail at construction, not at the first execution, when no key can be found.
         planned = resolve_connection(self._options, settings.environment, dry_run=True)
-        self._capabilities = _capabilities(self._options, planned)
+        self._capabilities = capabilities_for(self._options, planned)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -153,22 +127,20 @@ class E2BBackend:
             timings: dict[str, float] = {"queue": _ms_since(queued)}
             hold = self._take_from(pool, request, timings) if pool is not None else None
             if hold is None:
-                hold = await self._create(request, connection, timings)
+                hold = await self._sandboxes.create(request, connection, timings)
             try:
                 with span("turnout.sandbox.run") as traced:
                     traced.set(sandbox__id=hold.sandbox.sandbox_id, pooled=hold.pooled)
                     return await self._run_in(hold, request, timings)
             finally:
-                self._kill_in_background(hold)
+                self._sandboxes.kill_in_background(hold)
 
     async def aclose(self) -> None:
         """Drain the pool and wait for every kill; nothing this backend created is left."""
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.aclose()
-        while self._creates or self._kills:
-            # A create whose caller was cancelled still lands, and its sandbox is killed.
-            await asyncio.gather(*self._creates, *self._kills, return_exceptions=True)
+        await self._sandboxes.wait()
         if self._abandoned:
             await asyncio.wait(list(self._abandoned), timeout=self._options.kill_timeout_s)
 
@@ -220,15 +192,18 @@ class E2BBackend:
                 backoff_s=self._options.pool_refill_backoff_s,
                 backoff_max_s=self._options.pool_refill_backoff_max_s,
                 create=self._create_for_pool,
-                discard=self._discard_pooled,
+                discard=self._sandboxes.discard_pooled,
                 environment=self._settings.environment,
             )
             self._pool.start()
         return self._pool
 
+    async def _create_for_pool(self, key: str) -> AsyncSandbox:
+        return await self._sandboxes.create_for_pool(key, await self._connect())
+
     def _take_from(
         self, pool: SandboxPool, request: ExecutionRequest, timings: dict[str, float]
-    ) -> _Hold | None:
+    ) -> Hold | None:
         """A pooled sandbox for this execution (its lifetime shortened), or None on a miss."""
         started = time.perf_counter()
         pooled = pool.take()
@@ -244,7 +219,7 @@ class E2BBackend:
             return None
         now = time.perf_counter()
         timings["pool_take"] = _ms_since(started)
-        hold = _Hold(
+        hold = Hold(
             pooled.sandbox,
             since=now,
             idle_s=now - pooled.create_started,
@@ -273,151 +248,8 @@ class E2BBackend:
                 error=map_exception(exc, started=True).message,
             )
 
-    async def _create(
-        self, request: ExecutionRequest, connection: Connection, timings: dict[str, float]
-    ) -> _Hold:
-        with span("turnout.sandbox.create") as traced:
-            hold = await self._create_with_retries(request, connection, timings)
-            traced.set(sandbox__id=hold.sandbox.sandbox_id, attempts=timings["create_attempts"])
-            return hold
-
-    async def _create_with_retries(
-        self, request: ExecutionRequest, connection: Connection, timings: dict[str, float]
-    ) -> _Hold:
-        lifetime_s = math.ceil(request.timeout_ms / 1000) + self._options.lifetime_margin_s
-        metadata = sandbox_metadata(request, self._settings.environment)
-        started = time.perf_counter()
-        deadline = started + self._options.create_budget_s
-        attempt = 0
-        while True:
-            attempt += 1
-            attempt_started = time.perf_counter()
-            try:
-                sandbox = await self._sdk_create(
-                    f"{request.execution_id}:{attempt}",
-                    (EXECUTION_KEY, request.execution_id),
-                    template=self._options.template,
-                    timeout=lifetime_s,
-                    metadata=metadata,
-                    envs={},
-                    idempotency_key=request.execution_id,
-                    request_timeout=self._options.request_timeout_s,
-                    retries=0,
-                    **connection.sdk_params(),
-                )
-                timings["create"] = _ms_since(started)
-                timings["create_attempts"] = attempt
-                return _Hold(
-                    sandbox,
-                    since=attempt_started,
-                    execution_id=request.execution_id,
-                    labels=dict(request.labels),
-                )
-            except InfrastructureError as error:
-                delay = self._backoff(attempt, error)
-                if (
-                    not error.retryable
-                    or attempt >= self._options.create_attempts
-                    or time.perf_counter() + delay > deadline
-                ):
-                    log.warning(
-                        "sandbox_create_failed",
-                        execution_id=request.execution_id,
-                        attempts=attempt,
-                        error=error.message,
-                    )
-                    raise
-                log.info(
-                    "sandbox_create_retry",
-                    execution_id=request.execution_id,
-                    attempt=attempt,
-                    delay_s=round(delay, 3),
-                    error=error.message,
-                )
-                await asyncio.sleep(delay)
-
-    async def _create_for_pool(self, key: str) -> AsyncSandbox:
-        """One pooled sandbox: no retries (the pool backs off), room for age + any node."""
-        connection = await self._connect()
-        lifetime_s = (
-            math.ceil(self._options.pool_max_age_s)
-            + MAX_TIMEOUT_MS // 1000
-            + self._options.lifetime_margin_s
-        )
-        metadata = {
-            OWNER_KEY: OWNER_VALUE,
-            "turnout_environment": self._settings.environment,
-            "turnout_created_at": str(int(time.time())),
-            "turnout_pool": "1",
-            POOL_KEY: key,
-        }
-        return await self._sdk_create(
-            key,
-            (POOL_KEY, key),
-            template=self._options.template,
-            timeout=lifetime_s,
-            metadata=metadata,
-            envs={},
-            idempotency_key=key,
-            request_timeout=self._options.request_timeout_s,
-            retries=0,
-            **connection.sdk_params(),
-        )
-
-    async def _sdk_create(self, key: str, tag: tuple[str, str], **arguments: Any) -> AsyncSandbox:
-        """`AsyncSandbox.create`, recorded in the ledger, and never abandoned half-way.
-
-        A cancelled caller stops waiting at once, but the create call goes on in its own
-        task and the sandbox it makes is killed in the background (aclose waits):
-        abandoning the HTTP call instead could leave a sandbox nobody knows about, and
-        (measured against the local server) a cancel that lands once the response is on
-        its way is swallowed by the SDK's transport, which would hand a sandbox to a
-        caller that asked to stop.
-        """
-        from e2b_code_interpreter import AsyncSandbox
-
-        self._ledger.begin_create(key, *tag)
-        task = asyncio.get_running_loop().create_task(AsyncSandbox.create(**arguments))
-        self._creates.add(task)
-        task.add_done_callback(self._creates.discard)
-        try:
-            with translate_errors(started=False):
-                sandbox = await asyncio.shield(task)
-        except asyncio.CancelledError:
-            task.add_done_callback(lambda done: self._created_after_cancel(key, done))
-            raise
-        except BaseException:
-            self._ledger.end_create(key, None)
-            raise
-        self._ledger.end_create(key, sandbox.sandbox_id)
-        sandbox_created(BACKEND_ID)
-        return sandbox
-
-    def _created_after_cancel(self, key: str, done: asyncio.Task[AsyncSandbox]) -> None:
-        if done.cancelled() or done.exception() is not None:
-            # A cancelled create stays in the ledger: the exit hook looks for its sandbox.
-            if not done.cancelled():
-                self._ledger.end_create(key, None)
-            return
-        sandbox = done.result()
-        self._ledger.end_create(key, sandbox.sandbox_id)
-        sandbox_created(BACKEND_ID)
-        self._kill_in_background(_Hold(sandbox, since=time.perf_counter(), reason="cancelled"))
-
-    def _discard_pooled(self, pooled: PooledSandbox, reason: str) -> None:
-        now = time.perf_counter()
-        idle = now - pooled.create_started
-        self._kill_in_background(
-            _Hold(pooled.sandbox, since=now, idle_s=idle, pooled=True, reason=reason)
-        )
-
-    def _backoff(self, attempt: int, error: InfrastructureError) -> float:
-        base = self._options.create_backoff_s * (2 ** (attempt - 1))
-        jittered = random.uniform(base / 2, base)
-        return max(jittered, error.retry_after or 0.0)
-
     async def _run_in(
-        self, hold: _Hold, request: ExecutionRequest, timings: dict[str, float]
+        self, hold: Hold, request: ExecutionRequest, timings: dict[str, float]
     ) -> ExecutionResult:
         sandbox = hold.sandbox
         started = time.perf_counter()
@@ -565,68 +397,6 @@ class E2BBackend:
         finally:
             timings["download"] = _ms_since(started)
 
-    # -- cleanup ----------------------------------------------------------------------------
-
-    def _kill_in_background(self, hold: _Hold) -> None:
-        task = asyncio.get_running_loop().create_task(self._kill(hold))
-        self._kills.add(task)
-        task.add_done_callback(self._kills.discard)
-
-    async def _kill(self, hold: _Hold) -> None:
-        """Kill with a bound, retry once; log what the sandbox cost; never raise. The kill
-        of an execution's sandbox is a span of that execution (a pool's discard belongs to
-        none)."""
-        if hold.execution_id is None:
-            await self._kill_sandbox(hold, Span())
-            return
-        with span("turnout.sandbox.kill") as traced:
-            traced.set(sandbox__id=hold.sandbox.sandbox_id, reason=hold.reason)
-            await self._kill_sandbox(hold, traced)
-
-    async def _kill_sandbox(self, hold: _Hold, traced: Span) -> None:
-        sandbox = hold.sandbox
-        if hold.lifetime_update is not None:
-            # Not concurrently with the kill: a set_timeout landing after it would fail.
-            await asyncio.wait([hold.lifetime_update])
-        started = time.perf_counter()
-        for attempt in (1, 2):
-            try:
-                await asyncio.wait_for(sandbox.kill(), timeout=self._options.kill_timeout_s)
-            except Exception as exc:
-                error = map_exception(exc, started=True)
-                log.warning(
-                    "sandbox_kill_failed",
-                    sandbox_id=sandbox.sandbox_id,
-                    execution_id=hold.execution_id,
-                    attempt=attempt,
-                    error=error.message,
-                )
-                continue
-            self._ledger.killed(sandbox.sandbox_id)
-            sandbox_killed(BACKEND_ID)
-            self._log_release(hold, started)
-            traced.set(outcome="success", attempts=attempt)
-            return
-        traced.set(outcome="kill_failed", attempts=2)
-
-    def _log_release(self, hold: _Hold, kill_started: float) -> None:
-        """`sandbox_released`: the exact seconds from create (or take) to kill completed."""
-        now = time.perf_counter()
-        held_s = now - hold.since
-        log.info(
-            "sandbox_released",
-            sandbox_id=hold.sandbox.sandbox_id,
-            execution_id=hold.execution_id,
-            environment=self._settings.environment,
-            reason=hold.reason,
-            pooled=hold.pooled,
-            sandbox_seconds=round(held_s, 3),
-            pool_idle_seconds=round(hold.idle_s, 3),
-            cost_usd=round(self._pricing.cost(held_s + hold.idle_s), 9),
-            kill_ms=_ms_since(kill_started),
-            **{f"label_{key}": value for key, value in hold.labels.items()},
-        )
-
 
 async def _drain_arrived_output(call: asyncio.Future[Any]) -> None:
     """Let output that reached this process before the deadline be handed to the call.
@@ -652,45 +422,5 @@ async def _drain_arrived_output(call: asyncio.Future[Any]) -> None:
         await asyncio.wait({call}, timeout=remaining)
 
 
-def _capabilities(options: E2BOptions, connection: Connection) -> Capabilities:
-    """The capabilities of an instance whose calls go to `connection` (see `capabilities`)."""
-    # A server on this machine is taken for the local one: E2B's own sandboxes are not
-    # served from a loopback address.
-    local_server = (
-        connection.embedded
-        or connection.api_key == LOCAL_SERVER_KEY
-        or (connection.api_url is not None and is_loopback(connection.api_url))
-    )
-    # The local server's sandboxes are processes on this host's kernel, not microVMs. The
-    # embedded one, confined where the host allows it (see embedded_confinement), gives each
-    # a network of its own with only a loopback interface, so that they cannot reach the
-    # server or each other, and runs it as an unprivileged user. Of a server started apart
-    # (an `api_url`), this process cannot know how it was started: it is declared unconfined.
-    confined = connection.embedded and embedded_confinement()
-    return Capabilities(
-        languages=frozenset({"python", "javascript"}),
-        isolation="process" if local_server else "microvm",
-        network_access=not confined if local_server else True,
-        code_runs_as_worker_user=local_server and not confined,
-        max_timeout_ms=MAX_TIMEOUT_MS,
-        max_output_bytes=options.output_cap_bytes,
-        max_result_bytes=options.max_result_bytes,
-        memory_limit_mb=None,
-        memory_enforcement="none" if local_server else "sandbox",
-        host_environment_visible=False,
-        supports_typescript=False,
-        persistent_filesystem=False,
-        packages=_importable_packages(options, embedded=connection.embedded),
-    )
-
-
 def _ms_since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
-
-
-def _importable_packages(options: E2BOptions, *, embedded: bool) -> dict[Language, frozenset[str]]:
-    """The template's packages as the options state them; the embedded local server's
-    interpreters' own when that server is where executions will go."""
-    if embedded:
-        return local_server_packages()
-    return template_packages(options.python_packages, options.javascript_packages)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,15 +27,19 @@ from turnout.models import (
     ExecutionResult,
     Language,
 )
-from turnout.packages import ProbedPackages, interpreter_commands
-from turnout.tracing import sandbox_created, sandbox_killed, span
+from turnout.tracing import sandbox_created, span
 from turnout_local_subprocess import ending, host, isolation
 from turnout_local_subprocess.deprecation import announce_legacy_load, refuse_if_disallowed
-from turnout_local_subprocess.interpreters import INTERPRETERS, Interpreters
-from turnout_local_subprocess.isolation import InitReport
+from turnout_local_subprocess.interpreters import (
+    INTERPRETERS,
+    Interpreters,
+    importable_packages,
+    program_environment,
+)
 from turnout_local_subprocess.limits import Confinement
 from turnout_local_subprocess.options import BACKEND_ID, LocalSubprocessOptions, parse_options
 from turnout_local_subprocess.process import RunOutcome, run_program
+from turnout_local_subprocess.release import Releases
 from turnout_local_subprocess.spare import Channel, Spare, write_stub
 from turnout_local_subprocess.workdir import ResultFile, Workspace
 
@@ -48,8 +51,6 @@ logger = get_logger("turnout.local_subprocess")
 # released and the directory removed before returning; whatever is not done by then
 # finishes in the background. Together they keep a timed-out call within timeout + 0.5 s.
 CLEANUP_BUDGET_S = 0.2
-# HOME of the interpreters' packages probe: absent, like the modules of a fresh program's HOME.
-PROBE_HOME = "/nonexistent/turnout-probe-home"
 # How long a spare that was never handed a program may take to exit once told to.
 SPARE_EXIT_TIMEOUT_S = 5.0
 # Exit statuses with which a shell or `setpriv` reports that it could not exec a program
@@ -92,7 +93,7 @@ class LocalSubprocessBackend:
             logger.warning("worker_not_undumpable", reason="prctl(PR_SET_DUMPABLE, 0) failed")
         self._slots: asyncio.Semaphore | None = None
         self._closed = False
-        self._cleanups: set[asyncio.Task[None]] = set()
+        self._releases = Releases()
         # Pre-started single-use Python interpreters (see `spare`), oldest first.
         self._spares: list[Spare] = []
         self._spare_starts: set[asyncio.Task[None]] = set()
@@ -125,7 +126,7 @@ class LocalSubprocessBackend:
             supports_typescript=False,
             persistent_filesystem=not isolated,
             code_runs_as_worker_user=self._owner is None,
-        ).model_copy(update={"packages": _importable_packages(self._options)})
+        ).model_copy(update={"packages": importable_packages(self._options)})
         announce_legacy_load(
             settings,
             memory_enforcement=self._capabilities.memory_enforcement,
@@ -184,11 +185,10 @@ class LocalSubprocessBackend:
         spares, self._spares = self._spares, []
         for spare in spares:
             await spare.discard()
-            await self._release("spare", spare.confinement, spare.workspace)
+            await self._releases.release("spare", spare.confinement, spare.workspace)
         if self._idle is not None and self._in_flight:
             await self._idle.wait()  # each is bounded by its own timeout
-        if self._cleanups:
-            await asyncio.wait(set(self._cleanups))
+        await self._releases.wait()
         await asyncio.to_thread(self._interpreters.close)
 
     async def _execute(self, request: ExecutionRequest, queued: float) -> ExecutionResult:
@@ -223,12 +223,14 @@ class LocalSubprocessBackend:
             # Read before release: the counters go away with the cgroup.
             memory_exhausted = confinement.memory_exhausted()
             report = None if outcome.report is None else isolation.read_report(outcome.report)
-            _check_ready(report, timed_out=outcome.timed_out)
+            ending.check_ready(report, timed_out=outcome.timed_out)
             if report is not None and not outcome.timed_out and report.status in EXEC_FAILED:
                 await self._check_interpreter(request.language, interpreter)
             result = self._read_result(workspace, request)
         finally:
-            await self._clean_up(request.execution_id, confinement, workspace)
+            await self._releases.release_within(
+                CLEANUP_BUDGET_S, request.execution_id, confinement, workspace
+            )
         finished = time.perf_counter()
         timings = {
             "queue": (begun - queued) * 1000,
@@ -252,7 +254,7 @@ class LocalSubprocessBackend:
             )
         except OSError as exc:
             raise _infrastructure("could not create the execution's cgroup", exc) from exc
-        sandbox_created(BACKEND_ID)  # until `_release`
+        sandbox_created(BACKEND_ID)  # until its release (`release`)
         return confinement
 
     def _command(
@@ -307,7 +309,7 @@ class LocalSubprocessBackend:
             return await run_program(
                 argv,
                 cwd=workspace.work,
-                env=_environment(workspace.work),
+                env=program_environment(workspace.work),
                 preexec=preexec,
                 timeout_s=timeout_s,
                 output_cap=self._options.output_cap_bytes,
@@ -388,7 +390,7 @@ class LocalSubprocessBackend:
             logger.warning("spare_not_started", error=str(exc))
             if channel is not None:
                 channel.close()
-            await self._release("spare", confinement, workspace)
+            await self._releases.release("spare", confinement, workspace)
             return
         if self._closed or len(self._spares) >= self._options.prestart_python:
             self._discard(spare)
@@ -398,11 +400,9 @@ class LocalSubprocessBackend:
     def _discard(self, spare: Spare) -> None:
         async def discard() -> None:
             await spare.discard()
-            await self._release("spare", spare.confinement, spare.workspace)
+            await self._releases.release("spare", spare.confinement, spare.workspace)
 
-        task = asyncio.get_running_loop().create_task(discard())
-        self._cleanups.add(task)
-        task.add_done_callback(self._forget_cleanup)
+        self._releases.in_background(discard())
 
     async def _check_interpreter(self, language: Language, interpreter: str) -> None:
         """After an exit status that may mean "could not exec": raise if the interpreter
@@ -422,7 +422,7 @@ class LocalSubprocessBackend:
             outcome = await self._run(argv, workspace, confinement, timeout_s=START_CHECK_TIMEOUT_S)
             report = None if outcome.report is None else isolation.read_report(outcome.report)
         finally:
-            await self._release("start-check", confinement, workspace)
+            await self._releases.release("start-check", confinement, workspace)
         if report is None or outcome.timed_out or report.status == 0:
             return
         said = outcome.stderr.text().strip() or report.said or f"exit status {report.status}"
@@ -432,83 +432,12 @@ class LocalSubprocessBackend:
             backend=BACKEND_ID,
         )
 
-    async def _clean_up(
-        self, execution_id: str, confinement: Confinement | None, workspace: Workspace
-    ) -> None:
-        """Release the jail and remove the directory, waiting at most CLEANUP_BUDGET_S.
-
-        What takes longer goes on in the background (aclose() waits for it), so a
-        timed-out execution returns on time even when something resists the kill.
-        """
-        task = asyncio.ensure_future(self._release(execution_id, confinement, workspace))
-        self._cleanups.add(task)
-        task.add_done_callback(self._forget_cleanup)
-        await asyncio.wait({task}, timeout=CLEANUP_BUDGET_S)
-
-    async def _release(
-        self, execution_id: str, confinement: Confinement | None, workspace: Workspace
-    ) -> None:
-        if confinement is not None:
-            released = await confinement.release()
-            sandbox_killed(BACKEND_ID)
-            if released.processes_left:
-                logger.warning("processes_survived", execution_id=execution_id)
-            if released.cgroup_left and confinement.jail is not None:
-                logger.warning(
-                    "cgroup_not_removed", execution_id=execution_id, cgroup=confinement.jail.name
-                )
-        if not await asyncio.to_thread(workspace.remove):
-            logger.warning("workdir_not_removed", execution_id=execution_id)
-
-    def _forget_cleanup(self, task: asyncio.Task[None]) -> None:
-        self._cleanups.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("cleanup_failed", error=repr(task.exception()))
-
     def _read_result(self, workspace: Workspace, request: ExecutionRequest) -> ResultFile:
         limit = min(request.max_result_bytes, self._options.max_result_bytes)
         try:
             return workspace.read_result(request.result_path, limit)
         except OSError as exc:
             raise _infrastructure("could not read the result file", exc, started=True) from exc
-
-
-def _check_ready(report: InitReport | None, *, timed_out: bool) -> None:
-    """Raise if the namespace's init could not set up: the program never ran. An init the
-    timeout killed before it said anything was not failing: the timeout was shorter than
-    the set-up, and the execution is the user's timeout."""
-    if report is None or report.ready or (timed_out and not report.said):
-        return
-    raise InfrastructureError(
-        f"could not set up the execution's namespace: {report.said or 'it said nothing'}",
-        started=False,
-        backend=BACKEND_ID,
-    )
-
-
-def _environment(home: os.PathLike[str]) -> dict[str, str]:
-    """Everything user code gets from the host: an allow-list, never a copy of os.environ."""
-    return {
-        "PATH": os.environ.get("PATH", os.defpath),
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "HOME": os.fspath(home),
-        "TZ": "UTC",
-    }
-
-
-def _importable_packages(options: LocalSubprocessOptions) -> ProbedPackages:
-    """What programs can import: each interpreter asked once per process, when the
-    declaration is first read (never by an execution), with the flags and the environment
-    programs run with (Python's `-I`; the allow-listed variables). A program's HOME is its
-    fresh, empty directory; the probe's is a path that does not exist, which resolves the
-    same modules and keeps the answer cacheable."""
-    found = {
-        language: shutil.which(getattr(options, option) or default)
-        for language, (option, default) in INTERPRETERS.items()
-    }
-    commands = interpreter_commands(found["python"], found["javascript"], isolated=True)
-    return ProbedPackages(commands, env=_environment(Path(PROBE_HOME)), cwd="/")
 
 
 def _infrastructure(what: str, exc: OSError, *, started: bool = False) -> InfrastructureError:

@@ -1,5 +1,6 @@
 """How one execution ended, as the backend reports it to the engine.
 
+`check_ready` raises when the namespace's init could not set up (the program never ran);
 `classify` turns what the process and the namespace's init said into a termination and
 an exit code; `report` builds the `ExecutionResult`, dropping a result file written
 before turnout stopped the program (a killed execution is an error: the engine takes a
@@ -8,6 +9,7 @@ result as the truth, so reporting one with a kill would make the kill a success)
 
 from __future__ import annotations
 
+from turnout.errors import InfrastructureError
 from turnout.logging import get_logger
 from turnout.models import ExecutionRequest, ExecutionResult, Language, Termination
 from turnout_local_subprocess.isolation import InitReport
@@ -15,7 +17,7 @@ from turnout_local_subprocess.options import BACKEND_ID
 from turnout_local_subprocess.process import RunOutcome
 from turnout_local_subprocess.workdir import ResultFile
 
-__all__ = ["HEAP_EXHAUSTED", "classify", "report"]
+__all__ = ["HEAP_EXHAUSTED", "check_ready", "classify", "report"]
 
 logger = get_logger("turnout.local_subprocess")
 
@@ -108,3 +110,16 @@ def _heap_exhausted(outcome: RunOutcome) -> bool:
     # V8 prints this last, so the tail has it even when stderr was cut at the cap.
     seen = (outcome.stderr.tail_text(), outcome.stderr.text())
     return any(marker in text for marker in HEAP_EXHAUSTED for text in seen)
+
+
+def check_ready(report: InitReport | None, *, timed_out: bool) -> None:
+    """Raise if the namespace's init could not set up: the program never ran. An init the
+    timeout killed before it said anything was not failing: the timeout was shorter than
+    the set-up, and the execution is the user's timeout."""
+    if report is None or report.ready or (timed_out and not report.said):
+        return
+    raise InfrastructureError(
+        f"could not set up the execution's namespace: {report.said or 'it said nothing'}",
+        started=False,
+        backend=BACKEND_ID,
+    )

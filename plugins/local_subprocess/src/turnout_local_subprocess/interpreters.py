@@ -17,12 +17,19 @@ from pathlib import Path
 
 from turnout.errors import ConfigurationError, InfrastructureError
 from turnout.models import Language
+from turnout.packages import ProbedPackages, interpreter_commands
 from turnout_local_subprocess.identity import Identity, expose
 from turnout_local_subprocess.limits import node_heap_mb
 from turnout_local_subprocess.mounts import ExposureKit
 from turnout_local_subprocess.options import BACKEND_ID, LocalSubprocessOptions
 
-__all__ = ["DEFAULT_PYTHON", "INTERPRETERS", "Interpreters"]
+__all__ = [
+    "DEFAULT_PYTHON",
+    "INTERPRETERS",
+    "Interpreters",
+    "importable_packages",
+    "program_environment",
+]
 
 # Default Python: the base interpreter turnout itself runs on. Not `python3` from PATH, which
 # may be a version-manager shim (pyenv adds ~60 ms and its own variables per start), and not
@@ -32,6 +39,8 @@ INTERPRETERS: dict[Language, tuple[str, str]] = {
     "python": ("python", DEFAULT_PYTHON),
     "javascript": ("node", "node"),
 }
+# HOME of the interpreters' packages probe: absent, like the modules of a fresh program's HOME.
+PROBE_HOME = "/nonexistent/turnout-probe-home"
 
 
 class Interpreters:
@@ -118,3 +127,28 @@ class Interpreters:
             raise InfrastructureError(
                 f"could not prepare the interpreter's mounts: {exc}", backend=BACKEND_ID
             ) from exc
+
+
+def program_environment(home: os.PathLike[str]) -> dict[str, str]:
+    """Everything user code gets from the host: an allow-list, never a copy of os.environ."""
+    return {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "HOME": os.fspath(home),
+        "TZ": "UTC",
+    }
+
+
+def importable_packages(options: LocalSubprocessOptions) -> ProbedPackages:
+    """What programs can import: each interpreter asked once per process, when the
+    declaration is first read (never by an execution), with the flags and the environment
+    programs run with (Python's `-I`; the allow-listed variables). A program's HOME is its
+    fresh, empty directory; the probe's is a path that does not exist, which resolves the
+    same modules and keeps the answer cacheable."""
+    found = {
+        language: shutil.which(getattr(options, option) or default)
+        for language, (option, default) in INTERPRETERS.items()
+    }
+    commands = interpreter_commands(found["python"], found["javascript"], isolated=True)
+    return ProbedPackages(commands, env=program_environment(Path(PROBE_HOME)), cwd="/")

@@ -17,7 +17,7 @@ from turnout_e2b.server.control import _metadata_filter
 from turnout_e2b.server.errors import ApiError
 from turnout_e2b.server.faults import Fault, FaultQueue
 from turnout_e2b.server.kernels.base import EventSink, Kernel
-from turnout_e2b.server.kernels.python import result_event, strip_quotes
+from turnout_e2b.server.kernels.results import result_event, strip_quotes
 from turnout_e2b.server.paths import host_path, sandbox_path
 from turnout_e2b.server.pool import KernelPool, KernelUnavailableError
 from turnout_e2b.server.sandbox_mounts import SandboxMounts

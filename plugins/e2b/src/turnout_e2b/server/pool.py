@@ -29,7 +29,7 @@ from typing import cast
 from turnout_e2b.server.environment import base_environment
 from turnout_e2b.server.isolation import Isolation
 from turnout_e2b.server.kernels.base import Kernel, KernelFactory
-from turnout_e2b.server.kernels.python import start_python_kernel
+from turnout_e2b.server.kernels.python_start import start_python_kernel
 from turnout_e2b.server.stats import Stats
 
 __all__ = ["KernelPool", "KernelUnavailableError", "default_factories"]

@@ -11,9 +11,8 @@ from typing import Any
 
 import psutil
 import pytest
-from turnout_e2b.server.kernels.base import Kernel
+from turnout_e2b.server.kernels.base import Kernel, KernelError
 from turnout_e2b.server.kernels.javascript import start_javascript_kernel
-from turnout_e2b.server.kernels.python import KernelError
 
 from turnout.contract import prepare_request
 from turnout.models import parse_config

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from turnout_e2b.server.sandbox_mounts import SandboxMounts
 
-__all__ = ["EventSink", "Kernel", "KernelFactory"]
+__all__ = ["EventSink", "Kernel", "KernelError", "KernelFactory"]
 
 EventSink = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -84,3 +84,7 @@ class KernelFactory(Protocol):
     async def __call__(
         self, language: str, *, neutral_cwd: Path, base_env: Mapping[str, str]
     ) -> Kernel: ...
+
+
+class KernelError(RuntimeError):
+    """The kernel could not be started or set up (not a failure of user code)."""

@@ -61,8 +61,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from turnout_e2b.server.isolation import Isolation
-from turnout_e2b.server.kernels.base import EventSink, Kernel
-from turnout_e2b.server.kernels.python import KernelError, strip_quotes
+from turnout_e2b.server.kernels.base import EventSink, Kernel, KernelError
+from turnout_e2b.server.kernels.results import strip_quotes
 from turnout_e2b.server.sandbox_mounts import SandboxMounts
 
 __all__ = ["JS_DIR", "NPM_INSTALL_COMMAND", "JavaScriptKernel", "start_javascript_kernel"]

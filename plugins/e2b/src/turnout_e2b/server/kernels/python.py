@@ -2,23 +2,19 @@
 
 Why a real IPython kernel: the plugin's parity with E2B depends on IPython's behaviour
 (the last expression becomes the result, `display()` outputs, the structured traceback),
-and only IPython itself reproduces it faithfully. The kernel is started with colours off,
-unlimited sequence repr length and the E2B-like JSON formatter (`ipython_startup.py`), the
-way E2B's template configures its kernels.
+and only IPython itself reproduces it faithfully. `python_start` starts the process; this
+module runs cells on it for the one sandbox that adopted it.
 
 Messages arrive on two ZMQ channels (iopub: outputs and status; shell: replies); one reader
 task per channel routes them by parent message id to the cell that is waiting for them.
 Setup code (working directory, environment) runs as *silent* cells, which IPython neither
 counts nor stores, so the first user cell is still `In[1]`.
 
-With `isolation`, the kernel command is wrapped to run in namespaces of its own (see
-`turnout_e2b.server.isolation`) by a KernelManager whose `format_kernel_cmd` prefixes it;
-the ZMQ sockets are IPC (Unix) sockets in a directory of the server's, bound by the kernel
-at start-up, before anything is mounted over /tmp, and reached by the server through their
-host paths: the kernel needs no network (it has none). It is started "independent",
-without JPY_PARENT_PID: inside the namespace its parent is PID 1, which ipykernel would
-take for its parent having died. When a sandbox adopts it, it drops root for the sandbox's
-user in a silent cell (glibc applies the change to every thread of the process).
+With isolation, the ZMQ sockets are IPC (Unix) sockets in a directory of the server's,
+bound by the kernel at start-up, before anything is mounted over /tmp, and reached by the
+server through their host paths: the kernel needs no network (it has none). When a sandbox
+adopts it, it drops root for the sandbox's user in a silent cell (glibc applies the change
+to every thread of the process).
 """
 
 from __future__ import annotations
@@ -28,12 +24,8 @@ import contextlib
 import json
 import logging
 import os
-import queue
 import shutil
 import signal
-import subprocess
-import sys
-import tempfile
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -41,85 +33,19 @@ from typing import Any
 from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 
-from turnout_e2b.server.isolation import Isolation
-from turnout_e2b.server.kernels.base import EventSink, Kernel
+from turnout_e2b.server.kernels.base import EventSink, KernelError
+from turnout_e2b.server.kernels.results import result_event
 from turnout_e2b.server.sandbox_mounts import SandboxMounts
 
-__all__ = [
-    "KernelError",
-    "PythonKernel",
-    "result_event",
-    "start_python_kernel",
-    "strip_quotes",
-]
+__all__ = ["PythonKernel"]
 
 log = logging.getLogger(__name__)
 
-STARTUP_SCRIPT = Path(__file__).with_name("ipython_startup.py")
-READY_TIMEOUT_S = 30.0
 # How often a waiting cell checks that the kernel process is still alive.
 LIVENESS_POLL_S = 1.0
 # An interrupt is repeated this often until the cell ends, for at most this long.
 INTERRUPT_RETRY_S = 0.5
 INTERRUPT_PATIENCE_S = 10.0
-
-# Jupyter mime type -> field of an E2B result event; anything else goes to `extra`.
-MIME_FIELDS = {
-    "text/plain": "text",
-    "text/html": "html",
-    "text/markdown": "markdown",
-    "image/svg+xml": "svg",
-    "image/png": "png",
-    "image/jpeg": "jpeg",
-    "application/pdf": "pdf",
-    "text/latex": "latex",
-    "application/json": "json",
-    "application/javascript": "javascript",
-    "e2b/data": "data",
-    "e2b/chart": "chart",
-}
-
-
-class KernelError(RuntimeError):
-    """The kernel could not be started or set up (not a failure of user code)."""
-
-
-def strip_quotes(text: str) -> str:
-    """Remove one pair of surrounding quotes, as E2B does (`'hello'` -> `hello`)."""
-    if text and (
-        (text.startswith("'") and text.endswith("'"))
-        or (text.startswith('"') and text.endswith('"'))
-    ):
-        return text[1:-1]
-    return text
-
-
-def result_event(data: Mapping[str, Any], *, is_main_result: bool) -> dict[str, Any]:
-    """Turn a Jupyter mime bundle into an E2B `result` event."""
-    event: dict[str, Any] = {"type": "result"}
-    extra: dict[str, Any] = {}
-    for mime, value in data.items():
-        field = MIME_FIELDS.get(mime)
-        if field is None:
-            extra[mime] = value
-        elif field == "text":
-            event["text"] = strip_quotes(str(value))
-        else:
-            event[field] = value
-    event["extra"] = extra
-    event["is_main_result"] = is_main_result
-    return event
-
-
-class _WrappedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel command runs inside the isolation wrapper."""
-
-    def __init__(self, *, isolation: Isolation, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._isolation = isolation
-
-    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-        return self._isolation.command(super().format_kernel_cmd(extra_arguments))
 
 
 def _python_literal(value: object) -> str:
@@ -349,103 +275,3 @@ class PythonKernel:
             "(lambda e, s, r: (e.update(s), [e.pop(k, None) for k in r]))"
             f"(__import__('os').environ, {_python_literal(restore)}, {_python_literal(remove)})"
         )
-
-
-def _make_runtime_dir(runtime_root: Path | None) -> Path:
-    if runtime_root is not None:
-        runtime_root.mkdir(parents=True, exist_ok=True)
-    runtime_dir = Path(tempfile.mkdtemp(prefix="k", dir=runtime_root))
-    (runtime_dir / "ipython").mkdir()
-    return runtime_dir
-
-
-async def _wait_until_ready(manager: AsyncKernelManager, client: AsyncKernelClient) -> None:
-    """Return once the kernel answers kernel_info and its IOPub messages reach us.
-
-    jupyter_client's `wait_for_ready` does the same, then waits until IOPub has been
-    silent for 0.2 s, which adds 0.2 s to every start (and to every create that finds the
-    pool empty). That wait is not needed here: IOPub messages of an earlier request are
-    dropped by the readers anyway, which route messages by their parent request.
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + READY_TIMEOUT_S
-    while True:
-        client.kernel_info()
-        try:
-            reply = await client.get_shell_msg(timeout=1.0)
-        except queue.Empty:
-            pass
-        else:
-            if reply["msg_type"] == "kernel_info_reply":
-                try:  # the request's status messages show that IOPub is connected
-                    await client.get_iopub_msg(timeout=0.2)
-                    return
-                except queue.Empty:
-                    pass  # not yet subscribed: ask again
-        if not await manager.is_alive():
-            raise KernelError("the kernel died before replying to kernel_info")
-        if loop.time() > deadline:
-            raise KernelError(f"the kernel did not respond within {READY_TIMEOUT_S:.0f} s")
-
-
-async def start_python_kernel(
-    language: str,
-    *,
-    neutral_cwd: Path,
-    base_env: Mapping[str, str],
-    runtime_root: Path | None = None,
-    isolation: Isolation | None = None,
-) -> Kernel:
-    """Start an IPython kernel in `neutral_cwd` with exactly `base_env` as its environment.
-
-    Its connection file and IPC sockets live in a private directory under `runtime_root`
-    (default: the system temp dir), removed again at shutdown. With `isolation` it runs in
-    namespaces of its own.
-    """
-    if language != "python":
-        raise KernelError(f"the Python kernel cannot run {language!r}")
-    runtime_dir = _make_runtime_dir(runtime_root)
-    settings: dict[str, Any] = {
-        "kernel_name": "python3",
-        "transport": "ipc",
-        "ip": str(runtime_dir / "s"),
-        "connection_file": str(runtime_dir / "connection.json"),
-    }
-    manager = (
-        AsyncKernelManager(**settings)
-        if isolation is None
-        else _WrappedKernelManager(isolation=isolation, **settings)
-    )
-    # Use this interpreter whatever PATH says (the kernel spec's argv starts with "python").
-    if manager.kernel_spec is not None:
-        manager.kernel_spec.argv[0] = sys.executable
-    try:
-        await manager.start_kernel(
-            env=dict(base_env),
-            cwd=str(neutral_cwd),
-            stdout=subprocess.DEVNULL,
-            stderr=None if os.environ.get("TURNOUT_KERNEL_DEBUG") else subprocess.DEVNULL,
-            independent=isolation is not None,
-            extra_arguments=[
-                "--InteractiveShell.colors=nocolor",
-                "--PlainTextFormatter.max_seq_length=0",
-                "--HistoryManager.enabled=False",
-                f"--ipython-dir={runtime_dir / 'ipython'}",
-                f"--IPKernelApp.exec_files={STARTUP_SCRIPT}",
-            ],
-        )
-        client = manager.client()
-        client.start_channels()
-        await _wait_until_ready(manager, client)
-    except BaseException as exc:  # cancellation included: never leave a kernel behind
-        pid = getattr(manager.provisioner, "pid", None)
-        if isinstance(pid, int):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
-        with contextlib.suppress(Exception):
-            await asyncio.shield(manager.shutdown_kernel(now=True))
-        shutil.rmtree(runtime_dir, ignore_errors=True)
-        if isinstance(exc, Exception):
-            raise KernelError(f"the Python kernel did not start: {exc}") from exc
-        raise
-    return PythonKernel(manager, client, runtime_dir, isolated=isolation is not None)

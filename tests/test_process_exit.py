@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from turnout.cli.process import _status_of
 from turnout.loop_thread import LoopThread
+from turnout.process_exit import _status_of
 
 TURNOUT = str(Path(sys.executable).with_name("turnout"))
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +27,7 @@ RESPONSE_DELAY_S = 0.3
 CHILD = """
 import asyncio, sys
 import pyqwest
-from turnout.cli.process import exit_process
+from turnout.process_exit import exit_process
 
 async def main(url: str) -> None:
     client = pyqwest.Client(pyqwest.HTTPTransport())
@@ -94,7 +94,7 @@ class TestExitProcess:
         marker = tmp_path / "ran"
         script = (
             "import atexit, pathlib, sys\n"
-            "from turnout.cli.process import exit_process\n"
+            "from turnout.process_exit import exit_process\n"
             f"atexit.register(pathlib.Path({str(marker)!r}).touch)\n"
             "sys.stdout.write('unflushed')\n"
             "exit_process(3)\n"
