@@ -166,9 +166,20 @@ def test() -> None:
     # are left to the parity run at the end, which runs each of them on both backends.
     parallel = "not timing and not in_parity_run"
     _run(python, "-m", "pytest", "--numprocesses=auto", "--dist=loadfile", "-m", parallel)
-    _run(python, "-m", "pytest", "-m", "timing")
+    _run(python, "-m", "pytest", "-m", "timing", *timing_files())
     _check_mutants()
     _check_parity()
+
+
+def timing_files() -> list[str]:
+    """The test files that mark tests `timing` (`pytest.mark.timing` in the file itself): the
+    timing pass collects only these, not the whole suite (about 15 s of collection).
+    tests/test_dev.py checks that no collected timing test is elsewhere."""
+    return sorted(
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "tests").rglob("test_*.py")
+        if "mark.timing" in path.read_text(encoding="utf-8")
+    )
 
 
 def _check_mutants() -> None:
