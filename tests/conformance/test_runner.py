@@ -19,6 +19,7 @@ from turnout.conformance.cases import Case
 from turnout.conformance.ledger import Ledger, LedgerEntry
 from turnout.conformance.runner import _slots, conclude, host_survivors
 from turnout.conformance.timing import PROVISIONING_CAP_MS
+from turnout.models import ExecutionRequest, ExecutionResult
 
 from .support import fake_backend, load_case_file, make_runner, one_case, result, write_cases
 
@@ -203,6 +204,44 @@ class TestRun:
         await make_runner(backend).run(cases)
         runs = [r for r in backend.executions if r.labels.get("suite") == "conformance"]
         assert ["'bomb'" in decoded_code(run.program) for run in runs] == [False, False, True]
+
+    async def test_an_alone_case_runs_on_every_backend_at_once_and_beside_nothing_else(
+        self, tmp_path: Path
+    ) -> None:
+        """Two `alone` cases on two backends: each case's two runs overlap, and no run of
+        the other case overlaps them."""
+        listed = "".join(
+            f'[[cases]]\nid = "t.{name}"\ndescription = "{name}"\nalone = true\n'
+            f'config = {{ language = "python", code = "return \'{name}\'" }}\n'
+            for name in ("first", "second")
+        )
+        cases = load_case_file(write_cases(tmp_path / "cases", "theme", listed))
+        events: list[tuple[str, str]] = []
+
+        def logged(backend_id: str) -> type:
+            base = fake_backend(backend_id, sleep_s=0.05)
+
+            class Logged(base):  # type: ignore[misc,valid-type]
+                async def execute(self, request: ExecutionRequest) -> ExecutionResult:
+                    if request.labels.get("suite") != "conformance":
+                        return await super().execute(request)
+                    name = decoded_code(request.program).split("'")[1]
+                    events.append(("start", name))
+                    try:
+                        return await super().execute(request)
+                    finally:
+                        events.append(("end", name))
+
+            return Logged
+
+        await make_runner(logged("ref"), logged("target")).run(cases)
+        assert (
+            events
+            == [("start", "first")] * 2
+            + [("end", "first")] * 2
+            + [("start", "second")] * 2
+            + [("end", "second")] * 2
+        )
 
     async def test_each_backend_is_warmed_up_once_before_its_first_case(self, case: Case) -> None:
         """One untimed execution per backend precedes the cases, once per runner."""

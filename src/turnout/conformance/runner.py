@@ -350,14 +350,19 @@ class ConformanceRunner:
                 progress(done, total, outcome)
             return index, outcome
 
-        # Slow cases are started first, so they overlap with everything else; cases that
-        # look at this host's whole process tree run after all of them, one at a time.
+        # Slow cases are started first, so they overlap with everything else. Exclusive
+        # cases (they look at this host's whole process tree, or load the whole host) run
+        # after all of them, one case at a time; a case runs on every backend at once,
+        # beside nothing but itself.
         shared = [index for index in range(total) if not pairs[index][0].exclusive]
         order = sorted(shared, key=lambda index: not pairs[index][0].slow)
         finished = await asyncio.gather(*(one(i, *pairs[i]) for i in order))
+        exclusive: dict[str, list[int]] = {}
         for index in range(total):
             if pairs[index][0].exclusive:
-                finished.append(await one(index, *pairs[index]))
+                exclusive.setdefault(pairs[index][0].id, []).append(index)
+        for indices in exclusive.values():
+            finished += await asyncio.gather(*(one(i, *pairs[i]) for i in indices))
         raw = [result for _, result in sorted(finished, key=lambda pair: pair[0])]
         cases = list({case.id: case for case, _ in pairs}.values())
         return conclude(cases, raw, reference=self.reference, ledger=self.ledger)
