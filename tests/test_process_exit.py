@@ -21,7 +21,7 @@ from turnout.loop_thread import LoopThread
 from turnout.process_exit import _status_of
 
 TURNOUT = str(Path(sys.executable).with_name("turnout"))
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 RESPONSE_DELAY_S = 0.3
 # Requests in flight when the process ends, answered while it is ending.
 CHILD = """
