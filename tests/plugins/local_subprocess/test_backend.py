@@ -1110,6 +1110,50 @@ class TestInterpreters:
         assert caught.value.started is False
 
 
+class TestPrelude:
+    """Every program starts through a shell prelude (it enters the jail and sets the rlimits,
+    then execs the program); a prelude that fails is infrastructure, never the code's."""
+
+    @pytest.fixture(params=["auto", False], ids=["namespace", "no-namespace"])
+    def either(self, request: pytest.FixtureRequest, make_backend: BackendFactory):
+        return make_backend(isolate_processes=request.param, prestart_python=0)
+
+    async def test_a_jail_that_cannot_be_entered_is_infrastructure(
+        self, either: LocalSubprocessBackend, monkeypatch: pytest.MonkeyPatch
+    ):
+        """A cgroup file the prelude cannot write (here /proc/version) stops the start: an
+        InfrastructureError with started=False that says what it could not enter."""
+        original = Confinement.prelude
+
+        def unwritable(self: Confinement) -> list[str]:
+            argv = original(self)
+            return [*argv[:4], "/proc/version", *argv[4:]]
+
+        monkeypatch.setattr(Confinement, "prelude", unwritable)
+        with pytest.raises(InfrastructureError, match="could not enter the cgroup") as caught:
+            await run(either, "python", "print('ran')")
+        assert caught.value.started is False
+
+    async def test_an_exit_status_126_of_the_code_is_its_own(self, either: LocalSubprocessBackend):
+        """Code that exits 126 (what a failed exec exits) is the code's exit: the interpreter
+        check starts it again, finds it fine, and reports the program's status."""
+        result = await run(either, "python", "import os; os._exit(126)")
+        assert (result.termination, result.exit_code) == ("exited", 126)
+
+    async def test_an_unstartable_interpreter_is_infrastructure_without_namespaces(
+        self, make_backend: BackendFactory, tmp_path: Path
+    ):
+        """Without namespaces too, an interpreter that cannot be executed (the prelude's exec
+        fails) is an InfrastructureError with started=False."""
+        broken = tmp_path / "python3"
+        broken.write_text("#!/nonexistent/interpreter\n")
+        broken.chmod(0o755)
+        backend = make_backend(python=str(broken), isolate_processes=False, prestart_python=0)
+        with pytest.raises(InfrastructureError) as caught:
+            await run(backend, "python", "pass")
+        assert caught.value.started is False
+
+
 class TestClose:
     """aclose() is idempotent and stops new executions."""
 

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 from turnout_local_subprocess.cgroups import PARENT, CgroupHost, Jail, owner, probe, sweep_stale
+from turnout_local_subprocess.limits import Confinement
 
 from .support import needs_cgroups
+from .test_limits import entered
 
 
 def fake_controller(mount: Path, name: str) -> None:
@@ -78,10 +79,10 @@ class TestJail:
         pids = [d for d in jail.directories if d != jail.memory]
         assert [(d / "pids.max").read_text().strip() for d in pids] == ["32"] * len(pids)
 
-    def test_child_joins_before_exec_and_is_killed(self, jail: Jail):
-        """A child started with the joiner is a member, and kill_members kills it."""
-        with jail.joiner() as join:
-            child = subprocess.Popen(["sleep", "60"], preexec_fn=join)
+    def test_child_joins_before_exec_and_is_killed(self, jail: Jail, tmp_path: Path):
+        """A child started through the prelude is a member, and kill_members kills it."""
+        confinement = Confinement("python", 64 << 20, tmp_path, jail=jail)
+        child = entered(confinement, ["sleep", "60"])
         try:
             assert child.pid in jail.members()
             jail.kill_members()

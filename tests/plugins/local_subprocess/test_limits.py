@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import resource
 import subprocess
+import time
 from pathlib import Path
 
 from turnout_local_subprocess.limits import Confinement, Released, node_heap_mb
@@ -21,42 +21,81 @@ def confinement(language: Language, workdir: Path) -> Confinement:
     )
 
 
-class TestRlimits:
-    """Which rlimits each language gets."""
+def limits_of(pid: int) -> dict[str, list[str]]:
+    """/proc/<pid>/limits as {name: [soft, hard]}."""
+    rows = Path(f"/proc/{pid}/limits").read_text().splitlines()[1:]
+    found = {}
+    for row in rows:
+        name, values = row[:26].strip(), row[26:].split()
+        found[name] = values[:2]
+    return found
 
-    def test_python_gets_address_space_limit(self, tmp_path: Path):
-        """Python is bounded by RLIMIT_AS, so it raises a catchable MemoryError."""
-        limits = dict(confinement("python", tmp_path).rlimits)
-        assert limits[resource.RLIMIT_AS] == 256 << 20
-        assert limits[resource.RLIMIT_CORE] == 0
 
-    def test_node_never_gets_address_space_limit(self, tmp_path: Path):
+def entered(confinement: Confinement, argv: list[str]) -> subprocess.Popen[bytes]:
+    """`argv` started through the confinement's prelude, as the backend starts programs,
+    returned once the prelude has exec'd it."""
+    child = subprocess.Popen([*confinement.prelude(), *argv], start_new_session=True)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child.pid}/cmdline").read_bytes().split(b"\0")[0] != argv[0].encode():
+        assert time.monotonic() < deadline, "the prelude did not exec the program"
+        time.sleep(0.01)
+    return child
+
+
+class TestPrelude:
+    """The shell every program is started through sets its rlimits; no Python runs between
+    the fork and the exec."""
+
+    def test_python_gets_an_address_space_limit(self, tmp_path: Path):
+        """Python is bounded by RLIMIT_AS, so it raises a catchable MemoryError; no core."""
+        child = entered(confinement("python", tmp_path), ["sleep", "60"])
+        try:
+            limits = limits_of(child.pid)
+        finally:
+            child.kill()
+            child.wait()
+        assert limits["Max address space"] == [str(256 << 20)] * 2
+        assert limits["Max core file size"] == ["0", "0"]
+
+    def test_node_never_gets_an_address_space_limit(self, tmp_path: Path):
         """Node gets RLIMIT_DATA, never RLIMIT_AS (which kills it at start-up)."""
-        limits = dict(confinement("javascript", tmp_path).rlimits)
-        assert resource.RLIMIT_AS not in limits
-        assert limits[resource.RLIMIT_DATA] == 256 << 20
+        child = entered(confinement("javascript", tmp_path), ["sleep", "60"])
+        try:
+            limits = limits_of(child.pid)
+        finally:
+            child.kill()
+            child.wait()
+        assert limits["Max address space"] == ["unlimited", "unlimited"]
+        assert limits["Max data size"] == [str(256 << 20)] * 2
 
     def test_shell_limit_matches(self, tmp_path: Path):
         """The init's `ulimit` sets the same limit: -v (RLIMIT_AS) for Python, -d for Node."""
         assert confinement("python", tmp_path).shell_limit == ("-v", 256 * 1024)
         assert confinement("javascript", tmp_path).shell_limit == ("-d", 256 * 1024)
 
-    def test_isolated_preexec_leaves_memory_to_the_init(self, tmp_path: Path):
+    def test_isolated_prelude_leaves_memory_to_the_init(self, tmp_path: Path):
         """With namespaces the child (unshare) gets RLIMIT_CORE only, not the memory limit."""
         isolated = Confinement.create(
             "python", memory_mb=256, pids_max=64, workdir=tmp_path, cgroups=None, isolated=True
         )
-        with isolated.preexec() as preexec:
-            child = subprocess.Popen(["sleep", "60"], preexec_fn=preexec)
+        child = entered(isolated, ["sleep", "60"])
         try:
-            limits = Path(f"/proc/{child.pid}/limits").read_text()
+            limits = limits_of(child.pid)
         finally:
             child.kill()
             child.wait()
-        address_space = next(line for line in limits.splitlines() if "address space" in line)
-        core = next(line for line in limits.splitlines() if "core file" in line)
-        assert address_space.split()[3:5] == ["unlimited", "unlimited"]
-        assert core.split()[4:6] == ["0", "0"]
+        assert limits["Max address space"] == ["unlimited", "unlimited"]
+        assert limits["Max core file size"] == ["0", "0"]
+
+    def test_the_program_replaces_the_shell(self, tmp_path: Path):
+        """The prelude execs the program: the child's pid is the program's."""
+        child = entered(confinement("python", tmp_path), ["sleep", "60"])
+        try:
+            command = Path(f"/proc/{child.pid}/cmdline").read_bytes().split(b"\0")
+        finally:
+            child.kill()
+            child.wait()
+        assert command[:2] == [b"sleep", b"60"]
 
     def test_node_heap_is_below_the_memory_limit(self):
         """V8's heap cap sits below the memory limit so V8 fails before the kernel kills."""

@@ -224,7 +224,8 @@ class LocalSubprocessBackend:
             memory_exhausted = confinement.memory_exhausted()
             report = None if outcome.report is None else isolation.read_report(outcome.report)
             ending.check_ready(report, timed_out=outcome.timed_out)
-            if report is not None and not outcome.timed_out and report.status in EXEC_FAILED:
+            status = outcome.returncode if report is None else report.status
+            if not outcome.timed_out and status in EXEC_FAILED:
                 await self._check_interpreter(request.language, interpreter)
             result = self._read_result(workspace, request)
         finally:
@@ -301,24 +302,18 @@ class LocalSubprocessBackend:
             if spawned is not None and not spawned.done():
                 spawned.set_result(None)
 
-        with contextlib.ExitStack() as stack:
-            try:
-                preexec = stack.enter_context(confinement.preexec())
-            except OSError as exc:
-                raise _infrastructure("could not open the execution's cgroup", exc) from exc
-            return await run_program(
-                argv,
-                cwd=workspace.work,
-                env=program_environment(workspace.work),
-                preexec=preexec,
-                timeout_s=timeout_s,
-                output_cap=self._options.output_cap_bytes,
-                on_start=on_start,
-                kill_all=confinement.kill_all,
-                wrapped=self._namespaces is not None,
-                handover=handover,
-                pass_fds=pass_fds,
-            )
+        return await run_program(
+            [*confinement.prelude(), *argv],
+            cwd=workspace.work,
+            env=program_environment(workspace.work),
+            timeout_s=timeout_s,
+            output_cap=self._options.output_cap_bytes,
+            on_start=on_start,
+            kill_all=confinement.kill_all,
+            wrapped=self._namespaces is not None,
+            handover=handover,
+            pass_fds=pass_fds,
+        )
 
     # -- pre-started interpreters (see `spare`) --------------------------------------------
 
@@ -423,9 +418,12 @@ class LocalSubprocessBackend:
             report = None if outcome.report is None else isolation.read_report(outcome.report)
         finally:
             await self._releases.release("start-check", confinement, workspace)
-        if report is None or outcome.timed_out or report.status == 0:
+        status = outcome.returncode if report is None else report.status
+        if outcome.timed_out or status is None or status == 0:
             return
-        said = outcome.stderr.text().strip() or report.said or f"exit status {report.status}"
+        said = (
+            outcome.stderr.text().strip() or (report.said if report else "") or f"status {status}"
+        )
         raise InfrastructureError(
             f"could not start {interpreter!r}: {said}",
             started=False,

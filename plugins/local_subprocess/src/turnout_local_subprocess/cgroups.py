@@ -18,7 +18,6 @@ import contextlib
 import os
 import signal
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,25 +85,6 @@ class Jail:
     @property
     def name(self) -> str:
         return self.memory.name
-
-    @contextlib.contextmanager
-    def joiner(self) -> Iterator[Callable[[], None]]:
-        """A function for the child to call between fork and exec to enter the jail.
-
-        The files are opened here, in the parent, so the child only calls `write`: "0"
-        means "the writing process", so the child needs neither its pid nor an allocation.
-        """
-        fds = [os.open(d / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC) for d in self.directories]
-
-        def join() -> None:
-            for fd in fds:
-                os.write(fd, b"0")
-
-        try:
-            yield join
-        finally:
-            for fd in fds:
-                os.close(fd)
 
     def members(self) -> set[int]:
         found: set[int] = set()

@@ -1,7 +1,9 @@
 """Start a child without stopping the event loop, and hear its exit through a pidfd.
 
-`subprocess.Popen` with a `preexec_fn` forks the whole calling process and then waits until
-the child has run that function and called exec. asyncio's `create_subprocess_exec` does
+`subprocess.Popen` forks the whole calling process and then waits until the child has
+called exec (the backend passes no `preexec_fn`: see `Confinement.prelude` for why the
+child runs no Python; `preexec` remains for callers that need one, never beside threads
+that call into Python). asyncio's `create_subprocess_exec` does
 all of that on the event loop's thread, so every coroutine of the process waits for it: on
 a loaded machine a start takes hundreds of milliseconds, and with a few executions
 starting at once the loop stood still for over a second, which every other execution's
@@ -62,7 +64,7 @@ def _popen(
     argv: list[str],
     cwd: Path,
     env: dict[str, str],
-    preexec: Callable[[], None],
+    preexec: Callable[[], None] | None,
     streams: Sequence[int],
     pass_fds: tuple[int, ...],
 ) -> subprocess.Popen[bytes]:
@@ -84,7 +86,7 @@ async def start_child(
     *,
     cwd: Path,
     env: Mapping[str, str],
-    preexec: Callable[[], None],
+    preexec: Callable[[], None] | None = None,
     streams: Sequence[int],
     pass_fds: Sequence[int] = (),
 ) -> tuple[Child, bool]:

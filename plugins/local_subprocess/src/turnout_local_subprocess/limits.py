@@ -21,11 +21,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import resource
 import select
 import signal
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +36,19 @@ __all__ = ["Confinement", "Released", "node_heap_mb"]
 # a fraction of this (its post-deadline budget) and lets it finish in the background.
 RELEASE_TIMEOUT_S = 2.0
 POLL_S = 0.005
+ENTER_SHELL = "/bin/sh"
+ENTER_NAME = "turnout-enter"
+# $0 is ENTER_NAME; then the cgroup.procs files, "--", ulimit flag and value pairs, "--",
+# and the program's own command.
+ENTER_SCRIPT = (
+    'while [ "$1" != -- ]; do '
+    'printf 0 2>/dev/null > "$1" || { echo "$0: could not enter the cgroup ($1)" >&2; exit 126; }; '
+    "shift; done; shift; "
+    'while [ "$1" != -- ]; do '
+    'ulimit "$1" "$2" 2>/dev/null || { echo "$0: could not set ulimit $1 $2" >&2; exit 126; }; '
+    "shift 2; done; shift; "
+    'exec "$@"'
+)
 
 
 def node_heap_mb(memory_mb: int) -> int:
@@ -86,32 +97,26 @@ class Confinement:
         return cls(language, memory_bytes, workdir, jail, isolated)
 
     @property
-    def rlimits(self) -> list[tuple[int, int]]:
-        memory = resource.RLIMIT_AS if self.language == "python" else resource.RLIMIT_DATA
-        return [(resource.RLIMIT_CORE, 0), (memory, self.memory_bytes)]
-
-    @property
     def shell_limit(self) -> tuple[str, int]:
         """The memory rlimit as `ulimit` sets it: -v (RLIMIT_AS) or -d (RLIMIT_DATA), KiB."""
         return ("-v" if self.language == "python" else "-d", self.memory_bytes // 1024)
 
-    @contextlib.contextmanager
-    def preexec(self) -> Iterator[Callable[[], None]]:
-        """The function the child runs after fork, before exec: enter the jail, set rlimits.
+    def prelude(self) -> list[str]:
+        """The command the program's own is appended to: a shell that enters the jail
+        (writes itself to each `cgroup.procs`: what it forks and execs stays inside) and sets
+        the rlimits, then `exec`s the program. With namespaces only RLIMIT_CORE is set here;
+        the init sets the memory limit.
 
-        With namespaces only RLIMIT_CORE is set here; the init sets the memory limit.
+        Why not a `preexec_fn`: CPython 3.11 runs its after-fork code in a child forked for
+        one, and that code takes the interpreter's thread-state lock, which another thread
+        may have held at the fork (the e2b SDK's HTTP threads take it for every response):
+        the child then waits forever. No Python runs between this fork and the exec. A
+        failure exits 126 with the reason on stderr, like an `exec` that failed.
         """
-        limits = self.rlimits[:1] if self.isolated else self.rlimits
-        joining = self.jail.joiner() if self.jail is not None else contextlib.nullcontext(None)
-        with joining as join:
-
-            def enter() -> None:
-                if join is not None:
-                    join()
-                for limit, value in limits:
-                    resource.setrlimit(limit, (value, value))
-
-            yield enter
+        procs = [str(d / "cgroup.procs") for d in self.jail.directories] if self.jail else []
+        limits = [("-c", 0), *(() if self.isolated else (self.shell_limit,))]
+        flags = [str(part) for flag, value in limits for part in (flag, value)]
+        return [ENTER_SHELL, "-c", ENTER_SCRIPT, ENTER_NAME, *procs, "--", *flags, "--"]
 
     def attach(self, pid: int) -> None:
         """Remember the started child: its pid is also its session and process-group id."""
