@@ -57,6 +57,7 @@ __all__ = [
     "describe_differences",
     "differing_paths",
     "normalize",
+    "one_number_type",
 ]
 
 #: The metadata keys that say something about the node's result; the rest is about the run.
@@ -130,7 +131,7 @@ def normalize(
         normalized = {
             "wrapped_as": wrapped_as,
             "language": outcome.get("language"),
-            "output": _one_number_type(outcome.get("output")),
+            "output": one_number_type(outcome.get("output")),
             "stdout": _without_tmpdir(str(outcome.get("stdout", ""))),
             "stderr": _without_tmpdir(str(outcome.get("stderr", ""))),
             "logs": [_without_tmpdir(str(line)) for line in outcome.get("logs", [])],
@@ -150,13 +151,16 @@ def _without_tmpdir(text: str) -> str:
     return _TMPDIR.sub("<tmpdir>", text)
 
 
-def _one_number_type(value: Any) -> Any:
+def one_number_type(value: Any) -> Any:
+    """`value` with every float that has no fraction as an integer: JSON has one number
+    type, and a JavaScript round trip keeps no `3.0` apart from `3` (`JSON.stringify(3.0)`
+    is `3`)."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, list):
-        return [_one_number_type(item) for item in value]
+        return [one_number_type(item) for item in value]
     if isinstance(value, dict):
-        return {key: _one_number_type(item) for key, item in value.items()}
+        return {key: one_number_type(item) for key, item in value.items()}
     return value
 
 

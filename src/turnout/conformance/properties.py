@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from turnout.conformance.expectations import Observation
 from turnout.json_diff import first_difference
+from turnout.normalization import one_number_type as as_javascript_sees_it
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -84,18 +85,6 @@ def printable_text() -> SearchStrategy[str]:
     from hypothesis import strategies as st
 
     return st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=200)
-
-
-def as_javascript_sees_it(value: Any) -> Any:
-    """`value` after a JavaScript round trip: a float with no fraction is an integer there
-    (one number type; `JSON.stringify(3.0)` is `3`)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, list):
-        return [as_javascript_sees_it(item) for item in value]
-    if isinstance(value, dict):
-        return {key: as_javascript_sees_it(item) for key, item in value.items()}
-    return value
 
 
 def _expected(language: str, value: Any) -> Any:

@@ -42,29 +42,29 @@ def entered(confinement: Confinement, argv: list[str]) -> subprocess.Popen[bytes
     return child
 
 
+def limits_entered(confinement: Confinement) -> dict[str, list[str]]:
+    """The rlimits of a program started through the confinement's prelude."""
+    child = entered(confinement, ["sleep", "60"])
+    try:
+        return limits_of(child.pid)
+    finally:
+        child.kill()
+        child.wait()
+
+
 class TestPrelude:
     """The shell every program is started through sets its rlimits; no Python runs between
     the fork and the exec."""
 
     def test_python_gets_an_address_space_limit(self, tmp_path: Path):
         """Python is bounded by RLIMIT_AS, so it raises a catchable MemoryError; no core."""
-        child = entered(confinement("python", tmp_path), ["sleep", "60"])
-        try:
-            limits = limits_of(child.pid)
-        finally:
-            child.kill()
-            child.wait()
+        limits = limits_entered(confinement("python", tmp_path))
         assert limits["Max address space"] == [str(256 << 20)] * 2
         assert limits["Max core file size"] == ["0", "0"]
 
     def test_node_never_gets_an_address_space_limit(self, tmp_path: Path):
         """Node gets RLIMIT_DATA, never RLIMIT_AS (which kills it at start-up)."""
-        child = entered(confinement("javascript", tmp_path), ["sleep", "60"])
-        try:
-            limits = limits_of(child.pid)
-        finally:
-            child.kill()
-            child.wait()
+        limits = limits_entered(confinement("javascript", tmp_path))
         assert limits["Max address space"] == ["unlimited", "unlimited"]
         assert limits["Max data size"] == [str(256 << 20)] * 2
 
@@ -78,12 +78,7 @@ class TestPrelude:
         isolated = Confinement.create(
             "python", memory_mb=256, pids_max=64, workdir=tmp_path, cgroups=None, isolated=True
         )
-        child = entered(isolated, ["sleep", "60"])
-        try:
-            limits = limits_of(child.pid)
-        finally:
-            child.kill()
-            child.wait()
+        limits = limits_entered(isolated)
         assert limits["Max address space"] == ["unlimited", "unlimited"]
         assert limits["Max core file size"] == ["0", "0"]
 

@@ -43,7 +43,7 @@ from turnout_e2b.errors import map_exception, translate_errors
 from turnout_e2b.options import BACKEND_ID, E2BOptions, parse_options
 from turnout_e2b.output import CappedText
 from turnout_e2b.pool import SandboxLedger, SandboxPool
-from turnout_e2b.sandboxes import Hold, Sandboxes
+from turnout_e2b.sandboxes import Hold, Sandboxes, ms_since
 
 if TYPE_CHECKING:
     from e2b_code_interpreter import AsyncSandbox
@@ -124,7 +124,7 @@ class E2BBackend:
         slots = self._slots or asyncio.Semaphore(self._options.max_concurrency)
         self._slots = slots
         async with slots:
-            timings: dict[str, float] = {"queue": _ms_since(queued)}
+            timings: dict[str, float] = {"queue": ms_since(queued)}
             hold = self._take_from(pool, request, timings) if pool is not None else None
             if hold is None:
                 hold = await self._sandboxes.create(request, connection, timings)
@@ -218,7 +218,7 @@ class E2BBackend:
         if pooled is None:
             return None
         now = time.perf_counter()
-        timings["pool_take"] = _ms_since(started)
+        timings["pool_take"] = ms_since(started)
         hold = Hold(
             pooled.sandbox,
             since=now,
@@ -258,14 +258,14 @@ class E2BBackend:
                 await sandbox.files.write(
                     path, data, request_timeout=self._options.request_timeout_s
                 )
-        timings["upload"] = _ms_since(started)
+        timings["upload"] = ms_since(started)
         stdout = CappedText(self._options.output_cap_bytes, "stdout")
         stderr = CappedText(self._options.output_cap_bytes, "stderr")
         cells = cells_for(request)
         if cells.setup is not None:
             started = time.perf_counter()
             await self._load_runtime(sandbox, request.language, cells.setup, stdout, stderr)
-            timings["setup"] = _ms_since(started)
+            timings["setup"] = ms_since(started)
         termination = "exited"
         kernel_error: Any = None
         run_started = time.perf_counter()
@@ -293,7 +293,7 @@ class E2BBackend:
             termination = "timeout"
             await _drain_arrived_output(call)
             self._abandon(call)
-        timings["run"] = _ms_since(run_started)
+        timings["run"] = ms_since(run_started)
         result, too_large = None, False
         if inline is not None:
             result = inline
@@ -395,7 +395,7 @@ class E2BBackend:
                         chunks.append(chunk)
             return b"".join(chunks), False
         finally:
-            timings["download"] = _ms_since(started)
+            timings["download"] = ms_since(started)
 
 
 async def _drain_arrived_output(call: asyncio.Future[Any]) -> None:
@@ -420,7 +420,3 @@ async def _drain_arrived_output(call: asyncio.Future[Any]) -> None:
     remaining = deadline - time.perf_counter()
     if remaining > 0:
         await asyncio.wait({call}, timeout=remaining)
-
-
-def _ms_since(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 3)

@@ -32,7 +32,7 @@ from turnout_e2b.tags import OWNER_KEY, OWNER_VALUE, sandbox_metadata
 if TYPE_CHECKING:
     from e2b_code_interpreter import AsyncSandbox
 
-__all__ = ["EXECUTION_KEY", "Hold", "Sandboxes"]
+__all__ = ["EXECUTION_KEY", "Hold", "Sandboxes", "ms_since"]
 
 log = get_logger("turnout.e2b")
 EXECUTION_KEY = "turnout_execution_id"
@@ -114,7 +114,7 @@ class Sandboxes:
                     retries=0,
                     **connection.sdk_params(),
                 )
-                timings["create"] = _ms_since(started)
+                timings["create"] = ms_since(started)
                 timings["create_attempts"] = attempt
                 return Hold(
                     sandbox,
@@ -281,10 +281,11 @@ class Sandboxes:
             sandbox_seconds=round(held_s, 3),
             pool_idle_seconds=round(hold.idle_s, 3),
             cost_usd=round(self._pricing.cost(held_s + hold.idle_s), 9),
-            kill_ms=_ms_since(kill_started),
+            kill_ms=ms_since(kill_started),
             **{f"label_{key}": value for key, value in hold.labels.items()},
         )
 
 
-def _ms_since(started: float) -> float:
+def ms_since(started: float) -> float:
+    """Milliseconds since `started` (perf_counter), to the microsecond, for timings."""
     return round((time.perf_counter() - started) * 1000, 3)
