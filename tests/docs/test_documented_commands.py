@@ -33,7 +33,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from turnout_e2b.server.testing import first_line
+from turnout_e2b_server.testing import first_line
 
 from turnout.cli import build_parser
 

@@ -34,7 +34,7 @@ from turnout.bench.sections import (
 from turnout.bench.stats import Bound, ratio, summarize
 
 if TYPE_CHECKING:
-    from turnout_e2b.server.testing import ServerProcess
+    from turnout_e2b_server.testing import ServerProcess
 
 __all__ = ["NoServerError", "RawSdk", "concurrency", "e2b_overhead", "kill_saving", "pool", "quiet"]
 

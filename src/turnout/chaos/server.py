@@ -1,7 +1,7 @@
 """The local E2B-compatible server a chaos run talks to, and its admin API.
 
-The server runs as `python -m turnout_e2b.server` in a child process bound to 127.0.0.1
-(the same way `turnout_e2b.server.testing.ServerProcess` starts it, without needing pytest):
+The server runs as `python -m turnout_e2b_server` in a child process bound to 127.0.0.1
+(the same way `turnout_e2b_server.testing.ServerProcess` starts it, without needing pytest):
 it prints its URL when ready and, on SIGTERM, kills every sandbox and exits 0. `stop`
 checks that: a bad exit status, a kernel process still alive or its temp root left
 behind are reported as leaks of the server itself.
@@ -39,7 +39,7 @@ STOP_TIMEOUT_S = 30.0
 
 
 class ChaosServer:
-    """`python -m turnout_e2b.server` on a free loopback port, from `start` to `stop`."""
+    """`python -m turnout_e2b_server` on a free loopback port, from `start` to `stop`."""
 
     def __init__(self, *args: str) -> None:
         if importlib.util.find_spec("turnout_e2b") is None:
@@ -133,7 +133,7 @@ class ChaosServer:
         return ""
 
     def _first_line(self, timeout_s: float) -> str:
-        from turnout_e2b.server.testing import first_line
+        from turnout_e2b_server.testing import first_line
 
         assert self._process is not None
         assert self._process.stdout is not None

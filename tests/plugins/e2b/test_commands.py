@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from turnout_e2b.server.testing import ServerProcess, first_line
+from turnout_e2b_server.testing import ServerProcess, first_line
 
 from turnout.cli import main
 

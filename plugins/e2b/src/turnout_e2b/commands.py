@@ -35,7 +35,7 @@ def parse_duration(text: str) -> float:
 
 def register(subparsers: Any) -> None:
     """Add `e2b serve` and `e2b reap` to the `turnout` parser."""
-    from turnout_e2b.server.cli import DESCRIPTION, add_arguments
+    from turnout_e2b_server.cli import DESCRIPTION, add_arguments
 
     group = subparsers.add_parser(
         "e2b",
@@ -74,7 +74,7 @@ def register(subparsers: Any) -> None:
 
 
 def _serve(arguments: argparse.Namespace) -> int:
-    from turnout_e2b.server.cli import serve
+    from turnout_e2b_server.cli import serve
 
     return serve(arguments)
 

@@ -2,7 +2,7 @@
 and test when no API key is set.
 
 One server per process, started on first need as a child process (`python -m
-turnout_e2b.server`) bound to 127.0.0.1 on a free port, and stopped when the process exits
+turnout_e2b_server`) bound to 127.0.0.1 on a free port, and stopped when the process exits
 (the server kills every sandbox it holds when it stops), or within a second of this process
 dying without stopping it (`--exit-with-parent`). It is a child process rather than a
 thread so that its kernels and their process groups never share the caller's signals.
@@ -30,8 +30,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from turnout_e2b_server.isolation import unavailable_reason
+
 from turnout.errors import InfrastructureError
-from turnout_e2b.server.isolation import unavailable_reason
 
 __all__ = [
     "EmbeddedServer",
@@ -47,7 +48,7 @@ _URL = re.compile(r"(http://127\.0\.0\.1:\d+)")
 _STARTUP_TIMEOUT_S = 60.0
 # How long a fresh server may take to pre-start its kernels before executions are sent.
 KERNELS_READY_S = 30.0
-# The server's admin API (turnout_e2b.server.admin, not imported: it pulls in starlette).
+# The server's admin API (turnout_e2b_server.admin, not imported: it pulls in starlette).
 _ADMIN_PREFIX = "/_turnout/admin"
 # Loopback only: a proxy from the environment must not see the key.
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -94,12 +95,12 @@ async def shared_server(*, create_delay_ms: int = 0) -> EmbeddedServer:
 
 
 def server_command(*args: str) -> list[str]:
-    """`python -m turnout_e2b.server` on a free port of 127.0.0.1, with `args`: it prints
+    """`python -m turnout_e2b_server` on a free port of 127.0.0.1, with `args`: it prints
     its URL on stdout once it is ready (the embedded server, ServerProcess and the chaos
     run all start it this way)."""
     return [
         sys.executable,
-        *("-m", "turnout_e2b.server", "--host", "127.0.0.1", "--port", "0"),
+        *("-m", "turnout_e2b_server", "--host", "127.0.0.1", "--port", "0"),
         *args,
     ]
 
