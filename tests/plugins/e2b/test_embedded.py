@@ -33,12 +33,12 @@ class TestEmbeddedServer:
             result = await backend.execute(request)
             assert b'"value":42' in (result.result or b"")
             assert backend.endpoint.startswith("local E2B-compatible server at http://127.0.0.1:")
-            server = embedded._process
+            server = embedded._server_process
             assert server is not None
-            assert server.poll() is None
+            assert server.running()
         finally:
             await backend.aclose()
-            pid = embedded._process.pid if embedded._process else None
+            pid = embedded._server_process.pid if embedded._server_process else None
             embedded.stop_shared_server()
         assert (
             pid is None
@@ -70,7 +70,7 @@ class TestEmbeddedServer:
         monkeypatch.delenv("E2B_API_KEY", raising=False)
         try:
             server = await embedded.shared_server()
-            process = psutil.Process(embedded._process.pid if embedded._process else 0)
+            process = psutil.Process(embedded._server_process.pid if embedded._server_process else 0)
             exposed = " ".join(process.cmdline()) + repr(process.environ())
             async with httpx.AsyncClient(base_url=server.url, trust_env=False) as client:
                 refused = await client.get(
@@ -91,8 +91,8 @@ class TestEmbeddedServer:
             "import asyncio, os\n"
             "from turnout_e2b import embedded\n"
             "asyncio.run(embedded.shared_server())\n"
-            "assert embedded._process is not None\n"
-            "print(embedded._process.pid, flush=True)\n"
+            "assert embedded._server_process is not None\n"
+            "print(embedded._server_process.pid, flush=True)\n"
             "os.kill(os.getpid(), 9)\n"
         )
         env = {k: v for k, v in os.environ.items() if k != "E2B_API_KEY"}

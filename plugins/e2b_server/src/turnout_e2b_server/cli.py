@@ -26,9 +26,19 @@ from pathlib import Path
 
 from turnout_e2b_server.config import ServerConfig
 
-__all__ = ["DESCRIPTION", "add_arguments", "main", "parse_args", "serve"]
+__all__ = [
+    "DESCRIPTION",
+    "KEY_OPTIONS",
+    "add_arguments",
+    "command_line",
+    "main",
+    "parse_args",
+    "serve",
+]
 
 DESCRIPTION = "A local stand-in for E2B (control plane, code interpreter, envd files)."
+KEY_OPTIONS = ("api_key", "api_key_stdin")
+"""The options that hand the server its key: a supervisor hands it over itself."""
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -125,6 +135,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("debug", "info", "warning", "error", "critical"),
         help="the server's log level, on stderr (default warning)",
     )
+
+
+def command_line(args: argparse.Namespace) -> list[str]:
+    """The options of parsed `args` as a command line of the server again, without the
+    key options (KEY_OPTIONS): how `turnout e2b serve` passes what it parsed on to the
+    server it supervises."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    argv: list[str] = []
+    for action in parser._actions:
+        if action.dest in KEY_OPTIONS or not action.option_strings:
+            continue
+        value = getattr(args, action.dest, action.default)
+        option = action.option_strings[-1]
+        if isinstance(action, argparse._StoreTrueAction):
+            argv += [option] if value else []
+        elif value is not None:
+            argv += [option, str(value)]
+    return argv
 
 
 def main(argv: Sequence[str] | None = None) -> int:
