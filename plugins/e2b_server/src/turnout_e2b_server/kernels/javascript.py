@@ -41,7 +41,8 @@ every process it starts (its restarts included) is re-adopted: the sandbox's dir
 attached, then root dropped for the sandbox's user (`process.setuid`, which glibc applies to
 every thread), then checked from outside.
 
-Node packages: install them once with `NPM_INSTALL_COMMAND`.
+Node packages (sucrase, acorn): in js/node_modules, which the wheel carries (bundled at build
+time by hatch_build.py) and `python3 dev.py sync` installs in a source checkout.
 """
 
 from __future__ import annotations
@@ -65,13 +66,18 @@ from turnout_e2b_server.kernels.base import EventSink, Kernel, KernelError
 from turnout_e2b_server.kernels.results import strip_quotes
 from turnout_e2b_server.sandbox_mounts import SandboxMounts
 
-__all__ = ["JS_DIR", "NPM_INSTALL_COMMAND", "JavaScriptKernel", "start_javascript_kernel"]
+__all__ = ["JS_DIR", "MISSING_PACKAGES_FIX", "JavaScriptKernel", "start_javascript_kernel"]
 
 log = logging.getLogger(__name__)
 
 JS_DIR = Path(__file__).with_name("js")
 KERNEL_JS = JS_DIR / "kernel.js"
-NPM_INSTALL_COMMAND = f"npm ci --omit=dev --no-audit --no-fund --prefix {JS_DIR}"
+# The wheel carries the kernel's Node packages (bundled at build time); only a source
+# checkout can lack them, and there dev.py installs them from the kernel's lock file.
+MISSING_PACKAGES_FIX = (
+    "in a source checkout, run `python3 dev.py sync`; an installed turnout-e2b-server "
+    "wheel has them (reinstall it)"
+)
 READY_TIMEOUT_S = 30.0
 # How long a killed kernel may take to exit and close its pipes before we stop waiting.
 EXIT_GRACE_S = 2.0
@@ -404,8 +410,8 @@ async def start_javascript_kernel(
     ]
     if missing:
         raise KernelError(
-            f"the JavaScript kernel's packages are missing ({', '.join(missing)}): "
-            f"run `{NPM_INSTALL_COMMAND}`"
+            f"the JavaScript kernel's packages are missing ({', '.join(missing)}) from "
+            f"{JS_DIR / 'node_modules'}: {MISSING_PACKAGES_FIX}"
         )
     node = shutil.which("node", path=base_env.get("PATH")) or shutil.which("node")
     if node is None:
