@@ -7,7 +7,8 @@ Ctrl-C stops it and checks that it left nothing behind: exit 0 when it did not, 
 did (what is said on stderr), 2 when it could not start. The server's log goes to stderr.
 
 The server is the turnout-e2b-server distribution (the `local-server` extra): where it is
-not installed, the command still exists, takes any arguments, and says what to install.
+not installed, the command still exists, takes any arguments (`--help` too), and says what
+to install.
 """
 
 from __future__ import annotations
@@ -34,10 +35,16 @@ def add_serve_command(commands: Any) -> None:
     try:
         from turnout_e2b_server.cli import DESCRIPTION, add_arguments
     except ImportError:
+        # Every argument (options included: no prefix character is "-") is taken as is,
+        # so that whatever the server would have accepted gets the same answer.
         missing = commands.add_parser(
-            "serve", help=HELP, description=f"Not available here: {NOT_INSTALLED}."
+            "serve",
+            help=HELP,
+            description=f"Not available here: {NOT_INSTALLED}.",
+            prefix_chars="+",
+            add_help=False,
         )
-        missing.add_argument("server_options", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        missing.add_argument("server_options", nargs="*", help=argparse.SUPPRESS)
         missing.set_defaults(handler=_not_installed)
         return
     serve = commands.add_parser(

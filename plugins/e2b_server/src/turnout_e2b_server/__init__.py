@@ -1,4 +1,5 @@
-"""A local E2B-compatible server for development and CI (the `server` extra).
+"""A local E2B-compatible server for development and CI (the turnout-e2b-server
+distribution; turnout-e2b installs it with its `local-server` extra).
 
 It answers the unmodified `e2b` / `e2b-code-interpreter` SDK on one port: the control
 plane (create, connect, list, info, set_timeout, kill), the code interpreter (/execute
@@ -11,8 +12,9 @@ and through an admin API, so the plugin's failure handling can be tested for rea
     with LocalE2BServer(ServerConfig(max_sandboxes=20)) as server:
         ...  # AsyncSandbox.create(api_key="any", api_url=server.url, sandbox_url=server.url)
 
-`python -m turnout_e2b_server` runs it from the command line; `turnout_e2b_server.testing`
-has pytest helpers.
+`python -m turnout_e2b_server` runs it from the command line; `turnout_e2b_server.supervisor`
+runs it as a child process (start, admin calls, stop with a leak check), and
+`turnout_e2b_server.testing` has a pytest fixture of it. It imports nothing of turnout.
 """
 
 from __future__ import annotations
