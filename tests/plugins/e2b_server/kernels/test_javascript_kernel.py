@@ -11,6 +11,7 @@ from typing import Any
 
 import psutil
 import pytest
+from turnout_e2b_server.kernels import javascript
 from turnout_e2b_server.kernels.base import Kernel, KernelError
 from turnout_e2b_server.kernels.javascript import start_javascript_kernel
 
@@ -424,6 +425,21 @@ class TestProcessExit:
         await run(kernel, "setTimeout(() => process.exit(1), 10); 0")
         await eventually(lambda: kernel.pid is None)
         assert await result_of(kernel, "'alive'") == "alive"
+
+
+class TestPackages:
+    async def test_missing_packages_point_a_checkout_at_dev_py_sync(
+        self, tmp_path: Path, base_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A kernel directory without its Node packages fails to start, saying to run
+        `python3 dev.py sync` (never npm into site-packages)."""
+        empty = tmp_path / "js"
+        empty.mkdir()
+        monkeypatch.setattr(javascript, "JS_DIR", empty)
+        with pytest.raises(KernelError) as caught:
+            await start_javascript_kernel("javascript", neutral_cwd=tmp_path, base_env=base_env)
+        assert "run `python3 dev.py sync`" in str(caught.value)
+        assert "npm" not in str(caught.value)
 
 
 class TestLifecycle:
