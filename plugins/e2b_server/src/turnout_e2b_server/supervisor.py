@@ -147,7 +147,7 @@ class ServerProcess(AdminClient):
         """Start the server and wait for the URL line it prints when ready, then (unless
         told not to) for its kernel pool; raises ServerStartError if it does not start."""
         key = ("--api-key-stdin",) if self._hand_over_key else ()
-        self._process = subprocess.Popen(
+        process = self._process = subprocess.Popen(
             server_command("--exit-with-parent", *key, *self.args),
             stdin=subprocess.PIPE if self._hand_over_key else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -155,17 +155,19 @@ class ServerProcess(AdminClient):
             env=server_environment(self._env),
             start_new_session=True,
         )
-        assert self._process.stdout is not None
-        if self._process.stdin is not None:
+        stdout = process.stdout
+        assert stdout is not None
+        if process.stdin is not None:
             with contextlib.suppress(OSError):  # it died at once: the URL line says so
-                self._process.stdin.write(self.api_key.encode() + b"\n")
-                self._process.stdin.close()
+                process.stdin.write(self.api_key.encode() + b"\n")
+                process.stdin.close()
         started = time.monotonic()
-        line = first_line(self._process.stdout, self._startup_timeout_s)
+        line = first_line(stdout, self._startup_timeout_s)
         if not line.startswith("http://"):
-            process, self._process = self._process, None
+            self._process = None
             process.kill()
             process.wait()
+            stdout.close()
             message = f"the local E2B-compatible server did not start: {line!r}"
             tail = self.stderr_tail()
             self._stderr.close()
@@ -216,6 +218,8 @@ class ServerProcess(AdminClient):
                 raise ServerLeakError(problems, self.stderr_tail())
         finally:
             self._stderr.close()
+            if process.stdout is not None:
+                process.stdout.close()
 
     def _stop(
         self, process: subprocess.Popen[bytes], timeout_s: float, *, check: bool
