@@ -42,7 +42,7 @@ EXAMPLE_NODES = ("examples/nodes/average.python.json", "examples/nodes/summary.j
 # runtime packages, and the TypeScript client of `turnout serve`, whose tests need its
 # build tools (the TypeScript compiler, the OpenAPI type generator).
 NODE_PROJECTS = (
-    ROOT / "plugins/e2b/src/turnout_e2b/server/kernels/js",
+    ROOT / "plugins/e2b_server/src/turnout_e2b_server/kernels/js",
     ROOT / "tests/plugins/temporal/ts",
 )
 NODE_PROJECTS_WITH_BUILD_TOOLS = (ROOT / "clients/typescript",)

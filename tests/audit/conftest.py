@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from turnout_e2b.server.testing import server_fixture
+from turnout_e2b_server.testing import server_fixture
 
 from tests.conformance.support import no_flag_file
 

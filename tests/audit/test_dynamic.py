@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from turnout_e2b.server.testing import ServerProcess
+from turnout_e2b_server.testing import ServerProcess
 
 from turnout.audit.audit import audit_nodes
 from turnout.audit.dynamic import run_nodes

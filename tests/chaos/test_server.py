@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
+import httpx
 import psutil
 
-from turnout.chaos.server import Admin, ChaosServer
+from turnout.chaos import server as chaos_server
 
 
 class TestChaosServerKey:
     async def test_admin_calls_need_the_servers_own_key(self) -> None:
         """The admin API answers with the server's key, refuses any other, and the key is on
         neither the server's command line nor in its environment."""
-        server = ChaosServer("--python-pool", "0", "--javascript-pool", "0").start()
+        server = chaos_server.new_server("--python-pool", "0", "--javascript-pool", "0")
+        await chaos_server.start(server)
         try:
-            assert server._process is not None
-            process = psutil.Process(server._process.pid)
+            process = psutil.Process(server.pid)
             exposed = " ".join(process.cmdline()) + repr(process.environ())
-            own, other = Admin(server.url, server.api_key), Admin(server.url, "turnout-chaos")
-            try:
-                assert (await own.stats())["live_sandboxes"] == 0
-                refused = await other._client.get("/_turnout/admin/stats")
-            finally:
-                await own.aclose()
-                await other.aclose()
+            assert (await server.astats())["live_sandboxes"] == 0
+            async with httpx.AsyncClient(base_url=server.url, trust_env=False) as other:
+                refused = await other.get(
+                    "/_turnout/admin/stats", headers={"X-API-KEY": "turnout-chaos"}
+                )
         finally:
-            assert server.stop() == []
+            assert await chaos_server.stop(server) == []
         assert refused.status_code == 401
         assert server.api_key not in exposed

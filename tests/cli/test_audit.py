@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from turnout_e2b.server.testing import ServerProcess, server_fixture
+from turnout_e2b_server.testing import ServerProcess, server_fixture
 
 from turnout.cli import main
 

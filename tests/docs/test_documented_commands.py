@@ -33,7 +33,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from turnout_e2b.server.testing import first_line
+from turnout_e2b_server.testing import first_line
 
 from turnout.cli import build_parser
 
@@ -343,13 +343,13 @@ EXERCISES: dict[str, Run | Serve | Mapped] = {
         "part of the suite",
         collect=["tests/plugins/local_subprocess/test_backend_attacks.py"],
     ),
-    "pytest tests/plugins/e2b/server/test_hostile_sandboxes.py "
-    "tests/plugins/e2b/server/test_routing.py": Mapped(
+    "pytest tests/plugins/e2b_server/test_hostile_sandboxes.py "
+    "tests/plugins/e2b_server/test_routing.py": Mapped(
         CI_CONFORMANCE,
         "part of the suite",
         collect=[
-            "tests/plugins/e2b/server/test_hostile_sandboxes.py",
-            "tests/plugins/e2b/server/test_routing.py",
+            "tests/plugins/e2b_server/test_hostile_sandboxes.py",
+            "tests/plugins/e2b_server/test_routing.py",
         ],
     ),
     "turnout conformance --theme security --backend local-subprocess --backend e2b": Mapped(

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from turnout_e2b.server.testing import ServerProcess, server_fixture
+from turnout_e2b_server.testing import ServerProcess, server_fixture
 
 from .strategies import json_values
 

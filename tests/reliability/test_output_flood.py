@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from turnout_e2b.server.testing import ServerProcess
+from turnout_e2b_server.testing import ServerProcess
 
 #: How much the caller's peak RSS may grow while a flood is read (the cap is 1 MiB).
 BOUND_MB = 32

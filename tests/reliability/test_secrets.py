@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from turnout_e2b.server.testing import ServerProcess
+from turnout_e2b_server.testing import ServerProcess
 
 from turnout.conformance.session import ConformanceSession
 from turnout.contract import select_inputs

@@ -34,7 +34,7 @@ from turnout.bench.sections import (
 from turnout.bench.stats import Bound, ratio, summarize
 
 if TYPE_CHECKING:
-    from turnout_e2b.server.testing import ServerProcess
+    from turnout_e2b_server.supervisor import ServerProcess
 
 __all__ = ["NoServerError", "RawSdk", "concurrency", "e2b_overhead", "kill_saving", "pool", "quiet"]
 
@@ -45,7 +45,9 @@ class NoServerError(Exception):
 
 def _server(context: BenchContext) -> ServerProcess:
     if context.server is None:
-        raise NoServerError("the e2b plugin (turnout-e2b) is not installed")
+        raise NoServerError(
+            "the e2b plugin and its local server are not installed (turnout-e2b[local-server])"
+        )
     return context.server
 
 

@@ -4,7 +4,7 @@ The bench runs in its own environments (`bench` for local-subprocess, `bench-e2b
 `bench-pool` for e2b without and with a warm pool), from a flag file it writes to a
 temporary directory, so it never depends on (or changes) the operator's
 feature_flags.toml. The e2b backend is always pointed at a local E2B-compatible server the
-bench starts itself (`turnout_e2b.server.testing.ServerProcess`), only once the sections
+bench starts itself (`turnout_e2b_server.supervisor.ServerProcess`), only once the sections
 that need no server are done (its kernels start in the background and would disturb them); the e2b
 environments are added to the flag file then. The server requires a random API key
 (`ServerProcess` hands it over on the server's standard input); the bench's own processes
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from turnout_e2b.server.testing import ServerProcess
+    from turnout_e2b_server.supervisor import ServerProcess
 
 __all__ = [
     "BENCH_ENV",
@@ -54,8 +54,8 @@ LANGUAGES = ("python", "javascript")
 
 
 def e2b_available() -> bool:
-    """Whether the e2b plugin (and so its local server) is installed."""
-    return importlib.util.find_spec("turnout_e2b") is not None
+    """Whether the e2b plugin and its local server (turnout-e2b-server) are installed."""
+    return all(importlib.util.find_spec(name) for name in ("turnout_e2b", "turnout_e2b_server"))
 
 
 def node_path() -> str | None:
@@ -143,10 +143,10 @@ class BenchContext:
                     os.environ[name] = value
 
     def start_server(self) -> ServerProcess:
-        """Start the local E2B-compatible server (`turnout_e2b.server.testing`), with
+        """Start the local E2B-compatible server (`turnout_e2b_server.supervisor`), with
         `SERVER_KERNELS` pre-started kernels per language (the server boots a sandbox's
         kernels at create, from this pool), and add the e2b environments to the flags."""
-        from turnout_e2b.server.testing import ServerProcess
+        from turnout_e2b_server.supervisor import ServerProcess
 
         arguments = [f"--{language}-pool={SERVER_KERNELS}" for language in LANGUAGES]
         self.server = ServerProcess(*arguments).start()
@@ -175,7 +175,7 @@ class BenchContext:
 
     def close(self) -> None:
         """Stop the server (its leak check's findings become a note) and remove the files."""
-        from turnout_e2b.server.testing import ServerLeakError
+        from turnout_e2b_server.supervisor import ServerLeakError
 
         server, self.server = self.server, None
         if server is not None:

@@ -1,7 +1,7 @@
 """`turnout chaos`: faults under load against the local E2B-compatible server.
 
     spec.py     the fault spec (`create_429=3%,...`), the workload and the seeded plan
-    server.py   the local server in a child process, and its admin API (faults, stats)
+    server.py   the local server, through its supervisor (turnout_e2b_server)
     run.py      one run: the plan through `Engine.run` on e2b, faults injected, accounted
     report.py   the figures, the four required properties, the printed table
 

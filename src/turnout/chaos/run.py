@@ -32,11 +32,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from turnout.backend import provisioning_ms
+from turnout.chaos import server as chaos_server
 from turnout.chaos.report import ChaosReport, ExecutionRecord
-from turnout.chaos.server import Admin, ChaosServer
 from turnout.chaos.spec import FAULT_PAYLOADS, FaultSpec, PlannedExecution, node_config, plan
 from turnout.contract import select_inputs
 from turnout.engine import Engine
@@ -45,6 +45,9 @@ from turnout.flags import FlagFile, parse_flags
 from turnout.log_output import preserved
 from turnout.logging import event_of
 from turnout.models import parse_config
+
+if TYPE_CHECKING:
+    from turnout_e2b_server.supervisor import ServerProcess
 
 __all__ = ["ChaosOptions", "run_chaos"]
 
@@ -77,7 +80,7 @@ class ChaosOptions:
 async def run_chaos(options: ChaosOptions, *, progress: Progress | None = None) -> ChaosReport:
     """Run the plan against a fresh local server and report; never touches E2B's cloud."""
     planned = plan(options.executions, options.spec, options.seed)
-    server = ChaosServer(
+    server = chaos_server.new_server(
         "--max-sandboxes",
         str(options.cap),
         "--python-pool",
@@ -97,14 +100,12 @@ async def run_chaos(options: ChaosOptions, *, progress: Progress | None = None) 
     capture = _EventCapture()
     watch = _ReadyWatch()
     with _server_key(server.api_key), capture.installed(), watch.installed():
-        await asyncio.to_thread(server.start)
+        await chaos_server.start(server)
         report.server = f"local E2B-compatible server at {server.url}"
-        admin = Admin(server.url, server.api_key)
         try:
-            await _run(planned, options, server, admin, report, capture, watch, progress)
+            await _run(planned, options, server, report, capture, watch, progress)
         finally:
-            await admin.aclose()
-            report.server_problems = await asyncio.to_thread(server.stop)
+            report.server_problems = await chaos_server.stop(server)
     report.rss_peak_mb = max(
         _rss_mb("VmHWM"), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     )
@@ -115,14 +116,13 @@ async def run_chaos(options: ChaosOptions, *, progress: Progress | None = None) 
 async def _run(
     planned: list[PlannedExecution],
     options: ChaosOptions,
-    server: ChaosServer,
-    admin: Admin,
+    server: ServerProcess,
     report: ChaosReport,
     capture: _EventCapture,
     watch: _ReadyWatch,
     progress: Progress | None,
 ) -> None:
-    await _warm_up(admin, options.pool)
+    await _warm_up(server, options.pool)
     engine = Engine(ENVIRONMENT, flags=_flags(server.url, options.concurrency))
     beacon = _Beacon()
     transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
@@ -131,7 +131,7 @@ async def _run(
     port = int(transport.get_extra_info("sockname")[1])
     slots = asyncio.Semaphore(options.concurrency)
     done = 0
-    peak = _PeakWatcher(admin)
+    peak = _PeakWatcher(server)
     watcher = asyncio.get_running_loop().create_task(peak.watch())
     started = time.perf_counter()
 
@@ -139,7 +139,7 @@ async def _run(
         nonlocal done
         async with slots:
             if execution.fault is not None:
-                await admin.inject([FAULT_PAYLOADS[execution.fault]])
+                await server.ainject(FAULT_PAYLOADS[execution.fault])
             record = await _execute(engine, execution, beacon, watch, port)
         done += 1
         if progress is not None:
@@ -154,13 +154,12 @@ async def _run(
         report.duration_s = time.perf_counter() - started
         peak.stop()
         await watcher
-    stats = await admin.stats()
-    server.remember(stats)
+    stats = await server.astats()
     report.peak_live_sandboxes = max(peak.peak, stats["live_sandboxes"])
     report.leaked_sandboxes = [sandbox["sandboxID"] for sandbox in stats["sandboxes"]]
     report.counters = dict(stats["counters"])
-    pending = Counter(_kind_of(fault) for fault in await admin.pending_faults())
-    await admin.clear_faults()
+    pending = Counter(_kind_of(fault) for fault in await server.apending_faults())
+    await server.aclear_faults()
     queued = Counter(e.fault for e in planned if e.fault is not None)
     report.faults_queued = {kind: queued[kind] for kind in options.spec.rates}
     report.faults_fired = {kind: queued[kind] - pending[kind] for kind in options.spec.rates}
@@ -239,12 +238,12 @@ async def _execute(
     return ended(outcome="ok", output_ok=envelope.get("output") == {"n": execution.index})
 
 
-async def _warm_up(admin: Admin, pool: int) -> None:
+async def _warm_up(server: ServerProcess, pool: int) -> None:
     """Wait (at most WARM_UP_S) until the server's kernel pool is full, so the first
     executions do not pay for kernels the server is still starting."""
     deadline = time.monotonic() + WARM_UP_S
     while time.monotonic() < deadline:
-        idle = (await admin.stats())["pool"]["idle"]
+        idle = (await server.astats())["pool"]["idle"]
         if all(int(idle.get(language, 0)) >= pool for language in ("python", "javascript")):
             return
         await asyncio.sleep(0.2)
@@ -310,15 +309,15 @@ class _Beacon(asyncio.DatagramProtocol):
 class _PeakWatcher:
     """Polls the server's live sandbox count while the run goes on."""
 
-    def __init__(self, admin: Admin) -> None:
-        self._admin = admin
+    def __init__(self, server: ServerProcess) -> None:
+        self._server = server
         self._stopping = asyncio.Event()
         self.peak = 0
 
     async def watch(self) -> None:
         while not self._stopping.is_set():
             with contextlib.suppress(Exception):  # a missed poll only lowers the peak seen
-                stats = await self._admin.stats()
+                stats = await self._server.astats()
                 self.peak = max(self.peak, int(stats["live_sandboxes"]))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), POLL_S)

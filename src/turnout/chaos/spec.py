@@ -5,7 +5,7 @@ each percentage is the chance that one execution arms that fault, so the percent
 up to the combined fault rate (at most 100 %). The plan is a pure function of the seed:
 the same `(executions, spec, seed)` always gives the same workloads, languages and faults.
 
-Kinds, and the local server's fault each one queues (see turnout_e2b.server.faults):
+Kinds, and the local server's fault each one queues (see turnout_e2b_server.faults):
 
     create_429    the next sandbox create answers 429 (rate limited; E2B asks for a retry)
     create_503    the next sandbox create answers 503 (service unavailable)

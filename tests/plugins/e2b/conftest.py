@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from turnout_e2b.server.testing import ServerProcess, server_fixture
+from turnout_e2b_server.testing import ServerProcess, server_fixture
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 

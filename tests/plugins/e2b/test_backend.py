@@ -15,7 +15,7 @@ import httpx
 import pytest
 from turnout_e2b import E2BBackend
 from turnout_e2b.cells import INLINE_RESULT_BYTES
-from turnout_e2b.server.testing import ServerProcess
+from turnout_e2b_server.testing import ServerProcess
 
 from turnout import (
     BackendSettings,

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from turnout_e2b.server.testing import ServerProcess, first_line
+from turnout_e2b_server.testing import ServerProcess, first_line
 
 from turnout.cli import main
 
@@ -101,6 +101,19 @@ class TestServe:
             main(["e2b", "serve", "--prot", "1"])
         assert exit_info.value.code == 2
         assert "--prot" in capsys.readouterr().err
+
+
+class TestServeWithoutTheServer:
+    def test_serve_says_what_to_install_and_exits_2(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Without turnout-e2b-server, `turnout e2b serve` still parses its options and
+        says to install turnout-e2b[local-server] (exit 2)."""
+        for name in [n for n in sys.modules if n.split(".")[0] == "turnout_e2b_server"]:
+            monkeypatch.setitem(sys.modules, name, None)
+        monkeypatch.setitem(sys.modules, "turnout_e2b_server", None)
+        assert main(["e2b", "serve", "--port", "0"]) == 2
+        assert "install turnout-e2b[local-server]" in capsys.readouterr().err
 
 
 class TestReap:

@@ -16,6 +16,7 @@ from turnout_e2b import E2BBackend, embedded
 
 from turnout import BackendSettings
 from turnout.contract import prepare_request
+from turnout.errors import ConfigurationError
 from turnout.models import parse_config
 
 
@@ -33,12 +34,12 @@ class TestEmbeddedServer:
             result = await backend.execute(request)
             assert b'"value":42' in (result.result or b"")
             assert backend.endpoint.startswith("local E2B-compatible server at http://127.0.0.1:")
-            server = embedded._process
+            server = embedded._server_process
             assert server is not None
-            assert server.poll() is None
+            assert server.running()
         finally:
             await backend.aclose()
-            pid = embedded._process.pid if embedded._process else None
+            pid = embedded._server_process.pid if embedded._server_process else None
             embedded.stop_shared_server()
         assert (
             pid is None
@@ -70,7 +71,9 @@ class TestEmbeddedServer:
         monkeypatch.delenv("E2B_API_KEY", raising=False)
         try:
             server = await embedded.shared_server()
-            process = psutil.Process(embedded._process.pid if embedded._process else 0)
+            process = psutil.Process(
+                embedded._server_process.pid if embedded._server_process else 0
+            )
             exposed = " ".join(process.cmdline()) + repr(process.environ())
             async with httpx.AsyncClient(base_url=server.url, trust_env=False) as client:
                 refused = await client.get(
@@ -91,8 +94,8 @@ class TestEmbeddedServer:
             "import asyncio, os\n"
             "from turnout_e2b import embedded\n"
             "asyncio.run(embedded.shared_server())\n"
-            "assert embedded._process is not None\n"
-            "print(embedded._process.pid, flush=True)\n"
+            "assert embedded._server_process is not None\n"
+            "print(embedded._server_process.pid, flush=True)\n"
             "os.kill(os.getpid(), 9)\n"
         )
         env = {k: v for k, v in os.environ.items() if k != "E2B_API_KEY"}
@@ -111,3 +114,17 @@ class TestEmbeddedServer:
             os.kill(server, 9)
         assert owner.returncode == -9
         assert not alive
+
+
+class TestWithoutTheLocalServer:
+    def test_the_embedded_default_says_what_to_install(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Without turnout-e2b-server the embedded default fails with a ConfigurationError
+        naming the extra to install (or the key to set), not with an ImportError."""
+        for name in [n for n in sys.modules if n.split(".")[0] == "turnout_e2b_server"]:
+            monkeypatch.setitem(sys.modules, name, None)
+        monkeypatch.setitem(sys.modules, "turnout_e2b_server", None)
+        with pytest.raises(ConfigurationError) as caught:
+            embedded._start(0)
+        assert "install turnout-e2b[local-server] or set E2B_API_KEY" in caught.value.message

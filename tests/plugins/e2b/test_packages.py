@@ -17,7 +17,7 @@ from turnout_e2b.packages import (
     local_server_packages,
     python_stdlib,
 )
-from turnout_e2b.server.testing import ServerProcess
+from turnout_e2b_server.testing import ServerProcess
 
 from turnout.backend import BackendSettings
 from turnout.packages import PYTHON_PROBE

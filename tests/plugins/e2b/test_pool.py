@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from turnout_e2b import E2BBackend
 from turnout_e2b.pool import SandboxPool
-from turnout_e2b.server.testing import ServerProcess
+from turnout_e2b_server.testing import ServerProcess
 
 from turnout import BackendSettings, ConfigurationError
 from turnout.contract import prepare_request

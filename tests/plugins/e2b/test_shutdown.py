@@ -10,7 +10,7 @@ from typing import Any
 
 import psutil
 import pytest
-from turnout_e2b.server.testing import ServerProcess
+from turnout_e2b_server.testing import ServerProcess
 
 from turnout import Engine, parse_config
 from turnout.errors import ExecutionInterruptedError, InfrastructureError, TurnoutError

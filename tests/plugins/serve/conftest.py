@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from turnout_e2b.server.testing import ServerProcess, server_fixture
+from turnout_e2b_server.testing import ServerProcess, server_fixture
 from turnout_serve.client import ServiceClient
 
 from .support import TOKEN, ServeProcess, write_flags

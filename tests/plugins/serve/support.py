@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import psutil
-from turnout_e2b.server.testing import first_line
+from turnout_e2b_server.testing import first_line
 
 import turnout
 from turnout.comparison import normalize_outcome

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from turnout_e2b.server.testing import ServerProcess
+from turnout_e2b_server.testing import ServerProcess
 from turnout_serve.client import ServiceClient
 from turnout_serve.errors import OverloadedError
 

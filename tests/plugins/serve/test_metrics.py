@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from turnout_e2b.server.testing import ServerProcess
+from turnout_e2b_server.testing import ServerProcess
 from turnout_serve.app import create_app
 from turnout_serve.settings import ServiceSettings
 

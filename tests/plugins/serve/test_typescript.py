@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from turnout_e2b.server.testing import ServerProcess
+from turnout_e2b_server.testing import ServerProcess
 
 import turnout
 from turnout.comparison import normalize_outcome

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 from temporalio.worker import Worker
-from turnout_e2b.server.testing import ServerProcess, server_fixture
+from turnout_e2b_server.testing import ServerProcess, server_fixture
 from turnout_temporal.testing import TemporalTestServer
 
 from .support import WorkerProcess, Workflows, write_flags

@@ -7,7 +7,7 @@ import asyncio
 import time
 from typing import Any, Protocol
 
-from turnout_e2b.server.testing import ServerProcess
+from turnout_e2b_server.testing import ServerProcess
 
 from .support import WorkerProcess
 

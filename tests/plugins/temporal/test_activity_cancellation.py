@@ -12,7 +12,7 @@ import time
 import pytest
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ActivityError, CancelledError, TimeoutError, TimeoutType
-from turnout_e2b.server.testing import ServerProcess
+from turnout_e2b_server.testing import ServerProcess
 from turnout_temporal import DEFAULT_HEARTBEAT_INTERVAL_S
 
 from .probes import ExecutionProbe, ProcessProbe, SandboxProbe

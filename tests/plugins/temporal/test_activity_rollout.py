@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from temporalio.client import Client as TemporalClient
 from temporalio.worker import Worker
-from turnout_e2b.server.testing import ServerProcess
+from turnout_e2b_server.testing import ServerProcess
 from turnout_temporal.activity import CodeNodeActivity
 
 import turnout

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from turnout_e2b.server.testing import ServerProcess
+from turnout_e2b_server.testing import ServerProcess
 from turnout_temporal.testing import TemporalTestServer
 
 from .probes import ProcessProbe, SandboxProbe

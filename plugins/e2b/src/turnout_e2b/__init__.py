@@ -1,6 +1,6 @@
 """turnout-e2b: run code nodes in E2B sandboxes, and serve an E2B-compatible API locally.
 
-Exports are lazy (PEP 562): `python -m turnout_e2b.server` must not load turnout's engine,
+Exports are lazy (PEP 562): `python -m turnout_e2b_server` must not load turnout's engine,
 and registering the backend must not import the E2B SDK.
 """
 

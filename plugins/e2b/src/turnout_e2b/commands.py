@@ -14,6 +14,7 @@ from turnout.errors import TurnoutError
 from turnout.flags import current_environment, load_flags
 from turnout_e2b.connection import resolve_connection
 from turnout_e2b.options import BACKEND_ID, parse_options
+from turnout_e2b.serve_command import add_serve_command
 
 __all__ = ["parse_duration", "register"]
 
@@ -35,8 +36,6 @@ def parse_duration(text: str) -> float:
 
 def register(subparsers: Any) -> None:
     """Add `e2b serve` and `e2b reap` to the `turnout` parser."""
-    from turnout_e2b.server.cli import DESCRIPTION, add_arguments
-
     group = subparsers.add_parser(
         "e2b",
         help="E2B backend tools: local server, reaper",
@@ -44,14 +43,7 @@ def register(subparsers: Any) -> None:
         "reaper of leaked sandboxes.",
     )
     commands = group.add_subparsers(dest="e2b_command", required=True, metavar="COMMAND")
-    serve = commands.add_parser(
-        "serve",
-        help="run the local E2B-compatible server (127.0.0.1 by default)",
-        description=f"{DESCRIPTION} It prints its URL on stdout once it accepts requests "
-        "and runs until SIGTERM or Ctrl-C. See docs/backends/e2b.md.",
-    )
-    add_arguments(serve)
-    serve.set_defaults(handler=_serve)
+    add_serve_command(commands)
     reap = commands.add_parser(
         "reap",
         help="kill leaked turnout sandboxes",
@@ -71,12 +63,6 @@ def register(subparsers: Any) -> None:
     add_flags_argument(reap)
     reap.add_argument("--json", action="store_true", help="print one JSON object")
     reap.set_defaults(handler=_reap)
-
-
-def _serve(arguments: argparse.Namespace) -> int:
-    from turnout_e2b.server.cli import serve
-
-    return serve(arguments)
 
 
 def _reap(arguments: argparse.Namespace) -> int:

@@ -1,60 +1,50 @@
 """The local E2B-compatible server that the e2b backend starts for itself in development
 and test when no API key is set.
 
-One server per process, started on first need as a child process (`python -m
-turnout_e2b.server`) bound to 127.0.0.1 on a free port, and stopped when the process exits
-(the server kills every sandbox it holds when it stops), or within a second of this process
-dying without stopping it (`--exit-with-parent`). It is a child process rather than a
-thread so that its kernels and their process groups never share the caller's signals.
+One server per process, started on first need and stopped when the process exits (the
+server kills every sandbox it holds when it stops), or within a second of this process
+dying without stopping it. The process is supervised by
+`turnout_e2b_server.supervisor.ServerProcess`, of the turnout-e2b-server distribution that
+the `local-server` extra of turnout-e2b installs: without it, the embedded default says
+what to install (or to set E2B_API_KEY) instead of failing on an import.
 
-It always runs with a random API key, made here and handed over on the server's standard
-input (`--api-key-stdin`): never on a command line, in an environment variable or in a
-file, so code running in a sandbox, or anywhere else on the machine, has no way to read it
-and drive the server (list or kill other sandboxes, change its settings). The key lives in
-this process's memory only; `shared_server` returns it with the URL.
+It always runs with a random API key, handed over on the server's standard input: never on
+a command line, in an environment variable or in a file, so code running in a sandbox, or
+anywhere else on the machine, has no way to read it and drive the server (list or kill
+other sandboxes, change its settings). The key lives in this process's memory only;
+`shared_server` returns it with the URL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
-import json
-import os
-import re
-import secrets
-import subprocess
-import sys
+import contextlib
 import threading
-import time
-import urllib.request
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
-from turnout.errors import InfrastructureError
-from turnout_e2b.server.isolation import unavailable_reason
+from turnout.errors import ConfigurationError, InfrastructureError
+
+if TYPE_CHECKING:
+    from turnout_e2b_server.supervisor import ServerProcess
 
 __all__ = [
+    "NOT_INSTALLED",
     "EmbeddedServer",
     "embedded_confinement",
-    "new_api_key",
-    "server_command",
-    "server_environment",
     "shared_server",
     "stop_shared_server",
 ]
 
-_URL = re.compile(r"(http://127\.0\.0\.1:\d+)")
-_STARTUP_TIMEOUT_S = 60.0
+NOT_INSTALLED = (
+    "the local E2B-compatible server is not installed: install turnout-e2b[local-server] "
+    "or set E2B_API_KEY"
+)
 # How long a fresh server may take to pre-start its kernels before executions are sent.
 KERNELS_READY_S = 30.0
-# The server's admin API (turnout_e2b.server.admin, not imported: it pulls in starlette).
-_ADMIN_PREFIX = "/_turnout/admin"
-# Loopback only: a proxy from the environment must not see the key.
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-# Variables the server never needs and a sandbox must never see, even by accident.
-_WITHHELD = ("E2B_API_KEY", "E2B_ACCESS_TOKEN")
 _lock = threading.Lock()
-_process: subprocess.Popen[str] | None = None
+_server_process: ServerProcess | None = None
 _server: EmbeddedServer | None = None
 
 
@@ -66,26 +56,16 @@ class EmbeddedServer:
     api_key: str = field(repr=False)
 
 
-def new_api_key() -> str:
-    """A random API key for a local server (256 bits)."""
-    return secrets.token_urlsafe(32)
-
-
 def embedded_confinement() -> bool:
     """Whether the embedded server's sandboxes will be confined (their own namespaces and
     network, an unprivileged user): the e2b backend's capabilities say so before the server
-    runs, and the server is then started so that it must hold to it."""
+    runs, and the server is then started so that it must hold to it. False where the
+    server is not installed (no sandbox of it will run)."""
+    try:
+        from turnout_e2b_server.isolation import unavailable_reason
+    except ImportError:
+        return False
     return unavailable_reason() is None
-
-
-def server_environment(base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment to start a local server with: `base` (default: this process's)
-    without the E2B credentials, and with loopback exempt from proxies."""
-    env = dict(os.environ if base is None else base)
-    for name in _WITHHELD:
-        env.pop(name, None)
-    env.setdefault("NO_PROXY", "127.0.0.1,localhost")
-    return env
 
 
 async def shared_server(*, create_delay_ms: int = 0) -> EmbeddedServer:
@@ -93,127 +73,54 @@ async def shared_server(*, create_delay_ms: int = 0) -> EmbeddedServer:
     return await asyncio.to_thread(_start, create_delay_ms)
 
 
-def server_command(*args: str) -> list[str]:
-    """`python -m turnout_e2b.server` on a free port of 127.0.0.1, with `args`: it prints
-    its URL on stdout once it is ready (the embedded server, ServerProcess and the chaos
-    run all start it this way)."""
-    return [
-        sys.executable,
-        *("-m", "turnout_e2b.server", "--host", "127.0.0.1", "--port", "0"),
-        *args,
-    ]
-
-
 def _start(create_delay_ms: int) -> EmbeddedServer:
-    global _process, _server
+    global _server_process, _server
+    try:
+        from turnout_e2b_server.supervisor import ServerProcess, ServerStartError
+    except ImportError as exc:
+        raise ConfigurationError(NOT_INSTALLED) from exc
     with _lock:
-        if _process is not None and _process.poll() is None and _server is not None:
+        if _server_process is not None and _server_process.running() and _server is not None:
             return _server
-        api_key = new_api_key()
         # Where the e2b backend declares confined sandboxes (see embedded_confinement), a
         # server that cannot confine them anyway refuses to start instead of running them
         # unconfined.
         required = ("--require-isolation",) if embedded_confinement() else ()
-        command = server_command(
-            "--api-key-stdin",
-            "--exit-with-parent",
-            *required,
-            *("--create-delay-ms", str(create_delay_ms)),
+        process = ServerProcess(
+            *required, "--create-delay-ms", str(create_delay_ms), wait_for_pool=False
         )
         try:
-            process = subprocess.Popen(
-                command,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                stdin=subprocess.PIPE,
-                text=True,
-                start_new_session=True,
-                env=server_environment(),
-            )
-        except OSError as exc:  # the host could not start it: not a bug in turnout
+            process.start()
+        except (OSError, ServerStartError) as exc:  # the host could not run it
             raise InfrastructureError(
-                f"could not start the embedded local E2B-compatible server: {exc}",
-                backend="e2b",
+                f"embedded server: {exc}", retryable=False, backend="e2b"
             ) from exc
-        assert process.stdin is not None
-        try:
-            process.stdin.write(api_key + "\n")
-            process.stdin.close()
-        except OSError:
-            pass  # it died at once: reading its URL says so
-        server = EmbeddedServer(_read_url(process, " ".join(required)), api_key)
-        _process, _server = process, server
+        _server_process, _server = process, EmbeddedServer(process.url, process.api_key)
         atexit.register(stop_shared_server)
-        _wait_for_kernels(server)
-        return server
+        _wait_for_kernels(process)
+        return _server
 
 
-def _wait_for_kernels(server: EmbeddedServer, timeout_s: float = KERNELS_READY_S) -> None:
-    """Wait, at most `timeout_s`, until the fresh server has pre-started its kernels.
+def _wait_for_kernels(process: ServerProcess) -> None:
+    """Wait, at most KERNELS_READY_S, until the fresh server has pre-started its kernels.
 
     The server listens before its kernel pools are full, and boots them (four kernels per
     language, about half a second of CPU each) in the background. Executions sent meanwhile
     share the CPU with those boots: on a two-core machine a cell then takes several times
     its usual time, enough for a sub-second timeout to expire on `return 1`. Returns in any
-    case: a server whose pools cannot fill (a language unavailable here) still serves.
+    case: a server whose pools cannot fill (a language unavailable here), or whose admin
+    API does not answer, still serves.
     """
-    deadline = time.monotonic() + timeout_s
-    headers = {"X-API-KEY": server.api_key}
-    while time.monotonic() < deadline:
-        try:
-            sizes = _admin_json(server, "config", headers)["pool_sizes"]
-            pool = _admin_json(server, "stats", headers)["pool"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return  # an admin API that does not answer is not worth waiting for
-        if all(
-            pool["idle"].get(language, 0) >= wanted or language in pool["unavailable"]
-            for language, wanted in sizes.items()
-        ):
-            return
-        time.sleep(0.1)
+    import httpx
 
-
-def _admin_json(server: EmbeddedServer, path: str, headers: dict[str, str]) -> Any:
-    request = urllib.request.Request(f"{server.url}{_ADMIN_PREFIX}/{path}", headers=headers)
-    with _NO_PROXY.open(request, timeout=5) as response:
-        return json.load(response)
-
-
-def _read_url(process: subprocess.Popen[str], options: str) -> str:
-    found: list[str] = []
-
-    def reader() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            match = _URL.search(line)
-            if match:
-                found.append(match.group(1))
-                return
-
-    thread = threading.Thread(target=reader, daemon=True)
-    thread.start()
-    thread.join(_STARTUP_TIMEOUT_S)
-    if not found:
-        process.kill()
-        raise InfrastructureError(
-            "the embedded local E2B-compatible server did not start (run "
-            f"`{' '.join(['turnout e2b serve', options]).strip()}` by hand to see why)",
-            retryable=False,
-            backend="e2b",
-        )
-    return found[0]
+    with contextlib.suppress(httpx.HTTPError, TimeoutError, KeyError, TypeError, ValueError):
+        process.wait_for_pool(KERNELS_READY_S)
 
 
 def stop_shared_server() -> None:
     """Stop the embedded server (it kills its sandboxes); safe to call twice."""
-    global _process, _server
+    global _server_process, _server
     with _lock:
-        process, _process, _server = _process, None, None
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
+        process, _server_process, _server = _server_process, None, None
+    if process is not None:
+        process.stop(timeout_s=10, check=False)
