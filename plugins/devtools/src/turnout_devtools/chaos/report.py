@@ -29,10 +29,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from turnout.redaction import scrub_text
 from turnout_devtools.bench.stats import percentile
 from turnout_devtools.chaos.spec import FaultSpec, Workload
-
-from turnout.redaction import scrub_text
 
 __all__ = [
     "GRACE_MS",

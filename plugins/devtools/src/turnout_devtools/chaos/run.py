@@ -34,6 +34,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from turnout.backend import provisioning_ms
+from turnout.contract import select_inputs
+from turnout.engine import Engine
+from turnout.errors import CodeExecutionError, InfrastructureError, TurnoutError
+from turnout.flags import FlagFile, parse_flags
+from turnout.log_output import preserved
+from turnout.logging import event_of
+from turnout.models import parse_config
 from turnout_devtools.chaos.report import ChaosReport, ExecutionRecord
 from turnout_devtools.chaos.server import Admin, ChaosServer
 from turnout_devtools.chaos.spec import (
@@ -43,15 +51,6 @@ from turnout_devtools.chaos.spec import (
     node_config,
     plan,
 )
-
-from turnout.backend import provisioning_ms
-from turnout.contract import select_inputs
-from turnout.engine import Engine
-from turnout.errors import CodeExecutionError, InfrastructureError, TurnoutError
-from turnout.flags import FlagFile, parse_flags
-from turnout.log_output import preserved
-from turnout.logging import event_of
-from turnout.models import parse_config
 
 __all__ = ["ChaosOptions", "run_chaos"]
 

@@ -13,12 +13,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from turnout_devtools.chaos.report import ExecutionRecord
-
 from turnout.redaction import scrub_data
 from turnout.reports.html.charts import COLORS, SERIES, base_layout, label, require_plotly
 from turnout.reports.html.markup import Html, join, tag
 from turnout.reports.html.page import Banner, Column, Page, chip, figures, table, write_page
+from turnout_devtools.chaos.report import ExecutionRecord
 
 __all__ = ["build_chaos_page", "outcome_label", "write_chaos_html"]
 
