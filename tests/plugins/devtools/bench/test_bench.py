@@ -17,8 +17,7 @@ from turnout_devtools.bench import SECTIONS, run_bench
 from turnout_devtools.bench.render import render_text
 from turnout_devtools.bench.startup import slowest_imports
 from turnout_devtools.bench.stats import Bound, percentile, ratio, summarize
-
-from turnout.cli import bench as bench_command
+from turnout_devtools.cli import bench as bench_command
 
 
 def parse(*argv: str) -> argparse.Namespace:

@@ -1,14 +1,14 @@
-"""The `service` section of `turnout bench`: contributed by this plugin, it measures a real
-`turnout serve` against the library and reports every figure and bound (values are data,
-never asserted: this is a smoke run with two iterations)."""
+"""The `service` section of `turnout bench` (`turnout_devtools.bench.service`): it measures a
+real `turnout serve` (turnout-serve) against the library and reports every figure and
+bound (values are data, never asserted: this is a smoke run with two iterations)."""
 
 from __future__ import annotations
 
 from turnout_devtools.bench import available_sections, run_bench
 
 
-def test_the_service_section_is_contributed_by_the_plugin() -> None:
-    """`turnout bench --only service` is accepted: the serve plugin adds the section, and
+def test_the_service_section_is_one_of_the_bench_s_own() -> None:
+    """`turnout bench --only service` is accepted: the section is the bench's own, and
     it asks for the local E2B-compatible server."""
     sections = available_sections()
     assert "service" in sections

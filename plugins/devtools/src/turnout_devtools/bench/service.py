@@ -35,14 +35,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import IO, Any
 
-from turnout_devtools.bench.harness import BenchContext, settle
-from turnout_devtools.bench.sections import SectionResult
-from turnout_devtools.bench.stats import Bound, ratio, summarize
 from turnout_serve.client import ServiceClient
 from turnout_serve.errors import OverloadedError
 from turnout_serve.settings import TOKENS_VARIABLE
 
 from turnout.client import Client
+from turnout_devtools.bench.harness import BenchContext, settle
+from turnout_devtools.bench.sections import SectionResult
+from turnout_devtools.bench.stats import Bound, ratio, summarize
 
 __all__ = ["ENVIRONMENT", "measure"]
 

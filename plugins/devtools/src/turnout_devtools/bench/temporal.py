@@ -37,15 +37,15 @@ from typing import Any
 from temporalio import activity, workflow
 from temporalio.client import Client as TemporalClient
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
-from turnout_devtools.bench.harness import BenchContext, settle
-from turnout_devtools.bench.sections import SectionResult
-from turnout_devtools.bench.stats import ratio, summarize
 from turnout_temporal.activity import CodeNodeActivity
 from turnout_temporal.defaults import ACTIVITY_NAME
 from turnout_temporal.testing import TemporalTestServer, test_server_binary
 from turnout_temporal.worker import WorkerSettings, connect
 
 import turnout
+from turnout_devtools.bench.harness import BenchContext, settle
+from turnout_devtools.bench.sections import SectionResult
+from turnout_devtools.bench.stats import ratio, summarize
 
 __all__ = ["ENVIRONMENT", "measure"]
 
