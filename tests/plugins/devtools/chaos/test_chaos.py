@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from turnout_devtools.chaos import DEFAULT_SPEC, ChaosReport, FaultSpec, plan
 from turnout_devtools.chaos.report import ExecutionRecord, classification_problem, spread_ms
+from turnout_devtools.cli import chaos as chaos_command
 
-from turnout.cli import chaos as chaos_command
 from turnout.errors import ValidationError
 
 

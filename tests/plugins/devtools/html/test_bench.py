@@ -10,8 +10,8 @@ from turnout_devtools.html.bench import build_bench_page, sample_size
 
 from turnout.reports.html.page import render_page
 
-from ....reports import samples
 from ....reports.html.test_parity import spec_of
+from .. import samples
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from turnout_devtools.html.chaos import build_chaos_page, outcome_label
 
 from turnout.reports.html.page import render_page
 
-from ....reports import samples
 from ....reports.html.test_parity import spec_of
+from .. import samples
 
 
 @pytest.fixture(scope="module")
