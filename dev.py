@@ -12,7 +12,8 @@ always has the interpreter that runs this file. The script installs a pinned uv 
                            (docs/parity.md must be what it produces)
     python3 dev.py parity  regenerate docs/parity.md from a conformance run
     python3 dev.py screenshots  regenerate docs/images/*-report.png, the HTML reports as
-                           headless Chromium shows them (tests/reports/screenshots.py)
+                           headless Chromium shows them (tests/reports/screenshots.py,
+                           tests/plugins/devtools/screenshots.py)
     python3 dev.py cli-docs  regenerate docs/cli-reference.md from the parser
     python3 dev.py sync    install everything only
 
@@ -230,6 +231,7 @@ def screenshots() -> None:
     if not (ROOT / "reports" / "conformance" / "parity.json").exists():
         _conformance(ROOT / "reports" / "conformance")
     _run(_bin(VENV, "python"), "-m", "tests.reports.screenshots")
+    _run(_bin(VENV, "python"), "-m", "tests.plugins.devtools.screenshots")
 
 
 def cli_docs() -> None:

@@ -20,9 +20,9 @@ import time
 import warnings
 
 from pyinstrument import Profiler
+from turnout_devtools.bench.harness import BENCH_ENV, E2B_ENV, BenchContext
 
 from turnout import execute_code_node
-from turnout.bench.harness import BENCH_ENV, E2B_ENV, BenchContext
 from turnout.logging import configure_logging
 
 

@@ -1,7 +1,8 @@
 """`turnout bench` from a checkout: `python benchmarks/run_bench.py [--quick] [--json]`.
 
-The measuring code is `turnout.bench` (inside the package, so the installed CLI has it);
-this script only parses the same arguments. See docs/performance.md.
+The measuring code is `turnout_devtools.bench` (the turnout-devtools distribution, which
+adds `turnout bench` to the installed CLI); this script only parses the same arguments.
+See docs/performance.md.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from turnout.cli import bench
+from turnout_devtools.cli import bench
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,9 +4,11 @@ used), and every exported name resolves."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,7 @@ HEAVY = (
     "turnout_local_subprocess",
     "turnout_serve",
     "turnout_temporal",
+    "turnout_devtools",
     "tree_sitter",
     "pydantic",
     "structlog",
@@ -59,17 +62,19 @@ RUN_ON_LOCAL_SUBPROCESS = """
 """
 
 #: Modules a run on local-subprocess (stage off, no mistake in the flags) has no use for:
-#: the shadow comparison, the "did you mean" suggestion, the other commands, the report
-#: renderers and the application-side logging libraries.
+#: the shadow comparison, the "did you mean" suggestion, the other commands (the developer
+#: tools' too: only their hook module is loaded, by plugin discovery), the report renderers
+#: and the application-side logging libraries.
 NOT_ON_THE_RUN_PATH = (
     "turnout.comparison",
     "difflib",
     "turnout.audit",
     "turnout.conformance",
-    "turnout.chaos",
     "turnout.reports",
-    "turnout.bench",
     "turnout.rollout",
+    "turnout_devtools.bench",
+    "turnout_devtools.chaos",
+    "turnout_devtools.cli",
     "turnout_e2b.commands",
     "turnout_e2b_server",
     "structlog",
@@ -95,6 +100,34 @@ def test_a_run_on_local_subprocess_loads_no_comparison_suggestion_or_other_comma
     """`turnout run` without a shadow stage or a mistake imports neither the shadow
     comparison nor difflib, nor another command's modules, renderers or logging libraries."""
     assert modules_after(RUN_ON_LOCAL_SUBPROCESS) & set(NOT_ON_THE_RUN_PATH) == set()
+
+
+def test_import_turnout_loads_nothing_of_the_developer_tools() -> None:
+    """`import turnout` loads no `turnout_devtools` module: core knows bench and chaos only
+    as commands a plugin adds."""
+    assert {name for name in modules_after("import turnout") if "turnout_devtools" in name} == set()
+
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The uv `python3 dev.py sync` installs, which builds the wheel from uv's cache (offline).
+UV = ROOT / ".bootstrap" / "bin" / "uv"
+
+
+def test_the_core_wheel_ships_neither_bench_nor_chaos(tmp_path: Path) -> None:
+    """The `turnout` wheel, built from this checkout, holds no bench or chaos module and no
+    page of theirs: they ship in turnout-devtools."""
+    build = [str(UV), "build", "--wheel", "--offline", "--package", "turnout"]
+    subprocess.run(
+        [*build, "--out-dir", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        check=True,
+        timeout=300,
+        env={**os.environ, "UV_NO_PROGRESS": "1"},
+    )
+    [wheel] = tmp_path.glob("turnout-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "turnout/cli/__init__.py" in names
+    assert [name for name in names if "bench" in name or "chaos" in name] == []
 
 
 def test_every_exported_name_resolves() -> None:

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from turnout.bench.catalog import BenchSection
     from turnout.registry import BackendRegistry
 
 __all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
@@ -46,7 +45,11 @@ def turnout_add_commands(subparsers: Any) -> None:
 
 
 @hookspec
-def turnout_bench_sections() -> list[BenchSection]:
-    """Sections to add to `turnout bench` (`turnout.bench.catalog.BenchSection`), measured in
-    the same run as the built-in ones and judged by the bounds they return."""
+def turnout_bench_sections() -> list[Any]:
+    """Sections to add to `turnout bench`: `turnout_devtools.bench.catalog.BenchSection`s,
+    measured in the same run as the built-in ones and judged by the bounds they return.
+
+    Declared here, beside the other hooks, so that a plugin implementing it is accepted
+    whether or not turnout-devtools (which calls it) is installed; typed `Any` because
+    core imports nothing of that distribution."""
     raise NotImplementedError  # pluggy calls the plugins' implementations, never this

@@ -1,6 +1,6 @@
-"""`--html FILE` on rollout report, bench and chaos, and parity.html of conformance: the
-page is written where asked, and without the reports extra the command says how to install
-it before doing any work."""
+"""`--html FILE` on rollout report, and parity.html of conformance: the page is written
+where asked, and without the reports extra the command says how to install it before
+doing any work. (bench and chaos: tests/plugins/devtools/cli/test_html_options.py.)"""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from turnout.chaos import ChaosOptions, ChaosReport
 from turnout.cli import main
 from turnout.cli.conformance import finish
 
@@ -99,54 +97,6 @@ class TestConformanceReport:
         assert f"parity.html not written: the HTML reports need plotly ({INSTALL})" in (
             capsys.readouterr().err
         )
-
-
-class TestBench:
-    @pytest.mark.usefixtures("without_plotly")
-    def test_without_the_extra_nothing_is_measured(
-        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-    ) -> None:
-        """No plotly: exit 1 with the install command before any section runs."""
-        page = tmp_path / "bench.html"
-        assert main(["bench", "--only", "local-python", "--html", str(page)]) == 1
-        captured = capsys.readouterr()
-        assert INSTALL in captured.err
-        assert "bench: local-python" not in captured.err
-
-    def test_html_of_a_tiny_run(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        """`turnout bench --only local-python --iterations 2 --html FILE` writes the page."""
-        page = tmp_path / "bench.html"
-        status = main(["bench", "--only", "local-python", "--iterations", "2", "--html", str(page)])
-        assert status == 0
-        assert f"wrote {page}" in capsys.readouterr().err
-        assert "local-subprocess python overhead" in page.read_text(encoding="utf-8")
-
-
-class TestChaos:
-    @pytest.mark.usefixtures("without_plotly")
-    def test_without_the_extra_no_server_is_started(
-        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-    ) -> None:
-        """No plotly: exit 1 with the install command, before the run starts."""
-        assert main(["chaos", "--executions", "1", "--html", str(tmp_path / "c.html")]) == 1
-        captured = capsys.readouterr()
-        assert INSTALL in captured.err
-        assert "executions done" not in captured.err
-
-    def test_html_is_written_from_the_runs_report(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-    ) -> None:
-        """The page is the report the run returned (the run itself: tests/chaos)."""
-        report = samples.chaos_report(executions=20)
-
-        async def run_chaos(options: ChaosOptions, **_: Any) -> ChaosReport:
-            return report
-
-        monkeypatch.setattr("turnout.chaos.run_chaos", run_chaos)
-        page = tmp_path / "chaos.html"
-        assert main(["chaos", "--executions", "20", "--html", str(page)]) == 0
-        assert f"wrote {page}" in capsys.readouterr().err
-        assert "All properties hold" in page.read_text(encoding="utf-8")
 
 
 class TestHtmlTarget:

@@ -1,5 +1,5 @@
-"""The `turnout` entry point itself: its version, and subcommands from plugins, soft when
-one plugin's fail."""
+"""The `turnout` entry point itself: its version, subcommands from plugins, soft when one
+plugin's fail, and the error naming the distribution of a first-party command not here."""
 
 from __future__ import annotations
 
@@ -74,3 +74,41 @@ class TestPluginCommands:
         [plugin] = [p for p in listing["plugins"] if p["name"] == "commands-fail"]
         assert (plugin["loaded"], plugin["backends"]) == (True, ["steady"])
         assert [issue["severity"] for issue in plugin["issues"]] == ["error"]
+
+
+@pytest.fixture
+def without_devtools(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The developer tools' plugin blocked, as an install without turnout-devtools sees it."""
+    from turnout.registry import default_registry
+
+    monkeypatch.setenv("TURNOUT_DISABLED_PLUGINS", "devtools")
+    default_registry.cache_clear()
+    yield
+    default_registry.cache_clear()
+
+
+@pytest.mark.usefixtures("without_devtools")
+@pytest.mark.parametrize("command", ["bench", "chaos"])
+def test_a_developer_tool_without_its_distribution_names_it(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without turnout-devtools, `turnout bench` and `turnout chaos` are usage errors (exit
+    2) that name the distribution to install."""
+    with pytest.raises(SystemExit) as exit_info:
+        main([command])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert f"{command!r} is not a command of this installation" in error
+    assert "pip install turnout-devtools" in error
+
+
+@pytest.mark.usefixtures("without_devtools")
+def test_an_unknown_command_gets_argparse_s_own_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """A word no distribution of turnout's provides is left to argparse's invalid-choice
+    error, which lists the commands."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["benchh"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "invalid choice: 'benchh'" in error
+    assert "turnout-devtools" not in error

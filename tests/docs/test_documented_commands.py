@@ -269,7 +269,7 @@ EXERCISES: dict[str, Run | Serve | Mapped] = {
     ),
     ".venv/bin/turnout serve --port 8080": Serve(check=runs_a_node),
     "turnout chaos --executions 1000 --concurrency 20 --seed 0": Mapped(
-        "tests/chaos/test_chaos_ci.py::TestChaosRun",
+        "tests/plugins/devtools/chaos/test_chaos_ci.py::TestChaosRun",
         "the same run with 100 executions (docs/reliability.md records a 1,000 one)",
     ),
     "turnout conformance --report parity": Mapped(
@@ -355,7 +355,9 @@ EXERCISES: dict[str, Run | Serve | Mapped] = {
     "turnout conformance --theme security --backend local-subprocess --backend e2b": Mapped(
         CI_CONFORMANCE, "the full run includes the security theme (without the busy loops)"
     ),
-    "pytest tests/chaos": Mapped(CI_CONFORMANCE, "part of the suite", collect=["tests/chaos"]),
+    "pytest tests/plugins/devtools/chaos": Mapped(
+        CI_CONFORMANCE, "part of the suite", collect=["tests/plugins/devtools/chaos"]
+    ),
     "pytest tests/test_shutdown.py tests/plugins/e2b/test_shutdown.py": Mapped(
         CI_CONFORMANCE,
         "part of the suite",
@@ -378,29 +380,29 @@ EXERCISES: dict[str, Run | Serve | Mapped] = {
         setup=every_environment_complete, check=lists_backends("e2b")
     ),
     "turnout bench": Mapped(
-        "tests/bench/test_bench.py::TestCommandLine::test_json_report_of_a_tiny_run_has_every_field",
+        "tests/plugins/devtools/bench/test_bench.py::TestCommandLine::test_json_report_of_a_tiny_run_has_every_field",
         "a one-section run with two iterations",
     ),
     "turnout bench --quick": Mapped(
-        "tests/bench/test_bench.py::TestCommandLine::test_json_report_of_a_tiny_run_has_every_field",
+        "tests/plugins/devtools/bench/test_bench.py::TestCommandLine::test_json_report_of_a_tiny_run_has_every_field",
         "a one-section run with two iterations",
     ),
     "turnout bench --json": Mapped(
-        "tests/bench/test_bench.py::TestCommandLine::test_json_report_of_a_tiny_run_has_every_field",
+        "tests/plugins/devtools/bench/test_bench.py::TestCommandLine::test_json_report_of_a_tiny_run_has_every_field",
         "the same, with --json",
     ),
     "turnout bench --only startup": Mapped(
-        "tests/bench/test_bench.py::TestStartup::"
+        "tests/plugins/devtools/bench/test_bench.py::TestStartup::"
         "test_the_section_reports_cpu_figures_and_its_three_bounds",
         "the startup section alone, in one round",
     ),
     "turnout bench --only temporal": Mapped(
-        "tests/plugins/temporal/test_bench_section.py::TestTemporalSection::"
+        "tests/plugins/devtools/bench/test_temporal.py::TestTemporalSection::"
         "test_a_tiny_run_reports_every_figure_on_both_backends",
         "the temporal section alone, with two calls per side",
     ),
     "turnout bench --only service": Mapped(
-        "tests/plugins/serve/test_bench.py::test_a_smoke_run_reports_every_figure_and_bound",
+        "tests/plugins/devtools/bench/test_service.py::test_a_smoke_run_reports_every_figure_and_bound",
         "the service section alone, with two iterations",
     ),
     "turnout audit nodes/ --env production": Run(setup=audit_nodes, check=contains("0 blocked")),
@@ -424,10 +426,10 @@ EXERCISES: dict[str, Run | Serve | Mapped] = {
         "--html on a worker log read from stdin",
     ),
     "turnout bench --quick --html bench.html": Mapped(
-        "tests/cli/test_html_options.py::TestBench", "--html of a one-section run"
+        "tests/plugins/devtools/cli/test_html_options.py::TestBench", "--html of a one-section run"
     ),
     "turnout chaos --executions 100 --concurrency 20 --html chaos.html": Mapped(
-        "tests/cli/test_html_options.py::TestChaos", "--html of a small chaos run"
+        "tests/plugins/devtools/cli/test_html_options.py::TestChaos", "--html of a small chaos run"
     ),
     "turnout flags validate feature_flags.toml": Run(check=contains("valid")),
     "turnout backends": Run(setup=tempdir_installed, check=contains("tempdir (plugin tempdir)")),

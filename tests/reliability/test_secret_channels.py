@@ -8,7 +8,8 @@ local-subprocess, code that prints and raises the key it was handed, and an inte
 path holding it) and every channel is read: the library API (errors, their tracebacks,
 envelopes), the logs (JSON and console), the CLI (`run --json`, human output, `flags show`,
 `flags explain`, `backends`) and every report writer (parity.json/parity.md and the summary
-of a replay, the rollout report, chaos and bench in text and JSON).
+of a replay, the rollout report; chaos and bench, the developer tools', in
+tests/plugins/devtools/test_secret_channels.py).
 """
 
 from __future__ import annotations
@@ -25,12 +26,7 @@ from typing import Any
 
 import pytest
 
-from turnout.bench.render import render_text as render_bench
-from turnout.chaos import ChaosReport, FaultSpec
-from turnout.chaos.report import ExecutionRecord
-from turnout.chaos.report import render_text as render_chaos
 from turnout.cli import main
-from turnout.cli.output import print_json
 from turnout.codenode import default_engine, execute_code_node
 from turnout.errors import ConfigurationError, InfrastructureError, TurnoutError
 from turnout.logging import configure_logging
@@ -378,53 +374,3 @@ class TestReports:
         _, printed = cli(capsys, "rollout", "report", str(log), "--env", ENV, *json_flag)
         assert "tenant-" in printed
         assert leaks(printed) == []
-
-    def test_chaos_report_holds_no_canary(self, capsys: pytest.CaptureFixture[str]) -> None:
-        """The chaos report, text and JSON, of executions whose errors quoted both."""
-        record = ExecutionRecord(
-            index=0,
-            language="python",
-            workload="ok",
-            fault="create_error",
-            timeout_ms=1000,
-            wall_ms=10.0,
-            outcome="error",
-            error_type="InfrastructureError",
-            error_kind="infrastructure",
-            retryable=True,
-            started=False,
-            message=f"refused http://turnout:{URL_CANARY}@h/ with key {KEY_CANARY}",
-        )
-        report = ChaosReport(
-            executions=1,
-            concurrency=1,
-            seed=0,
-            spec=FaultSpec({}),
-            max_sandboxes=1,
-            server=f"http://turnout:{URL_CANARY}@127.0.0.1:1",
-            records=[record],
-            server_problems=[f"leaked key {KEY_CANARY}"],
-        )
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("E2B_API_KEY", KEY_CANARY)
-            text = render_chaos(report)
-            print_json(report.to_dict())
-        assert leaks(text + capsys.readouterr().out) == []
-
-    def test_bench_report_holds_no_canary(self, capsys: pytest.CaptureFixture[str]) -> None:
-        """The bench report, text and JSON, with a skipped section whose reason quotes both."""
-        report: dict[str, Any] = {
-            "mode": "quick",
-            "machine": {"cpus": 2, "python": "3.11", "load_average": [0.5]},
-            "duration_s": 1.0,
-            "bounds": [],
-            "sections": {
-                "e2b": {"skipped": f"http://turnout:{URL_CANARY}@h/ refused key {KEY_CANARY}"}
-            },
-            "notes": [f"E2B_API_KEY={KEY_CANARY}"],
-        }
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("E2B_API_KEY", KEY_CANARY)
-            text = render_bench(report)
-            print_json(report)
-        assert leaks(text + capsys.readouterr().out) == []

@@ -9,23 +9,21 @@ first screen (title, verdict, the main charts) is saved:
   (`python3 dev.py test` or `python3 dev.py parity` writes it; `dev.py screenshots` runs
   it where missing);
 - rollout: the shadow-then-live migration log of `samples.rollout_log`, read by the
-  report's own reader;
-- bench: the newest recorded run in benchmarks/results/;
-- chaos: a real `turnout chaos` run of 100 executions at concurrency 20 (the CI size).
+  report's own reader.
+
+The bench and chaos pages, the developer tools', are shot by
+tests/plugins/devtools/screenshots.py with `shoot` below (`dev.py screenshots` runs both).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from turnout.reports.html.bench import write_bench_html
-from turnout.reports.html.chaos import write_chaos_html
 from turnout.reports.html.page import write_page
 from turnout.reports.html.parity import build_parity_page
 from turnout.reports.html.rollout import write_rollout_html
@@ -38,17 +36,7 @@ IMAGES = samples.ROOT / "docs" / "images"
 WORK = samples.ROOT / "reports" / "screenshots"
 PARITY_JSON = samples.ROOT / "reports" / "conformance" / "parity.json"
 #: How much of each page the docs show: the title, the verdict and the main charts.
-HEIGHTS = {"parity": 1500, "rollout": 1900, "bench": 1900, "chaos": 2000}
-
-
-def _chaos_json() -> dict[str, object]:
-    """A real chaos run's `--json` report (its exit status says whether properties held;
-    the page shows either)."""
-    turnout = Path(sys.executable).with_name("turnout")
-    command = [str(turnout), "chaos", "--executions", "100", "--concurrency", "20", "--json"]
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)
-    data: dict[str, object] = json.loads(completed.stdout)
-    return data
+HEIGHTS = {"parity": 1500, "rollout": 1900}
 
 
 def build_pages() -> dict[str, Path]:
@@ -62,17 +50,17 @@ def build_pages() -> dict[str, Path]:
     return {
         "parity": write_page(build_parity_page(parity), WORK / "parity.html"),
         "rollout": write_rollout_html(rollout, timeline, WORK / "rollout.html"),
-        "bench": write_bench_html(samples.bench_report(), WORK / "bench.html"),
-        "chaos": write_chaos_html(_chaos_json(), WORK / "chaos.html"),
     }
 
 
-def main() -> None:
+def shoot(build: Callable[[], dict[str, Path]], heights: dict[str, int]) -> None:
+    """Build the pages (from the checkout's root), then save the first `heights[name]`
+    pixels of each as docs/images/NAME-report.png."""
     os.chdir(samples.ROOT)
     executable = chromium_path()
     if executable is None:
         raise SystemExit(NO_CHROMIUM)
-    pages = build_pages()
+    pages = build()
     IMAGES.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(executable), args=FLAGS)
@@ -80,12 +68,16 @@ def main() -> None:
             opener = ReportBrowser(browser)
             for name, path in pages.items():
                 image = IMAGES / f"{name}-report.png"
-                opened = opener.open(path, image, full_page=False, height=HEIGHTS[name])
+                opened = opener.open(path, image, full_page=False, height=heights[name])
                 if opened.console_errors or opened.charts_rendered != opened.charts_expected:
                     raise SystemExit(f"{name}: {opened.console_errors or 'charts not drawn'}")
                 print(f"wrote {image.relative_to(samples.ROOT)}", flush=True)
         finally:
             browser.close()
+
+
+def main() -> None:
+    shoot(build_pages, HEIGHTS)
 
 
 if __name__ == "__main__":

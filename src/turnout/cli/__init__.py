@@ -33,7 +33,15 @@ if TYPE_CHECKING:
 COMMANDS_HOOK = "turnout_add_commands"
 #: The built-in commands, each in the module of the same name, in `--help` order.
 _COMMANDS: tuple[str, ...] = ("run", "backends", "flags", "rollout", "conformance", "replay")
-_COMMANDS += ("audit", "chaos", "bench")
+_COMMANDS += ("audit",)
+#: Commands that turnout's own plugin distributions add, and which one: without it, the
+#: command is unknown, and the error says what to install.
+PROVIDED_BY = {
+    "bench": "turnout-devtools",
+    "chaos": "turnout-devtools",
+    "serve": "turnout-serve",
+    "worker": "turnout-temporal",
+}
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -55,6 +63,21 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         if registry.plugin_manager is not None:
             _add_plugin_commands(registry, registry.plugin_manager, subparsers)
     return parser
+
+
+def _refuse_missing_command(parser: argparse.ArgumentParser, words: Sequence[str]) -> None:
+    """A command of one of turnout's plugin distributions that is not here (not installed,
+    or its plugin failed): a usage error naming the distribution, not only the choices."""
+    name = words[0] if words else ""
+    if name not in PROVIDED_BY:
+        return
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and name not in action.choices:
+            distribution = PROVIDED_BY[name]
+            parser.error(
+                f"{name!r} is not a command of this installation: it comes with the "
+                f"{distribution} distribution (pip install {distribution})"
+            )
 
 
 def _add_plugin_commands(
@@ -123,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from turnout.registry import default_registry
 
     _report_plugin_issues(default_registry())
+    _refuse_missing_command(parser, words)
     arguments = parser.parse_args(words)
     status: int = arguments.handler(arguments)
     return status

@@ -2,8 +2,8 @@
 network request, and a full-page screenshot kept under reports/screenshots/ (gitignored).
 
 The data comes from the real code paths where that is cheap (tests/reports/samples.py): a
-conformance run on local-subprocess, a rollout report read from a JSON log, the recorded
-bench run, a chaos report over the real seeded plan.
+conformance run on local-subprocess, a rollout report read from a JSON log. (The bench and
+chaos pages, the developer tools', are opened by tests/plugins/devtools/html.)
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from turnout.reports.html.bench import write_bench_html
-from turnout.reports.html.chaos import write_chaos_html
 from turnout.reports.html.parity import write_parity_html
 from turnout.reports.html.rollout import write_rollout_html
 from turnout.reports.timeline import read_with_timeline
@@ -36,8 +34,6 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "parity": write_parity_html(parity, directory / "parity"),
         "hostile": write_parity_html(samples.hostile_report(), directory / "hostile"),
         "rollout": write_rollout_html(report, timeline, directory / "rollout.html"),
-        "bench": write_bench_html(samples.bench_report(), directory / "bench.html"),
-        "chaos": write_chaos_html(samples.chaos_report().to_dict(), directory / "chaos.html"),
     }
 
 
@@ -49,7 +45,7 @@ def opened(pages: dict[str, Path], report_browser: ReportBrowser) -> dict[str, O
     }
 
 
-@pytest.mark.parametrize("name", ["parity", "hostile", "rollout", "bench", "chaos"])
+@pytest.mark.parametrize("name", ["parity", "hostile", "rollout"])
 def test_the_report_draws_every_chart_without_errors_or_network(
     opened: dict[str, Opened], name: str
 ) -> None:

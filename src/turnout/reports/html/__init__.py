@@ -5,8 +5,9 @@ charts.py   plotly: loading it (an optional extra), inlining plotly.js, safe cha
 page.py     the shared page: title, verdict banner, key figures, tables, filters
 parity.py   parity.html of `turnout conformance --report DIR` (and `turnout replay`)
 rollout.py  `turnout rollout report --html FILE`
-bench.py    `turnout bench --html FILE`
-chaos.py    `turnout chaos --html FILE`
+
+The pages of `turnout bench` and `turnout chaos` are drawn with the same helpers by the
+developer tools (`turnout_devtools.html`, distribution turnout-devtools).
 
 Only the modules that draw import plotly, and only when called, so `turnout` works (and
 writes parity.json and parity.md) without the `reports` extra.
