@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.distributions import distribution_names, distribution_of, marker_name
 from turnout.log_output import reset as reset_logging
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,6 +23,26 @@ DESELECTED = pytest.StashKey[list[pytest.Item]]()
 def pytest_deselected(items: list[pytest.Item]) -> None:
     if items:
         items[0].config.stash.setdefault(DESELECTED, []).extend(items)
+
+
+_DISTRIBUTIONS = distribution_names()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for distribution in sorted(set(_DISTRIBUTIONS.values())):
+        config.addinivalue_line(
+            "markers",
+            f"{marker_name(distribution)}: a test of the {distribution} distribution "
+            "(set from the test's directory; docs/development.md)",
+        )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with its distribution before `-m` selects, so that `-m turnout_serve`
+    runs turnout-serve's tests and nothing else."""
+    for item in items:
+        item.add_marker(marker_name(distribution_of(item.path, _DISTRIBUTIONS)))
 
 
 @pytest.fixture(autouse=True)

@@ -240,6 +240,11 @@ EXERCISES: dict[str, Run | Serve | Mapped] = {
     "python3 dev.py parity": Mapped(
         CI_CONFORMANCE, "`dev.py test` makes the same conformance run and compares parity.md"
     ),
+    "python3 dev.py test -m turnout_e2b_server tests/plugins/e2b_server": Mapped(
+        CI_CONFORMANCE,
+        "`dev.py test` with arguments passes them to pytest; the whole job runs these too",
+        collect=["-m", "turnout_e2b_server", "tests/plugins/e2b_server"],
+    ),
     "python3 dev.py test tests/test_codenode.py -k timeout": Mapped(
         CI_CONFORMANCE,
         "`dev.py test` with arguments passes them to pytest",
