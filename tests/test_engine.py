@@ -24,6 +24,7 @@ from turnout import (
     parse_config,
 )
 from turnout.backend import ExecutionBackend
+from turnout.envelope import Envelope
 from turnout.errors import InternalError
 from turnout.flags import FlagFileError, parse_flags
 from turnout.log_output import reset as reset_logging
@@ -38,9 +39,9 @@ MISSPELT = (
 )
 
 
-async def run(engine: Engine, code: str, language: str = "python") -> dict[str, object]:
+async def run(engine: Engine, code: str, language: str = "python") -> Envelope:
     config = parse_config({"language": language, "code": f"{SECRET_CODE}\n{code}"})
-    return await engine.run(
+    return await engine.execute(
         config, {"value": SECRET_INPUT}, backend="local-subprocess", labels={"tenant": "t-1"}
     )
 
@@ -86,7 +87,7 @@ class TestExecutionEvent:
 class TestCapabilityChecks:
     def test_timeout_above_the_backends_maximum_is_refused(self) -> None:
         """A node asking for more time than the backend allows fails validation on timeout."""
-        from turnout.engine import _check_capabilities
+        from turnout.backend_run import _check_capabilities
 
         caps = Engine("test").backend("local-subprocess").capabilities
         narrowed = caps.model_copy(update={"max_timeout_ms": 10_000})
@@ -101,11 +102,11 @@ class TestCapabilityChecks:
 
         config = parse_config({"language": "python", "code": "1"})
         with pytest.raises(ConfigurationError, match="local-subprocess"):
-            await engine.run(config, {}, backend="no-such-backend")
+            await engine.execute(config, {}, backend="no-such-backend")
 
     def test_validation_error_is_raised_for_unsupported_language(self) -> None:
         """The capability check names the language field (checked directly)."""
-        from turnout.engine import _check_capabilities
+        from turnout.backend_run import _check_capabilities
 
         backend_caps = Engine("test").backend("local-subprocess").capabilities
         narrowed = backend_caps.model_copy(update={"languages": frozenset({"python"})})
@@ -189,7 +190,7 @@ class TestInternalErrors:
         engine = Engine("test", registry=discover(extra_plugins=[BuggyPlugin()]))
         config = parse_config({"language": "python", "code": "return 1"})
         with pytest.raises(InternalError) as caught:
-            await engine.run(config, {}, backend="buggy")
+            await engine.execute(config, {}, backend="buggy")
         await engine.aclose()
         error = caught.value
         assert not isinstance(error, InfrastructureError)
@@ -203,7 +204,7 @@ class TestInternalErrors:
         engine = Engine("test", registry=discover(extra_plugins=[BuggyPlugin()]))
         config = parse_config({"language": "python", "code": "return 1"})
         with pytest.raises(InternalError):
-            await engine.run(config, {}, backend="buggy")
+            await engine.execute(config, {}, backend="buggy")
         await engine.aclose()
         events = [json.loads(line) for line in json_log.getvalue().splitlines()]
         [event] = [e for e in events if e["event"] == "code_node_executed"]
@@ -230,7 +231,7 @@ class TestConfigWarnings:
         the error, and a message that names the likely unit mistake."""
         config = parse_config(SAVED_IN_SECONDS)
         with pytest.raises(CodeExecutionError) as caught:
-            await engine.run(config, {}, backend="local-subprocess")
+            await engine.execute(config, {}, backend="local-subprocess")
         error = caught.value
         assert error.kind == "timeout"
         assert list(error.warnings) == config.warnings
@@ -242,7 +243,7 @@ class TestConfigWarnings:
         """The failed run's `code_node_executed` event carries the config's warnings."""
         config = parse_config(SAVED_IN_SECONDS)
         with capture_logs() as logs, pytest.raises(CodeExecutionError):
-            await engine.run(config, {}, backend="local-subprocess")
+            await engine.execute(config, {}, backend="local-subprocess")
         [event] = [e for e in logs if e["event"] == "code_node_executed"]
         assert event["warnings"] == config.warnings
 
@@ -252,9 +253,9 @@ class TestConfigWarnings:
         """A successful run has the warnings in its envelope and in its event."""
         config = parse_config({"language": "python", "code": "return 1", "memoryLimit": 256})
         with capture_logs() as logs:
-            envelope = await engine.run(config, {}, backend="local-subprocess")
+            envelope = await engine.execute(config, {}, backend="local-subprocess")
         [event] = [e for e in logs if e["event"] == "code_node_executed"]
-        assert envelope["metadata"]["warnings"] == config.warnings
+        assert list(envelope.metadata.warnings) == config.warnings
         assert event["warnings"] == config.warnings
 
     async def test_an_error_raised_before_the_backend_carries_the_warnings(
@@ -264,7 +265,7 @@ class TestConfigWarnings:
         carries the config's warnings."""
         config = parse_config({"language": "python", "code": "return 1", "memoryLimit": 256})
         with pytest.raises(ConfigurationError) as caught:
-            await engine.run(config, {}, backend="no-such-backend")
+            await engine.execute(config, {}, backend="no-such-backend")
         assert list(caught.value.warnings) == config.warnings
 
     async def test_an_execution_refused_by_shutdown_carries_the_warnings(
@@ -272,9 +273,9 @@ class TestConfigWarnings:
     ) -> None:
         """An execution refused because the engine is shutting down carries them too."""
         config = parse_config({"language": "python", "code": "return 1", "memoryLimit": 256})
-        engine.in_flight.close()
+        engine.refuse()
         with pytest.raises(InfrastructureError) as caught:
-            await engine.run(config, {}, backend="local-subprocess")
+            await engine.execute(config, {}, backend="local-subprocess")
         assert list(caught.value.warnings) == config.warnings
 
 
@@ -294,10 +295,10 @@ class TestEnvelopeScrubbing:
         )
         config = parse_config({"language": "python", "code": code})
         with capture_logs() as logs:
-            envelope = await engine.run(config, {"value": HOST_KEY}, backend="local-subprocess")
+            envelope = await engine.execute(config, {"value": HOST_KEY}, backend="local-subprocess")
         assert HOST_KEY not in repr(envelope)
-        assert envelope["output"] == {"[redacted]": ["[redacted]", "http://u:pw@h/?q=1"]}
-        assert envelope["stdout"] == "[redacted]\n"
+        assert envelope.output == {"[redacted]": ["[redacted]", "http://u:pw@h/?q=1"]}
+        assert envelope.stdout == "[redacted]\n"
         [warning] = [e for e in logs if e["event"] == "secret_redacted_from_result"]
         assert warning["fields"] == ["logs", "output", "stderr", "stdout"]
         assert HOST_KEY not in repr(logs)
@@ -310,8 +311,8 @@ class TestEnvelopeScrubbing:
         value = "http://u:pw@h/?token=t e2b_" + "a1B2c3D4e5F6g7H8i9J0"
         config = parse_config({"language": "python", "code": "print(value)\nreturn value"})
         with capture_logs() as logs:
-            envelope = await engine.run(config, {"value": value}, backend="local-subprocess")
-        assert (envelope["output"], envelope["stdout"]) == (value, value + "\n")
+            envelope = await engine.execute(config, {"value": value}, backend="local-subprocess")
+        assert (envelope.output, envelope.stdout) == (value, value + "\n")
         assert not [e for e in logs if e["event"] == "secret_redacted_from_result"]
 
 
@@ -392,12 +393,12 @@ class TestBrokenPlugins:
         engine = Engine("prod", flags_path=path, registry=discover(extra_plugins=[HalfPlugin()]))
         config = parse_config({"language": "python", "code": "return 1"})
         try:
-            envelope = await engine.run(config, {}, backend="local-subprocess")
+            envelope = await engine.execute(config, {}, backend="local-subprocess")
             with pytest.raises(ConfigurationError) as caught:
-                await engine.run(config, {}, backend="half")
+                await engine.execute(config, {}, backend="half")
         finally:
             await engine.aclose()
-        assert envelope["output"] == 1
+        assert envelope.output == 1
         assert "plugin 'half-plugin'" in caught.value.message
         assert "RuntimeError: plugin setup failed" in caught.value.message
 
@@ -415,7 +416,7 @@ class TestRolloutIds:
         try:
             with capture_logs() as logs:
                 for _ in range(16):
-                    await engine.run(config, {})
+                    await engine.execute(config, {})
         finally:
             await engine.aclose()
         stages = {e["stage"] for e in logs if e["event"] == "code_node_executed"}
@@ -426,7 +427,7 @@ class TestRolloutIds:
         a label of the same name, and other labels are kept."""
         config = parse_config({"language": "python", "code": "return 1"})
         with capture_logs() as logs:
-            await engine.run(
+            await engine.execute(
                 config,
                 {},
                 labels={"tenant": "old", "node": "n-1"},

@@ -1,13 +1,13 @@
 """One chaos run: start the local E2B-compatible server, run the plan through turnout with
 faults injected, then account for every execution and every sandbox.
 
-Executions go through `Engine.run(..., backend="e2b")`, the path production executions
+Executions go through `Engine.execute(..., backend="e2b")`, the path production executions
 take, with the e2b backend pointed at the local server (`api_url`, `sandbox_url`) and its
 `max_concurrency` set to the run's concurrency. The server gets `max_sandboxes` (a create
 beyond it answers 429, like E2B's concurrency limit).
 
 Fault injection and its accounting: an execution that the plan arms with a fault queues
-it on the server right before its `Engine.run` call. The server fires a queued fault on
+it on the server right before its `Engine.execute` call. The server fires a queued fault on
 the next matching call (a create, an /execute, a kill), so with executions in flight the
 fault may hit a *concurrent* execution instead of the one that queued it. The plan (how
 many faults of each kind, and when) is therefore exact and seeded; who is hit is not. The
@@ -15,7 +15,7 @@ run accounts by the server's own numbers: faults queued minus faults still pendi
 end is faults fired, per kind, and every execution's outcome is checked against its own
 workload (a retryable infrastructure error is acceptable for any workload, because some
 fault may have hit it). Execution faults are not targeted at a `sandbox_id`: the sandbox
-only exists inside `Engine.run`, and /execute follows its create within milliseconds.
+only exists inside `Engine.execute`, and /execute follows its create within milliseconds.
 
 Retries are read from the backend's own log events (`sandbox_create_retry`,
 `sandbox_create_failed`), captured for the duration of the run and not printed.
@@ -38,13 +38,11 @@ from turnout.backend import provisioning_ms
 from turnout.chaos.report import ChaosReport, ExecutionRecord
 from turnout.chaos.server import Admin, ChaosServer
 from turnout.chaos.spec import FAULT_PAYLOADS, FaultSpec, PlannedExecution, node_config, plan
-from turnout.contract import select_inputs
 from turnout.engine import Engine
 from turnout.errors import CodeExecutionError, InfrastructureError, TurnoutError
 from turnout.flags import FlagFile, parse_flags
 from turnout.log_output import preserved
 from turnout.logging import event_of
-from turnout.models import parse_config
 
 __all__ = ["ChaosOptions", "run_chaos"]
 
@@ -179,8 +177,7 @@ async def _run(
 async def _execute(
     engine: Engine, execution: PlannedExecution, beacon: _Beacon, watch: _ReadyWatch, port: int
 ) -> ExecutionRecord:
-    config = parse_config(node_config(execution, beacon_port=port))
-    inputs = select_inputs({"n": execution.index}, config.input_variables)
+    node = node_config(execution, beacon_port=port)
     base: dict[str, Any] = {
         "index": execution.index,
         "language": execution.language,
@@ -203,7 +200,9 @@ async def _execute(
 
     try:
         envelope = await asyncio.wait_for(
-            engine.run(config, inputs, backend="e2b", labels={"chaos": str(execution.index)}),
+            engine.execute(
+                node, {"n": execution.index}, backend="e2b", labels={"chaos": str(execution.index)}
+            ),
             timeout=bound,
         )
     except CodeExecutionError as error:
@@ -236,7 +235,7 @@ async def _execute(
         return ended(outcome="crash", message="TimeoutError")
     except Exception as exc:  # not a turnout error: exactly what the run must catch
         return ended(outcome="crash", message=f"{type(exc).__name__}: {exc}")
-    return ended(outcome="ok", output_ok=envelope.get("output") == {"n": execution.index})
+    return ended(outcome="ok", output_ok=envelope.output == {"n": execution.index})
 
 
 async def _warm_up(admin: Admin, pool: int) -> None:
