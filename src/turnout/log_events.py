@@ -44,6 +44,7 @@ __all__ = [
     "FlagsReloaded",
     "LogEvent",
     "LoggedEvent",
+    "MalformedEventError",
     "Outcome",
     "Role",
     "ShadowComparison",
@@ -53,6 +54,7 @@ __all__ = [
     "event_of_record",
     "parse_event",
     "parse_json_line",
+    "parse_timestamp",
 ]
 
 Role = Literal["direct", "authoritative", "shadow", "fallback"]
@@ -71,6 +73,11 @@ _LABEL = "label_"
 
 class EventError(ValueError):
     """A line or record that is not an event of this module, or one with a bad field."""
+
+
+class MalformedEventError(EventError):
+    """An event of this module with a field of the wrong type, or a required one missing:
+    the message names the event and the field."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -270,8 +277,8 @@ class LoggedEvent:
 def parse_event(data: Mapping[str, Any]) -> LogEvent:
     """The event a dict holds (a JSON line's object, or a record's `turnout_event`).
 
-    Raises `EventError` for a name this module does not define, a required field that is
-    missing, or a field of the wrong type (the message names the field).
+    Raises `EventError` for a name this module does not define, and `MalformedEventError` for a
+    required field that is missing or a field of the wrong type (the message names it).
     """
     name = data.get("event")
     cls: Any = EVENT_TYPES.get(name) if isinstance(name, str) else None
@@ -306,7 +313,7 @@ def parse_json_line(line: str) -> LoggedEvent:
     level = data.get("level")
     return LoggedEvent(
         parse_event(data),
-        _timestamp(data.get("timestamp")),
+        parse_timestamp(data.get("timestamp")),
         level if isinstance(level, str) else None,
     )
 
@@ -322,7 +329,7 @@ def event_of_record(record: logging.LogRecord) -> LogEvent | None:
     return parse_event(data)
 
 
-def _timestamp(value: object) -> datetime | None:
+def parse_timestamp(value: object) -> datetime | None:
     """An ISO 8601 `timestamp` (UTC when it names no offset), or None if unreadable."""
     if not isinstance(value, str):
         return None
@@ -348,7 +355,7 @@ def _validated(cls: type[Any], name: str, values: Mapping[str, Any]) -> Any:
     except ValidationError as error:
         problem = error.errors()[0]
         where = ".".join(str(part) for part in problem["loc"])
-        raise EventError(f"{name}: field {where!r}: {problem['msg']}") from None
+        raise MalformedEventError(f"{name}: field {where!r}: {problem['msg']}") from None
     return cls(**{key: getattr(checked, key) for key in checked.model_fields_set})
 
 

@@ -41,6 +41,7 @@ from turnout.chaos.spec import FAULT_PAYLOADS, FaultSpec, PlannedExecution, node
 from turnout.engine import Engine
 from turnout.errors import CodeExecutionError, InfrastructureError, TurnoutError
 from turnout.flags import FlagFile, parse_flags
+from turnout.log_events import CodeNodeExecuted, EventError, event_of_record
 from turnout.log_output import preserved
 from turnout.logging import event_of
 
@@ -170,6 +171,7 @@ async def _run(
         )
         for record in report.records
     ]
+    report.event_problems = list(capture.problems)
     report.create_retries = capture.count("sandbox_create_retry")
     report.creates_given_up = capture.count("sandbox_create_failed")
 
@@ -346,22 +348,30 @@ class _EventCapture(logging.Handler):
         self.backend_timings: dict[int, dict[str, float]] = {}
         self._ids: dict[str, int] = {}
         self._held_ms: dict[str, float] = {}
+        self.problems: list[str] = []
+        """turnout events that did not parse (`turnout.log_events`), each with its reason."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        event_dict = event_of(record)
-        name = event_dict.get("event")
-        if isinstance(name, str) and name in self.COUNTED:
-            self.events.append(name)
-        elif name == "code_node_executed":
-            label = event_dict.get("label_chaos")
-            if isinstance(label, str) and label.isdigit():
-                self._ids[str(event_dict.get("execution_id"))] = int(label)
-                timings = event_dict.get("backend_timings_ms")
-                if isinstance(timings, dict):
+        try:
+            executed = event_of_record(record)
+        except EventError as error:  # a malformed turnout event: the run reports it
+            self.problems.append(str(error))
+            return
+        if isinstance(executed, CodeNodeExecuted):
+            label = executed.labels.get("chaos")
+            if label is not None and label.isdigit():
+                self._ids[str(executed.execution_id)] = int(label)
+                timings = executed.backend_timings_ms
+                if timings is not None:
                     self.backend_timings[int(label)] = {
                         key: round(float(value), 1) for key, value in timings.items()
                     }
                     self._timings[int(label)] = provisioning_ms(timings)
+            return
+        event_dict = event_of(record)
+        name = event_dict.get("event")
+        if isinstance(name, str) and name in self.COUNTED:
+            self.events.append(name)
         elif name == "sandbox_released":
             seconds, kill_ms = event_dict.get("sandbox_seconds"), event_dict.get("kill_ms")
             if isinstance(seconds, int | float) and isinstance(kill_ms, int | float):
