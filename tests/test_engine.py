@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from turnout import (
     CodeExecutionError,
     ConfigurationError,
     Engine,
+    ExecutionInterruptedError,
     ExecutionRequest,
     ExecutionResult,
     InfrastructureError,
@@ -27,6 +29,7 @@ from turnout.backend import ExecutionBackend
 from turnout.envelope import Envelope
 from turnout.errors import InternalError
 from turnout.flags import FlagFileError, parse_flags
+from turnout.limits import MAX_DEPTH
 from turnout.log_output import reset as reset_logging
 from turnout.logging import capture_logs, configure_logging
 from turnout.registry import discover
@@ -84,18 +87,7 @@ class TestExecutionEvent:
         assert SECRET_INPUT not in repr(logs)
 
 
-class TestCapabilityChecks:
-    def test_timeout_above_the_backends_maximum_is_refused(self) -> None:
-        """A node asking for more time than the backend allows fails validation on timeout."""
-        from turnout.backend_run import _check_capabilities
-
-        caps = Engine("test").backend("local-subprocess").capabilities
-        narrowed = caps.model_copy(update={"max_timeout_ms": 10_000})
-        config = parse_config({"language": "python", "code": "1", "timeout": 20_000})
-        with pytest.raises(ValidationError) as caught:
-            _check_capabilities(config, "local-subprocess", narrowed)
-        assert caught.value.field == "timeout"
-
+class TestBackends:
     async def test_unknown_backend_is_a_configuration_error(self, engine: Engine) -> None:
         """Asking for a backend nobody registered names the registered ones."""
         from turnout import ConfigurationError
@@ -103,17 +95,6 @@ class TestCapabilityChecks:
         config = parse_config({"language": "python", "code": "1"})
         with pytest.raises(ConfigurationError, match="local-subprocess"):
             await engine.execute(config, {}, backend="no-such-backend")
-
-    def test_validation_error_is_raised_for_unsupported_language(self) -> None:
-        """The capability check names the language field (checked directly)."""
-        from turnout.backend_run import _check_capabilities
-
-        backend_caps = Engine("test").backend("local-subprocess").capabilities
-        narrowed = backend_caps.model_copy(update={"languages": frozenset({"python"})})
-        config = parse_config({"language": "javascript", "code": "1"})
-        with pytest.raises(ValidationError) as caught:
-            _check_capabilities(config, "local-subprocess", narrowed)
-        assert caught.value.field == "language"
 
 
 class TestInstrument:
@@ -443,3 +424,60 @@ class TestRolloutIds:
             "label_workflow": "wf-1",
             "label_execution": "run-1",
         }
+
+
+class TestExecute:
+    async def test_a_stored_node_and_a_context_give_the_typed_envelope(
+        self, engine: Engine
+    ) -> None:
+        """`execute` takes the stored config and the workflow context: it selects the
+        node's inputs and returns the `Envelope`, wrapped in its outputVariable on the wire."""
+        node = {
+            "language": "python",
+            "code": "return a",
+            "inputVariables": ["a"],
+            "outputVariable": "out",
+        }
+        envelope = await engine.execute(node, {"a": 1, "b": 2}, backend="local-subprocess")
+        assert (envelope.output, envelope.output_variable) == (1, "out")
+        assert list(envelope.to_dict()) == ["out"]
+
+    async def test_a_context_nested_too_deep_is_refused_before_any_backend(
+        self, engine: Engine
+    ) -> None:
+        """The limits are checked first: a too-deep context is a `ValidationError` on
+        `context`, and no run (no `code_node_executed`) happens."""
+        deep: object = 1
+        for _ in range(MAX_DEPTH + 1):
+            deep = [deep]
+        with capture_logs() as logs, pytest.raises(ValidationError) as caught:
+            await engine.execute({"language": "python", "code": "return 1"}, {"x": deep})
+        assert caught.value.field.startswith("context")
+        assert [e for e in logs if e["event"] == "code_node_executed"] == []
+
+    async def test_a_rollout_id_that_is_not_a_string_is_refused(self, engine: Engine) -> None:
+        """A rollout id must be a non-empty string: the error names the parameter."""
+        with pytest.raises(ValidationError) as caught:
+            await engine.execute(
+                {"language": "python", "code": "return 1"},
+                {},
+                tenant_id=42,  # type: ignore[arg-type]
+            )
+        assert caught.value.field == "tenant_id"
+
+
+class TestShutdown:
+    async def test_shutdown_interrupts_what_runs_and_refuses_what_comes(self) -> None:
+        """`Engine.shutdown` cancels the execution in flight (a retryable
+        `ExecutionInterruptedError`), says how many it cancelled, and refuses later ones."""
+        engine = Engine("test")
+        slow = {"language": "python", "code": "import time\ntime.sleep(30)\nreturn 1"}
+        call = asyncio.create_task(engine.execute(slow, {}, backend="local-subprocess"))
+        await asyncio.sleep(0)  # the call runs up to its backend: in flight from now on
+        assert engine.in_flight.count == 1
+        assert await engine.shutdown(0.0) == 1
+        with pytest.raises(ExecutionInterruptedError):
+            await call
+        with pytest.raises(InfrastructureError) as refused:
+            await engine.execute(slow, {}, backend="local-subprocess")
+        assert (refused.value.retryable, refused.value.started) == (True, False)

@@ -2,7 +2,7 @@
 
     spec.py     the fault spec (`create_429=3%,...`), the workload and the seeded plan
     server.py   the local server in a child process, and its admin API (faults, stats)
-    run.py      one run: the plan through `Engine.run` on e2b, faults injected, accounted
+    run.py      one run: the plan through `Engine.execute` on e2b, faults injected, accounted
     report.py   the figures, the four required properties, the printed table
 
 See docs/reliability.md for what a run proves and the recorded 1,000-execution run.

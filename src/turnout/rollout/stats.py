@@ -62,7 +62,7 @@ __all__ = [
 ]
 
 DIRECT = "direct"
-"""The stage key of runs without a flag decision (`Engine.run(..., backend=...)`)."""
+"""The stage key of runs without a flag decision (`Engine.execute(..., backend=...)`)."""
 TOP_MISMATCH_PATHS = 5
 
 
