@@ -26,6 +26,7 @@ from turnout.log_events import (
     ShadowFailed,
     ShadowShed,
     event_of_record,
+    name_of,
     parse_event,
     parse_json_line,
 )
@@ -167,13 +168,13 @@ def test_every_event_round_trips_through_a_record(event: LogEvent) -> None:
 
 def test_every_defined_event_is_round_tripped() -> None:
     """The round-trip tests cover every event the module defines."""
-    assert {type(event).NAME for event in EVENTS} == set(EVENT_TYPES)
+    assert {name_of(event) for event in EVENTS} == set(EVENT_TYPES)
 
 
 def test_a_run_keeps_the_keys_stored_logs_have() -> None:
     """A successful run's `code_node_executed` has today's keys, flat: the decision's
     keys, `label_<key>` per label, and `sandbox_id` as null when no sandbox ran it."""
-    fields = EVENTS[0].to_fields()
+    fields = EVENTS[0].wire()[1]
     assert fields["sandbox_id"] is None
     assert (fields["label_tenant"], fields["stage"], fields["candidate_backend"]) == (
         "t-1",
@@ -181,7 +182,7 @@ def test_a_run_keeps_the_keys_stored_logs_have() -> None:
         "e2b",
     )
     assert set(fields) == {
-        *DecisionFields.__dataclass_fields__,
+        *DecisionFields._fields,
         "label_tenant",
         "label_node",
         "environment",
@@ -206,7 +207,7 @@ def test_a_run_keeps_the_keys_stored_logs_have() -> None:
 def test_a_run_refused_before_the_backend_answered_has_no_result_keys() -> None:
     """A failed run without a backend result leaves out the result's keys (no null
     `sandbox_id`), and a run without a decision has none of the decision's keys."""
-    fields = EVENTS[1].to_fields()
+    fields = EVENTS[1].wire()[1]
     assert "sandbox_id" not in fields
     assert "stdout_bytes" not in fields
     assert "stage" not in fields
@@ -218,7 +219,7 @@ def test_a_run_refused_before_the_backend_answered_has_no_result_keys() -> None:
 )
 def test_a_field_of_the_wrong_type_is_refused_by_name(field: str, value: object) -> None:
     """A known event with a field of the wrong type is a `MalformedEventError` naming it."""
-    data = {"event": "code_node_executed", **EVENTS[0].to_fields(), field: value}
+    data = {"event": "code_node_executed", **EVENTS[0].wire()[1], field: value}
     with pytest.raises(MalformedEventError, match=f"code_node_executed: field '{field}'"):
         parse_event(data)
 
@@ -238,7 +239,7 @@ def test_an_unknown_event_is_not_parsed() -> None:
 
 def test_keys_the_event_does_not_define_are_not_part_of_it() -> None:
     """Fields an application bound to its loggers, and `level`/`timestamp`, are ignored."""
-    data = {"event": "shadow_shed", **EVENTS[4].to_fields(), "request_id": "r-9", "level": "x"}
+    data = {"event": "shadow_shed", **EVENTS[4].wire()[1], "request_id": "r-9", "level": "x"}
     assert parse_event(data) == EVENTS[4]
 
 
@@ -272,4 +273,4 @@ def test_the_json_line_is_the_logged_fields(json_lines: io.StringIO) -> None:
     assert data.pop("event") == "fallback_to_legacy"
     assert data.pop("level") == "warning"
     assert isinstance(data.pop("timestamp"), str)
-    assert data == EVENTS[6].to_fields()
+    assert data == EVENTS[6].wire()[1]

@@ -8,13 +8,11 @@ are defined in `turnout.log_events`.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from turnout.contract import DecodedOutput, encode_json
 from turnout.errors import CodeExecutionError, InfrastructureError, InternalError, TurnoutError
@@ -48,8 +46,7 @@ def decision_fields(decision: Decision | None) -> DecisionFields | None:
     return None if decision is None else DecisionFields(**decision.to_log())
 
 
-@dataclass(frozen=True)
-class RunFacts:
+class RunFacts(NamedTuple):
     """What the `code_node_executed` event of one run says whatever its outcome."""
 
     execution_id: str
@@ -78,7 +75,7 @@ class RunFacts:
         )
 
     def with_payload(self, payload_bytes: int) -> RunFacts:
-        return dataclasses.replace(self, payload_bytes=payload_bytes)
+        return self._replace(payload_bytes=payload_bytes)
 
 
 def build_envelope(

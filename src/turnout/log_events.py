@@ -1,39 +1,42 @@
 """The events turnout emits that something reads back: each one's name and typed fields.
 
-One frozen dataclass per event. The engine, the migration shim and the flag reloader emit
-through these (`emit`), and every reader parses back into them: the rollout report and its
-timeline (`turnout.rollout.events.parse_line`, from JSON lines), the chaos run and the
-service's metrics (`event_of_record`, from the records of the `turnout` logger). So an
-event's fields are written down once, here, and a field that changes type breaks a test
+One named tuple per event (immutable and typed like a frozen dataclass, and a fraction of
+its cost to define, which every process that runs a node pays at import). The engine, the
+migration shim and the flag reloader emit through these (`EventLogger.emit`), and every
+reader parses back into them: the rollout report and its timeline
+(`turnout.rollout.events.read_line`, from JSON lines), the chaos run and the service's
+metrics (`event_of_record`, from the records of the `turnout` logger). So an event's
+fields are written down once, here, and a field that changes type breaks a test
 instead of a report.
 
 On the wire an event is flat, as it always was: `event` (the name), then its fields;
 `labels` become `label_<key>` keys, `decision` (the flag decision of the execution, when
 there was one) becomes its thirteen keys, and a field that is None is left out unless the
-event says otherwise. `to_fields` and `parse_event` are each other's inverse on every event
+event says otherwise. `wire` and `parse_event` are each other's inverse on every event
 emitted (tests/test_log_events.py). Parsing is strict: a known event whose field has the
 wrong type is an `EventError` naming the field, never read as something else; keys an
 event does not define (fields an application bound to its loggers, `level`, `timestamp`)
 are not part of it. Fields a worker of an older version did not log are optional, so a
 report over a log spanning an upgrade still reads every line.
 
-Validation uses pydantic, imported on the first parse only: emitting costs no import.
+Validation uses pydantic models built from these types on the first parse only:
+emitting costs no import and no validation.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypedDict, cast
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypedDict, cast
 
 if TYPE_CHECKING:
     import logging
 
 __all__ = [
     "EVENT_TYPES",
+    "NO_LABELS",
     "ROLES",
     "VERDICTS",
     "CodeNodeExecuted",
@@ -52,6 +55,7 @@ __all__ = [
     "ShadowShed",
     "Verdict",
     "event_of_record",
+    "name_of",
     "parse_event",
     "parse_json_line",
     "parse_timestamp",
@@ -80,8 +84,7 @@ class MalformedEventError(EventError):
     the message names the event and the field."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class DecisionFields:
+class DecisionFields(NamedTuple):
     """The flag decision of an execution, as every event about it carries it (the keys of
     `turnout.flags.Decision.to_log`); only `stage` is certain in older logs."""
 
@@ -100,54 +103,21 @@ class DecisionFields:
     shadow_skipped: str | None = None
 
 
-class _Event:
-    """Flattening and un-flattening shared by the event classes."""
-
-    NAME: ClassVar[str]
-    #: Fields written as null when None (the others are left out).
-    NULLABLE: ClassVar[frozenset[str]] = frozenset()
-
-    def to_fields(self) -> dict[str, Any]:
-        """The event's keys and values as emitted (without `event`)."""
-        fields: dict[str, Any] = {}
-        for item in dataclasses.fields(self):  # type: ignore[arg-type]
-            value = getattr(self, item.name)
-            if item.name == "labels":
-                fields.update({f"{_LABEL}{key}": label for key, label in value.items()})
-            elif item.name == "decision":
-                if value is not None:
-                    fields.update(dataclasses.asdict(value))
-            elif value is not None or item.name in self._nullable():
-                fields[item.name] = value
-        return fields
-
-    def _nullable(self) -> frozenset[str]:
-        return self.NULLABLE
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Execution(_Event):
-    """Fields of every event about one execution: which, where, what the flags decided."""
-
-    environment: str
-    execution_id: str | None = None
-    code_sha256: str | None = None
-    decision: DecisionFields | None = None
-    labels: dict[str, str] = field(default_factory=dict)
-
-
 class ExecutionFields(TypedDict):
-    """The fields of `_Execution`, for code that builds several events of one execution."""
+    """The fields every event about one execution has (which, where, what the flags
+    decided), for code that builds several events of one execution."""
 
     environment: str
     execution_id: str | None
     code_sha256: str | None
     decision: DecisionFields | None
-    labels: dict[str, str]
+    labels: Mapping[str, str]
 
 
-@dataclass(frozen=True, kw_only=True)
-class CodeNodeExecuted(_Execution):
+NO_LABELS: Mapping[str, str] = MappingProxyType({})
+
+
+class CodeNodeExecuted(NamedTuple):
     """One run of a node on one backend ended (one per run, whatever its role and outcome).
 
     `stdout_bytes` onwards (to `usage`) are there when the backend returned a result;
@@ -155,11 +125,14 @@ class CodeNodeExecuted(_Execution):
     when it failed.
     """
 
-    NAME: ClassVar[str] = "code_node_executed"
-
+    environment: str
     backend: str
     role: Role
     outcome: Outcome
+    execution_id: str | None = None
+    code_sha256: str | None = None
+    decision: DecisionFields | None = None
+    labels: Mapping[str, str] = NO_LABELS
     language: str | None = None
     duration_ms: int | None = None
     warnings: list[str] | None = None
@@ -175,24 +148,28 @@ class CodeNodeExecuted(_Execution):
     error_kind: str | None = None
     retryable: bool | None = None
 
-    def _nullable(self) -> frozenset[str]:
-        # A run the backend answered says which sandbox ran it, null for none.
-        return frozenset({"sandbox_id"}) if self.stdout_bytes is not None else frozenset()
+    def wire(self) -> tuple[str, dict[str, Any]]:
+        """The name and the keys as emitted (`_wire`); a run the backend answered says
+        which sandbox ran it, null for none."""
+        answered = self.stdout_bytes is not None
+        return _wire(self, nullable=("sandbox_id",) if answered else ())
 
 
-@dataclass(frozen=True, kw_only=True)
-class ShadowComparison(_Execution):
+class ShadowComparison(NamedTuple):
     """A shadow run finished and was compared with the authoritative outcome (paths and
     counts only, never values; see `turnout.comparison`)."""
 
-    NAME: ClassVar[str] = "shadow_comparison"
-
+    environment: str
     verdict: Verdict
-    mismatches: list[dict[str, Any]] = field(default_factory=list)
+    execution_id: str | None = None
+    code_sha256: str | None = None
+    decision: DecisionFields | None = None
+    labels: Mapping[str, str] = NO_LABELS
+    mismatches: list[dict[str, Any]] | None = None
     mismatch_count: int | None = None
     ignored_count: int | None = None
     accepted_count: int | None = None
-    accepted: list[dict[str, str]] = field(default_factory=list)
+    accepted: list[dict[str, str]] | None = None
     authoritative_outcome: str | None = None
     candidate_outcome: str | None = None
     candidate_error_type: str | None = None
@@ -200,45 +177,68 @@ class ShadowComparison(_Execution):
     authoritative_error_type: str | None = None
     authoritative_error: str | None = None
 
+    def wire(self) -> tuple[str, dict[str, Any]]:
+        """The name and the keys as emitted (`_wire`)."""
+        return _wire(self)
 
-@dataclass(frozen=True, kw_only=True)
-class ShadowShed(_Execution):
+
+class ShadowShed(NamedTuple):
     """A shadow run was not started: `budget` shadow runs were in flight already."""
 
-    NAME: ClassVar[str] = "shadow_shed"
-
+    environment: str
+    execution_id: str | None = None
+    code_sha256: str | None = None
+    decision: DecisionFields | None = None
+    labels: Mapping[str, str] = NO_LABELS
     budget: int | None = None
 
+    def wire(self) -> tuple[str, dict[str, Any]]:
+        """The name and the keys as emitted (`_wire`)."""
+        return _wire(self)
 
-@dataclass(frozen=True, kw_only=True)
-class ShadowFailed(_Execution):
+
+class ShadowFailed(NamedTuple):
     """The comparison of a shadow run failed (a bug); the caller never saw it."""
 
-    NAME: ClassVar[str] = "shadow_failed"
-
+    environment: str
+    execution_id: str | None = None
+    code_sha256: str | None = None
+    decision: DecisionFields | None = None
+    labels: Mapping[str, str] = NO_LABELS
     error: str | None = None
 
+    def wire(self) -> tuple[str, dict[str, Any]]:
+        """The name and the keys as emitted (`_wire`)."""
+        return _wire(self)
 
-@dataclass(frozen=True, kw_only=True)
-class FallbackToLegacy(_Execution):
+
+class FallbackToLegacy(NamedTuple):
     """The authoritative backend failed before the code started; legacy runs it instead."""
 
-    NAME: ClassVar[str] = "fallback_to_legacy"
-
+    environment: str
+    execution_id: str | None = None
+    code_sha256: str | None = None
+    decision: DecisionFields | None = None
+    labels: Mapping[str, str] = NO_LABELS
     failed_backend: str | None = None
     fallback_backend: str | None = None
     error: str | None = None
 
+    def wire(self) -> tuple[str, dict[str, Any]]:
+        """The name and the keys as emitted (`_wire`)."""
+        return _wire(self)
 
-@dataclass(frozen=True, kw_only=True)
-class FlagsReloaded(_Event):
+
+class FlagsReloaded(NamedTuple):
     """A changed flag file took effect: the events after it carry the new hashes."""
 
-    NAME: ClassVar[str] = "flags_reloaded"
-
     path: str | None = None
-    environments: list[str] = field(default_factory=list)
-    flags_hashes: dict[str, str] = field(default_factory=dict)
+    environments: list[str] | None = None
+    flags_hashes: dict[str, str] | None = None
+
+    def wire(self) -> tuple[str, dict[str, Any]]:
+        """The name and the keys as emitted (`_wire`)."""
+        return _wire(self)
 
 
 LogEvent = (
@@ -251,22 +251,40 @@ LogEvent = (
 )
 """Any event of this module (what the readers get)."""
 
-EVENT_TYPES: dict[str, type[_Event]] = {
-    cls.NAME: cls
-    for cls in (
-        CodeNodeExecuted,
-        ShadowComparison,
-        ShadowShed,
-        ShadowFailed,
-        FallbackToLegacy,
-        FlagsReloaded,
-    )
+EVENT_TYPES: dict[str, type[LogEvent]] = {
+    "code_node_executed": CodeNodeExecuted,
+    "shadow_comparison": ShadowComparison,
+    "shadow_shed": ShadowShed,
+    "shadow_failed": ShadowFailed,
+    "fallback_to_legacy": FallbackToLegacy,
+    "flags_reloaded": FlagsReloaded,
 }
-"""Every event this module defines, by name."""
+"""Every event this module defines, by its name on the wire."""
+_NAMES: dict[type[LogEvent], str] = {cls: name for name, cls in EVENT_TYPES.items()}
 
 
-@dataclass(frozen=True)
-class LoggedEvent:
+def name_of(event: LogEvent) -> str:
+    """The event's name on the wire (its `event` key)."""
+    return _NAMES[type(event)]
+
+
+def _wire(event: LogEvent, *, nullable: tuple[str, ...] = ()) -> tuple[str, dict[str, Any]]:
+    """The event's name and its keys as emitted: labels as `label_<key>`, the decision's
+    keys beside the others, a None left out unless the field is `nullable`."""
+    fields: dict[str, Any] = {}
+    value: Any
+    for key, value in zip(event._fields, event, strict=True):
+        if key == "labels":
+            fields.update({f"{_LABEL}{label}": text for label, text in value.items()})
+        elif key == "decision":
+            if value is not None:
+                fields.update(value._asdict())
+        elif value is not None or key in nullable:
+            fields[key] = value
+    return name_of(event), fields
+
+
+class LoggedEvent(NamedTuple):
     """An event read from a JSON line, with the time and level the line gives it."""
 
     event: LogEvent
@@ -285,18 +303,18 @@ def parse_event(data: Mapping[str, Any]) -> LogEvent:
     if cls is None or not isinstance(name, str):
         raise EventError(f"not an event turnout's readers know: {name!r}")
     values: dict[str, Any] = {}
-    for item in dataclasses.fields(cls):
-        if item.name == "labels":
+    for key in cls._fields:
+        if key == "labels":
             values["labels"] = {
-                key.removeprefix(_LABEL): value
-                for key, value in data.items()
-                if key.startswith(_LABEL)
+                wire.removeprefix(_LABEL): value
+                for wire, value in data.items()
+                if wire.startswith(_LABEL)
             }
-        elif item.name == "decision":
+        elif key == "decision":
             if "stage" in data:
                 values["decision"] = _validated(DecisionFields, name, data)
-        elif item.name in data:
-            values[item.name] = data[item.name]
+        elif key in data:
+            values[key] = data[key]
     return cast("LogEvent", _validated(cls, name, values))
 
 
@@ -367,16 +385,9 @@ def _validator(cls: type[Any]) -> Any:
 
     hints = typing.get_type_hints(cls)
     fields: dict[str, Any] = {}
-    for item in dataclasses.fields(cls):
-        if item.name in ("labels", "decision"):
-            kind: Any = dict[str, str] if item.name == "labels" else DecisionFields | None
-        else:
-            kind = hints[item.name]
-        if item.default is not dataclasses.MISSING:
-            fields[item.name] = (kind, item.default)
-        elif item.default_factory is not dataclasses.MISSING:
-            fields[item.name] = (kind, None)
-        else:
-            fields[item.name] = (kind, ...)
-    config = ConfigDict(strict=True, extra="ignore", arbitrary_types_allowed=True)
+    for key in cls._fields:
+        # `decision` arrives validated already (a `DecisionFields`).
+        kind: Any = {"labels": dict[str, str], "decision": Any}.get(key, hints[key])
+        fields[key] = (kind, cls._field_defaults.get(key, ...))
+    config = ConfigDict(strict=True, extra="ignore")
     return create_model(f"{cls.__name__}Fields", __config__=config, **fields)

@@ -27,7 +27,7 @@ import logging
 import sys
 import traceback
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from turnout.redaction import scrub_data, scrub_text
 
@@ -62,9 +62,7 @@ _stdlib_redaction_installed = False
 class Emittable(Protocol):
     """An event defined in `turnout.log_events`: its name and its fields as emitted."""
 
-    NAME: ClassVar[str]
-
-    def to_fields(self) -> dict[str, Any]: ...
+    def wire(self) -> tuple[str, dict[str, Any]]: ...
 
 
 class EventLogger:
@@ -106,10 +104,10 @@ class EventLogger:
     def emit(self, event: Emittable, *, level: int = logging.INFO, exc_info: Any = None) -> None:
         """Emit an event of `turnout.log_events` (its name and fields come from there);
         `exc_info` logs an exception's traceback with it."""
-        fields = event.to_fields()
+        name, fields = event.wire()
         if exc_info is not None:
             fields["exc_info"] = exc_info
-        self._emit(level, event.NAME, fields)
+        self._emit(level, name, fields)
 
     def exception(self, event: str, **fields: Any) -> None:
         """`error` with the exception being handled (its traceback, scrubbed)."""

@@ -243,11 +243,11 @@ class StageStats:
         self.mismatches += verdict == "mismatch"
         self.ignored_differences += _count(event.ignored_count)
         self.mismatched_differences += _count(event.mismatch_count)
-        for difference in event.mismatches:
+        for difference in event.mismatches or ():
             if isinstance(difference.get("path"), str):
                 self.mismatch_paths[difference["path"]] += 1
         self.accepted_differences += _count(event.accepted_count)
-        for item in event.accepted:
+        for item in event.accepted or ():
             fields = [item.get(key) for key in _LEDGER]
             if all(isinstance(value, str) for value in fields):
                 path, owner, reason = (str(value) for value in fields)
