@@ -140,8 +140,8 @@ class ShadowRunner:
             raise
         except Exception as exc:
             with contextlib.suppress(Exception):
-                error = f"{type(exc).__name__}: {exc}"
-                log.emit(ShadowFailed(error=error, **about), level=logging.ERROR)
+                failure = f"{type(exc).__name__}: {exc}"
+                log.emit(ShadowFailed(error=failure, **about), level=logging.ERROR)
 
     async def aclose(self, timeout_s: float = 30.0) -> None:
         """Let shadow runs and comparisons finish (bounded), then cancel what remains."""
