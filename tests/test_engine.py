@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from turnout import (
     CodeExecutionError,
     ConfigurationError,
     Engine,
+    ExecutionInterruptedError,
     ExecutionRequest,
     ExecutionResult,
     InfrastructureError,
@@ -24,8 +26,10 @@ from turnout import (
     parse_config,
 )
 from turnout.backend import ExecutionBackend
+from turnout.envelope import Envelope
 from turnout.errors import InternalError
 from turnout.flags import FlagFileError, parse_flags
+from turnout.limits import MAX_DEPTH
 from turnout.log_output import reset as reset_logging
 from turnout.logging import capture_logs, configure_logging
 from turnout.registry import discover
@@ -38,9 +42,9 @@ MISSPELT = (
 )
 
 
-async def run(engine: Engine, code: str, language: str = "python") -> dict[str, object]:
+async def run(engine: Engine, code: str, language: str = "python") -> Envelope:
     config = parse_config({"language": language, "code": f"{SECRET_CODE}\n{code}"})
-    return await engine.run(
+    return await engine.execute(
         config, {"value": SECRET_INPUT}, backend="local-subprocess", labels={"tenant": "t-1"}
     )
 
@@ -83,36 +87,14 @@ class TestExecutionEvent:
         assert SECRET_INPUT not in repr(logs)
 
 
-class TestCapabilityChecks:
-    def test_timeout_above_the_backends_maximum_is_refused(self) -> None:
-        """A node asking for more time than the backend allows fails validation on timeout."""
-        from turnout.engine import _check_capabilities
-
-        caps = Engine("test").backend("local-subprocess").capabilities
-        narrowed = caps.model_copy(update={"max_timeout_ms": 10_000})
-        config = parse_config({"language": "python", "code": "1", "timeout": 20_000})
-        with pytest.raises(ValidationError) as caught:
-            _check_capabilities(config, "local-subprocess", narrowed)
-        assert caught.value.field == "timeout"
-
+class TestBackends:
     async def test_unknown_backend_is_a_configuration_error(self, engine: Engine) -> None:
         """Asking for a backend nobody registered names the registered ones."""
         from turnout import ConfigurationError
 
         config = parse_config({"language": "python", "code": "1"})
         with pytest.raises(ConfigurationError, match="local-subprocess"):
-            await engine.run(config, {}, backend="no-such-backend")
-
-    def test_validation_error_is_raised_for_unsupported_language(self) -> None:
-        """The capability check names the language field (checked directly)."""
-        from turnout.engine import _check_capabilities
-
-        backend_caps = Engine("test").backend("local-subprocess").capabilities
-        narrowed = backend_caps.model_copy(update={"languages": frozenset({"python"})})
-        config = parse_config({"language": "javascript", "code": "1"})
-        with pytest.raises(ValidationError) as caught:
-            _check_capabilities(config, "local-subprocess", narrowed)
-        assert caught.value.field == "language"
+            await engine.execute(config, {}, backend="no-such-backend")
 
 
 class TestInstrument:
@@ -189,7 +171,7 @@ class TestInternalErrors:
         engine = Engine("test", registry=discover(extra_plugins=[BuggyPlugin()]))
         config = parse_config({"language": "python", "code": "return 1"})
         with pytest.raises(InternalError) as caught:
-            await engine.run(config, {}, backend="buggy")
+            await engine.execute(config, {}, backend="buggy")
         await engine.aclose()
         error = caught.value
         assert not isinstance(error, InfrastructureError)
@@ -203,7 +185,7 @@ class TestInternalErrors:
         engine = Engine("test", registry=discover(extra_plugins=[BuggyPlugin()]))
         config = parse_config({"language": "python", "code": "return 1"})
         with pytest.raises(InternalError):
-            await engine.run(config, {}, backend="buggy")
+            await engine.execute(config, {}, backend="buggy")
         await engine.aclose()
         events = [json.loads(line) for line in json_log.getvalue().splitlines()]
         [event] = [e for e in events if e["event"] == "code_node_executed"]
@@ -230,7 +212,7 @@ class TestConfigWarnings:
         the error, and a message that names the likely unit mistake."""
         config = parse_config(SAVED_IN_SECONDS)
         with pytest.raises(CodeExecutionError) as caught:
-            await engine.run(config, {}, backend="local-subprocess")
+            await engine.execute(config, {}, backend="local-subprocess")
         error = caught.value
         assert error.kind == "timeout"
         assert list(error.warnings) == config.warnings
@@ -242,7 +224,7 @@ class TestConfigWarnings:
         """The failed run's `code_node_executed` event carries the config's warnings."""
         config = parse_config(SAVED_IN_SECONDS)
         with capture_logs() as logs, pytest.raises(CodeExecutionError):
-            await engine.run(config, {}, backend="local-subprocess")
+            await engine.execute(config, {}, backend="local-subprocess")
         [event] = [e for e in logs if e["event"] == "code_node_executed"]
         assert event["warnings"] == config.warnings
 
@@ -252,9 +234,9 @@ class TestConfigWarnings:
         """A successful run has the warnings in its envelope and in its event."""
         config = parse_config({"language": "python", "code": "return 1", "memoryLimit": 256})
         with capture_logs() as logs:
-            envelope = await engine.run(config, {}, backend="local-subprocess")
+            envelope = await engine.execute(config, {}, backend="local-subprocess")
         [event] = [e for e in logs if e["event"] == "code_node_executed"]
-        assert envelope["metadata"]["warnings"] == config.warnings
+        assert list(envelope.metadata.warnings) == config.warnings
         assert event["warnings"] == config.warnings
 
     async def test_an_error_raised_before_the_backend_carries_the_warnings(
@@ -264,7 +246,7 @@ class TestConfigWarnings:
         carries the config's warnings."""
         config = parse_config({"language": "python", "code": "return 1", "memoryLimit": 256})
         with pytest.raises(ConfigurationError) as caught:
-            await engine.run(config, {}, backend="no-such-backend")
+            await engine.execute(config, {}, backend="no-such-backend")
         assert list(caught.value.warnings) == config.warnings
 
     async def test_an_execution_refused_by_shutdown_carries_the_warnings(
@@ -272,9 +254,9 @@ class TestConfigWarnings:
     ) -> None:
         """An execution refused because the engine is shutting down carries them too."""
         config = parse_config({"language": "python", "code": "return 1", "memoryLimit": 256})
-        engine.in_flight.close()
+        engine.refuse()
         with pytest.raises(InfrastructureError) as caught:
-            await engine.run(config, {}, backend="local-subprocess")
+            await engine.execute(config, {}, backend="local-subprocess")
         assert list(caught.value.warnings) == config.warnings
 
 
@@ -294,10 +276,10 @@ class TestEnvelopeScrubbing:
         )
         config = parse_config({"language": "python", "code": code})
         with capture_logs() as logs:
-            envelope = await engine.run(config, {"value": HOST_KEY}, backend="local-subprocess")
+            envelope = await engine.execute(config, {"value": HOST_KEY}, backend="local-subprocess")
         assert HOST_KEY not in repr(envelope)
-        assert envelope["output"] == {"[redacted]": ["[redacted]", "http://u:pw@h/?q=1"]}
-        assert envelope["stdout"] == "[redacted]\n"
+        assert envelope.output == {"[redacted]": ["[redacted]", "http://u:pw@h/?q=1"]}
+        assert envelope.stdout == "[redacted]\n"
         [warning] = [e for e in logs if e["event"] == "secret_redacted_from_result"]
         assert warning["fields"] == ["logs", "output", "stderr", "stdout"]
         assert HOST_KEY not in repr(logs)
@@ -310,8 +292,8 @@ class TestEnvelopeScrubbing:
         value = "http://u:pw@h/?token=t e2b_" + "a1B2c3D4e5F6g7H8i9J0"
         config = parse_config({"language": "python", "code": "print(value)\nreturn value"})
         with capture_logs() as logs:
-            envelope = await engine.run(config, {"value": value}, backend="local-subprocess")
-        assert (envelope["output"], envelope["stdout"]) == (value, value + "\n")
+            envelope = await engine.execute(config, {"value": value}, backend="local-subprocess")
+        assert (envelope.output, envelope.stdout) == (value, value + "\n")
         assert not [e for e in logs if e["event"] == "secret_redacted_from_result"]
 
 
@@ -392,12 +374,12 @@ class TestBrokenPlugins:
         engine = Engine("prod", flags_path=path, registry=discover(extra_plugins=[HalfPlugin()]))
         config = parse_config({"language": "python", "code": "return 1"})
         try:
-            envelope = await engine.run(config, {}, backend="local-subprocess")
+            envelope = await engine.execute(config, {}, backend="local-subprocess")
             with pytest.raises(ConfigurationError) as caught:
-                await engine.run(config, {}, backend="half")
+                await engine.execute(config, {}, backend="half")
         finally:
             await engine.aclose()
-        assert envelope["output"] == 1
+        assert envelope.output == 1
         assert "plugin 'half-plugin'" in caught.value.message
         assert "RuntimeError: plugin setup failed" in caught.value.message
 
@@ -415,7 +397,7 @@ class TestRolloutIds:
         try:
             with capture_logs() as logs:
                 for _ in range(16):
-                    await engine.run(config, {})
+                    await engine.execute(config, {})
         finally:
             await engine.aclose()
         stages = {e["stage"] for e in logs if e["event"] == "code_node_executed"}
@@ -426,7 +408,7 @@ class TestRolloutIds:
         a label of the same name, and other labels are kept."""
         config = parse_config({"language": "python", "code": "return 1"})
         with capture_logs() as logs:
-            await engine.run(
+            await engine.execute(
                 config,
                 {},
                 labels={"tenant": "old", "node": "n-1"},
@@ -442,3 +424,60 @@ class TestRolloutIds:
             "label_workflow": "wf-1",
             "label_execution": "run-1",
         }
+
+
+class TestExecute:
+    async def test_a_stored_node_and_a_context_give_the_typed_envelope(
+        self, engine: Engine
+    ) -> None:
+        """`execute` takes the stored config and the workflow context: it selects the
+        node's inputs and returns the `Envelope`, wrapped in its outputVariable on the wire."""
+        node = {
+            "language": "python",
+            "code": "return a",
+            "inputVariables": ["a"],
+            "outputVariable": "out",
+        }
+        envelope = await engine.execute(node, {"a": 1, "b": 2}, backend="local-subprocess")
+        assert (envelope.output, envelope.output_variable) == (1, "out")
+        assert list(envelope.to_dict()) == ["out"]
+
+    async def test_a_context_nested_too_deep_is_refused_before_any_backend(
+        self, engine: Engine
+    ) -> None:
+        """The limits are checked first: a too-deep context is a `ValidationError` on
+        `context`, and no run (no `code_node_executed`) happens."""
+        deep: object = 1
+        for _ in range(MAX_DEPTH + 1):
+            deep = [deep]
+        with capture_logs() as logs, pytest.raises(ValidationError) as caught:
+            await engine.execute({"language": "python", "code": "return 1"}, {"x": deep})
+        assert caught.value.field.startswith("context")
+        assert [e for e in logs if e["event"] == "code_node_executed"] == []
+
+    async def test_a_rollout_id_that_is_not_a_string_is_refused(self, engine: Engine) -> None:
+        """A rollout id must be a non-empty string: the error names the parameter."""
+        with pytest.raises(ValidationError) as caught:
+            await engine.execute(
+                {"language": "python", "code": "return 1"},
+                {},
+                tenant_id=42,  # type: ignore[arg-type]
+            )
+        assert caught.value.field == "tenant_id"
+
+
+class TestShutdown:
+    async def test_shutdown_interrupts_what_runs_and_refuses_what_comes(self) -> None:
+        """`Engine.shutdown` cancels the execution in flight (a retryable
+        `ExecutionInterruptedError`), says how many it cancelled, and refuses later ones."""
+        engine = Engine("test")
+        slow = {"language": "python", "code": "import time\ntime.sleep(30)\nreturn 1"}
+        call = asyncio.create_task(engine.execute(slow, {}, backend="local-subprocess"))
+        await asyncio.sleep(0)  # the call runs up to its backend: in flight from now on
+        assert engine.in_flight.count == 1
+        assert await engine.shutdown(0.0) == 1
+        with pytest.raises(ExecutionInterruptedError):
+            await call
+        with pytest.raises(InfrastructureError) as refused:
+            await engine.execute(slow, {}, backend="local-subprocess")
+        assert (refused.value.retryable, refused.value.started) == (True, False)

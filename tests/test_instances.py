@@ -85,7 +85,7 @@ async def test_reload_mid_flight_drains_the_old_instance_and_applies_the_new_cap
 
         async def execute(code: str, value: int) -> dict[str, Any]:
             config = parse_config({"language": "python", "code": code})
-            return await engine.run(config, {}, labels={"execution": f"job-{value}"})
+            return await engine.execute(config, {}, labels={"execution": f"job-{value}"})
 
         old = engine.backend("local-subprocess")
         in_flight = asyncio.create_task(execute(PRINT_ON_GO.format(value=1), 1))
@@ -98,13 +98,13 @@ async def test_reload_mid_flight_drains_the_old_instance_and_applies_the_new_cap
             after = await execute(PRINT_AFTER.format(sleep=0, value=2), 2)
         new = engine.backend("local-subprocess")
         assert new is not old
-        assert after["stdout"].endswith("[turnout: stdout truncated at 2048 bytes]")
+        assert after.stdout.endswith("[turnout: stdout truncated at 2048 bytes]")
         assert new.capabilities.max_output_bytes == 2048
         assert not old.closed  # type: ignore[attr-defined]  # still draining: one execution in flight
 
         let_go(old_processes)
         before = await in_flight
-        assert before["stdout"].endswith("[turnout: stdout truncated at 1024 bytes]")
+        assert before.stdout.endswith("[turnout: stdout truncated at 1024 bytes]")
         await wait_until(lambda: bool(old.closed))  # type: ignore[attr-defined]
         await wait_until(lambda: not any(psutil.pid_exists(pid) for pid in old_processes))
         [rebuilt] = [e for e in logs if e["event"] == "backend_rebuilt"]
@@ -136,14 +136,14 @@ async def test_reload_that_makes_legacy_unloadable_closes_it_and_refuses_legacy_
     engine = Engine(ENV, flags_path=path, check_interval=0)
     config = parse_config({"language": "python", "code": "return 1"})
     try:
-        ran = await engine.run(config, {}, backend="local-subprocess")
-        assert ran["metadata"]["backend"] == "local-subprocess"
+        ran = await engine.execute(config, {}, backend="local-subprocess")
+        assert ran.metadata.backend == "local-subprocess"
         legacy = engine.backend("local-subprocess")
         write_flags(path, edit, bump=1)
         assert engine.environment_flags.legacy_may_load is False  # the reload applied
         await wait_until(lambda: bool(legacy.closed))  # type: ignore[attr-defined]
         with pytest.raises(ConfigurationError) as refused:
-            await engine.run(config, {}, backend="local-subprocess")
+            await engine.execute(config, {}, backend="local-subprocess")
         assert cause in refused.value.message
         assert not_blamed not in refused.value.message
     finally:
@@ -288,14 +288,14 @@ class TestApply:
         before = inner(engine, "fake-target")
         before.release = asyncio.Event()
         config = parse_config({"language": "python", "code": "return 1"})
-        running = asyncio.create_task(engine.run(config, {}, backend="fake-target"))
+        running = asyncio.create_task(engine.execute(config, {}, backend="fake-target"))
         await wait_until(lambda: getattr(engine.backend("fake-target"), "in_flight", 0) == 1)
         write_flags(path, fakes(target_mode="fast"), bump=1)
         assert inner(engine, "fake-target") is not before
         await asyncio.sleep(0.05)
         assert not before.closed
         before.release.set()
-        assert (await running)["output"] is None
+        assert (await running).output is None
         await wait_until(lambda: before.closed)
 
     async def test_refused_rebuild_keeps_the_last_good_configuration(

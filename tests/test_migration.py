@@ -145,9 +145,9 @@ class TestShadow:
         SCRIPT.update({"fake-legacy": returns(1), "fake-target": returns(1)})
         shim = engine("shadow")
         with capture_logs() as logs:
-            envelope = await shim.run(SAFE_NODE, {})
+            envelope = await shim.execute(SAFE_NODE, {})
             await shim.aclose()
-        assert (envelope["output"], envelope["metadata"]["backend"]) == (1, "fake-legacy")
+        assert (envelope.output, envelope.metadata.backend) == (1, "fake-legacy")
         [comparison] = events(logs, "shadow_comparison")
         assert comparison["verdict"] == "match"
 
@@ -159,9 +159,9 @@ class TestShadow:
         )
         shim = engine("shadow")
         with capture_logs() as logs:
-            envelope = await shim.run(SAFE_NODE, {})
+            envelope = await shim.execute(SAFE_NODE, {})
             await shim.aclose()
-        assert envelope["output"] == 1
+        assert envelope.output == 1
         [comparison] = events(logs, "shadow_comparison")
         assert (comparison["verdict"], comparison["candidate_error_type"]) == (
             "candidate_error",
@@ -179,7 +179,7 @@ class TestShadow:
         )
         shim = engine("shadow")
         with capture_logs() as logs:
-            await shim.run(SAFE_NODE, {})
+            await shim.execute(SAFE_NODE, {})
             await shim.aclose()
         [comparison] = events(logs, "shadow_comparison")
         assert comparison["verdict"] == "candidate_error"
@@ -200,7 +200,7 @@ class TestShadow:
         )
         shim = engine("live")
         with capture_logs() as logs, pytest.raises(InfrastructureError):
-            await shim.run(SAFE_NODE, {})
+            await shim.execute(SAFE_NODE, {})
         await shim.aclose()
         [comparison] = events(logs, "shadow_comparison")
         assert comparison["verdict"] == "authoritative_error"
@@ -216,9 +216,9 @@ class TestShadow:
         SCRIPT.update({"fake-legacy": returns({"a": 1}), "fake-target": garbage})
         shim = engine("shadow")
         with capture_logs() as logs:
-            envelope = await shim.run(SAFE_NODE, {})
+            envelope = await shim.execute(SAFE_NODE, {})
             await shim.aclose()
-        assert envelope["output"] == {"a": 1}
+        assert envelope.output == {"a": 1}
         assert events(logs, "shadow_comparison")[0]["verdict"] == "mismatch"
 
     async def test_hanging_candidate_adds_no_latency(self) -> None:
@@ -226,8 +226,8 @@ class TestShadow:
         release = asyncio.Event()
         SCRIPT.update({"fake-legacy": returns(1), "fake-target": waits_for(release, returns(1))})
         shim = engine("shadow")
-        envelope = await asyncio.wait_for(shim.run(SAFE_NODE, {}), timeout=5)
-        assert envelope["output"] == 1
+        envelope = await asyncio.wait_for(shim.execute(SAFE_NODE, {}), timeout=5)
+        assert envelope.output == 1
         assert shim.shadow.in_flight == 1
         release.set()
         await shim.aclose()
@@ -239,11 +239,11 @@ class TestShadow:
         SCRIPT.update({"fake-legacy": returns(1), "fake-target": waits_for(release, returns(1))})
         shim = engine("shadow")
         with capture_logs() as logs:
-            await shim.run(SAFE_NODE, {})
-            second = await shim.run(SAFE_NODE, {})
+            await shim.execute(SAFE_NODE, {})
+            second = await shim.execute(SAFE_NODE, {})
             release.set()
             await shim.aclose()
-        assert second["output"] == 1
+        assert second.output == 1
         assert len(events(logs, "shadow_shed")) == 1
         assert len(events(logs, "shadow_comparison")) == 1
 
@@ -254,7 +254,7 @@ class TestShadow:
         )
         shim = engine("shadow")
         with capture_logs() as logs:
-            await shim.run(UNSAFE_NODE, {})
+            await shim.execute(UNSAFE_NODE, {})
             await shim.aclose()
         assert events(logs, "shadow_comparison") == []
 
@@ -265,7 +265,7 @@ class TestShadow:
         )
         shim = engine("shadow", shadow_ignore='["$.stdout", "$.logs"]')
         with capture_logs() as logs:
-            await shim.run(SAFE_NODE, {})
+            await shim.execute(SAFE_NODE, {})
             await shim.aclose()
         [comparison] = events(logs, "shadow_comparison")
         assert (comparison["verdict"], comparison["ignored_count"]) == ("ignored", 2)
@@ -282,9 +282,9 @@ class TestShadow:
         SCRIPT.update({"fake-legacy": returns(1), "fake-target": returns(1)})
         shim = engine("shadow")
         with capture_logs() as logs:
-            envelope = await shim.run(SAFE_NODE, {})
+            envelope = await shim.execute(SAFE_NODE, {})
             await shim.aclose()
-        assert envelope["output"] == 1
+        assert envelope.output == 1
         assert "comparison bug" in events(logs, "shadow_failed")[0]["error"]
 
     async def test_comparison_events_carry_no_values(self) -> None:
@@ -297,7 +297,7 @@ class TestShadow:
         )
         shim = engine("shadow")
         with capture_logs() as logs:
-            await shim.run(SAFE_NODE, {})
+            await shim.execute(SAFE_NODE, {})
             await shim.aclose()
         [comparison] = events(logs, "shadow_comparison")
         assert comparison["mismatches"] == [
@@ -326,7 +326,7 @@ class TestTimeMasking:
         )
         shim = engine("shadow")
         with capture_logs() as logs:
-            await shim.run(SAFE_NODE, {})
+            await shim.execute(SAFE_NODE, {})
             await shim.aclose()
         [comparison] = events(logs, "shadow_comparison")
         assert (comparison["verdict"], comparison["mismatch_count"]) == ("match", 0)
@@ -342,7 +342,7 @@ class TestTimeMasking:
         )
         shim = engine("shadow")
         with capture_logs() as logs:
-            await shim.run(SAFE_NODE, {})
+            await shim.execute(SAFE_NODE, {})
             await shim.aclose()
         [comparison] = events(logs, "shadow_comparison")
         assert comparison["verdict"] == "mismatch"
@@ -371,7 +371,7 @@ class TestPerNodeRules:
         )
         shim = engine("shadow", **self.rules())
         with capture_logs() as logs:
-            await shim.run(config, {}, labels=labels or None)
+            await shim.execute(config, {}, labels=labels or None)
             await shim.aclose()
         [comparison] = events(logs, "shadow_comparison")
         return comparison
@@ -419,7 +419,7 @@ class TestWhatWasInForce:
         )
         shim = engine("live")
         with capture_logs() as logs:
-            await shim.run(SAFE_NODE, {}, tenant_id="t1", workflow_id="w1")
+            await shim.execute(SAFE_NODE, {}, tenant_id="t1", workflow_id="w1")
             await shim.aclose()
         names = ("code_node_executed", "shadow_comparison", "fallback_to_legacy")
         logged = [entry for entry in logs if entry["event"] in names]
@@ -442,8 +442,8 @@ class TestWhatWasInForce:
         SCRIPT.update({"fake-legacy": returns(1), "fake-target": waits_for(release, returns(1))})
         shim = engine("shadow")
         with capture_logs() as logs:
-            await shim.run(SAFE_NODE, {})
-            await shim.run(SAFE_NODE, {})
+            await shim.execute(SAFE_NODE, {})
+            await shim.execute(SAFE_NODE, {})
             release.set()
             await shim.aclose()
         [shed] = events(logs, "shadow_shed")
@@ -454,7 +454,7 @@ class TestWhatWasInForce:
         SCRIPT.update({"fake-legacy": returns(1), "fake-target": returns(1)})
         shim = engine("shadow")
         with capture_logs() as logs:
-            await shim.run(UNSAFE_NODE, {})
+            await shim.execute(UNSAFE_NODE, {})
             await shim.aclose()
         [executed] = events(logs, "code_node_executed")
         assert executed["shadow_skipped"] == "not_marked"
@@ -473,9 +473,9 @@ class TestFallback:
         )
         shim = engine("live")
         with capture_logs() as logs:
-            envelope = await shim.run(UNSAFE_NODE, {})
+            envelope = await shim.execute(UNSAFE_NODE, {})
             await shim.aclose()
-        assert (envelope["output"], envelope["metadata"]["backend"]) == (
+        assert (envelope.output, envelope.metadata.backend) == (
             "from legacy",
             "fake-legacy",
         )
@@ -498,7 +498,7 @@ class TestFallback:
         with preserved():
             configure("production", json_lines=True, stream=stream)
             for _ in range(20):
-                await shim.run(SAFE_NODE, {})
+                await shim.execute(SAFE_NODE, {})
             await shim.aclose()
         report = build_report(stream.getvalue().splitlines())
         [live] = report.stages("production")
@@ -518,7 +518,7 @@ class TestFallback:
         )
         shim = engine("live")
         with pytest.raises(InfrastructureError, match="stream dropped"):
-            await shim.run(UNSAFE_NODE, {})
+            await shim.execute(UNSAFE_NODE, {})
         await shim.aclose()
 
     @pytest.mark.parametrize("stage", ["rampdown", "complete"])
@@ -532,7 +532,7 @@ class TestFallback:
         )
         shim = engine(stage)
         with pytest.raises(InfrastructureError, match="create failed"):
-            await shim.run(UNSAFE_NODE, {})
+            await shim.execute(UNSAFE_NODE, {})
         await shim.aclose()
 
     async def test_fallback_can_be_disabled(self) -> None:
@@ -545,7 +545,7 @@ class TestFallback:
         )
         shim = engine("live", fallback_to_legacy="false")
         with pytest.raises(InfrastructureError):
-            await shim.run(UNSAFE_NODE, {})
+            await shim.execute(UNSAFE_NODE, {})
         await shim.aclose()
 
 
@@ -560,9 +560,9 @@ class TestDirectBackend:
         )
         shim = engine("off")
         with capture_logs() as logs:
-            envelope = await shim.run(SAFE_NODE, {}, backend="fake-target")
+            envelope = await shim.execute(SAFE_NODE, {}, backend="fake-target")
             await shim.aclose()
-        assert envelope["output"] == "direct"
+        assert envelope.output == "direct"
         assert events(logs, "code_node_executed")[0]["role"] == "direct"
 
 
@@ -577,9 +577,9 @@ class TestShippedStaging:
         monkeypatch.delenv("E2B_API_URL", raising=False)
         staging = Engine("staging", flags_path=SHIPPED_FLAGS)
         with capture_logs() as logs:
-            envelope = await staging.run(SAFE_NODE, {})
+            envelope = await staging.execute(SAFE_NODE, {})
             await staging.aclose()
-        assert (envelope["output"], envelope["metadata"]["backend"]) == (1, "local-subprocess")
+        assert (envelope.output, envelope.metadata.backend) == (1, "local-subprocess")
         [comparison] = events(logs, "shadow_comparison")
         assert comparison["verdict"] == "candidate_error"
         assert comparison["candidate_error_type"] == "ConfigurationError"

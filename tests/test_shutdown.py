@@ -108,7 +108,7 @@ class TestShutdown:
         before = descendants()
         calls = [
             asyncio.create_task(
-                recorded(engine.run(config(language), {}, backend="local-subprocess"))
+                recorded(engine.execute(config(language), {}, backend="local-subprocess"))
             )
             for language in ("python", "javascript", "python")
         ]
@@ -130,7 +130,7 @@ class TestShutdown:
         """After shutdown, a new execution fails at once, retryable and not started."""
         await shutdown([engine])
         outcome = await recorded(
-            engine.run(
+            engine.execute(
                 parse_config({"language": "python", "code": "return 1"}),
                 {},
                 backend="local-subprocess",
@@ -146,12 +146,12 @@ class TestShutdown:
         quick = parse_config(
             {"language": "python", "code": "import time\ntime.sleep(0.5)\nreturn 7"}
         )
-        call = asyncio.create_task(recorded(engine.run(quick, {}, backend="local-subprocess")))
+        call = asyncio.create_task(recorded(engine.execute(quick, {}, backend="local-subprocess")))
         await until_running(engine, 1, descendants())
         report = await shutdown([engine], grace_s=30.0)
         outcome = await call
         assert not isinstance(outcome, TurnoutError), outcome
-        assert outcome["output"] == 7
+        assert outcome.output == 7
         assert report.interrupted == 0
 
 
@@ -160,7 +160,9 @@ class TestCallerCancellation:
         """A worker task cancelled mid-execution sees CancelledError, not a turnout error it
         would record as retryable; the processes are gone."""
         before = descendants()
-        call = asyncio.create_task(recorded(engine.run(config(), {}, backend="local-subprocess")))
+        call = asyncio.create_task(
+            recorded(engine.execute(config(), {}, backend="local-subprocess"))
+        )
         await until_running(engine, 1, before)
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -175,7 +177,7 @@ class TestCallerCancellation:
 
         async def worker() -> str:
             try:
-                await engine.run(config(), {}, backend="local-subprocess")
+                await engine.execute(config(), {}, backend="local-subprocess")
             except Exception:
                 return "swallowed"
             return "finished"
@@ -191,7 +193,7 @@ class TestCallerCancellation:
     async def test_a_caller_that_does_not_catch_ends_cancelled(self, engine: Engine) -> None:
         """Uncaught, the interruption is a cancellation: the task ends cancelled."""
         before = descendants()
-        call = asyncio.create_task(engine.run(config(), {}, backend="local-subprocess"))
+        call = asyncio.create_task(engine.execute(config(), {}, backend="local-subprocess"))
         await until_running(engine, 1, before)
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -204,7 +206,7 @@ class TestCallerCancellation:
         (TimeoutError), and the processes are gone when it is raised."""
         before = descendants()
         with pytest.raises(TimeoutError):
-            await asyncio.wait_for(engine.run(config(), {}, backend="local-subprocess"), 1.0)
+            await asyncio.wait_for(engine.execute(config(), {}, backend="local-subprocess"), 1.0)
         assert await settle_descendants(before, engine) == set()
 
     async def test_asyncio_timeout_raises_timeout_error(self, engine: Engine) -> None:
@@ -213,7 +215,7 @@ class TestCallerCancellation:
         before = descendants()
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(1.0):
-                await engine.run(config(), {}, backend="local-subprocess")
+                await engine.execute(config(), {}, backend="local-subprocess")
         assert await settle_descendants(before, engine) == set()
 
 

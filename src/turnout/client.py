@@ -22,16 +22,13 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from turnout.contract import select_inputs
-from turnout.engine import Engine
+from turnout.engine import Engine, check_ids
 from turnout.envelope import Envelope
-from turnout.errors import ValidationError
 from turnout.flag_source import FlagsArgument, flag_source
 from turnout.flags import DEFAULT_CHECK_INTERVAL, Decision, FlagFile
-from turnout.limits import MAX_CONFIG_BYTES, MAX_CONTEXT_BYTES, check_json_value
 from turnout.loop_thread import LoopThread, shared_loop_thread
 from turnout.migration import DEFAULT_SHADOW_BUDGET
-from turnout.models import CodeNodeConfig, parse_config
+from turnout.models import CodeNodeConfig
 from turnout.registry import BackendRegistry, default_registry
 from turnout.shutdown import ShutdownReport, ShutdownSignals, shutdown
 
@@ -106,7 +103,7 @@ class Client:
     @property
     def closed(self) -> bool:
         """Whether the client was closed (it refuses new executions)."""
-        return self._engine.in_flight.closing
+        return self._engine.closing
 
     async def execute(
         self,
@@ -130,22 +127,19 @@ class Client:
 
         Raises `ValidationError`, `CodeExecutionError`, `InfrastructureError`,
         `InternalError` or `ConfigurationError`, each exactly once; the caller's own
-        cancellation propagates as `asyncio.CancelledError`.
+        cancellation propagates as `asyncio.CancelledError`. (`Engine.execute` does it
+        all; the client holds the engine and the event loop it belongs to.)
         """
         self._bind_loop()
-        ids = _check_ids(tenant_id=tenant_id, workflow_id=workflow_id, execution_id=execution_id)
-        check_json_value(node, "config", max_bytes=MAX_CONFIG_BYTES)
-        check_json_value(context, "context", max_bytes=MAX_CONTEXT_BYTES)
-        config = parse_config(node if isinstance(node, CodeNodeConfig) else _as_dict(node))
-        inputs = select_inputs(context, config.input_variables)
-        raw = await self._engine.run(
-            config,
-            inputs,
+        return await self._engine.execute(
+            node,
+            context,
+            tenant_id=tenant_id,
+            workflow_id=workflow_id,
+            execution_id=execution_id,
             backend=backend,
-            labels=dict(labels) if labels else None,
-            **ids,
+            labels=labels,
         )
-        return Envelope.from_dict(raw, output_variable=config.output_variable)
 
     def explain(
         self,
@@ -157,7 +151,7 @@ class Client:
     ) -> Decision:
         """The decision the flags in force make for these ids (what `turnout flags explain`
         prints): the stage, the authoritative and candidate backends, and why."""
-        ids = _check_ids(tenant_id=tenant_id, workflow_id=workflow_id, execution_id=execution_id)
+        ids = check_ids(tenant_id=tenant_id, workflow_id=workflow_id, execution_id=execution_id)
         return self._engine.evaluator.decide(
             self.environment,
             tenant_id=ids["tenant_id"],
@@ -273,18 +267,3 @@ class SyncClient:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
-
-
-def _as_dict(node: object) -> object:
-    """A mapping node as the dict `parse_config` validates; anything else as it is (so
-    that the error names what was passed)."""
-    return dict(node) if isinstance(node, Mapping) else node
-
-
-def _check_ids(**ids: str | None) -> dict[str, str | None]:
-    """The rollout ids, each a non-empty string or None; a `ValidationError` otherwise."""
-    for name, value in ids.items():
-        if value is not None and (not isinstance(value, str) or not value):
-            shown = type(value).__name__ if not isinstance(value, str) else "an empty string"
-            raise ValidationError(name, f"must be a non-empty string or None, got {shown}")
-    return ids

@@ -34,6 +34,7 @@ from turnout.errors import (
     InternalError,
     TurnoutError,
 )
+from turnout.log_events import VERDICTS, Verdict
 from turnout.normalization import Difference, differing_paths, normalize
 
 __all__ = [
@@ -47,14 +48,6 @@ __all__ = [
 ]
 
 Outcome = dict[str, Any] | TurnoutError
-Verdict = Literal["match", "ignored", "mismatch", "candidate_error", "authoritative_error"]
-VERDICTS: tuple[Verdict, ...] = (
-    "match",
-    "ignored",
-    "mismatch",
-    "candidate_error",
-    "authoritative_error",
-)
 
 
 class PathMatcher(Protocol):

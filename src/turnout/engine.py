@@ -1,16 +1,22 @@
-"""One environment's execution machinery: its flags, the registry and live backends.
+"""One environment's execution machinery: its flags, the registry, live backends, and the
+one path every execution takes.
 
 An `Engine` is created per process and environment and reused for every execution: flags
 are read and plugins discovered once, and each backend is constructed on first use and
 rebuilt only when a flag reload changes its options (`turnout.instances`).
-`run` is the single path an execution takes below the public API: choose the backend,
-prepare the program, execute, decode, build the envelope, log one event.
+
+`Engine.execute(node, context, ...)` is the one path of an execution, whoever asks for it
+(`turnout.Client`, `execute_code_node`, the conformance runner, the chaos run): check and
+parse the node, select its inputs, decide per the flags (or run on the backend asked for),
+run on the backend (`turnout.backend_run`), with a shadow run or a fallback when the
+decision says so (`turnout.migration`), and return the typed `Envelope`. The engine also
+owns the lifecycle of its executions: each runs as a task it tracks (`turnout.in_flight`),
+and `shutdown` refuses new ones, interrupts those in flight and closes the backends.
 """
 
 from __future__ import annotations
 
-import hashlib
-import time
+import logging
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -18,21 +24,13 @@ from typing import Any
 
 from turnout.backend import BackendSettings, ExecutionBackend
 from turnout.backend_descriptions import BackendDescription, describe_backends
-from turnout.contract import (
-    decode_result,
-    payload_size,
-    prepare_request,
-)
-from turnout.errors import (
-    ConfigurationError,
-    InternalError,
-    TurnoutError,
-    ValidationError,
-)
-from turnout.execution_record import build_envelope, log_failure, log_success
+from turnout.backend_run import run_on_backend
+from turnout.contract import select_inputs
+from turnout.envelope import Envelope
+from turnout.errors import ConfigurationError, TurnoutError, ValidationError
+from turnout.execution_record import code_hash, decision_fields
 from turnout.flags import (
     DEFAULT_CHECK_INTERVAL,
-    Decision,
     EnvironmentFlags,
     FlagEvaluator,
     FlagFile,
@@ -40,17 +38,20 @@ from turnout.flags import (
     check_backend_options,
     current_environment,
 )
+from turnout.in_flight import DEFAULT_REASON, InFlight
 from turnout.instances import BackendInstances
+from turnout.limits import MAX_CONFIG_BYTES, MAX_CONTEXT_BYTES, check_json_value
+from turnout.log_events import ExecutionFields, FallbackToLegacy
 from turnout.logging import get_logger, install_stdlib_redaction
 from turnout.migration import DEFAULT_SHADOW_BUDGET, ShadowRunner, may_fall_back
-from turnout.models import Capabilities, CodeNodeConfig, ExecutionResult, parse_labels
+from turnout.models import CodeNodeConfig, parse_config, parse_labels
 from turnout.registry import BackendRegistry, default_registry
-from turnout.shutdown import InFlight
 from turnout.tracing import span
 
 __all__ = [
     "ROLLOUT_ID_LABELS",
     "Engine",
+    "check_ids",
     "code_hash",
     "rollout_labels",
 ]
@@ -59,7 +60,7 @@ log = get_logger("turnout.execution")
 
 
 class Engine:
-    """Runs code nodes for one environment; share one per process (see `codenode`)."""
+    """Runs code nodes for one environment; share one per process (see `turnout.client`)."""
 
     def __init__(
         self,
@@ -93,7 +94,7 @@ class Engine:
         self.evaluator = FlagEvaluator(source)
         self.evaluator.flags.environment(self.environment)  # an unknown environment fails now
         self.shadow = ShadowRunner(shadow_budget)
-        self.in_flight = InFlight()  # what turnout.shutdown interrupts
+        self.in_flight = InFlight()  # what `shutdown` interrupts
         install_stdlib_redaction()  # the HTTP and SDK loggers under backends, in any set-up
 
     @property
@@ -136,40 +137,54 @@ class Engine:
         `turnout.backend_descriptions`)."""
         return describe_backends(self.registry, self.backend)
 
-    async def run(
+    async def execute(
         self,
-        config: CodeNodeConfig,
-        inputs: dict[str, Any],
+        node: Mapping[str, Any] | CodeNodeConfig,
+        context: Mapping[str, Any],
         *,
-        backend: str | None = None,
-        labels: Mapping[str, str] | None = None,
         tenant_id: str | None = None,
         workflow_id: str | None = None,
         execution_id: str | None = None,
-    ) -> dict[str, Any]:
-        """Execute once and return the result envelope, or raise one classified error.
+        backend: str | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> Envelope:
+        """Run one code node with the workflow `context`; its envelope, or one classified
+        error (`ValidationError`, `CodeExecutionError`, `InfrastructureError`,
+        `InternalError`, `ConfigurationError`).
 
-        With `backend`, run exactly there (tests, conformance, comparisons). Otherwise the
-        flags decide per execution: which backend is authoritative, whether a shadow runs,
-        whether falling back is allowed (see `turnout.migration`). Interrupted by shutdown: a
-        retryable `ExecutionInterruptedError`; the caller's own cancellation propagates as
-        `asyncio.CancelledError` (`turnout.shutdown`).
+        The node (a stored config, docs/contract.md) and the context are checked against
+        turnout.limits before anything recurses over them, then parsed. With `backend`,
+        the run is exactly there (tests, conformance, comparisons: a `direct` run).
+        Otherwise the flags decide per execution: which backend is authoritative, whether
+        a shadow runs, whether falling back is allowed (see `turnout.migration`).
 
         The rollout ids (`tenant_id`, `workflow_id`, `execution_id`: the platform's
         execution, not turnout's id of this run) are the only bucketing keys; they are
         also the labels `tenant`, `workflow` and `execution` of the event and the sandbox.
-        `labels` with those keys still work as ids (the parameters win).
+        `labels` with those keys still work as ids (the parameters win). Interrupted by
+        `shutdown`: a retryable `ExecutionInterruptedError`; the caller's own cancellation
+        propagates as `asyncio.CancelledError`.
         """
+        check_ids(tenant_id=tenant_id, workflow_id=workflow_id, execution_id=execution_id)
+        check_json_value(node, "config", max_bytes=MAX_CONFIG_BYTES)
+        check_json_value(context, "context", max_bytes=MAX_CONTEXT_BYTES)
+        config = parse_config(node if isinstance(node, CodeNodeConfig) else _as_dict(node))
         with span("turnout.execute") as traced:
             traced.set(environment=self.environment, language=config.language)
             try:
-                checked = rollout_labels(parse_labels(labels), tenant_id, workflow_id, execution_id)
-                envelope = await self.in_flight.run(self._run(config, inputs, backend, checked))
+                inputs = select_inputs(context, config.input_variables)
+                checked = rollout_labels(
+                    parse_labels(dict(labels) if labels else None),
+                    tenant_id,
+                    workflow_id,
+                    execution_id,
+                )
+                raw = await self.in_flight.run(self._run(config, inputs, backend, checked))
             except TurnoutError as error:
                 error.add_warnings(config.warnings)  # also on errors raised before any backend
                 raise
-            traced.set(backend=envelope["metadata"]["backend"], outcome="success")
-            return envelope
+            traced.set(backend=raw["metadata"]["backend"], outcome="success")
+        return Envelope.from_dict(raw, output_variable=config.output_variable)
 
     async def _run(
         self,
@@ -178,10 +193,18 @@ class Engine:
         backend: str | None,
         labels: dict[str, str],
     ) -> dict[str, Any]:
+        """The run on `backend`, or the authoritative run the flags decide (with its shadow
+        run, or its fallback)."""
         execution_id = uuid.uuid4().hex
         if backend is not None:
-            return await self.run_on(
-                backend, config, inputs, labels=labels, execution_id=execution_id, role="direct"
+            return await run_on_backend(
+                self,
+                backend,
+                config,
+                inputs,
+                labels=labels,
+                execution_id=execution_id,
+                role="direct",
             )
         with span("turnout.decision") as traced:
             decision = self.evaluator.decide(
@@ -200,18 +223,19 @@ class Engine:
                 decided_by=decision.decided_by,
                 reason=decision.reason,
             )
-        fields = {
-            "execution_id": execution_id,
-            "environment": self.environment,
-            "code_sha256": code_hash(config),
-            **decision.to_log(),
-            **{f"label_{key}": labels[key] for key in ROLLOUT_ID_LABELS if key in labels},
-        }
+        about = ExecutionFields(
+            execution_id=execution_id,
+            environment=self.environment,
+            code_sha256=code_hash(config),
+            decision=decision_fields(decision),
+            labels={key: labels[key] for key in ROLLOUT_ID_LABELS if key in labels},
+        )
         shadow = None
         if decision.shadow and decision.candidate is not None:
             candidate = decision.candidate
             shadow = self.shadow.start(
-                lambda: self.run_on(
+                lambda: run_on_backend(
+                    self,
                     candidate,
                     config,
                     inputs,
@@ -220,10 +244,11 @@ class Engine:
                     role="shadow",
                     decision=decision,
                 ),
-                fields=fields,
+                about=about,
             )
         try:
-            envelope = await self.run_on(
+            envelope = await run_on_backend(
+                self,
                 decision.authoritative,
                 config,
                 inputs,
@@ -234,18 +259,21 @@ class Engine:
             )
         except TurnoutError as error:
             if shadow is not None:
-                self.shadow.compare_when_done(shadow, error, decision, fields=fields)
+                self.shadow.compare_when_done(shadow, error, decision, about=about)
             if not may_fall_back(decision, error):
                 raise
             legacy = self.environment_flags.legacy_backend
-            log.warning(
-                "fallback_to_legacy",
-                failed_backend=decision.authoritative,
-                fallback_backend=legacy,
-                error=error.message,
-                **fields,
+            log.emit(
+                FallbackToLegacy(
+                    failed_backend=decision.authoritative,
+                    fallback_backend=legacy,
+                    error=error.message,
+                    **about,
+                ),
+                level=logging.WARNING,
             )
-            return await self.run_on(
+            return await run_on_backend(
+                self,
                 legacy,
                 config,
                 inputs,
@@ -255,93 +283,30 @@ class Engine:
                 decision=decision,
             )
         if shadow is not None:
-            self.shadow.compare_when_done(shadow, envelope, decision, fields=fields)
+            self.shadow.compare_when_done(shadow, envelope, decision, about=about)
         return envelope
 
-    async def run_on(
-        self,
-        backend_id: str,
-        config: CodeNodeConfig,
-        inputs: dict[str, Any],
-        *,
-        labels: dict[str, str],
-        execution_id: str,
-        role: str,
-        decision: Decision | None = None,
-    ) -> dict[str, Any]:
-        """One execution on one backend: prepare, execute, decode, log one event; in its
-        span (`turnout.shadow` for a shadow run, else `turnout.backend`)."""
-        with span("turnout.shadow" if role == "shadow" else "turnout.backend") as traced:
-            traced.set(backend=backend_id, role=role)
-            envelope = await self._run_on(
-                backend_id,
-                config,
-                inputs,
-                labels=labels,
-                execution_id=execution_id,
-                role=role,
-                decision=decision,
-            )
-            traced.set(outcome="success")
-            return envelope
+    @property
+    def closing(self) -> bool:
+        """Whether this engine refuses new executions (its shutdown began)."""
+        return self.in_flight.closing
 
-    async def _run_on(
-        self,
-        backend_id: str,
-        config: CodeNodeConfig,
-        inputs: dict[str, Any],
-        *,
-        labels: dict[str, str],
-        execution_id: str,
-        role: str,
-        decision: Decision | None,
-    ) -> dict[str, Any]:
-        started = time.perf_counter()
-        event: dict[str, Any] = {
-            "execution_id": execution_id,
-            "environment": self.environment,
-            "backend": backend_id,
-            "role": role,
-            "language": config.language,
-            "code_sha256": code_hash(config),
-            **(decision.to_log() if decision is not None else {}),
-            **{f"label_{key}": value for key, value in labels.items()},
-        }
-        if config.warnings:
-            event["warnings"] = config.warnings  # logged whatever the outcome
-        raw: ExecutionResult | None = None
-        try:
-            instance = self.backend(backend_id)
-            capabilities = instance.capabilities
-            _check_capabilities(config, backend_id, capabilities)
-            request = prepare_request(
-                config,
-                inputs,
-                execution_id=execution_id,
-                max_result_bytes=capabilities.max_result_bytes,
-                labels=labels,
-            )
-            event["payload_bytes"] = payload_size(request)
-            raw = await instance.execute(request)
-            decoded = decode_result(
-                raw,
-                language=config.language,
-                timeout_ms=config.timeout,
-                max_result_bytes=capabilities.max_result_bytes,
-                backend=backend_id,
-            )
-        except TurnoutError as exc:
-            exc.add_warnings(config.warnings)
-            log_failure(event, exc, raw, started)
-            raise
-        except Exception as exc:  # a bug (turnout's or the plugin's): never retried
-            internal = _internal_error(exc, backend_id)
-            internal.add_warnings(config.warnings)
-            log_failure(event, internal, raw, started)
-            raise internal from exc
-        envelope = build_envelope(config, decoded, raw, backend_id, execution_id, started)
-        log_success(event, envelope, decoded, raw)
-        return envelope
+    def refuse(self, reason: str = DEFAULT_REASON) -> None:
+        """Refuse new executions from now on: each fails with a retryable
+        `InfrastructureError` saying `reason` (the code never started)."""
+        self.in_flight.close(reason)
+
+    async def shutdown(self, grace_s: float = 0.0, *, reason: str = DEFAULT_REASON) -> int:
+        """Refuse new executions, give those in flight `grace_s` to finish, cancel the rest
+        (each backend kills its sandbox or process group; the callers get a retryable
+        `ExecutionInterruptedError`), give shadow runs the same grace, then close the
+        backends. How many executions were cancelled. `turnout.shutdown` does this for
+        several engines at once."""
+        self.refuse(reason)
+        interrupted = await self.in_flight.interrupt(grace_s)
+        await self.shadow.aclose(timeout_s=grace_s)
+        await self.aclose()
+        return interrupted
 
     async def aclose(self) -> None:
         """Finish shadow comparisons, then close every backend this engine constructed."""
@@ -356,11 +321,6 @@ def _current(source: FlagFile | FlagReloader) -> FlagFile:
 ROLLOUT_ID_LABELS = ("tenant", "workflow", "execution", "node")
 """The labels that carry the rollout ids and the node's id; every event of an execution
 repeats them."""
-
-
-def code_hash(config: CodeNodeConfig) -> str:
-    """The node's identity in events and reports: a short hash of its code."""
-    return hashlib.sha256(config.code.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def rollout_labels(
@@ -382,28 +342,16 @@ def rollout_labels(
     return merged
 
 
-def _check_capabilities(config: CodeNodeConfig, backend_id: str, caps: Capabilities) -> None:
-    if config.language not in caps.languages:
-        raise ValidationError(
-            "language",
-            f"backend {backend_id!r} does not run {config.language}",
-            ", ".join(sorted(caps.languages)),
-        )
-    if config.timeout > caps.max_timeout_ms:
-        raise ValidationError(
-            "timeout",
-            f"{config.timeout} ms exceeds backend {backend_id!r}'s maximum",
-            f"at most {caps.max_timeout_ms} ms",
-        )
+def _as_dict(node: object) -> object:
+    """A mapping node as the dict `parse_config` validates; anything else as it is (so
+    that the error names what was passed)."""
+    return dict(node) if isinstance(node, Mapping) else node
 
 
-def _internal_error(exc: Exception, backend_id: str) -> InternalError:
-    """The error for an exception no layer classified: a bug in turnout or in the backend's
-    plugin (vendor and transport failures are translated by the plugin that calls them)."""
-    error = InternalError(
-        f"internal error while running on backend {backend_id!r} (a bug in turnout or in "
-        f"the backend's plugin, not a reason to retry): {type(exc).__name__}: {exc}",
-        backend=backend_id,
-    )
-    error.__cause__ = exc  # the traceback log_failure logs
-    return error
+def check_ids(**ids: str | None) -> dict[str, str | None]:
+    """The rollout ids, each a non-empty string or None; a `ValidationError` otherwise."""
+    for name, value in ids.items():
+        if value is not None and (not isinstance(value, str) or not value):
+            shown = type(value).__name__ if not isinstance(value, str) else "an empty string"
+            raise ValidationError(name, f"must be a non-empty string or None, got {shown}")
+    return ids

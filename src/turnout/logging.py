@@ -27,7 +27,7 @@ import logging
 import sys
 import traceback
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from turnout.redaction import scrub_data, scrub_text
 
@@ -57,6 +57,12 @@ LIBRARY_LOGGERS = ("httpx", "httpcore", "pyqwest", "e2b", "e2b_code_interpreter"
 
 logging.getLogger(ROOT_LOGGER).addHandler(logging.NullHandler())
 _stdlib_redaction_installed = False
+
+
+class Emittable(Protocol):
+    """An event defined in `turnout.log_events`: its name and its fields as emitted."""
+
+    def wire(self) -> tuple[str, dict[str, Any]]: ...
 
 
 class EventLogger:
@@ -94,6 +100,14 @@ class EventLogger:
 
     def critical(self, event: str, **fields: Any) -> None:
         self._emit(logging.CRITICAL, event, fields)
+
+    def emit(self, event: Emittable, *, level: int = logging.INFO, exc_info: Any = None) -> None:
+        """Emit an event of `turnout.log_events` (its name and fields come from there);
+        `exc_info` logs an exception's traceback with it."""
+        name, fields = event.wire()
+        if exc_info is not None:
+            fields["exc_info"] = exc_info
+        self._emit(level, name, fields)
 
     def exception(self, event: str, **fields: Any) -> None:
         """`error` with the exception being handled (its traceback, scrubbed)."""

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from turnout.errors import InfrastructureError, InternalError, TurnoutError
+from turnout.log_events import ExecutionFields, ShadowComparison, ShadowFailed, ShadowShed
 from turnout.logging import get_logger
 
 if TYPE_CHECKING:
@@ -64,12 +66,12 @@ class ShadowRunner:
         return len(self._running)
 
     def start(
-        self, run: Callable[[], Awaitable[dict[str, Any]]], *, fields: dict[str, Any]
+        self, run: Callable[[], Awaitable[dict[str, Any]]], *, about: ExecutionFields
     ) -> asyncio.Task[Outcome] | None:
         """Start a shadow run now, or shed it (None) when the budget is used up."""
         if len(self._running) >= self._budget:
             with contextlib.suppress(Exception):
-                log.warning("shadow_shed", budget=self._budget, **fields)
+                log.emit(ShadowShed(budget=self._budget, **about), level=logging.WARNING)
             return None
         task = asyncio.get_running_loop().create_task(_outcome_of(run))
         self._running.add(task)
@@ -82,11 +84,11 @@ class ShadowRunner:
         authoritative: Outcome,
         decision: Decision,
         *,
-        fields: dict[str, Any],
+        about: ExecutionFields,
     ) -> None:
         """Publish the comparison once the shadow run finishes; never raises."""
         task = asyncio.get_running_loop().create_task(
-            self._compare(candidate, authoritative, decision, fields)
+            self._compare(candidate, authoritative, decision, about)
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -96,15 +98,13 @@ class ShadowRunner:
         candidate_task: asyncio.Task[Outcome],
         authoritative: Outcome,
         decision: Decision,
-        fields: dict[str, Any],
+        about: ExecutionFields,
     ) -> None:
         from turnout.comparison import compare_outcomes  # only a shadow run compares
 
         try:
             candidate = await candidate_task
-            rules, accepted = decision.rules_for(
-                fields.get("code_sha256"), fields.get("label_node")
-            )
+            rules, accepted = decision.rules_for(about["code_sha256"], about["labels"].get("node"))
             ledger = [(entry, entry.rule) for entry in accepted]
             comparison = compare_outcomes(
                 authoritative,
@@ -113,17 +113,13 @@ class ShadowRunner:
                 accepted=[rule for _, rule in ledger],
                 now=time.time(),
             )
-            not_run: dict[str, Any] = {}
-            failed = candidate if comparison.not_run == "candidate" else authoritative
-            if comparison.not_run is not None and isinstance(failed, TurnoutError):
-                not_run = {
-                    f"{comparison.not_run}_error_type": type(failed).__name__,
-                    f"{comparison.not_run}_error": failed.message,
-                }
-            # A side that could not run is an operator's problem: a warning, not info.
-            emit = log.info if comparison.not_run is None else log.warning
-            emit(
-                "shadow_comparison",
+            # The side that could not run, if one could not, and its error.
+            side = comparison.not_run
+            failed = candidate if side == "candidate" else authoritative
+            error_type = error = None
+            if side is not None and isinstance(failed, TurnoutError):
+                error_type, error = type(failed).__name__, failed.message
+            event = ShadowComparison(
                 verdict=comparison.verdict,
                 mismatches=[d.to_log() for d in comparison.mismatches[:MAX_LOGGED_DIFFERENCES]],
                 mismatch_count=len(comparison.mismatches),
@@ -132,14 +128,20 @@ class ShadowRunner:
                 accepted=_accepted(comparison.accepted, ledger),
                 authoritative_outcome=_kind(authoritative),
                 candidate_outcome=_kind(candidate),
-                **not_run,
-                **fields,
+                candidate_error_type=error_type if side == "candidate" else None,
+                candidate_error=error if side == "candidate" else None,
+                authoritative_error_type=error_type if side == "authoritative" else None,
+                authoritative_error=error if side == "authoritative" else None,
+                **about,
             )
+            # A side that could not run is an operator's problem: a warning, not info.
+            log.emit(event, level=logging.INFO if comparison.not_run is None else logging.WARNING)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             with contextlib.suppress(Exception):
-                log.error("shadow_failed", error=f"{type(exc).__name__}: {exc}", **fields)
+                failure = f"{type(exc).__name__}: {exc}"
+                log.emit(ShadowFailed(error=failure, **about), level=logging.ERROR)
 
     async def aclose(self, timeout_s: float = 30.0) -> None:
         """Let shadow runs and comparisons finish (bounded), then cancel what remains."""

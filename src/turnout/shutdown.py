@@ -3,8 +3,9 @@ keeps running.
 
 A worker that stops (SIGTERM from its orchestrator, a deploy, a scale-down) must not lose
 the executions it is running: each caller has to get an answer it can act on, and every
-sandbox or process has to be gone before the process exits. Every `Engine.run` goes
-through its engine's `InFlight` tracker, which is what makes this possible:
+sandbox or process has to be gone before the process exits. Every `Engine.execute` runs
+as a task its engine tracks (`turnout.in_flight`), and `Engine.shutdown` stops one engine;
+this module stops several at once, and finds the process's default engines:
 
     from turnout.shutdown import install_signal_handlers, shutdown
 
@@ -17,9 +18,10 @@ through its engine's `InFlight` tracker, which is what makes this possible:
     signal.signal(signal.SIGTERM, lambda *_: turnout.codenode.shutdown_sync(5.0))
                                                      # callers of execute_code_node_sync
 
-`shutdown` refuses new executions at once, lets those in flight finish for `grace_s`,
-cancels the rest (each backend kills its sandbox or process group on cancellation), waits
-for that, then closes the engines (which waits for the background sandbox kills).
+`shutdown` refuses new executions on every engine at once, then shuts each down
+(`Engine.shutdown`: those in flight get `grace_s` to finish, the rest are cancelled, each
+backend killing its sandbox or process group, then the engine is closed, which waits for
+the background sandbox kills).
 
 What callers get:
 
@@ -42,11 +44,11 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
-from turnout.errors import ExecutionInterruptedError, InfrastructureError
+from turnout.in_flight import DEFAULT_REASON
 from turnout.logging import get_logger
 
 if TYPE_CHECKING:
@@ -54,7 +56,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_REASON",
-    "InFlight",
     "ShutdownReport",
     "ShutdownSignals",
     "install_signal_handlers",
@@ -62,72 +63,7 @@ __all__ = [
     "shutdown",
 ]
 
-T = TypeVar("T")
 log = get_logger("turnout.shutdown")
-DEFAULT_REASON = "the worker is shutting down"
-#: How long shutdown waits for cancelled executions to finish their cleanup (kills are
-#: bounded by the backends themselves; this only keeps a broken backend from hanging exit).
-CLEANUP_TIMEOUT_S = 60.0
-
-
-class InFlight:
-    """The executions one engine is running, so that they can be interrupted as a whole."""
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._closing: str | None = None
-
-    @property
-    def count(self) -> int:
-        return len(self._tasks)
-
-    @property
-    def closing(self) -> bool:
-        return self._closing is not None
-
-    async def run(self, execution: Coroutine[Any, Any, T]) -> T:
-        """Await `execution` as a tracked task; translate its interruption for the caller."""
-        if self._closing is not None:
-            execution.close()
-            raise InfrastructureError(
-                f"execution not started: {self._closing}", retryable=True, started=False
-            )
-        task = asyncio.get_running_loop().create_task(execution)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        try:
-            return await task
-        except asyncio.CancelledError as cancelled:
-            caller = asyncio.current_task()
-            if caller is not None and caller.cancelling():
-                # The caller's own task was cancelled. Awaiting `task` passed the
-                # cancellation on to it and waited for it to end: its sandbox or process
-                # is gone by now. Cancellation goes on as cancellation.
-                raise
-            if self._closing is not None:
-                raise ExecutionInterruptedError(
-                    f"execution interrupted: {self._closing}"
-                ) from cancelled
-            raise
-
-    def close(self, reason: str = DEFAULT_REASON) -> None:
-        """Refuse new executions from now on (they fail with a retryable error)."""
-        if self._closing is None:
-            self._closing = reason
-
-    async def interrupt(self, grace_s: float = 0.0) -> int:
-        """Wait up to `grace_s` for the executions in flight, cancel the rest and wait for
-        their cleanup; how many were cancelled."""
-        pending = set(self._tasks)
-        if pending and grace_s > 0:
-            _, pending = await asyncio.wait(pending, timeout=grace_s)
-        for task in pending:
-            task.cancel()
-        if pending:
-            _, stuck = await asyncio.wait(pending, timeout=CLEANUP_TIMEOUT_S)
-            if stuck:
-                log.error("shutdown_cleanup_timeout", executions=len(stuck))
-        return len(pending)
 
 
 @dataclass(frozen=True)
@@ -155,11 +91,8 @@ async def shutdown(
     started = time.perf_counter()
     chosen = list(engines) if engines is not None else _loop_engines()
     for engine in chosen:
-        engine.in_flight.close(reason)
-    counts = await asyncio.gather(*(engine.in_flight.interrupt(grace_s) for engine in chosen))
-    for engine in chosen:
-        await engine.shadow.aclose(timeout_s=grace_s)
-        await engine.aclose()
+        engine.refuse(reason)  # every engine refuses before any waits
+    counts = await asyncio.gather(*(engine.shutdown(grace_s, reason=reason) for engine in chosen))
     report = ShutdownReport(
         engines=len(chosen),
         interrupted=sum(counts),

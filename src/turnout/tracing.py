@@ -2,7 +2,7 @@
 
 The span tree of one execution (docs/service.md lists the attributes):
 
-    turnout.execute                  Engine.run: every Client, execute_code_node, CLI run
+    turnout.execute                  Engine.execute: every Client, execute_code_node, CLI run
     ├── turnout.decision             what the flags decided (stage, backends, why)
     ├── turnout.backend              one run on one backend (role authoritative/fallback/direct)
     │   ├── turnout.sandbox.create   e2b: the create call(s), retries included

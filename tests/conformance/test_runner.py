@@ -19,6 +19,7 @@ from turnout.conformance.cases import Case
 from turnout.conformance.ledger import Ledger, LedgerEntry
 from turnout.conformance.runner import _slots, conclude, host_survivors
 from turnout.conformance.timing import PROVISIONING_CAP_MS
+from turnout.logging import capture_logs
 from turnout.models import ExecutionRequest, ExecutionResult
 
 from .support import fake_backend, load_case_file, make_runner, one_case, result, write_cases
@@ -62,6 +63,15 @@ class TestRunNode:
         observation = await runner.run_node("ref", {"language": "python", "code": "x"}, {})
         assert observation.envelope is not None
         assert (observation.envelope["output"], observation.stdout) == (2, "hi\n")
+
+    async def test_a_node_runs_through_the_engine_on_the_backend_under_test(self) -> None:
+        """The runner does not rebuild the execution: it is the engine's `direct` run on
+        the backend under test, which logs its one `code_node_executed` as such."""
+        runner = make_runner(fake_backend("ref"))
+        with capture_logs() as logs:
+            await runner.run_node("ref", {"language": "python", "code": "x"}, {})
+        [event] = [entry for entry in logs if entry["event"] == "code_node_executed"]
+        assert (event["role"], event["backend"]) == ("direct", "ref")
 
     async def test_an_invalid_config_becomes_an_error_observation(self) -> None:
         """A ValidationError is observed, not raised."""

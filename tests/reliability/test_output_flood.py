@@ -42,10 +42,10 @@ def peak_mb():
 
 async def main(backend, language, code, timeout_ms):
     engine = Engine('flood')
-    await engine.run(parse_config({'language': language, 'code': 'return 1'}), {}, backend=backend)
+    await engine.execute({'language': language, 'code': 'return 1'}, {}, backend=backend)
     before = peak_mb()
     try:
-        await engine.run(
+        await engine.execute(
             parse_config({'language': language, 'code': code, 'timeout': int(timeout_ms)}), {},
             backend=backend,
         )

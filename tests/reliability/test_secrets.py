@@ -145,7 +145,7 @@ async def run_node(
     """The envelope, or the turnout error raised."""
     try:
         node = parse_config(config)
-        return await engine.run(
+        return await engine.execute(
             node, select_inputs(context or {}, node.input_variables), backend=backend
         )
     except TurnoutError as error:
@@ -251,7 +251,7 @@ class TestSandboxes:
 
         outcome = asyncio.run(snoop())
         assert not isinstance(outcome, TurnoutError), outcome
-        assert outcome["output"] == []
+        assert outcome.output == []
 
 
 class TestLogs:

@@ -19,6 +19,15 @@ class TestLineCounts:
         report = build_report([*lines(executed(), compared()), *junk])
         assert (report.lines, report.events, report.skipped) == (5, 2, 3)
 
+    def test_a_malformed_event_is_reported_with_its_field(self) -> None:
+        """A rollout event with a field of the wrong type is not counted: the report says
+        how many there were, quotes the line and the field, and prints it."""
+        report = build_report(lines(executed(), executed(role="spectator")))
+        assert (report.events, report.skipped, report.malformed) == (1, 1, 1)
+        [problem] = report.problems
+        assert problem.startswith("line 2: code_node_executed: field 'role'")
+        assert "1 malformed turnout events" in render_text(report)
+
     def test_environment_filter_keeps_one_environment(self) -> None:
         """With `environment`, events of other environments are neither counted nor skipped."""
         report = build_report(

@@ -129,9 +129,9 @@ async def workload(engine: Engine) -> None:
     """Every tenant runs the three marked nodes; two tenants also run the unmarked one."""
     for tenant in TENANTS:
         for node in MARKED:
-            await engine.run(node, {}, tenant_id=tenant, workflow_id="wf-invoices")
+            await engine.execute(node, {}, tenant_id=tenant, workflow_id="wf-invoices")
     for tenant in TENANTS[:2]:
-        await engine.run(UNMARKED, {}, tenant_id=tenant, workflow_id="wf-webhooks")
+        await engine.execute(UNMARKED, {}, tenant_id=tenant, workflow_id="wf-webhooks")
     await engine.shadow.aclose()  # every comparison published
 
 
@@ -160,7 +160,7 @@ async def walk(tmp_path: Path) -> list[tuple[str, str, str, Any]]:
             taken.append((name, report.label(block), gate_line(report.gate(block)), report))
         assert engine is not None
         with pytest.raises(ConfigurationError, match='stage = "complete"'):
-            await engine.run(MARKED[0], {}, backend="local-subprocess")
+            await engine.execute(MARKED[0], {}, backend="local-subprocess")
         await engine.aclose()
     return taken
 

@@ -2,7 +2,7 @@
 hold the static findings to what happened.
 
 Execution and comparison are replay's (`turnout.conformance.replay.replay`): the same
-path as production (`Engine.run`), the recorded outcome checked, the target's normalized
+path as production (`Engine.execute`), the recorded outcome checked, the target's normalized
 envelope compared with legacy's. Then, per node:
 
 - a failure the static findings predicted (`variables` undefined, `lodash` missing, a

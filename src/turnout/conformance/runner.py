@@ -1,9 +1,10 @@
 """Run cases against backends, concurrently, and conclude each (case, backend) pair.
 
-One execution path: `run_node` validates the config, selects the inputs and calls
-`Engine.run` exactly as `execute_code_node` does, and turns the envelope or the one error
-into an `Observation`. `run` runs every case on every backend, at most `concurrency` at a
-time per backend and never more than the backend's own `max_concurrency` (so no execution
+One execution path: `run_node` calls `Engine.execute` on the backend under test (its
+`backend` argument, a `direct` run), the method `turnout.Client` and `execute_code_node`
+call, and turns the envelope or the one error into an `Observation`. `run` runs every
+case on every backend, at most `concurrency` at a time per backend and never more than
+the backend's own `max_concurrency` (so no execution
 waits in a backend's internal queue and wall-clock bounds measure the execution itself).
 Slow cases (the 30 s default-timeout ones) start first, in slots of their own, so they
 overlap with everything else instead of adding to the total; cases that close a backend
@@ -29,7 +30,6 @@ from turnout.conformance.lifecycle import observe_cancelled, observe_closed
 from turnout.conformance.results import UNEXPECTED, CaseResult, Status, conclude
 from turnout.conformance.survivors import host_survivors, prelude
 from turnout.conformance.timing import RUN_LABEL, ProvisioningClock, counted_provisioning
-from turnout.contract import select_inputs
 from turnout.engine import Engine
 from turnout.errors import InfrastructureError, TurnoutError
 from turnout.models import Capabilities, parse_config
@@ -127,10 +127,9 @@ class ConformanceRunner:
             run_labels = {**(labels or {}), RUN_LABEL: run_key}
             started = time.perf_counter()
             try:
-                node = parse_config(dict(config))
-                inputs = select_inputs(context, node.input_variables)
+                node = parse_config(dict(config))  # for its timeout, which bounds the call
                 envelope = await bounded(
-                    engine.run(node, inputs, backend=backend_id, labels=run_labels),
+                    engine.execute(node, context, backend=backend_id, labels=run_labels),
                     deadline_ms(max_wall_ms, node.timeout),
                     max_wall_ms,
                 )
@@ -147,9 +146,7 @@ class ConformanceRunner:
             reported = self._clock.take(run_key)
             counted = counted_provisioning(reported)
             wall_ms = (time.perf_counter() - started) * 1000 - counted
-            if node.output_variable:
-                envelope = {node.output_variable: envelope}
-            return Observation.from_return(envelope, wall_ms, counted, reported)
+            return Observation.from_return(envelope.to_dict(), wall_ms, counted, reported)
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
@@ -211,26 +208,20 @@ class ConformanceRunner:
         """Run the case's execution as the case says: plainly, cancelled by the caller, or
         with the backend closed under it (see conformance.lifecycle)."""
         if case.cancel_after_ms is not None:
-            call = self._call(self.engine, backend.id, config, context, labels)
-            return await observe_cancelled(call, case.cancel_after_ms), []
+
+            async def call() -> dict[str, Any]:
+                envelope = await self.engine.execute(
+                    config, context, backend=backend.id, labels=labels
+                )
+                return envelope.to_dict()
+
+            return await observe_cancelled(call(), case.cancel_after_ms), []
         if case.close_after_ms is not None:
             return await self._closing(case, backend, config, context, labels)
         observation = await self.run_node(
             backend.id, config, context, labels=labels, max_wall_ms=case.expect.max_wall_ms
         )
         return observation, []
-
-    @staticmethod
-    async def _call(
-        engine: Engine,
-        backend_id: str,
-        config: Mapping[str, Any],
-        context: Mapping[str, Any],
-        labels: Mapping[str, str],
-    ) -> dict[str, Any]:
-        node = parse_config(dict(config))
-        inputs = select_inputs(context, node.input_variables)
-        return await engine.run(node, inputs, backend=backend_id, labels=dict(labels))
 
     async def _closing(
         self,

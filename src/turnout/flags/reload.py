@@ -26,6 +26,7 @@ from turnout.errors import TurnoutError
 from turnout.flags.loading import load_flags, locate_flags_file
 from turnout.flags.options import OptionModels
 from turnout.flags.schema import FlagFile
+from turnout.log_events import FlagsReloaded
 from turnout.logging import get_logger
 
 __all__ = ["DEFAULT_CHECK_INTERVAL", "FlagReloader"]
@@ -133,10 +134,13 @@ class FlagReloader:
             return False
         self._flags = flags
         with contextlib.suppress(Exception):
-            log.info(
-                "flags_reloaded",
-                path=str(self._path),
-                environments=sorted(flags.environments),
-                flags_hashes={name: env.config_hash for name, env in flags.environments.items()},
+            log.emit(
+                FlagsReloaded(
+                    path=str(self._path),
+                    environments=sorted(flags.environments),
+                    flags_hashes={
+                        name: env.config_hash for name, env in flags.environments.items()
+                    },
+                )
             )
         return True

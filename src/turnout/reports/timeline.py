@@ -18,10 +18,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
+from turnout.log_events import CodeNodeExecuted, FlagsReloaded, LoggedEvent
 from turnout.rollout.costs import CostSum, read_usage
-from turnout.rollout.events import event_time, open_log, parse_line
+from turnout.rollout.events import open_log, parse_line
 from turnout.rollout.gates import Thresholds
 from turnout.rollout.report import RolloutReport, build_report
 from turnout.rollout.stats import DIRECT, StageStats
@@ -77,18 +77,20 @@ class RolloutTimeline:
 
     def add_line(self, line: str) -> None:
         """Count one log line (the lines `RolloutReport.add_line` counts, no others)."""
-        event = parse_line(line)
-        if event is None or event["event"] == "flags_reloaded":
+        logged = parse_line(line)
+        if logged is None or isinstance(logged.event, FlagsReloaded):
             return
-        if self.only is not None and event["environment"] != self.only:
+        if self.only is not None and logged.event.environment != self.only:
             return
-        self.add_event(event)
+        self.add_event(logged)
 
-    def add_event(self, event: dict[str, Any]) -> None:
-        environment = event["environment"]
-        stage = event.get("stage")
-        key = stage if isinstance(stage, str) else DIRECT
-        moment = event_time(event)
+    def add_event(self, logged: LoggedEvent) -> None:
+        event = logged.event
+        if isinstance(event, FlagsReloaded):
+            return
+        environment = event.environment
+        key = event.decision.stage if event.decision is not None else DIRECT
+        moment = logged.timestamp
         if moment is None:
             self.undated += 1
         else:
@@ -97,13 +99,13 @@ class RolloutTimeline:
             stats = stages.get(hour)
             if stats is None:
                 stats = stages[hour] = StageStats(environment, key)
-            stats.add(event)
-        if event["event"] == "code_node_executed":
+            stats.add(logged)
+        if isinstance(event, CodeNodeExecuted):
             self._add_run(environment, event)
 
-    def _add_run(self, environment: str, event: dict[str, Any]) -> None:
-        backend = event["backend"]
-        duration = _duration(event.get("duration_ms"))
+    def _add_run(self, environment: str, event: CodeNodeExecuted) -> None:
+        backend = event.backend
+        duration = _duration(event.duration_ms)
         if duration is not None:
             per_backend = self.latency.setdefault(environment, {})
             per_backend.setdefault(backend, LatencyCounts()).add(duration)
@@ -111,7 +113,7 @@ class RolloutTimeline:
         if usage is not None:
             costs = self.costs.setdefault(environment, {}).setdefault(backend, BackendCosts())
             costs.total.add(usage)
-            if event.get("role") == "shadow":
+            if event.role == "shadow":
                 costs.shadow.add(usage)
 
     def hourly(self, environment: str) -> dict[str, list[tuple[datetime, StageStats]]]:
@@ -122,11 +124,9 @@ class RolloutTimeline:
         }
 
 
-def _duration(value: object) -> float | None:
-    """A logged duration in ms, or None when it is missing, negative or not a number."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) and value >= 0 else None
+def _duration(value: int | None) -> float | None:
+    """A logged duration in ms, or None when it is missing or negative."""
+    return float(value) if value is not None and value >= 0 else None
 
 
 def _teed(lines: Iterable[str], timeline: RolloutTimeline) -> Iterator[str]:

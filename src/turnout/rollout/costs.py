@@ -20,6 +20,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from turnout.log_events import CodeNodeExecuted
+
 __all__ = ["NO_LABEL", "TOP_COST_ROWS", "CostSum", "EnvironmentCosts", "read_usage"]
 
 NO_LABEL = "-"
@@ -38,10 +40,10 @@ def _number(value: object) -> float | None:
     return number if math.isfinite(number) and number >= 0 else None
 
 
-def read_usage(event: dict[str, Any]) -> dict[str, float] | None:
+def read_usage(event: CodeNodeExecuted) -> dict[str, float] | None:
     """The usage figures of one event (snake_case), or None when it carries none."""
-    usage = event.get("usage")
-    if not isinstance(usage, dict):
+    usage = event.usage
+    if usage is None:
         return None
     found = {name: _number(usage.get(key)) for key, name in _FIELDS.items()}
     if all(value is None for value in found.values()):
@@ -82,18 +84,16 @@ class EnvironmentCosts:
     tenants: dict[str, CostSum] = field(default_factory=dict)
     workflows: dict[str, CostSum] = field(default_factory=dict)
 
-    def add(self, event: dict[str, Any]) -> bool:
+    def add(self, event: CodeNodeExecuted) -> bool:
         """Count one `code_node_executed` event; False when it carries no usage."""
         usage = read_usage(event)
         if usage is None:
             return False
         self.total.add(usage)
-        if event.get("role") == "shadow":
+        if event.role == "shadow":
             self.shadow.add(usage)
-        for labels, key in ((self.tenants, "label_tenant"), (self.workflows, "label_workflow")):
-            value = event.get(key)
-            name = value if isinstance(value, str) and value else NO_LABEL
-            labels.setdefault(name, CostSum()).add(usage)
+        for sums, key in ((self.tenants, "tenant"), (self.workflows, "workflow")):
+            sums.setdefault(event.labels.get(key) or NO_LABEL, CostSum()).add(usage)
         return True
 
     @staticmethod

@@ -1,53 +1,58 @@
 """Reading turnout's JSON log lines: which lines the rollout report counts, and how.
 
-The report reads what the engine and the migration shim log (see `turnout.engine` and
-`turnout.migration`): `code_node_executed` (one per run on one backend), `shadow_comparison`
-(any verdict of `turnout.comparison.VERDICTS`),
-`shadow_shed`, `shadow_failed`, `fallback_to_legacy`, and `flags_reloaded` (a step of
-the migration took effect: the events after it carry the new configuration's hash).
-Anything else on the stream (other events, console lines, a truncated last line, a log
-shipper's banner) is *skipped* and counted as such, never an error: a report over a day
-of logs must not die on one odd line.
-A recognised event whose fields the report needs are missing or malformed is skipped too.
+The report reads what the engine and the migration shim log, parsed into the types that
+define them (`turnout.log_events`): `code_node_executed` (one per run on one backend),
+`shadow_comparison` (any verdict of `VERDICTS`), `shadow_shed`, `shadow_failed`,
+`fallback_to_legacy`, and `flags_reloaded` (a step of the migration took effect: the
+events after it carry the new configuration's hash).
+
+A line is read (`read_line`) as one of three things. An *event*: counted. *Skipped*:
+anything else on the stream (other events, console lines, a truncated last line, a log
+shipper's banner), counted as such and never an error, since a report over a day of logs
+must not die on one odd line. *Malformed*: one of the events above whose field has the
+wrong type or whose required field is missing; it is not counted either, but the report
+says how many there were and why (`EventError`'s message names the field), so that a
+worker logging something unexpected is seen rather than silently mis-read.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gzip
-import json
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Literal, TextIO
 
-from turnout.comparison import VERDICTS, Verdict
+from turnout.log_events import (
+    ROLES,
+    VERDICTS,
+    CodeNodeExecuted,
+    EventError,
+    LoggedEvent,
+    MalformedEventError,
+    ShadowComparison,
+    Verdict,
+    parse_json_line,
+    parse_timestamp,
+)
 
 __all__ = [
-    "EVENTS",
     "ROLES",
     "SERVED_ROLES",
     "VERDICTS",
     "OutcomeClass",
+    "Skipped",
     "classify_outcome",
     "comparison_verdict",
     "event_time",
     "open_log",
     "parse_line",
+    "read_line",
 ]
 
-EVENTS = frozenset(
-    {
-        "code_node_executed",
-        "shadow_comparison",
-        "shadow_shed",
-        "shadow_failed",
-        "fallback_to_legacy",
-        "flags_reloaded",
-    }
-)
-ROLES = frozenset({"direct", "authoritative", "shadow", "fallback"})
 SERVED_ROLES = frozenset({"direct", "authoritative"})
 """Roles whose run is the caller's execution. A `fallback` run is the second attempt of an
 execution already counted by its failed `authoritative` run, so it is not counted again."""
@@ -58,56 +63,50 @@ _INFRASTRUCTURE_TYPES = frozenset(
 )
 
 
-def parse_line(line: str) -> dict[str, Any] | None:
-    """The event on one log line, or None when the report does not read that line."""
-    text = line.strip()
-    if not text.startswith("{"):
-        return None
+@dataclass(frozen=True)
+class Skipped:
+    """A line the report does not count: `malformed` when it holds one of the events it
+    reads with a bad field (`reason` says which), else it holds none of them."""
+
+    reason: str
+    malformed: bool = False
+
+
+def read_line(line: str) -> LoggedEvent | Skipped:
+    """The event on one log line, or why the report does not count the line."""
     try:
-        data = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or data.get("event") not in EVENTS:
-        return None
-    return data if _well_formed(data) else None
+        return parse_json_line(line)
+    except MalformedEventError as error:
+        return Skipped(str(error), malformed=True)
+    except EventError as error:
+        return Skipped(str(error))
 
 
-def _well_formed(event: dict[str, Any]) -> bool:
-    if event["event"] == "flags_reloaded":
-        return True  # it concerns every environment of the file
-    if not isinstance(event.get("environment"), str):
-        return False
-    name = event["event"]
-    if name == "code_node_executed":
-        return (
-            isinstance(event.get("backend"), str)
-            and event.get("role") in ROLES
-            and event.get("outcome") in ("ok", "error")
-        )
-    if name == "shadow_comparison":
-        return event.get("verdict") in VERDICTS
-    return True
+def parse_line(line: str) -> LoggedEvent | None:
+    """The event on one log line, or None when the report does not count that line."""
+    read = read_line(line)
+    return read if isinstance(read, LoggedEvent) else None
 
 
-def comparison_verdict(event: dict[str, Any]) -> Verdict:
-    """The verdict of a `shadow_comparison` event (already checked by `parse_line`).
+def comparison_verdict(event: ShadowComparison) -> Verdict:
+    """The verdict of a `shadow_comparison` event.
 
     Workers from before the `candidate_error` and `authoritative_error` verdicts logged a
     side that could not run the code as a `mismatch`; such an event is read by its
     outcome fields (`candidate_outcome`, `authoritative_outcome`: an error type that
     means the backend could not run), so a log spanning an upgrade is counted alike.
     """
-    verdict: Verdict = event["verdict"]
+    verdict = event.verdict
     if verdict != "mismatch":
         return verdict
-    if event.get("candidate_outcome") in _INFRASTRUCTURE_TYPES:
+    if event.candidate_outcome in _INFRASTRUCTURE_TYPES:
         return "candidate_error"
-    if event.get("authoritative_outcome") in _INFRASTRUCTURE_TYPES:
+    if event.authoritative_outcome in _INFRASTRUCTURE_TYPES:
         return "authoritative_error"
     return verdict
 
 
-def classify_outcome(event: dict[str, Any]) -> OutcomeClass:
+def classify_outcome(event: CodeNodeExecuted) -> OutcomeClass:
     """How one `code_node_executed` run ended, for error rates.
 
     `user`: the user's code failed (a `CodeExecutionError`: syntax, runtime, timeout, ...),
@@ -116,29 +115,21 @@ def classify_outcome(event: dict[str, Any]) -> OutcomeClass:
     `InternalError`, a bug in turnout or a plugin), which the promotion gates bound.
     `invalid`: the caller's input was refused (`ValidationError`).
     """
-    if event.get("outcome") == "ok":
+    if event.outcome == "ok":
         return "ok"
-    error_type = event.get("error_type")
-    if event.get("error_kind") in ("infrastructure", "internal") or (
-        error_type in _INFRASTRUCTURE_TYPES
+    if event.error_kind in ("infrastructure", "internal") or (
+        event.error_type in _INFRASTRUCTURE_TYPES
     ):
         return "infrastructure"
-    if error_type == "CodeExecutionError" or event.get("error_kind") is not None:
+    if event.error_type == "CodeExecutionError" or event.error_kind is not None:
         return "user"
     return "invalid"
 
 
-def event_time(event: dict[str, Any]) -> datetime | None:
-    """The event's `timestamp` (ISO 8601, as turnout.log_output writes it; UTC when it names no
-    offset), or None when it is missing or unreadable."""
-    value = event.get("timestamp")
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+def event_time(value: object) -> datetime | None:
+    """A line's `timestamp` (ISO 8601, as turnout.log_output writes it; UTC when it names
+    no offset), or None when it is missing or unreadable."""
+    return parse_timestamp(value)
 
 
 @contextlib.contextmanager

@@ -28,6 +28,9 @@ def render_text(report: RolloutReport) -> str:
         f"  {report.lines} lines: {report.events} events counted, {report.skipped} skipped",
         f"  gates: {describe_thresholds(report.thresholds)}",
     ]
+    if report.malformed:
+        lines.append(f"  {report.malformed} malformed turnout events (not counted):")
+        lines += [f"    {problem}" for problem in report.problems]
     if report.merge_configurations:
         lines.append("  configurations merged: a stage's blocks span flag edits (--merge-steps)")
     if not report.environments:

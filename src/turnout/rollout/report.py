@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from turnout.flags.stages import STAGES
+from turnout.log_events import CodeNodeExecuted, FlagsReloaded, LoggedEvent
 from turnout.rollout.costs import EnvironmentCosts
-from turnout.rollout.events import open_log, parse_line
+from turnout.rollout.events import open_log, read_line
 from turnout.rollout.gates import Gate, Thresholds, evaluate_gate
 from turnout.rollout.stats import DIRECT, StageStats
 
@@ -31,6 +32,8 @@ __all__ = ["RolloutReport", "build_report", "read_report"]
 
 _STAGE_ORDER = {stage: index for index, stage in enumerate((*STAGES, DIRECT))}
 _OVERRIDES = frozenset({"tenant_override", "workflow_override"})
+MAX_PROBLEMS = 5
+"""How many malformed lines the report quotes (it counts them all)."""
 
 
 @dataclass
@@ -38,7 +41,9 @@ class RolloutReport:
     """Counters per environment and stage, and the thresholds their gates are judged by.
 
     `lines` is every line read, `events` those counted, `skipped` the others (not JSON, or
-    not an event the report reads); events of environments left out by `only` are neither.
+    not an event the report reads), `malformed` those of the skipped that hold an event
+    the report reads with a bad field (`problems`: the first few reasons, naming the
+    field); events of environments left out by `only` are neither.
     `costs` sums the usage runs reported, per environment (see `turnout.rollout.costs`).
     """
 
@@ -49,6 +54,8 @@ class RolloutReport:
     lines: int = 0
     events: int = 0
     skipped: int = 0
+    malformed: int = 0
+    problems: list[str] = field(default_factory=list)
     reloads: int = 0
     environments: dict[str, dict[str, StageStats]] = field(default_factory=dict)
     costs: dict[str, EnvironmentCosts] = field(default_factory=dict)
@@ -56,19 +63,24 @@ class RolloutReport:
     def add_line(self, line: str) -> None:
         """Count one log line."""
         self.lines += 1
-        event = parse_line(line)
-        if event is None:
+        logged = read_line(line)
+        if not isinstance(logged, LoggedEvent):
             self.skipped += 1
+            if logged.malformed:
+                self.malformed += 1
+                if len(self.problems) < MAX_PROBLEMS:
+                    self.problems.append(f"line {self.lines}: {logged.reason}")
             return
-        if event["event"] == "flags_reloaded":
+        event = logged.event
+        if isinstance(event, FlagsReloaded):
             self.reloads += 1
             self.events += 1
             return
-        environment = event["environment"]
+        environment = event.environment
         if self.only is not None and environment != self.only:
             return
         self.events += 1
-        stage, flags_hash, via_override = self._block_of(event)
+        stage, flags_hash, via_override = self._block_of(logged)
         key = _block_name(stage, flags_hash, via_override)
         blocks = self.environments.setdefault(environment, {})
         stats = blocks.get(key)
@@ -76,21 +88,19 @@ class RolloutReport:
             stats = blocks[key] = StageStats(
                 environment, stage, flags_hash=flags_hash, via_override=via_override
             )
-        stats.add(event)
-        if event["event"] == "code_node_executed":
+        stats.add(logged)
+        if isinstance(event, CodeNodeExecuted):
             costs = self.costs.get(environment) or EnvironmentCosts()
             if costs.add(event):
                 self.costs[environment] = costs
 
-    def _block_of(self, event: dict[str, Any]) -> tuple[str, str | None, bool]:
+    def _block_of(self, logged: LoggedEvent) -> tuple[str, str | None, bool]:
         """Stage, flags hash (None: merged, or not logged), decided by an override."""
-        stage = event.get("stage")
-        if not isinstance(stage, str):
+        decision = getattr(logged.event, "decision", None)
+        if decision is None:
             return (DIRECT, None, False)
-        flags_hash = event.get("flags_hash")
-        if self.merge_configurations or not isinstance(flags_hash, str):
-            flags_hash = None
-        return (stage, flags_hash, event.get("decided_by") in _OVERRIDES)
+        flags_hash = None if self.merge_configurations else decision.flags_hash
+        return (decision.stage, flags_hash, decision.decided_by in _OVERRIDES)
 
     def stages(self, environment: str) -> list[StageStats]:
         """The environment's blocks in the order of advancement (`direct` runs last), a
@@ -164,6 +174,8 @@ class RolloutReport:
             "lines": self.lines,
             "events": self.events,
             "skipped": self.skipped,
+            "malformed": self.malformed,
+            "problems": list(self.problems),
             "flags_reloaded": self.reloads,
             "merge_configurations": self.merge_configurations,
             "thresholds": self.thresholds.to_dict(),

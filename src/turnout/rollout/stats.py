@@ -39,7 +39,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from turnout.rollout.events import SERVED_ROLES, classify_outcome, comparison_verdict, event_time
+from turnout.log_events import (
+    CodeNodeExecuted,
+    DecisionFields,
+    FallbackToLegacy,
+    LoggedEvent,
+    ShadowComparison,
+    ShadowFailed,
+    ShadowShed,
+)
+from turnout.rollout.events import SERVED_ROLES, classify_outcome, comparison_verdict
 
 __all__ = [
     "DIRECT",
@@ -53,7 +62,7 @@ __all__ = [
 ]
 
 DIRECT = "direct"
-"""The stage key of runs without a flag decision (`Engine.run(..., backend=...)`)."""
+"""The stage key of runs without a flag decision (`Engine.execute(..., backend=...)`)."""
 TOP_MISMATCH_PATHS = 5
 
 
@@ -73,10 +82,10 @@ class BackendTally:
     infrastructure_errors: int = 0
     invalid: int = 0
 
-    def add(self, event: dict[str, Any]) -> None:
+    def add(self, event: CodeNodeExecuted) -> None:
         """Count one `code_node_executed` event of this backend."""
         self.runs += 1
-        self.shadow_runs += event.get("role") == "shadow"
+        self.shadow_runs += event.role == "shadow"
         outcome = classify_outcome(event)
         if outcome == "ok":
             self.ok += 1
@@ -132,10 +141,9 @@ class NodeCoverage:
         }
 
 
-def node_key(event: dict[str, Any]) -> str:
+def node_key(event: CodeNodeExecuted | ShadowComparison | ShadowShed) -> str:
     """The node an event is about: its code hash, or `NO_HASH`."""
-    value = event.get("code_sha256")
-    return value if isinstance(value, str) and value else NO_HASH
+    return event.code_sha256 or NO_HASH
 
 
 @dataclass
@@ -172,55 +180,55 @@ class StageStats:
     flags_hashes: set[str] = field(default_factory=set)
     coverage: dict[str, NodeCoverage] = field(default_factory=dict)
 
-    def add(self, event: dict[str, Any]) -> None:
-        """Count one event (already checked by `parse_line`) of this environment and stage."""
-        self._see(event)
-        name = event["event"]
-        if name == "code_node_executed":
-            self.backends.setdefault(event["backend"], BackendTally()).add(event)
-            role = event["role"]
-            self.shadow_runs += role == "shadow"
-            if role in SERVED_ROLES:
+    def add(self, logged: LoggedEvent) -> None:
+        """Count one event (read by `read_line`) of this environment and stage."""
+        self._see(logged)
+        event = logged.event
+        if isinstance(event, CodeNodeExecuted):
+            self.backends.setdefault(event.backend, BackendTally()).add(event)
+            self.shadow_runs += event.role == "shadow"
+            if event.role in SERVED_ROLES:
                 self._add_execution(event)
-        elif name == "shadow_comparison":
+        elif isinstance(event, ShadowComparison):
             self._add_comparison(event)
-        elif name == "shadow_shed":
+        elif isinstance(event, ShadowShed):
             self.shed += 1
             self._node(event).shed += 1
-        elif name == "shadow_failed":
+        elif isinstance(event, ShadowFailed):
             self.shadow_failures += 1
-        elif name == "fallback_to_legacy":
+        elif isinstance(event, FallbackToLegacy):
             self.fallbacks += 1
 
-    def _node(self, event: dict[str, Any]) -> NodeCoverage:
+    def _node(self, event: CodeNodeExecuted | ShadowComparison | ShadowShed) -> NodeCoverage:
         return self.coverage.setdefault(node_key(event), NodeCoverage())
 
-    def _add_execution(self, event: dict[str, Any]) -> None:
-        if event.get("legacy_killed") is True:
+    def _add_execution(self, event: CodeNodeExecuted) -> None:
+        decision = event.decision
+        if decision is not None and decision.legacy_killed is True:
             self.killed_executions += 1
         else:
             self.executions += 1
         node = self._node(event)
         node.executions += 1
-        skipped = event.get("shadow_skipped")
+        skipped = decision.shadow_skipped if decision is not None else None
         node.not_marked += skipped == "not_marked"
         node.not_sampled += skipped == "not_sampled"
 
-    def _see(self, event: dict[str, Any]) -> None:
-        share = event.get("stage_share")
-        if isinstance(share, int) and not isinstance(share, bool):
-            self.shares.add(share)
-        flags_hash = event.get("flags_hash")
-        if isinstance(flags_hash, str):
-            self.flags_hashes.add(flags_hash)
-        moment = event_time(event)
+    def _see(self, logged: LoggedEvent) -> None:
+        decision = getattr(logged.event, "decision", None)
+        if decision is not None:
+            if decision.stage_share is not None:
+                self.shares.add(decision.stage_share)
+            if decision.flags_hash is not None:
+                self.flags_hashes.add(decision.flags_hash)
+            if self.target_backend is None:
+                self.target_backend = _target_backend(decision)
+        moment = logged.timestamp
         if moment is not None:
             self.first = moment if self.first is None else min(self.first, moment)
             self.last = moment if self.last is None else max(self.last, moment)
-        if self.target_backend is None:
-            self.target_backend = _target_backend(event)
 
-    def _add_comparison(self, event: dict[str, Any]) -> None:
+    def _add_comparison(self, event: ShadowComparison) -> None:
         verdict = comparison_verdict(event)
         if verdict == "candidate_error":
             self.candidate_errors += 1
@@ -233,14 +241,14 @@ class StageStats:
         self.matches += verdict == "match"
         self.ignored += verdict == "ignored"
         self.mismatches += verdict == "mismatch"
-        self.ignored_differences += _count(event.get("ignored_count"))
-        self.mismatched_differences += _count(event.get("mismatch_count"))
-        for difference in event.get("mismatches") or ():
-            if isinstance(difference, dict) and isinstance(difference.get("path"), str):
+        self.ignored_differences += _count(event.ignored_count)
+        self.mismatched_differences += _count(event.mismatch_count)
+        for difference in event.mismatches or ():
+            if isinstance(difference.get("path"), str):
                 self.mismatch_paths[difference["path"]] += 1
-        self.accepted_differences += _count(event.get("accepted_count"))
-        for item in event.get("accepted") or ():
-            fields = [item.get(key) if isinstance(item, dict) else None for key in _LEDGER]
+        self.accepted_differences += _count(event.accepted_count)
+        for item in event.accepted or ():
+            fields = [item.get(key) for key in _LEDGER]
             if all(isinstance(value, str) for value in fields):
                 path, owner, reason = (str(value) for value in fields)
                 self.accepted[(node_key(event), path, owner, reason)] += 1
@@ -346,16 +354,14 @@ class StageStats:
 _LEDGER = ("path", "owner", "reason")
 
 
-def _count(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+def _count(value: int | None) -> int:
+    return value if value is not None and value > 0 else 0
 
 
-def _target_backend(event: dict[str, Any]) -> str | None:
-    stage = event.get("stage")
-    if event.get("legacy_killed") is True or stage in ("live", "rampdown", "complete"):
-        backend = event.get("authoritative_backend")
-    elif stage == "shadow":
-        backend = event.get("candidate_backend")
-    else:
-        return None
-    return backend if isinstance(backend, str) else None
+def _target_backend(decision: DecisionFields) -> str | None:
+    stage = decision.stage
+    if decision.legacy_killed is True or stage in ("live", "rampdown", "complete"):
+        return decision.authoritative_backend
+    if stage == "shadow":
+        return decision.candidate_backend
+    return None

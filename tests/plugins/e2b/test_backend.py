@@ -647,7 +647,7 @@ class TestHotReload:
 
         async def execute(sleep: float) -> dict[str, Any]:
             node = parse_config({"language": "python", "code": code.format(sleep=sleep)})
-            return await engine.run(node, {})
+            return await engine.execute(node, {})
 
         try:
             old: Any = engine.backend("e2b")
@@ -666,10 +666,10 @@ class TestHotReload:
             os.utime(path, (time.time() + 5, time.time() + 5))
             after = await execute(0)
             assert after["stdout"].endswith("[turnout: stdout truncated at 2048 bytes]")
-            assert after["metadata"]["sandboxId"] not in old_sandboxes
+            assert after.metadata.sandbox_id not in old_sandboxes
             before = await running
             assert before["stdout"].endswith("[turnout: stdout truncated at 1024 bytes]")
-            assert before["metadata"]["sandboxId"] in old_sandboxes
+            assert before.metadata.sandbox_id in old_sandboxes
             await eventually(lambda: bool(old.closed), "the old instance to close")
             await eventually(
                 lambda: not live_ids(e2b_server) & old_sandboxes, "the old sandboxes to go"

@@ -178,7 +178,7 @@ class TestHitsAndMisses:
         engines = {env: Engine(env, flags_path=flags) for env in ("pooled", "plain")}
         try:
             for engine in engines.values():
-                assert (await engine.run(node, {}))["output"] == 1
+                assert (await engine.execute(node, {})).output == 1
             pooled_backend = engines["pooled"].backend("e2b")
             plain_backend = engines["plain"].backend("e2b")
             assert isinstance(pooled_backend, E2BBackend)

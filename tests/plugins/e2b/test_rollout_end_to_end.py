@@ -180,7 +180,7 @@ async def run_batch(engine: Engine) -> Counter[str]:
     async def one(index: int) -> str:
         kind = node(index)
         try:
-            await engine.run(
+            await engine.execute(
                 kind.config,
                 {"n": index},
                 labels={"tenant": tenant(index), "execution": f"exec-{index}"},

@@ -84,7 +84,7 @@ class TestShutdownOnE2B:
         """Three executions running code: retryable InfrastructureErrors, no sandbox left
         in the server's list, and none of their kernel processes alive."""
         calls = [
-            asyncio.create_task(recorded(engine.run(hang(language), {}, backend="e2b")))
+            asyncio.create_task(recorded(engine.execute(hang(language), {}, backend="e2b")))
             for language in ("python", "javascript", "python")
         ]
         sandboxes = await until_sandboxes(e2b_server, 3)
@@ -105,7 +105,7 @@ class TestShutdownOnE2B:
         """Shutdown during a slow create (1.5 s): a retryable error at once, and the
         sandbox the server creates after the client gave up is killed, not leaked."""
         e2b_server.configure(create_delay_ms=1500)
-        call = asyncio.create_task(recorded(engine.run(hang("python"), {}, backend="e2b")))
+        call = asyncio.create_task(recorded(engine.execute(hang("python"), {}, backend="e2b")))
         for _ in range(200):
             if (await stats(e2b_server))["counters"].get("create_requests", 0) >= 1:
                 break
@@ -123,7 +123,7 @@ class TestShutdownOnE2B:
     ) -> None:
         """Cancelling the worker's task mid-run: the task ends cancelled (not a turnout
         error it would record), and the server lists no sandbox once the engine is closed."""
-        call = asyncio.create_task(recorded(engine.run(hang("javascript"), {}, backend="e2b")))
+        call = asyncio.create_task(recorded(engine.execute(hang("javascript"), {}, backend="e2b")))
         await until_sandboxes(e2b_server, 1)
         call.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -2,10 +2,11 @@
 
 The engine already says everything about each run in its log events (`code_node_executed`
 per backend run, `shadow_comparison` per shadow, `fallback_to_legacy` per fallback), as
-records of the `turnout` logger carrying the event as a dict. A handler on that logger
-counts them, so the service measures what the engine did without a second code path; it
-sees the events as long as the `turnout` logger is enabled for INFO, which `turnout serve`
-sets (`configure_logging`).
+records of the `turnout` logger. A handler on that logger reads them back into the types
+that define them (`turnout.log_events`) and counts them, so the service measures what the
+engine did without a second code path; it sees the events as long as the `turnout` logger
+is enabled for INFO, which `turnout serve` sets (`configure_logging`). A malformed event
+is reported through `logging`'s `handleError`, never counted as something else.
 
 - `turnout_engine_runs_total{backend, stage, role, outcome, kind}`: one per backend run,
   `role` authoritative or candidate (a shadow), `outcome` ok or error;
@@ -24,7 +25,14 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
-from turnout.logging import ROOT_LOGGER, event_of
+from turnout.log_events import (
+    CodeNodeExecuted,
+    FallbackToLegacy,
+    LogEvent,
+    ShadowComparison,
+    event_of_record,
+)
+from turnout.logging import ROOT_LOGGER
 
 __all__ = ["EngineEventMetrics"]
 
@@ -72,27 +80,26 @@ class EngineEventMetrics(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self._count(event_of(record))
+            event = event_of_record(record)
+            if event is not None:
+                self._count(event)
         except Exception:  # a metric must never break an execution
             self.handleError(record)
 
-    def _count(self, event: dict[str, Any]) -> None:
-        name = event.get("event")
-        if name == "code_node_executed":
-            backend = str(event.get("backend") or "")
+    def _count(self, event: LogEvent) -> None:
+        if isinstance(event, CodeNodeExecuted):
             self.runs.labels(
-                backend=backend,
-                stage=str(event.get("stage") or ""),
-                role=str(event.get("role") or ""),
-                outcome=str(event.get("outcome") or ""),
-                kind=str(event.get("error_kind") or ""),
+                backend=event.backend,
+                stage=event.decision.stage if event.decision is not None else "",
+                role=event.role,
+                outcome=event.outcome,
+                kind=event.error_kind or "",
             ).inc()
-            usage = event.get("usage")
-            if isinstance(usage, dict):
-                self._usage(backend, usage)
-        elif name == "shadow_comparison":
-            self.comparisons.labels(verdict=str(event.get("verdict") or "")).inc()
-        elif name == "fallback_to_legacy":
+            if event.usage is not None:
+                self._usage(event.backend, event.usage)
+        elif isinstance(event, ShadowComparison):
+            self.comparisons.labels(verdict=event.verdict).inc()
+        elif isinstance(event, FallbackToLegacy):
             self.fallbacks.inc()
 
     def _usage(self, backend: str, usage: dict[str, Any]) -> None:

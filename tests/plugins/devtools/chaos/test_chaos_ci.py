@@ -1,6 +1,6 @@
 """The CI version of `turnout chaos`: 100 executions at concurrency 20 with the default 10 %
 combined faults (429 and 503 on create, a dropped stream, a sandbox killed mid-run, a slow
-kill) against a local E2B-compatible server the fixture starts, through `Engine.run` on
+kill) against a local E2B-compatible server the fixture starts, through `Engine.execute` on
 the e2b backend, as production executions go. The 1,000-execution run of
 docs/reliability.md is the same code with `--executions 1000`.
 

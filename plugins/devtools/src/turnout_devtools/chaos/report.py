@@ -161,6 +161,9 @@ class ChaosReport:
     peak_live_sandboxes: int = 0
     leaked_sandboxes: list[str] = field(default_factory=list)
     server_problems: list[str] = field(default_factory=list)
+    event_problems: list[str] = field(default_factory=list)
+    """turnout events of the run that did not parse (`turnout.log_events`): what they
+    would have said about an execution is unknown, so it is not accounted for."""
     faults_queued: dict[str, int] = field(default_factory=dict)
     faults_fired: dict[str, int] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
@@ -231,6 +234,7 @@ class ChaosReport:
         missing = self.executions - len(self.records)
         if missing:
             unaccounted.append(f"{missing} execution(s) have no record")
+        unaccounted += [f"unreadable event: {problem}" for problem in self.event_problems]
         misclassified = [
             problem for record in self.records if (problem := classification_problem(record))
         ]

@@ -1,13 +1,13 @@
 """One chaos run: start the local E2B-compatible server, run the plan through turnout with
 faults injected, then account for every execution and every sandbox.
 
-Executions go through `Engine.run(..., backend="e2b")`, the path production executions
+Executions go through `Engine.execute(..., backend="e2b")`, the path production executions
 take, with the e2b backend pointed at the local server (`api_url`, `sandbox_url`) and its
 `max_concurrency` set to the run's concurrency. The server gets `max_sandboxes` (a create
 beyond it answers 429, like E2B's concurrency limit).
 
 Fault injection and its accounting: an execution that the plan arms with a fault queues
-it on the server right before its `Engine.run` call. The server fires a queued fault on
+it on the server right before its `Engine.execute` call. The server fires a queued fault on
 the next matching call (a create, an /execute, a kill), so with executions in flight the
 fault may hit a *concurrent* execution instead of the one that queued it. The plan (how
 many faults of each kind, and when) is therefore exact and seeded; who is hit is not. The
@@ -15,7 +15,7 @@ run accounts by the server's own numbers: faults queued minus faults still pendi
 end is faults fired, per kind, and every execution's outcome is checked against its own
 workload (a retryable infrastructure error is acceptable for any workload, because some
 fault may have hit it). Execution faults are not targeted at a `sandbox_id`: the sandbox
-only exists inside `Engine.run`, and /execute follows its create within milliseconds.
+only exists inside `Engine.execute`, and /execute follows its create within milliseconds.
 
 Retries are read from the backend's own log events (`sandbox_create_retry`,
 `sandbox_create_failed`), captured for the duration of the run and not printed.
@@ -35,13 +35,12 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from turnout.backend import provisioning_ms
-from turnout.contract import select_inputs
 from turnout.engine import Engine
 from turnout.errors import CodeExecutionError, InfrastructureError, TurnoutError
 from turnout.flags import FlagFile, parse_flags
+from turnout.log_events import CodeNodeExecuted, EventError, event_of_record
 from turnout.log_output import preserved
 from turnout.logging import event_of
-from turnout.models import parse_config
 from turnout_devtools.chaos import server as chaos_server
 from turnout_devtools.chaos.report import ChaosReport, ExecutionRecord
 from turnout_devtools.chaos.spec import (
@@ -177,6 +176,7 @@ async def _run(
         )
         for record in report.records
     ]
+    report.event_problems = list(capture.problems)
     report.create_retries = capture.count("sandbox_create_retry")
     report.creates_given_up = capture.count("sandbox_create_failed")
 
@@ -184,8 +184,7 @@ async def _run(
 async def _execute(
     engine: Engine, execution: PlannedExecution, beacon: _Beacon, watch: _ReadyWatch, port: int
 ) -> ExecutionRecord:
-    config = parse_config(node_config(execution, beacon_port=port))
-    inputs = select_inputs({"n": execution.index}, config.input_variables)
+    node = node_config(execution, beacon_port=port)
     base: dict[str, Any] = {
         "index": execution.index,
         "language": execution.language,
@@ -208,7 +207,9 @@ async def _execute(
 
     try:
         envelope = await asyncio.wait_for(
-            engine.run(config, inputs, backend="e2b", labels={"chaos": str(execution.index)}),
+            engine.execute(
+                node, {"n": execution.index}, backend="e2b", labels={"chaos": str(execution.index)}
+            ),
             timeout=bound,
         )
     except CodeExecutionError as error:
@@ -241,7 +242,7 @@ async def _execute(
         return ended(outcome="crash", message="TimeoutError")
     except Exception as exc:  # not a turnout error: exactly what the run must catch
         return ended(outcome="crash", message=f"{type(exc).__name__}: {exc}")
-    return ended(outcome="ok", output_ok=envelope.get("output") == {"n": execution.index})
+    return ended(outcome="ok", output_ok=envelope.output == {"n": execution.index})
 
 
 async def _warm_up(server: ServerProcess, pool: int) -> None:
@@ -352,22 +353,30 @@ class _EventCapture(logging.Handler):
         self.backend_timings: dict[int, dict[str, float]] = {}
         self._ids: dict[str, int] = {}
         self._held_ms: dict[str, float] = {}
+        self.problems: list[str] = []
+        """turnout events that did not parse (`turnout.log_events`), each with its reason."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        event_dict = event_of(record)
-        name = event_dict.get("event")
-        if isinstance(name, str) and name in self.COUNTED:
-            self.events.append(name)
-        elif name == "code_node_executed":
-            label = event_dict.get("label_chaos")
-            if isinstance(label, str) and label.isdigit():
-                self._ids[str(event_dict.get("execution_id"))] = int(label)
-                timings = event_dict.get("backend_timings_ms")
-                if isinstance(timings, dict):
+        try:
+            executed = event_of_record(record)
+        except EventError as error:  # a malformed turnout event: the run reports it
+            self.problems.append(str(error))
+            return
+        if isinstance(executed, CodeNodeExecuted):
+            label = executed.labels.get("chaos")
+            if label is not None and label.isdigit():
+                self._ids[str(executed.execution_id)] = int(label)
+                timings = executed.backend_timings_ms
+                if timings is not None:
                     self.backend_timings[int(label)] = {
                         key: round(float(value), 1) for key, value in timings.items()
                     }
                     self._timings[int(label)] = provisioning_ms(timings)
+            return
+        event_dict = event_of(record)
+        name = event_dict.get("event")
+        if isinstance(name, str) and name in self.COUNTED:
+            self.events.append(name)
         elif name == "sandbox_released":
             seconds, kill_ms = event_dict.get("sandbox_seconds"), event_dict.get("kill_ms")
             if isinstance(seconds, int | float) and isinstance(kill_ms, int | float):
