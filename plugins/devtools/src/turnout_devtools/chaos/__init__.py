@@ -3,6 +3,7 @@
     spec.py     the fault spec (`create_429=3%,...`), the workload and the seeded plan
     server.py   the local server, through its supervisor (turnout_e2b_server)
     run.py      one run: the plan through `Engine.execute` on e2b, faults injected, accounted
+    observers.py  what the run watches beside the executions (readiness, code start, peak, events)
     report.py   the figures, the four required properties, the printed table
 
 The names below load their module on first use: every plugin command's parser is built

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import resource
 import time
@@ -34,14 +33,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from turnout.backend import provisioning_ms
 from turnout.engine import Engine
 from turnout.errors import CodeExecutionError, InfrastructureError, TurnoutError
 from turnout.flags import FlagFile, parse_flags
-from turnout.log_events import CodeNodeExecuted, EventError, event_of_record
-from turnout.log_output import preserved
-from turnout.logging import event_of
 from turnout_devtools.chaos import server as chaos_server
+from turnout_devtools.chaos.observers import Beacon, EventCapture, PeakWatcher, ReadyWatch
 from turnout_devtools.chaos.report import ChaosReport, ExecutionRecord
 from turnout_devtools.chaos.spec import (
     FAULT_PAYLOADS,
@@ -59,7 +55,6 @@ __all__ = ["ChaosOptions", "run_chaos"]
 ENVIRONMENT = "chaos"
 #: A call still running this long after its node's timeout counts as hung.
 HANG_S = 60.0
-POLL_S = 0.1
 WARM_UP_S = 60.0
 Progress = Callable[[int, int], None]
 
@@ -102,8 +97,8 @@ async def run_chaos(options: ChaosOptions, *, progress: Progress | None = None) 
         server="local E2B-compatible server",
         rss_start_mb=_rss_mb("VmRSS"),
     )
-    capture = _EventCapture()
-    watch = _ReadyWatch()
+    capture = EventCapture()
+    watch = ReadyWatch()
     with _server_key(server.api_key), capture.installed(), watch.installed():
         await chaos_server.start(server)
         report.server = f"local E2B-compatible server at {server.url}"
@@ -123,20 +118,20 @@ async def _run(
     options: ChaosOptions,
     server: ServerProcess,
     report: ChaosReport,
-    capture: _EventCapture,
-    watch: _ReadyWatch,
+    capture: EventCapture,
+    watch: ReadyWatch,
     progress: Progress | None,
 ) -> None:
     await _warm_up(server, options.pool)
     engine = Engine(ENVIRONMENT, flags=_flags(server.url, options.concurrency))
-    beacon = _Beacon()
+    beacon = Beacon()
     transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
         lambda: beacon, local_addr=("127.0.0.1", 0)
     )
     port = int(transport.get_extra_info("sockname")[1])
     slots = asyncio.Semaphore(options.concurrency)
     done = 0
-    peak = _PeakWatcher(server)
+    peak = PeakWatcher(server)
     watcher = asyncio.get_running_loop().create_task(peak.watch())
     started = time.perf_counter()
 
@@ -182,7 +177,7 @@ async def _run(
 
 
 async def _execute(
-    engine: Engine, execution: PlannedExecution, beacon: _Beacon, watch: _ReadyWatch, port: int
+    engine: Engine, execution: PlannedExecution, beacon: Beacon, watch: ReadyWatch, port: int
 ) -> ExecutionRecord:
     node = node_config(execution, beacon_port=port)
     base: dict[str, Any] = {
@@ -254,153 +249,6 @@ async def _warm_up(server: ServerProcess, pool: int) -> None:
         if all(int(idle.get(language, 0)) >= pool for language in ("python", "javascript")):
             return
         await asyncio.sleep(0.2)
-
-
-class _ReadyWatch:
-    """When each execution's sandbox was ready: the end of the successful create call.
-
-    For the duration of the run, `AsyncSandbox.create` of the E2B SDK is wrapped (and
-    restored afterwards) to note, per `turnout_chaos` label of the sandbox's metadata, the
-    moment it returned. It is how the run knows where the node's timeout starts for an
-    execution whose code never reported starting (a stream cut before the kernel ran it).
-    """
-
-    def __init__(self) -> None:
-        self.ready: dict[int, float] = {}
-
-    def since(self, index: int, call_started: float) -> float | None:
-        at = self.ready.get(index)
-        return None if at is None else (at - call_started) * 1000
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        import inspect
-
-        from e2b_code_interpreter import AsyncSandbox
-
-        original = inspect.getattr_static(AsyncSandbox, "create")
-        function = original.__func__
-        ready = self.ready
-
-        async def create(cls: Any, *args: Any, **kwargs: Any) -> Any:
-            sandbox = await function(cls, *args, **kwargs)
-            label = (kwargs.get("metadata") or {}).get("turnout_chaos")
-            if isinstance(label, str) and label.isdigit():
-                ready.setdefault(int(label), time.perf_counter())
-            return sandbox
-
-        AsyncSandbox.create = classmethod(create)
-        try:
-            yield
-        finally:
-            AsyncSandbox.create = original
-
-
-class _Beacon(asyncio.DatagramProtocol):
-    """Receives each execution's "my code started" datagram (its index) on loopback."""
-
-    def __init__(self) -> None:
-        self.started: dict[int, float] = {}
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        text = data.decode("ascii", "replace")
-        if text.isdigit():
-            self.started.setdefault(int(text), time.perf_counter())
-
-    def since(self, index: int, call_started: float) -> float | None:
-        """Milliseconds from the call's start to its code's start (None: never heard)."""
-        at = self.started.get(index)
-        return None if at is None else (at - call_started) * 1000
-
-
-class _PeakWatcher:
-    """Polls the server's live sandbox count while the run goes on."""
-
-    def __init__(self, server: ServerProcess) -> None:
-        self._server = server
-        self._stopping = asyncio.Event()
-        self.peak = 0
-
-    async def watch(self) -> None:
-        while not self._stopping.is_set():
-            with contextlib.suppress(Exception):  # a missed poll only lowers the peak seen
-                stats = await self._server.astats()
-                self.peak = max(self.peak, int(stats["live_sandboxes"]))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), POLL_S)
-
-    def stop(self) -> None:
-        self._stopping.set()
-
-
-class _EventCapture(logging.Handler):
-    """Keeps what the run needs from the log events, and drops every line.
-
-    Counted: `sandbox_create_retry` and `sandbox_create_failed` (the e2b backend's record
-    of create attempts). Per execution (label `chaos`): how long the backend took to get a
-    sandbox. From `backend_timings_ms` (its provisioning phases) when the execution ended with a
-    result or a user error; otherwise (the backend raised: a dropped stream, a killed
-    sandbox) from `sandbox_released`, whose `sandbox_seconds` run from the start of the
-    successful create attempt to the end of the kill, and `kill_ms`: the call spent at most
-    `sandbox_seconds - kill_ms` with its sandbox, the rest getting it."""
-
-    COUNTED = frozenset({"sandbox_create_retry", "sandbox_create_failed"})
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.events: list[str] = []
-        self._timings: dict[int, float] = {}
-        self.backend_timings: dict[int, dict[str, float]] = {}
-        self._ids: dict[str, int] = {}
-        self._held_ms: dict[str, float] = {}
-        self.problems: list[str] = []
-        """turnout events that did not parse (`turnout.log_events`), each with its reason."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            executed = event_of_record(record)
-        except EventError as error:  # a malformed turnout event: the run reports it
-            self.problems.append(str(error))
-            return
-        if isinstance(executed, CodeNodeExecuted):
-            label = executed.labels.get("chaos")
-            if label is not None and label.isdigit():
-                self._ids[str(executed.execution_id)] = int(label)
-                timings = executed.backend_timings_ms
-                if timings is not None:
-                    self.backend_timings[int(label)] = {
-                        key: round(float(value), 1) for key, value in timings.items()
-                    }
-                    self._timings[int(label)] = provisioning_ms(timings)
-            return
-        event_dict = event_of(record)
-        name = event_dict.get("event")
-        if isinstance(name, str) and name in self.COUNTED:
-            self.events.append(name)
-        elif name == "sandbox_released":
-            seconds, kill_ms = event_dict.get("sandbox_seconds"), event_dict.get("kill_ms")
-            if isinstance(seconds, int | float) and isinstance(kill_ms, int | float):
-                self._held_ms[str(event_dict.get("execution_id"))] = seconds * 1000 - kill_ms
-
-    def count(self, name: str) -> int:
-        return sum(1 for event in self.events if event == name)
-
-    def acquire_ms(self, record: ExecutionRecord) -> float | None:
-        """How long this execution waited for its sandbox (None: not known)."""
-        if record.index in self._timings:
-            return self._timings[record.index]
-        for execution_id, index in self._ids.items():
-            if index == record.index and execution_id in self._held_ms:
-                return max(0.0, record.wall_ms - self._held_ms[execution_id])
-        return None
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        """The only handler of turnout's events, at every level, while the run goes on."""
-        with preserved() as logger:
-            logger.handlers, logger.propagate = [self], False
-            logger.setLevel(logging.DEBUG)
-            yield
 
 
 @contextlib.contextmanager
