@@ -9,7 +9,7 @@ is enabled for INFO, which `turnout serve` sets (`configure_logging`). A malform
 is reported through `logging`'s `handleError`, never counted as something else.
 
 - `turnout_engine_runs_total{backend, stage, role, outcome, kind}`: one per backend run,
-  `role` authoritative or candidate (a shadow), `outcome` ok or error;
+  `role` direct, authoritative, shadow or fallback, `outcome` ok or error;
 - `turnout_shadow_comparisons_total{verdict}`: match, ignored, mismatch, or a verdict of a
   run that could not compare (a candidate error);
 - `turnout_fallbacks_total`: executions answered by the legacy backend after the target
@@ -44,7 +44,8 @@ class EngineEventMetrics(logging.Handler):
         super().__init__(level=logging.INFO)
         self.runs = Counter(
             "turnout_engine_runs",
-            "Backend runs, by backend, stage, role (authoritative or candidate), outcome, kind.",
+            "Backend runs, by backend, stage, role (direct, authoritative, shadow, fallback), "
+            "outcome, kind.",
             ("backend", "stage", "role", "outcome", "kind"),
             registry=registry,
         )
