@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FLAGS", "NO_CHROMIUM", "Opened", "ReportBrowser", "chromium_path"]
+__all__ = [
+    "FLAGS",
+    "NO_CHROMIUM",
+    "Opened",
+    "ReportBrowser",
+    "assert_drawn_cleanly",
+    "chromium_path",
+]
 
 FLAGS = [
     "--headless",
@@ -55,6 +62,18 @@ class Opened:
     network_requests: list[str] = field(default_factory=list)
     text: str = ""
     page: Any = None
+
+
+def assert_drawn_cleanly(page: Opened, screenshot: Path) -> None:
+    """The page drew each of its charts, logged no console error, asked for nothing on the
+    network (everything it needs is inlined), and its screenshot shows something."""
+    assert page.console_errors == []
+    assert page.network_requests == []
+    assert page.charts_failed is None
+    assert page.charts_expected > 0
+    assert page.charts_rendered == page.charts_expected
+    assert page.drawn_svgs >= page.charts_expected
+    assert screenshot.stat().st_size > 10_000
 
 
 class ReportBrowser:
