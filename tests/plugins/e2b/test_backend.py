@@ -21,6 +21,7 @@ from turnout import (
     BackendSettings,
     CodeExecutionError,
     ConfigurationError,
+    Envelope,
     InfrastructureError,
     InternalError,
     execute_code_node,
@@ -645,7 +646,7 @@ class TestHotReload:
         engine = Engine("test", flags_path=path, check_interval=0)
         code = "import time\ntime.sleep({sleep})\nprint('x' * 3000)\nreturn 1"
 
-        async def execute(sleep: float) -> dict[str, Any]:
+        async def execute(sleep: float) -> Envelope:
             node = parse_config({"language": "python", "code": code.format(sleep=sleep)})
             return await engine.execute(node, {})
 
@@ -665,10 +666,10 @@ class TestHotReload:
             path.write_text(flags.format(cap=2048, pool=0))
             os.utime(path, (time.time() + 5, time.time() + 5))
             after = await execute(0)
-            assert after["stdout"].endswith("[turnout: stdout truncated at 2048 bytes]")
+            assert after.stdout.endswith("[turnout: stdout truncated at 2048 bytes]")
             assert after.metadata.sandbox_id not in old_sandboxes
             before = await running
-            assert before["stdout"].endswith("[turnout: stdout truncated at 1024 bytes]")
+            assert before.stdout.endswith("[turnout: stdout truncated at 1024 bytes]")
             assert before.metadata.sandbox_id in old_sandboxes
             await eventually(lambda: bool(old.closed), "the old instance to close")
             await eventually(
