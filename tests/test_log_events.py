@@ -1,6 +1,7 @@
 """Tests for turnout.log_events: every event survives emit -> JSON line -> parse, a field of
 the wrong type is refused by name, the wire keys are the ones the docs and stored logs
-use, and nothing outside the module emits one of its events by name."""
+use, and nothing outside the module emits one of its events (or one of the e2b backend's,
+defined the same way) by name."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
+from turnout_e2b.events import EVENT_TYPES as E2B_EVENT_TYPES
 
 from turnout.log_events import (
     EVENT_TYPES,
+    NO_LABELS,
     CodeNodeExecuted,
     DecisionFields,
     EventError,
@@ -29,6 +33,7 @@ from turnout.log_events import (
     name_of,
     parse_event,
     parse_json_line,
+    wire_event,
 )
 from turnout.log_output import configure, reset
 from turnout.logging import get_logger
@@ -250,19 +255,44 @@ def _python_sources() -> Iterator[Path]:
                 yield path
 
 
+#: Every module defining events something reads back, with the names it defines: turnout's
+#: own and the e2b backend's.
+DEFINITIONS = {
+    ROOT / "src/turnout/log_events.py": set(EVENT_TYPES),
+    ROOT / "plugins/e2b/src/turnout_e2b/events.py": set(E2B_EVENT_TYPES),
+}
+
+
 def test_no_module_emits_an_event_by_name_outside_the_definitions() -> None:
-    """No source in src/ or plugins/ passes one of these events' names as the first
-    argument of a call (`log.info("code_node_executed", ...)`): they are emitted through
-    `turnout.log_events` only, so their fields cannot drift from the definitions."""
-    names = "|".join(re.escape(name) for name in EVENT_TYPES)
+    """No source in src/ or plugins/ passes the name of an event turnout or its e2b backend
+    defines as the first argument of a call (`log.info("code_node_executed", ...)`,
+    `capture.count("sandbox_create_retry")`): they are emitted and read through their
+    definitions only, so their fields cannot drift from them."""
+    names = "|".join(re.escape(name) for defined in DEFINITIONS.values() for name in defined)
     emitted = re.compile(rf"\(\s*[\"']({names})[\"']")
     found = [
         f"{path.relative_to(ROOT)}: {match.group(1)}"
         for path in _python_sources()
-        if path.name != "log_events.py"
+        if path not in DEFINITIONS
         for match in emitted.finditer(path.read_text(encoding="utf-8"))
     ]
     assert found == []
+
+
+def test_a_plugins_events_parse_with_its_own_types() -> None:
+    """A plugin's event, flattened by `wire_event`, parses back into its type when
+    `parse_event` is given the plugin's name-to-type mapping, strictly like core's."""
+
+    class Probe(NamedTuple):
+        count: int
+        labels: Mapping[str, str] = NO_LABELS
+
+    types = {"probe_seen": Probe}
+    name, fields = wire_event("probe_seen", Probe(3, {"tenant": "t-1"}))
+    assert fields == {"count": 3, "label_tenant": "t-1"}
+    assert parse_event({"event": name, **fields}, types) == Probe(3, {"tenant": "t-1"})
+    with pytest.raises(MalformedEventError, match="probe_seen: field 'count'"):
+        parse_event({"event": name, "count": "3"}, types)
 
 
 def test_the_json_line_is_the_logged_fields(json_lines: io.StringIO) -> None:

@@ -21,6 +21,11 @@ report over a log spanning an upgrade still reads every line.
 
 Validation uses pydantic models built from these types on the first parse only:
 emitting costs no import and no validation.
+
+A plugin defines the events of its own that something reads back the same way, in a
+module of its own (named tuples whose `wire` is `wire_event`), and reads them with
+`parse_event(data, types)` and `event_of_record(record, types)` given its name-to-type
+mapping: one wire format and one strict parser for every event, core knowing none of them.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypedDict, cast
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypedDict, TypeVar, overload
 
 if TYPE_CHECKING:
     import logging
@@ -59,6 +64,7 @@ __all__ = [
     "parse_event",
     "parse_json_line",
     "parse_timestamp",
+    "wire_event",
 ]
 
 Role = Literal["direct", "authoritative", "shadow", "fallback"]
@@ -269,8 +275,15 @@ def name_of(event: LogEvent) -> str:
 
 
 def _wire(event: LogEvent, *, nullable: tuple[str, ...] = ()) -> tuple[str, dict[str, Any]]:
-    """The event's name and its keys as emitted: labels as `label_<key>`, the decision's
-    keys beside the others, a None left out unless the field is `nullable`."""
+    """The event's name and its keys as emitted (`wire_event`)."""
+    return wire_event(name_of(event), event, nullable=nullable)
+
+
+def wire_event(
+    name: str, event: Any, *, nullable: tuple[str, ...] = ()
+) -> tuple[str, dict[str, Any]]:
+    """`name` and the keys of `event` (a named tuple) as emitted: labels as `label_<key>`,
+    the decision's keys beside the others, a None left out unless the field is `nullable`."""
     fields: dict[str, Any] = {}
     value: Any
     for key, value in zip(event._fields, event, strict=True):
@@ -281,7 +294,7 @@ def _wire(event: LogEvent, *, nullable: tuple[str, ...] = ()) -> tuple[str, dict
                 fields.update(value._asdict())
         elif value is not None or key in nullable:
             fields[key] = value
-    return name_of(event), fields
+    return name, fields
 
 
 class LoggedEvent(NamedTuple):
@@ -292,14 +305,22 @@ class LoggedEvent(NamedTuple):
     level: str | None = None
 
 
-def parse_event(data: Mapping[str, Any]) -> LogEvent:
-    """The event a dict holds (a JSON line's object, or a record's `turnout_event`).
+_Event = TypeVar("_Event", bound=tuple[Any, ...])
 
-    Raises `EventError` for a name this module does not define, and `MalformedEventError` for a
+
+@overload
+def parse_event(data: Mapping[str, Any]) -> LogEvent: ...
+@overload
+def parse_event(data: Mapping[str, Any], types: Mapping[str, type[_Event]]) -> _Event: ...
+def parse_event(data: Mapping[str, Any], types: Mapping[str, type[Any]] = EVENT_TYPES) -> Any:
+    """The event a dict holds (a JSON line's object, or a record's `turnout_event`), one of
+    `types` (by name on the wire: this module's, or a plugin's own).
+
+    Raises `EventError` for a name `types` does not define, and `MalformedEventError` for a
     required field that is missing or a field of the wrong type (the message names it).
     """
     name = data.get("event")
-    cls: Any = EVENT_TYPES.get(name) if isinstance(name, str) else None
+    cls: Any = types.get(name) if isinstance(name, str) else None
     if cls is None or not isinstance(name, str):
         raise EventError(f"not an event turnout's readers know: {name!r}")
     values: dict[str, Any] = {}
@@ -315,7 +336,7 @@ def parse_event(data: Mapping[str, Any]) -> LogEvent:
                 values["decision"] = _validated(DecisionFields, name, data)
         elif key in data:
             values[key] = data[key]
-    return cast("LogEvent", _validated(cls, name, values))
+    return _validated(cls, name, values)
 
 
 def parse_json_line(line: str) -> LoggedEvent:
@@ -336,15 +357,22 @@ def parse_json_line(line: str) -> LoggedEvent:
     )
 
 
-def event_of_record(record: logging.LogRecord) -> LogEvent | None:
+@overload
+def event_of_record(record: logging.LogRecord) -> LogEvent | None: ...
+@overload
+def event_of_record(
+    record: logging.LogRecord, types: Mapping[str, type[_Event]]
+) -> _Event | None: ...
+def event_of_record(record: logging.LogRecord, types: Mapping[str, type[Any]] = EVENT_TYPES) -> Any:
     """The event a record of the `turnout` logger carries, or None when it carries none of
-    this module's; `EventError` when it does and a field is malformed."""
+    `types` (this module's, or a plugin's own); `EventError` when it does and a field is
+    malformed."""
     from turnout.logging import event_of
 
     data = event_of(record)
-    if data.get("event") not in EVENT_TYPES:
+    if data.get("event") not in types:
         return None
-    return parse_event(data)
+    return parse_event(data, types)
 
 
 def parse_timestamp(value: object) -> datetime | None:

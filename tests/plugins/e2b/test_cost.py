@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from turnout_e2b import E2BBackend
 from turnout_e2b.cost import Pricing, usage
+from turnout_e2b.events import EVENT_TYPES, SandboxReleased, parse_e2b_event
 from turnout_e2b.options import parse_options
 
 from turnout import BackendSettings, CodeExecutionError, execute_code_node
@@ -104,12 +105,13 @@ class TestExecutionUsage:
         with capture_logs() as logs:
             result = await instance.execute(request(labels={"tenant": "t1"}))
             await instance.aclose()
-        (released,) = [e for e in logs if e["event"] == "sandbox_released"]
-        assert released["sandbox_id"] == result.sandbox_id
-        assert released["sandbox_seconds"] >= result.usage["sandboxSeconds"]
-        assert released["reason"] == "executed"
-        assert released["label_tenant"] == "t1"
-        assert released["cost_usd"] >= result.usage["costUsd"]
+        events = [parse_e2b_event(e) for e in logs if e["event"] in EVENT_TYPES]
+        (released,) = [e for e in events if isinstance(e, SandboxReleased)]
+        assert released.sandbox_id == result.sandbox_id
+        assert released.sandbox_seconds >= result.usage["sandboxSeconds"]
+        assert released.reason == "executed"
+        assert released.labels == {"tenant": "t1"}
+        assert released.cost_usd >= result.usage["costUsd"]
 
 
 @pytest.mark.usefixtures("e2b_url")

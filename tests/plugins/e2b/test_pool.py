@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from turnout_e2b import E2BBackend
+from turnout_e2b.events import EVENT_TYPES, PoolRefillFailed, parse_e2b_event
 from turnout_e2b.pool import SandboxPool
 from turnout_e2b_server.testing import ServerProcess
 
@@ -231,9 +232,10 @@ class TestRefill:
                 await eventually(lambda: pool.idle == 1, "the pool to refill")
         finally:
             await instance.aclose()
-        failed = [e for e in logs if e["event"] == "sandbox_pool_refill_failed"]
-        assert [e["consecutive_failures"] for e in failed] == [1, 2, 3]
-        waits = [e["retry_in_s"] for e in failed]
+        events = [parse_e2b_event(e) for e in logs if e["event"] in EVENT_TYPES]
+        failed = [e for e in events if isinstance(e, PoolRefillFailed)]
+        assert [e.consecutive_failures for e in failed] == [1, 2, 3]
+        waits = [e.retry_in_s for e in failed]
         assert waits == sorted(waits)
 
 

@@ -32,7 +32,7 @@ construction: `turnout backends` creates no sandbox). Its sandboxes are in addit
 pool_size` sandboxes are alive at once (plus the ones being killed).
 
 Counts are logged: each take (`sandbox_pool_take`, debug, with `hit` and the wait), each
-failed refill (`sandbox_pool_refill_failed`, warning), each replacement
+failed refill (`sandbox_pool_refill_failed`, warning: `turnout_e2b.events`), each replacement
 (`sandbox_pool_expired`, info) and the totals at close (`sandbox_pool_closed`, info).
 """
 
@@ -41,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import logging
 import random
 import threading
 import time
@@ -53,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 from turnout.errors import InfrastructureError
 from turnout.logging import get_logger
+from turnout_e2b.events import PoolRefillFailed
 
 if TYPE_CHECKING:
     from e2b_code_interpreter import AsyncSandbox
@@ -267,13 +269,13 @@ class SandboxPool:
             delay = max(delay, exc.retry_after)
         self._retry_at = time.perf_counter() + delay
         message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-        log.warning(
-            "sandbox_pool_refill_failed",
+        failed = PoolRefillFailed(
             environment=self._environment,
             consecutive_failures=self._failures,
             retry_in_s=round(delay, 3),
             error=message,
         )
+        log.emit(failed, level=logging.WARNING)
         self._wake.set()
 
     def _expire_old(self, now: float) -> None:

@@ -4,13 +4,15 @@ A create is retried with jittered backoff on retryable failures, within a budget
 code has not started, so a retry is safe). It is never abandoned half-way: a cancelled
 caller stops waiting, the create goes on, and its sandbox is killed in the background.
 Every kill is bounded and retried once, runs in the background, and logs
-`sandbox_released` with what the sandbox cost; `wait` returns once no create or kill is
+`sandbox_released` with what the sandbox cost (the create's retries and its giving up are
+events too: all three are defined in `turnout_e2b.events`); `wait` returns once no create or kill is
 left, which is how the backend's `aclose` makes sure nothing it created outlives it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import random
 import time
@@ -25,6 +27,7 @@ from turnout.tracing import Span, sandbox_created, sandbox_killed, span
 from turnout_e2b.connection import Connection
 from turnout_e2b.cost import Pricing
 from turnout_e2b.errors import map_exception, translate_errors
+from turnout_e2b.events import SandboxCreateFailed, SandboxCreateRetry, SandboxReleased
 from turnout_e2b.options import BACKEND_ID, E2BOptions
 from turnout_e2b.pool import POOL_KEY, PooledSandbox, SandboxLedger
 from turnout_e2b.tags import OWNER_KEY, OWNER_VALUE, sandbox_metadata
@@ -129,19 +132,18 @@ class Sandboxes:
                     or attempt >= self._options.create_attempts
                     or time.perf_counter() + delay > deadline
                 ):
-                    log.warning(
-                        "sandbox_create_failed",
+                    failed = SandboxCreateFailed(
+                        execution_id=request.execution_id, attempts=attempt, error=error.message
+                    )
+                    log.emit(failed, level=logging.WARNING)
+                    raise
+                log.emit(
+                    SandboxCreateRetry(
                         execution_id=request.execution_id,
-                        attempts=attempt,
+                        attempt=attempt,
+                        delay_s=round(delay, 3),
                         error=error.message,
                     )
-                    raise
-                log.info(
-                    "sandbox_create_retry",
-                    execution_id=request.execution_id,
-                    attempt=attempt,
-                    delay_s=round(delay, 3),
-                    error=error.message,
                 )
                 await asyncio.sleep(delay)
 
@@ -271,18 +273,19 @@ class Sandboxes:
         """`sandbox_released`: the exact seconds from create (or take) to kill completed."""
         now = time.perf_counter()
         held_s = now - hold.since
-        log.info(
-            "sandbox_released",
-            sandbox_id=hold.sandbox.sandbox_id,
-            execution_id=hold.execution_id,
-            environment=self._settings.environment,
-            reason=hold.reason,
-            pooled=hold.pooled,
-            sandbox_seconds=round(held_s, 3),
-            pool_idle_seconds=round(hold.idle_s, 3),
-            cost_usd=round(self._pricing.cost(held_s + hold.idle_s), 9),
-            kill_ms=ms_since(kill_started),
-            **{f"label_{key}": value for key, value in hold.labels.items()},
+        log.emit(
+            SandboxReleased(
+                sandbox_id=hold.sandbox.sandbox_id,
+                execution_id=hold.execution_id,
+                environment=self._settings.environment,
+                reason=hold.reason,
+                pooled=hold.pooled,
+                sandbox_seconds=round(held_s, 3),
+                pool_idle_seconds=round(hold.idle_s, 3),
+                cost_usd=round(self._pricing.cost(held_s + hold.idle_s), 9),
+                kill_ms=ms_since(kill_started),
+                labels=hold.labels,
+            )
         )
 
 

@@ -9,16 +9,17 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from turnout.backend import provisioning_ms
 from turnout.log_events import CodeNodeExecuted, EventError, event_of_record
 from turnout.log_output import preserved
-from turnout.logging import event_of
 from turnout_devtools.chaos.report import ExecutionRecord
 
 if TYPE_CHECKING:
+    from turnout_e2b.events import E2BEvent, SandboxReleased
     from turnout_e2b_server.supervisor import ServerProcess
 
 __all__ = ["Beacon", "EventCapture", "PeakWatcher", "ReadyWatch"]
@@ -107,31 +108,42 @@ class PeakWatcher:
 class EventCapture(logging.Handler):
     """Keeps what the run needs from the log events, and drops every line.
 
-    Counted: `sandbox_create_retry` and `sandbox_create_failed` (the e2b backend's record
-    of create attempts). Per execution (label `chaos`): how long the backend took to get a
+    Events are parsed into their types: turnout's own (`turnout.log_events`) and the e2b
+    backend's (`turnout_e2b.events`); one that does not parse is kept in `problems`.
+    Counted, by type: the e2b backend's events (`count(SandboxCreateRetry)`: its record of
+    create attempts). Per execution (label `chaos`): how long the backend took to get a
     sandbox. From `backend_timings_ms` (its provisioning phases) when the execution ended with a
     result or a user error; otherwise (the backend raised: a dropped stream, a killed
-    sandbox) from `sandbox_released`, whose `sandbox_seconds` run from the start of the
+    sandbox) from `SandboxReleased`, whose `sandbox_seconds` run from the start of the
     successful create attempt to the end of the kill, and `kill_ms`: the call spent at most
     `sandbox_seconds - kill_ms` with its sandbox, the rest getting it."""
 
-    COUNTED = frozenset({"sandbox_create_retry", "sandbox_create_failed"})
-
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
-        self.events: list[str] = []
+        self._counts: Counter[type[E2BEvent]] = Counter()
         self._timings: dict[int, float] = {}
         self.backend_timings: dict[int, dict[str, float]] = {}
         self._ids: dict[str, int] = {}
         self._held_ms: dict[str, float] = {}
         self.problems: list[str] = []
-        """turnout events that did not parse (`turnout.log_events`), each with its reason."""
+        """Events that did not parse (turnout's or the e2b backend's), each with its reason."""
 
     def emit(self, record: logging.LogRecord) -> None:
+        # The e2b plugin is imported on use, not with this module: without it, `turnout
+        # chaos` says what to install (`chaos.server`) instead of failing on an import.
+        from turnout_e2b.events import SandboxReleased
+        from turnout_e2b.events import event_of_record as backend_event_of
+
         try:
             executed = event_of_record(record)
-        except EventError as error:  # a malformed turnout event: the run reports it
+            backend_event = backend_event_of(record) if executed is None else None
+        except EventError as error:  # a malformed event: the run reports it
             self.problems.append(str(error))
+            return
+        if backend_event is not None:
+            self._counts[type(backend_event)] += 1
+            if isinstance(backend_event, SandboxReleased):
+                self._released(backend_event)
             return
         if isinstance(executed, CodeNodeExecuted):
             label = executed.labels.get("chaos")
@@ -143,18 +155,15 @@ class EventCapture(logging.Handler):
                         key: round(float(value), 1) for key, value in timings.items()
                     }
                     self._timings[int(label)] = provisioning_ms(timings)
-            return
-        event_dict = event_of(record)
-        name = event_dict.get("event")
-        if isinstance(name, str) and name in self.COUNTED:
-            self.events.append(name)
-        elif name == "sandbox_released":
-            seconds, kill_ms = event_dict.get("sandbox_seconds"), event_dict.get("kill_ms")
-            if isinstance(seconds, int | float) and isinstance(kill_ms, int | float):
-                self._held_ms[str(event_dict.get("execution_id"))] = seconds * 1000 - kill_ms
 
-    def count(self, name: str) -> int:
-        return sum(1 for event in self.events if event == name)
+    def _released(self, event: SandboxReleased) -> None:
+        """What the execution spent with its sandbox, at most (a pool's discard has none)."""
+        if event.execution_id is not None:
+            self._held_ms[event.execution_id] = event.sandbox_seconds * 1000 - event.kill_ms
+
+    def count(self, kind: type[E2BEvent]) -> int:
+        """How many events of the e2b backend of this type the run logged."""
+        return self._counts[kind]
 
     def acquire_ms(self, record: ExecutionRecord) -> float | None:
         """How long this execution waited for its sandbox (None: not known)."""

@@ -18,7 +18,8 @@ fault may have hit it). Execution faults are not targeted at a `sandbox_id`: the
 only exists inside `Engine.execute`, and /execute follows its create within milliseconds.
 
 Retries are read from the backend's own log events (`sandbox_create_retry`,
-`sandbox_create_failed`), captured for the duration of the run and not printed.
+`sandbox_create_failed`), captured for the duration of the run, parsed into their types
+(`turnout_e2b.events`) and not printed.
 """
 
 from __future__ import annotations
@@ -172,8 +173,11 @@ async def _run(
         for record in report.records
     ]
     report.event_problems = list(capture.problems)
-    report.create_retries = capture.count("sandbox_create_retry")
-    report.creates_given_up = capture.count("sandbox_create_failed")
+    # On use, like the capture's: the e2b plugin is checked for when the server is made.
+    from turnout_e2b.events import SandboxCreateFailed, SandboxCreateRetry
+
+    report.create_retries = capture.count(SandboxCreateRetry)
+    report.creates_given_up = capture.count(SandboxCreateFailed)
 
 
 async def _execute(
