@@ -35,7 +35,9 @@ class NodeModulesHook(BuildHookInterface):  # type: ignore[misc]
     PLUGIN_NAME = "custom"
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
-        if self.target_name != "wheel":
+        # An editable install (a checkout's `dev.py sync`) runs the kernel from the source
+        # tree, whose node_modules dev.py installs: nothing is copied into site-packages.
+        if self.target_name != "wheel" or version == "editable":
             return
         project = Path(self.root) / KERNEL_JS
         modules = _installed(project) or self._install(project)

@@ -4,7 +4,9 @@ so an installed server never needs npm."""
 from __future__ import annotations
 
 import json
+import sysconfig
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -36,3 +38,10 @@ def test_the_wheel_holds_every_package_of_the_kernels_lock(wheel_names: set[str]
 def test_the_wheel_holds_no_install_marker_or_tool_links(wheel_names: set[str]) -> None:
     """Only the packages go in: not dev.py's install marker, not npm's .bin links."""
     assert not [n for n in wheel_names if "/.turnout-installed" in n or "node_modules/.bin/" in n]
+
+
+def test_an_editable_install_copies_nothing_into_site_packages() -> None:
+    """A checkout's editable install runs the kernel from the source tree: the build hook
+    copies none of the kernel's packages into site-packages."""
+    site_packages = Path(sysconfig.get_paths()["purelib"])
+    assert not (site_packages / "turnout_e2b_server").exists()
