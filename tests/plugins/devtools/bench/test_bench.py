@@ -69,6 +69,31 @@ class TestTextReport:
         assert "MISSED" in text
         assert "[pool] skipped: no server" in text
 
+    def test_each_figure_and_limit_shows_its_unit(self) -> None:
+        """A count reads `0 modules`, a time `27.5 ms`, a ratio `0.500x`: never `0.000modules`."""
+        bounds = [
+            Bound("modules loaded", "startup", 0.0, 0.0, True, "modules").to_dict(),
+            Bound("import CPU", "startup", 27.5, 150.0, True, "ms").to_dict(),
+            Bound("warm pool ratio", "pool", 0.5, 0.4, True).to_dict(),
+        ]
+        text = render_text(report(bounds=bounds))
+        for shown in ("0 modules", "<= 0 modules", "27.5 ms", "<= 150.0 ms", "0.500x", "<= 0.400x"):
+            assert shown in text
+        assert "0.000modules" not in text
+
+    def test_the_columns_line_up_whatever_the_length_of_a_name(self) -> None:
+        """The result column starts at the same place on every row, a long name included."""
+        long_name = (
+            "turnout run (local-subprocess, Python) on top of the node's interpreter, CPU p50"
+        )
+        bounds = [
+            Bound(long_name, "startup", 597.6, 250.0, True, "ms").to_dict(),
+            Bound("ratio", "pool", 0.5, 0.4, True).to_dict(),
+        ]
+        table = render_text(report(bounds=bounds)).splitlines()[2:5]
+        assert table[0].startswith("bound")
+        assert len({line.rindex("  ") for line in table}) == 1
+
 
 class TestCommandLine:
     def test_unknown_section_is_an_argument_error(self) -> None:

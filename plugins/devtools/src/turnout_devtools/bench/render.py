@@ -7,11 +7,23 @@ from typing import Any
 
 from turnout.redaction import scrub_text
 
-__all__ = ["render_text"]
+__all__ = ["quantity", "render_text"]
 
 
 def _ms(summary: dict[str, Any]) -> str:
     return f"p50 {summary['p50']:.1f} ms, p95 {summary['p95']:.1f} ms (n={summary['n']})"
+
+
+def quantity(value: float, unit: str) -> str:
+    """A bound's figure with its unit: a ratio as `1.105x`, milliseconds to a tenth, a count
+    of things (modules) whole."""
+    if unit == "x":
+        return f"{value:.3f}x"
+    if unit == "ms":
+        return f"{value:.1f} ms"
+    if float(value).is_integer():
+        return f"{value:.0f} {unit}"
+    return f"{value:.3f} {unit}"
 
 
 def _x(value: float | None) -> str:
@@ -146,16 +158,23 @@ def render_text(report: dict[str, Any]) -> str:
         f"turnout bench ({report['mode']}): {machine['cpus']} CPUs, Python {machine['python']}, "
         f"load {load}; {report['duration_s']} s",
         "",
-        f"{'bound':<64} {'value':>10} {'limit':>10}  result",
     ]
-    for bound in report["bounds"]:
-        value = bound["value"]
-        shown = (
-            "-" if value is None else f"{value:.3f}{bound['unit'] if bound['unit'] != 'x' else 'x'}"
+    rows = [
+        (
+            bound["name"],
+            "-" if bound["value"] is None else quantity(bound["value"], bound["unit"]),
+            f"{bound['comparison']} {quantity(bound['limit'], bound['unit'])}",
+            "met" if bound["met"] else "MISSED",
         )
-        limit = f"{bound['comparison']} {bound['limit']:g}"
-        verdict = "met" if bound["met"] else "MISSED"
-        lines.append(f"{bound['name']:<64} {shown:>10} {limit:>10}  {verdict}")
+        for bound in report["bounds"]
+    ]
+    name_width = max([len("bound"), *(len(row[0]) for row in rows)])
+    value_width = max([len("value"), *(len(row[1]) for row in rows)])
+    limit_width = max([len("limit"), *(len(row[2]) for row in rows)])
+    for name, shown, limit, verdict in [("bound", "value", "limit", "result"), *rows]:
+        lines.append(
+            f"{name:<{name_width}}  {shown:>{value_width}}  {limit:>{limit_width}}  {verdict}"
+        )
     lines.append("")
     for name, section in report["sections"].items():
         if section["skipped"]:
