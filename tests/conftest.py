@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.distributions import distribution_names, distribution_of, marker_name
+from turnout.log_output import configure
 from turnout.log_output import reset as reset_logging
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,3 +54,35 @@ def _quiet_logging() -> None:
     """Start every test with turnout's logging as an application that configured nothing
     finds it (a CLI test may have attached its stderr handler and set a level)."""
     reset_logging()
+
+
+@pytest.fixture
+def json_lines() -> Iterator[io.StringIO]:
+    """turnout's events rendered as JSON lines into a buffer, as `configure_logging` does."""
+    stream = io.StringIO()
+    configure("production", json_lines=True, stream=stream, level=logging.DEBUG)
+    try:
+        yield stream
+    finally:
+        reset_logging()
+
+
+@pytest.fixture
+def turnout_records() -> Iterator[list[logging.LogRecord]]:
+    """Every record the `turnout` logger handles during the test, at every level, as an
+    in-process reader (the chaos run, the service's metrics) receives them."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger = logging.getLogger("turnout")
+    handler, level = Keep(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

@@ -35,7 +35,6 @@ from turnout.log_events import (
     parse_json_line,
     wire_event,
 )
-from turnout.log_output import configure, reset
 from turnout.logging import get_logger
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,17 +127,6 @@ EVENTS: list[LogEvent] = [
 ]
 
 
-@pytest.fixture
-def json_lines() -> Iterator[io.StringIO]:
-    """turnout's events rendered as JSON lines into a buffer, as `configure_logging` does."""
-    stream = io.StringIO()
-    configure("production", json_lines=True, stream=stream, level=logging.DEBUG)
-    try:
-        yield stream
-    finally:
-        reset()
-
-
 @pytest.mark.parametrize("event", EVENTS, ids=lambda event: type(event).__name__)
 def test_every_event_round_trips_through_a_json_line(
     event: LogEvent, json_lines: io.StringIO
@@ -150,25 +138,13 @@ def test_every_event_round_trips_through_a_json_line(
 
 
 @pytest.mark.parametrize("event", EVENTS, ids=lambda event: type(event).__name__)
-def test_every_event_round_trips_through_a_record(event: LogEvent) -> None:
+def test_every_event_round_trips_through_a_record(
+    event: LogEvent, turnout_records: list[logging.LogRecord]
+) -> None:
     """An in-process reader (the chaos run, the service's metrics) gets the same event
     back from the log record."""
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    logger = logging.getLogger("turnout")
-    handler, level = Keep(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        get_logger("turnout.test").emit(event)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-    assert [event_of_record(record) for record in records] == [event]
+    get_logger("turnout.test").emit(event)
+    assert [event_of_record(record) for record in turnout_records] == [event]
 
 
 def test_every_defined_event_is_round_tripped() -> None:

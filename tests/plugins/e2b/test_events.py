@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
 from turnout_e2b.events import (
@@ -23,7 +22,6 @@ from turnout_e2b.events import (
 )
 
 from turnout.log_events import EventError, MalformedEventError
-from turnout.log_output import configure, reset
 from turnout.logging import EVENT_ATTRIBUTE, get_logger
 
 EVENTS: list[E2BEvent] = [
@@ -56,17 +54,6 @@ EVENTS: list[E2BEvent] = [
 ]
 
 
-@pytest.fixture
-def json_lines() -> Iterator[io.StringIO]:
-    """turnout's events rendered as JSON lines into a buffer, as `configure_logging` does."""
-    stream = io.StringIO()
-    configure("production", json_lines=True, stream=stream, level=logging.DEBUG)
-    try:
-        yield stream
-    finally:
-        reset()
-
-
 @pytest.mark.parametrize("event", EVENTS, ids=lambda event: type(event).__name__)
 def test_every_event_round_trips_through_a_json_line(
     event: E2BEvent, json_lines: io.StringIO
@@ -78,24 +65,12 @@ def test_every_event_round_trips_through_a_json_line(
 
 
 @pytest.mark.parametrize("event", EVENTS, ids=lambda event: type(event).__name__)
-def test_every_event_round_trips_through_a_record(event: E2BEvent) -> None:
+def test_every_event_round_trips_through_a_record(
+    event: E2BEvent, turnout_records: list[logging.LogRecord]
+) -> None:
     """An in-process reader (the chaos run) gets the same event back from the log record."""
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    logger = logging.getLogger("turnout")
-    handler, level = Keep(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        get_logger("turnout.e2b").emit(event)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-    assert [event_of_record(record) for record in records] == [event]
+    get_logger("turnout.e2b").emit(event)
+    assert [event_of_record(record) for record in turnout_records] == [event]
 
 
 def test_every_defined_event_is_round_tripped() -> None:
