@@ -104,6 +104,8 @@ class EventLogger:
     def emit(self, event: Emittable, *, level: int = logging.INFO, exc_info: Any = None) -> None:
         """Emit an event of `turnout.log_events` (its name and fields come from there);
         `exc_info` logs an exception's traceback with it."""
+        if not self._logger.isEnabledFor(level):
+            return  # an application that logs nothing at this level pays for no fields
         name, fields = event.wire()
         if exc_info is not None:
             fields["exc_info"] = exc_info

@@ -190,8 +190,8 @@ class ServerProcess(AdminClient):
         Raises TimeoutError when `timeout_s` runs out first.
         """
         deadline = time.monotonic() + max(0.0, timeout_s)
+        sizes = self.admin("GET", "config")["pool_sizes"]
         while True:
-            sizes = self.admin("GET", "config")["pool_sizes"]
             pool = self.stats()["pool"]
             if all(
                 pool["idle"].get(language, 0) >= size or language in pool["unavailable"]
@@ -262,7 +262,10 @@ class ServerProcess(AdminClient):
     def stderr_tail(self, limit: int = 4000) -> str:
         """The end of the server's log (its stderr), for failure messages ("" once stopped)."""
         with contextlib.suppress(ValueError, OSError):
-            self._stderr.seek(0)
+            # The log of a long-lived server grows: only its last bytes are read (a
+            # character is at most four of them).
+            size = self._stderr.seek(0, os.SEEK_END)
+            self._stderr.seek(max(0, size - 4 * limit))
             return self._stderr.read().decode(errors="replace")[-limit:]
         return ""
 
